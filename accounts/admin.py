@@ -1,0 +1,67 @@
+from typing import Any, cast
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import AuditEvent, Role, User
+from accounts.services import user_set_role
+
+
+@admin.register(User)
+class UserAdmin(BaseUserAdmin):
+    ordering = ("email",)
+    list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "date_joined")
+    list_filter = ("is_active", "is_staff", "groups")
+    search_fields = ("email", "first_name", "last_name")
+    fieldsets = (
+        (None, {"fields": ("email", "password")}),
+        (_("Identité"), {"fields": ("first_name", "last_name", "phone", "job_title")}),
+        (_("État"), {"fields": ("is_active", "email_confirmed_at", "date_joined", "last_login")}),
+        (_("Rôles et droits"), {"fields": ("is_staff", "is_superuser", "groups")}),
+    )
+    add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
+    # Roles change only through user_set_role, which keeps one role per user and audits it.
+    readonly_fields = ("email_confirmed_at", "date_joined", "last_login", "groups", "is_staff")
+    actions = ("make_applicant", "make_instructor", "make_admin")
+
+    def _set_role(self, request: HttpRequest, queryset: Any, role: Role) -> None:
+        for user in queryset:
+            user_set_role(user=user, role=role, actor=cast(User, request.user))
+        self.message_user(
+            request,
+            _("Rôle « %(role)s » donné à %(count)d compte(s).")
+            % {"role": role.label, "count": len(queryset)},
+        )
+
+    @admin.action(description=_("Donner le rôle porteur de projet"))
+    def make_applicant(self, request: HttpRequest, queryset: Any) -> None:
+        self._set_role(request, queryset, Role.APPLICANT)
+
+    @admin.action(description=_("Donner le rôle instructeur"))
+    def make_instructor(self, request: HttpRequest, queryset: Any) -> None:
+        self._set_role(request, queryset, Role.INSTRUCTOR)
+
+    @admin.action(description=_("Donner le rôle administrateur du programme"))
+    def make_admin(self, request: HttpRequest, queryset: Any) -> None:
+        self._set_role(request, queryset, Role.ADMIN)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Read-only: the audit log is written by services and never edited by anyone."""
+
+    list_display = ("occurred_at", "actor", "action", "target_repr")
+    list_filter = ("action",)
+    search_fields = ("target_repr", "actor__email", "action")
+    date_hierarchy = "occurred_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,140 @@
+from typing import Any
+
+from django import forms
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import User
+
+
+class LoginForm(AuthenticationForm):
+    username = forms.EmailField(
+        label=_("Adresse e-mail"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+    password = forms.CharField(
+        label=_("Mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    error_messages = {
+        "invalid_login": _(
+            "Adresse e-mail ou mot de passe incorrect. Après plusieurs essais, la connexion est "
+            "suspendue quelques minutes."
+        ),
+        "inactive": _("Ce compte est inactif."),
+        "unconfirmed": _(
+            "Votre adresse e-mail n'est pas encore confirmée. Un nouveau lien de confirmation "
+            "vient de vous être envoyé."
+        ),
+    }
+
+    def clean(self) -> dict[str, Any]:
+        # Authentication runs first, so that axes counts every failed attempt, this one included.
+        try:
+            return super().clean()
+        except forms.ValidationError as error:
+            if error.code != "invalid_login" or getattr(self.request, "axes_locked_out", False):
+                raise
+            pending = self._pending_user()
+            if pending is None:
+                raise
+        from accounts.services import user_send_confirmation
+
+        user_send_confirmation(user=pending)
+        raise forms.ValidationError(self.error_messages["unconfirmed"], code="unconfirmed")
+
+    def _pending_user(self) -> User | None:
+        """The account whose password was right but whose e-mail address is not confirmed."""
+        email = (self.cleaned_data.get("username") or "").lower()
+        password = self.cleaned_data.get("password") or ""
+        pending = User.objects.filter(
+            email__iexact=email, is_active=False, email_confirmed_at__isnull=True
+        ).first()
+        if pending is not None and pending.check_password(password):
+            return pending
+        return None
+
+
+class SignUpForm(forms.Form):
+    first_name = forms.CharField(label=_("Prénom"), max_length=150)
+    last_name = forms.CharField(label=_("Nom"), max_length=150)
+    email = forms.EmailField(
+        label=_("Adresse e-mail"),
+        help_text=_("Format attendu : nom@domaine.fr"),
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password1 = forms.CharField(
+        label=_("Mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Au moins 12 caractères, pas uniquement des chiffres, ni un mot de passe courant."),
+    )
+    password2 = forms.CharField(
+        label=_("Confirmation du mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", _("Les deux mots de passe ne correspondent pas."))
+        elif password1:
+            candidate = User(
+                email=cleaned.get("email", ""),
+                first_name=cleaned.get("first_name", ""),
+                last_name=cleaned.get("last_name", ""),
+            )
+            try:
+                password_validation.validate_password(password1, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class ResetRequestForm(PasswordResetForm):
+    email = forms.EmailField(
+        label=_("Adresse e-mail"),
+        max_length=254,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def send_mail(  # type: ignore[override]
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        """Queue the reset e-mail as a row, like every other e-mail of the portal."""
+        from django.template.loader import render_to_string
+
+        from notifications.services import email_queue
+
+        subject = "".join(render_to_string(subject_template_name, context).splitlines())
+        body = render_to_string(email_template_name, context)
+        email_queue(
+            key=f"password-reset:{context['uid']}:{context['token']}",
+            to=[to_email],
+            subject=subject,
+            body=body,
+        )
+
+
+class NewPasswordForm(SetPasswordForm):
+    new_password1 = forms.CharField(
+        label=_("Nouveau mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=_("Au moins 12 caractères, pas uniquement des chiffres, ni un mot de passe courant."),
+    )
+    new_password2 = forms.CharField(
+        label=_("Confirmation du nouveau mot de passe"),
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )

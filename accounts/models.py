@@ -1,0 +1,124 @@
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    """The three roles of the portal. Each is a Group (created by migration) of the same name."""
+
+    APPLICANT = "applicant", _("Porteur de projet")
+    INSTRUCTOR = "instructor", _("Instructeur")
+    ADMIN = "programme_admin", _("Administrateur du programme")
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **extra: Any) -> "User":
+        if not email:
+            raise ValueError("An e-mail address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> "User":
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra)
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> "User":
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("email_confirmed_at", timezone.now())
+        return self._create_user(email, password, **extra)
+
+    def get_by_natural_key(self, username: str | None) -> "User":
+        # E-mail addresses are compared without case: Jeanne@X.fr and jeanne@x.fr are one person.
+        return self.get(email__iexact=username)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in with an e-mail address. What they may do comes from their role."""
+
+    email = models.EmailField(_("adresse e-mail"), unique=True)
+    first_name = models.CharField(_("prénom"), max_length=150, blank=True)
+    last_name = models.CharField(_("nom"), max_length=150, blank=True)
+    phone = models.CharField(_("téléphone"), max_length=30, blank=True)
+    job_title = models.CharField(
+        _("fonction"),
+        max_length=200,
+        blank=True,
+        help_text=_("Par exemple : directrice, chargé de mission. Figure sur les courriers signés."),
+    )
+    is_active = models.BooleanField(
+        _("actif"),
+        default=True,
+        help_text=_("Un compte inactif ne peut pas se connecter (adresse non confirmée ou compte fermé)."),
+    )
+    is_staff = models.BooleanField(_("accès à l'administration technique"), default=False)
+    email_confirmed_at = models.DateTimeField(_("adresse confirmée le"), null=True, blank=True)
+    date_joined = models.DateTimeField(_("inscrit le"), default=timezone.now)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    EMAIL_FIELD = "email"
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+        ordering = ("last_name", "first_name", "email")
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.email
+
+    def clean(self) -> None:
+        super().clean()
+        self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    def get_full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def get_short_name(self) -> str:
+        return self.first_name or self.email
+
+
+class AuditEvent(models.Model):
+    """An append-only record of a sensitive action: who did what to which object, and when.
+
+    Rows are written by services in the same transaction as the action they record; the admin
+    shows them read-only and nothing in the portal updates or deletes them.
+    """
+
+    occurred_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        User,
+        verbose_name=_("auteur"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    action = models.CharField(_("action"), max_length=100, db_index=True)
+    target_type = models.CharField(_("type d'objet"), max_length=100, blank=True)
+    target_id = models.CharField(_("identifiant de l'objet"), max_length=64, blank=True)
+    target_repr = models.CharField(_("objet"), max_length=255, blank=True)
+    data = models.JSONField(_("détails"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("événement du journal d'audit")
+        verbose_name_plural = _("journal d'audit")
+        ordering = ("-occurred_at", "-id")
+        indexes = [models.Index(fields=["target_type", "target_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.target_repr}"

@@ -1,0 +1,73 @@
+"""Roles: who a user is for the portal, where they land and what their navigation shows."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AnonymousUser
+from django.urls import reverse
+from django.utils.functional import Promise
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+
+# The landing page of each role; the first matching role wins, from the most powerful down.
+ROLE_ORDER: tuple[Role, ...] = (Role.ADMIN, Role.INSTRUCTOR, Role.APPLICANT)
+HOME_URL_NAMES: dict[Role, str] = {
+    Role.ADMIN: "grants:admin-home",
+    Role.INSTRUCTOR: "applications:instructor-home",
+    Role.APPLICANT: "applications:applicant-home",
+}
+
+
+def roles_of(user: User | AnonymousUser) -> frozenset[Role]:
+    """The roles of a user, read once per request and kept on the user object."""
+    if not user.is_authenticated:
+        return frozenset()
+    cached: frozenset[Role] | None = getattr(user, "_portal_roles", None)
+    if cached is None:
+        names = set(user.groups.values_list("name", flat=True))
+        roles = {role for role in Role if role.value in names}
+        if user.is_superuser:
+            roles.add(Role.ADMIN)
+        cached = frozenset(roles)
+        setattr(user, "_portal_roles", cached)  # noqa: B010 (a per-request cache, not a field)
+    return cached
+
+
+def has_role(user: User | AnonymousUser, role: Role) -> bool:
+    return role in roles_of(user)
+
+
+def primary_role(user: User | AnonymousUser) -> Role | None:
+    roles = roles_of(user)
+    return next((role for role in ROLE_ORDER if role in roles), None)
+
+
+def home_url_for(user: User | AnonymousUser) -> str:
+    role = primary_role(user)
+    if role is None:
+        return reverse("core:home")
+    return reverse(HOME_URL_NAMES[role])
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str | Promise
+    url: str
+    current: bool
+
+
+def navigation_for(user: User | AnonymousUser, path: str) -> list[NavItem]:
+    """The main navigation: one entry per page the user's roles open to them."""
+    entries: list[tuple[str | Promise, str]] = [(_("Accueil"), reverse("core:home"))]
+    roles = roles_of(user)
+    if Role.APPLICANT in roles:
+        entries.append((_("Mon espace porteur"), reverse(HOME_URL_NAMES[Role.APPLICANT])))
+    if Role.INSTRUCTOR in roles:
+        entries.append((_("Instruction"), reverse(HOME_URL_NAMES[Role.INSTRUCTOR])))
+    if Role.ADMIN in roles:
+        entries.append((_("Pilotage du programme"), reverse(HOME_URL_NAMES[Role.ADMIN])))
+    items = []
+    for label, url in entries:
+        current = path == url if url == "/" else path.startswith(url)
+        items.append(NavItem(label=label, url=url, current=current))
+    return items

@@ -1,0 +1,110 @@
+"""Writes on accounts: sign-up, e-mail confirmation, roles. Each leaves an audit row."""
+
+from typing import Any
+
+from django.contrib.auth.models import Group
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
+
+from accounts.models import AuditEvent, Role, User
+from accounts.tokens import email_confirmation_token
+from notifications.services import email_queue
+
+
+def audit_record(
+    *, actor: User | None, action: str, target: Any = None, data: dict[str, Any] | None = None
+) -> AuditEvent:
+    """Append one row to the audit log, in the caller's transaction."""
+    event = AuditEvent(
+        actor=actor,
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_repr=str(target)[:255] if target is not None else "",
+        data=data or {},
+    )
+    event.full_clean()
+    event.save()
+    return event
+
+
+def _absolute_url(path: str) -> str:
+    from django.conf import settings
+
+    return f"{settings.SITE_URL}{path}"
+
+
+def user_send_confirmation(*, user: User) -> None:
+    """Queue the e-mail carrying the link that activates the account."""
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = email_confirmation_token.make_token(user)
+    link = _absolute_url(reverse("accounts:confirm-email", kwargs={"uidb64": uid, "token": token}))
+    context = {"user_name": user.get_short_name(), "link": link}
+    email_queue(
+        # One row per request: a resend asked at login must go out even if the token is unchanged.
+        key=f"account-confirmation:{user.pk}:{timezone.now().isoformat()}",
+        to=[user.email],
+        subject=_("Confirmez votre adresse e-mail — Fabriques de territoires"),
+        body=render_to_string("accounts/emails/confirm_email.txt", context),
+    )
+
+
+@transaction.atomic
+def user_sign_up(*, email: str, password: str, first_name: str, last_name: str) -> User:
+    """Create an applicant's account, inactive until the e-mail address is confirmed."""
+    email = User.objects.normalize_email(email).strip().lower()
+    if User.objects.filter(email__iexact=email).exists():
+        raise ValidationError(
+            {"email": _("Un compte existe déjà avec cette adresse e-mail.")}, code="duplicate"
+        )
+    user = User(email=email, first_name=first_name.strip(), last_name=last_name.strip(), is_active=False)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password1": error.messages}) from error
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    user.groups.add(Group.objects.get(name=Role.APPLICANT.value))
+    audit_record(actor=user, action="account.sign_up", target=user)
+    user_send_confirmation(user=user)
+    return user
+
+
+@transaction.atomic
+def user_confirm_email(*, user: User) -> User:
+    """Activate the account whose confirmation link was followed. Following it again is harmless."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.email_confirmed_at is not None and user.is_active:
+        return user
+    user.is_active = True
+    user.email_confirmed_at = timezone.now()
+    user.save(update_fields=["is_active", "email_confirmed_at"])
+    audit_record(actor=user, action="account.email_confirmed", target=user)
+    return user
+
+
+@transaction.atomic
+def user_set_role(*, user: User, role: Role, actor: User | None) -> User:
+    """Give a user exactly one role. Programme admins may use the technical admin site."""
+    current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+    if current == {role.value} and user.is_staff == (role == Role.ADMIN or user.is_superuser):
+        return user
+    role_groups = Group.objects.filter(name__in=Role.values)
+    user.groups.remove(*role_groups)
+    user.groups.add(Group.objects.get(name=role.value))
+    is_staff = role == Role.ADMIN or user.is_superuser
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
+    if hasattr(user, "_portal_roles"):
+        del user._portal_roles
+    audit_record(actor=actor, action="account.role_set", target=user, data={"role": role.value})
+    return user

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("connexion/", views.LoginView.as_view(), name="login"),
+    path("deconnexion/", views.LogoutView.as_view(), name="logout"),
+    path("inscription/", views.sign_up, name="sign-up"),
+    path("inscription/envoyee/", views.sign_up_done, name="sign-up-done"),
+    path("confirmer/<uidb64>/<token>/", views.confirm_email, name="confirm-email"),
+    path("accueil/", views.home, name="home"),
+    path("mot-de-passe/oublie/", views.PasswordResetView.as_view(), name="password-reset"),
+    path("mot-de-passe/envoye/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
+    path(
+        "mot-de-passe/nouveau/<uidb64>/<token>/",
+        views.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("mot-de-passe/modifie/", views.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
+]

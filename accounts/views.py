@@ -1,0 +1,128 @@
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse_lazy
+from django.utils.encoding import force_str
+from django.utils.http import urlsafe_base64_decode
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods
+
+from accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm, SignUpForm
+from accounts.models import User
+from accounts.roles import home_url_for
+from accounts.services import user_confirm_email, user_sign_up
+from accounts.tokens import email_confirmation_token
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    form_class = LoginForm
+    redirect_authenticated_user = True
+    extra_context = {"title": gettext_lazy("Connexion")}
+
+    def get_default_redirect_url(self) -> str:
+        return home_url_for(self.request.user)
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+@require_http_methods(["GET", "POST"])
+def sign_up(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(home_url_for(request.user))
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_sign_up(
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password1"],
+                first_name=form.cleaned_data["first_name"],
+                last_name=form.cleaned_data["last_name"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("accounts:sign-up-done")
+    return render(request, "accounts/sign_up.html", {"form": form, "title": _("Créer un compte")})
+
+
+def sign_up_done(request: HttpRequest) -> HttpResponse:
+    return render(request, "accounts/sign_up_done.html", {"title": _("Vérifiez votre messagerie")})
+
+
+def confirm_email(request: HttpRequest, uidb64: str, token: str) -> HttpResponse:
+    try:
+        user = User.objects.get(pk=force_str(urlsafe_base64_decode(uidb64)))
+    except (User.DoesNotExist, ValueError, TypeError, OverflowError):
+        user = None
+    if user is not None and user.is_active and user.email_confirmed_at is not None:
+        messages.info(request, _("Votre adresse e-mail est déjà confirmée. Vous pouvez vous connecter."))
+        return redirect("accounts:login")
+    if user is None or not email_confirmation_token.check_token(user, token):
+        return render(
+            request,
+            "accounts/confirm_email_invalid.html",
+            {"title": _("Lien de confirmation invalide")},
+            status=400,
+        )
+    user_confirm_email(user=user)
+    messages.success(request, _("Votre adresse e-mail est confirmée. Vous pouvez vous connecter."))
+    return redirect("accounts:login")
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """Send each user to the home page of their role."""
+    return redirect(home_url_for(request.user))
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    form_class = ResetRequestForm
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/emails/password_reset.txt"
+    subject_template_name = "accounts/emails/password_reset_subject.txt"
+    success_url = reverse_lazy("accounts:password-reset-done")
+    extra_context = {"title": gettext_lazy("Mot de passe oublié")}
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+    extra_context = {"title": gettext_lazy("Vérifiez votre messagerie")}
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    form_class = NewPasswordForm
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("accounts:password-reset-complete")
+    extra_context = {"title": gettext_lazy("Choisir un nouveau mot de passe")}
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.setdefault("form", None)
+        return context
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+    extra_context = {"title": gettext_lazy("Mot de passe modifié")}
+
+
+def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
+    """Shown by django-axes instead of the login page while a client cools off."""
+    from django.conf import settings
+
+    minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"title": _("Connexion temporairement suspendue"), "cooloff_minutes": minutes},
+        status=429,
+    )

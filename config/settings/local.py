@@ -1,0 +1,7 @@
+"""A developer's machine and `make demo`: debug on, SQLite and in-process tasks by default."""
+
+from .base import *  # noqa: F403
+from .base import env
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="local-only-insecure-key-never-used-in-production")

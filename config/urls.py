@@ -1,0 +1,28 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
+
+from config import views
+
+admin.site.site_header = _("Fabriques de territoires — administration technique")
+admin.site.site_title = _("Fabriques de territoires")
+
+core_patterns = (
+    [
+        path("", views.home, name="home"),
+        path("mentions-legales/", views.legal_notice, name="legal-notice"),
+        path("donnees-personnelles/", views.personal_data, name="personal-data"),
+        path("accessibilite/", views.accessibility, name="accessibility"),
+    ],
+    "core",
+)
+
+urlpatterns = [
+    path("", include(core_patterns)),
+    path("healthz", views.healthz, name="healthz"),
+    path("compte/", include("accounts.urls")),
+    path("", include("applications.urls")),
+    path("", include("grants.urls")),
+    path(f"{settings.ADMIN_URL}", admin.site.urls),
+]

@@ -1,0 +1,55 @@
+"""Shared fixtures, and the rule for tests that need a service.
+
+Without CI=true, a test marked `postgres`, `redis` or `worker` is skipped with the reason shown
+when its service is absent, so `make test` passes on a machine that has only Python. With
+CI=true the same absence is a failure: CI must run every test.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def _missing_service(marker: str) -> str | None:
+    if marker == "postgres" and connection.vendor != "postgresql":
+        return "needs PostgreSQL: set DATABASE_URL=postgres://..."
+    if marker in {"redis", "worker"} and not os.environ.get("CELERY_BROKER_URL"):
+        return "needs Redis: set CELERY_BROKER_URL=redis://..."
+    if marker == "browser" and not shutil.which(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")):
+        return "needs Debian's chromium at /usr/bin/chromium"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("postgres", "redis", "worker", "browser"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        reason = _missing_service(marker)
+        if reason is None:
+            continue
+        if IN_CI:
+            pytest.fail(f"CI=true but this test {reason}", pytrace=False)
+        pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(tmp_path: Path, settings) -> Iterator[Path]:  # type: ignore[no-untyped-def]
+    """Every test writes its files in a folder of its own."""
+    media = tmp_path / "media"
+    media.mkdir()
+    settings.MEDIA_ROOT = str(media)
+    yield media
+
+
+@pytest.fixture(autouse=True)
+def _reset_axes_cache() -> Iterator[None]:
+    yield
+    from django.core.cache import cache
+
+    cache.clear()
