@@ -10,12 +10,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=config.settings.production
 
 # WeasyPrint's system libraries: Pango (text layout), HarfBuzz and its subsetter (fonts embedded in
-# the PDFs), the fonts the PDF templates fall back on, and the MIME database.
+# the PDFs), the fonts the PDF templates fall back on, the MIME database, and libmagic, which
+# checks uploaded files by their content.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends \
         libpango-1.0-0 \
         libpangoft2-1.0-0 \
         libharfbuzz-subset0 \
+        libmagic1 \
         libharfbuzz0b \
         fonts-dejavu-core \
         fonts-liberation \

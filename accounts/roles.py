@@ -62,12 +62,12 @@ def navigation_for(user: User | AnonymousUser, path: str) -> list[NavItem]:
     roles = roles_of(user)
     if Role.APPLICANT in roles:
         entries.append((_("Mon espace porteur"), reverse(HOME_URL_NAMES[Role.APPLICANT])))
+        entries.append((_("Mes structures"), reverse("fabriques:organisation-list")))
     if Role.INSTRUCTOR in roles:
         entries.append((_("Instruction"), reverse(HOME_URL_NAMES[Role.INSTRUCTOR])))
     if Role.ADMIN in roles:
         entries.append((_("Pilotage du programme"), reverse(HOME_URL_NAMES[Role.ADMIN])))
-    items = []
-    for label, url in entries:
-        current = path == url if url == "/" else path.startswith(url)
-        items.append(NavItem(label=label, url=url, current=current))
-    return items
+    # The current entry is the one whose address is the longest prefix of the page's path.
+    matching = [url for _label, url in entries if path == url or (url != "/" and path.startswith(url))]
+    current_url = max(matching, key=len) if matching else None
+    return [NavItem(label=label, url=url, current=url == current_url) for label, url in entries]

@@ -22,6 +22,7 @@ urlpatterns = [
     path("", include(core_patterns)),
     path("healthz", views.healthz, name="healthz"),
     path("compte/", include("accounts.urls")),
+    path("", include("fabriques.urls")),
     path("", include("applications.urls")),
     path("", include("grants.urls")),
     path(f"{settings.ADMIN_URL}", admin.site.urls),

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from accounts.models import User
-from fabriques.models import Departement, InstructorScope
+from fabriques.models import Departement, InstructorScope, Organisation
 
 
 def instructor_scopes(*, instructor: User) -> QuerySet[InstructorScope]:
@@ -22,4 +22,13 @@ def departements_in_scope(*, instructor: User) -> QuerySet[Departement]:
         )
         .select_related("region")
         .order_by("code")
+    )
+
+
+def organisations_of(*, user: User) -> QuerySet[Organisation]:
+    """The structures a user acts for."""
+    return (
+        Organisation.objects.filter(memberships__user=user)
+        .select_related("legal_category", "departement")
+        .order_by("name")
     )

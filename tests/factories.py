@@ -44,3 +44,44 @@ def instructor(**kwargs: object) -> User:
 
 def programme_admin(**kwargs: object) -> User:
     return UserFactory(role=Role.ADMIN, **kwargs)
+
+
+def luhn_complete(prefix: str) -> str:
+    """Append the Luhn check digit that makes `prefix` + digit valid (SIREN and SIRET use it)."""
+    for digit in "0123456789":
+        candidate = prefix + digit
+        total = 0
+        for index, char in enumerate(reversed(candidate)):
+            value = int(char) * (2 if index % 2 else 1)
+            total += value - 9 if value > 9 else value
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def make_siret(n: int) -> str:
+    """A checksum-valid SIRET, distinct for each n (not a real establishment)."""
+    siren = luhn_complete(f"9{n:07d}")
+    return luhn_complete(f"{siren}{n % 10000:04d}")
+
+
+class OrganisationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "fabriques.Organisation"
+
+    name = factory.Sequence(lambda n: f"Association du tiers-lieu n° {n}")
+    siret = factory.Sequence(make_siret)
+    legal_category_id = "9220"
+    address = "1 place de la Mairie"
+    postal_code = "32000"
+    commune_code = "32013"
+    commune_name = "Auch"
+    departement_id = "32"
+    year_created = 2015
+    headcount = 3
+
+
+def member_of(organisation: object, user: User, **kwargs: object) -> None:
+    from fabriques.models import OrganisationMembership
+
+    OrganisationMembership.objects.create(organisation=organisation, user=user, **kwargs)

@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from accounts.services import user_set_role
@@ -45,7 +46,9 @@ DEMO_ACCOUNTS: list[dict[str, Any]] = [
 
 
 class Command(BaseCommand):
-    help = "Crée ou met à jour les données de démonstration (comptes listés dans README.md)."
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+        self.help = _("Crée ou met à jour les données de démonstration (comptes listés dans README.md).")
+        return super().create_parser(prog_name, subcommand, **kwargs)
 
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
@@ -71,6 +74,10 @@ class Command(BaseCommand):
                     regions=Region.objects.filter(code__in=spec["regions"]),
                     actor=None,
                 )
-            verb = "créé" if created else "mis à jour"
-            self.stdout.write(f"Compte {verb} : {user.email} ({spec['role'].label})")
-        self.stdout.write(self.style.SUCCESS("Données de démonstration prêtes."))
+            message = (
+                _("Compte créé : %(email)s (%(role)s)")
+                if created
+                else _("Compte mis à jour : %(email)s (%(role)s)")
+            )
+            self.stdout.write(message % {"email": user.email, "role": spec["role"].label})
+        self.stdout.write(self.style.SUCCESS(_("Données de démonstration prêtes.")))

@@ -1,0 +1,454 @@
+"""Calls (AMI) with their required documents, and the dossiers submitted to them."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from fabriques.models import ApplicantFamily, Organisation, TiersLieu
+
+
+class Call(models.Model):
+    """A call for expressions of interest. Every figure of the programme is a field here."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("En préparation")
+        OPEN = "open", _("Ouvert")
+        CLOSED = "closed", _("Clos")
+
+    slug = models.SlugField(_("identifiant"), max_length=80, unique=True)
+    title = models.CharField(_("titre"), max_length=200)
+    description = models.TextField(_("présentation"), blank=True)
+    reference_prefix = models.CharField(
+        _("préfixe des références"), max_length=6, help_text=_("Par exemple FDT pour FDT-2026-00042.")
+    )
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    opens_at = models.DateTimeField(_("ouverture des dépôts"))
+    closes_at = models.DateTimeField(_("clôture des dépôts"))
+    envelope = models.DecimalField(
+        _("enveloppe"), max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    target_count = models.PositiveIntegerField(_("nombre de lauréats visé"))
+    min_award = models.DecimalField(_("subvention minimale"), max_digits=14, decimal_places=2)
+    max_award = models.DecimalField(_("subvention maximale"), max_digits=14, decimal_places=2)
+    max_per_year = models.DecimalField(_("plafond annuel"), max_digits=14, decimal_places=2)
+    duration_years = models.PositiveSmallIntegerField(_("durée (années)"), default=3)
+    fnt_bonus = models.DecimalField(
+        _("bonus fabrique numérique de territoire"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appel à manifestation d'intérêt")
+        verbose_name_plural = _("appels à manifestation d'intérêt")
+        ordering = ("-opens_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_award__gt=0) & Q(min_award__lte=models.F("max_award")),
+                name="applications_call_award_bounds",
+                violation_error_message=_(
+                    "La subvention minimale doit être positive et inférieure à la maximale."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_year__gt=0) & Q(duration_years__gte=1) & Q(target_count__gte=1),
+                name="applications_call_positive_figures",
+                violation_error_message=_("Le plafond annuel, la durée et l'objectif doivent être positifs."),
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")),
+                name="applications_call_closes_after_opening",
+                violation_error_message=_("La clôture doit suivre l'ouverture."),
+            ),
+            models.CheckConstraint(
+                condition=Q(envelope__gte=0) & Q(fnt_bonus__gte=0),
+                name="applications_call_non_negative_amounts",
+                violation_error_message=_("L'enveloppe et le bonus ne peuvent pas être négatifs."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_open_for_submission(self, at: datetime | None = None) -> bool:
+        moment = at or timezone.now()
+        return self.status == self.Status.OPEN and self.opens_at <= moment <= self.closes_at
+
+    @property
+    def years(self) -> range:
+        return range(1, self.duration_years + 1)
+
+
+class Wave(models.Model):
+    """A round of examination: dossiers submitted before its deadline are examined together."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField(_("numéro"))
+    name = models.CharField(_("nom"), max_length=100)
+    deadline = models.DateTimeField(_("date limite de dépôt"))
+
+    class Meta:
+        verbose_name = _("vague")
+        verbose_name_plural = _("vagues")
+        ordering = ("call", "deadline")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "number"], name="applications_wave_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RequiredDocument(models.Model):
+    """A supporting document a call asks for, possibly only of some applicant families."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="required_documents")
+    code = models.SlugField(_("code"), max_length=40)
+    label = models.CharField(_("intitulé"), max_length=200)
+    help_text = models.CharField(_("aide"), max_length=500, blank=True)
+    mandatory = models.BooleanField(_("obligatoire"), default=True)
+    families = models.JSONField(
+        _("familles concernées"),
+        default=list,
+        blank=True,
+        help_text=_("Vide : toutes les familles de porteurs."),
+    )
+    allowed_formats = models.CharField(
+        _("formats acceptés"),
+        max_length=100,
+        default="pdf",
+        help_text=_("Extensions séparées par des virgules."),
+    )
+    max_size_mb = models.PositiveSmallIntegerField(_("taille maximale (Mo)"), default=10)
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+
+    class Meta:
+        verbose_name = _("pièce justificative demandée")
+        verbose_name_plural = _("pièces justificatives demandées")
+        ordering = ("call", "position", "label")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "code"], name="applications_required_doc_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def extensions(self) -> list[str]:
+        return [ext.strip().lower().lstrip(".") for ext in self.allowed_formats.split(",") if ext.strip()]
+
+    def applies_to(self, family: str) -> bool:
+        return not self.families or family in self.families
+
+
+class ReferenceCounter(models.Model):
+    """The last reference number given per call and year, incremented under a row lock."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE)
+    year = models.PositiveSmallIntegerField()
+    last_number = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["call", "year"], name="applications_refcounter_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id}/{self.year}: {self.last_number}"
+
+
+class Application(models.Model):
+    """A dossier: a project of one lead structure, alone or in a consortium, for a call."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("Brouillon")
+        SUBMITTED = "submitted", _("Déposé")
+        IN_REVIEW = "in_review", _("En instruction")
+        CORRECTIONS = "corrections_requested", _("Compléments demandés")
+        AWARDED = "awarded", _("Lauréat")
+        REFUSED = "refused", _("Refusé")
+        CLOSED = "closed", _("Classé sans suite")
+        WITHDRAWN = "withdrawn", _("Retiré par le porteur")
+
+    class Kind(models.TextChoices):
+        FT = "ft", _("Fabrique de territoire")
+        FNT = "fnt", _("Fabrique numérique de territoire")
+
+    reference = models.CharField(_("référence"), max_length=20, unique=True)
+    call = models.ForeignKey(
+        Call, verbose_name=_("appel"), on_delete=models.PROTECT, related_name="applications"
+    )
+    wave = models.ForeignKey(
+        Wave,
+        verbose_name=_("vague"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="applications",
+    )
+    status = models.CharField(
+        _("état"), max_length=25, choices=Status.choices, default=Status.DRAFT, db_index=True
+    )
+    kind = models.CharField(_("type de fabrique"), max_length=3, choices=Kind.choices, default=Kind.FT)
+    title = models.CharField(_("intitulé du projet"), max_length=200)
+    summary = models.TextField(_("résumé du projet"), blank=True, max_length=2000)
+    services = models.TextField(_("services et activités proposés"), blank=True, max_length=10000)
+    community_governance = models.TextField(_("communauté et gouvernance"), blank=True, max_length=10000)
+    partnerships = models.TextField(_("partenariats locaux"), blank=True, max_length=10000)
+    resource_role = models.TextField(
+        _("rôle de lieu ressource pour les autres tiers-lieux"), blank=True, max_length=10000
+    )
+    digital_offer = models.TextField(_("offre numérique"), blank=True, max_length=10000)
+    territorial_need = models.TextField(_("besoin du territoire"), blank=True, max_length=10000)
+    economic_model = models.TextField(_("modèle économique"), blank=True, max_length=10000)
+    jobs_fte = models.DecimalField(
+        _("emplois (ETP)"),
+        max_digits=6,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text=_("Emplois du lieu en équivalents temps plein, par exemple 2,5."),
+    )
+    places = models.ManyToManyField(
+        TiersLieu, verbose_name=_("tiers-lieux"), blank=True, related_name="applications"
+    )
+    previous_application = models.ForeignKey(
+        "self",
+        verbose_name=_("candidature précédente refusée"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reapplications",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("créé par"), on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+    submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("dossier")
+        verbose_name_plural = _("dossiers")
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="draft") | Q(status="withdrawn") | Q(submitted_at__isnull=False),
+                name="applications_submitted_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(previous_application=models.F("pk")),
+                name="applications_not_its_own_predecessor",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} – {self.title}"
+
+
+class Member(models.Model):
+    """A structure of the consortium: exactly one lead (chef de file), and partners."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="members")
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("structure"),
+        on_delete=models.PROTECT,
+        related_name="application_memberships",
+    )
+    is_lead = models.BooleanField(_("chef de file"), default=False)
+    role = models.CharField(_("rôle dans le projet"), max_length=300)
+    share_percent = models.DecimalField(
+        _("part du projet (%)"),
+        max_digits=5,
+        decimal_places=2,
+        help_text=_("Sa part du travail et du budget ; les parts des membres totalisent 100 %."),
+    )
+
+    class Meta:
+        verbose_name = _("membre du consortium")
+        verbose_name_plural = _("membres du consortium")
+        ordering = ("-is_lead", "organisation__name")
+        constraints = [
+            models.UniqueConstraint(fields=["application", "organisation"], name="applications_member_once"),
+            models.UniqueConstraint(
+                fields=["application"],
+                condition=Q(is_lead=True),
+                name="applications_one_lead",
+                violation_error_message=_("Un dossier n'a qu'un chef de file."),
+            ),
+            models.CheckConstraint(
+                condition=Q(share_percent__gte=0) & Q(share_percent__lte=100),
+                name="applications_member_share_percent",
+                violation_error_message=_("La part d'un membre est comprise entre 0 et 100 %."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} ({self.application.reference})"
+
+
+class BudgetYear(models.Model):
+    """One year of the operating budget: what is asked of the State, other funding, total cost."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="budget_years")
+    year_index = models.PositiveSmallIntegerField(_("année du projet"))
+    requested = models.DecimalField(
+        _("subvention demandée"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    other_funding = models.DecimalField(
+        _("autres financements"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    total_cost = models.DecimalField(
+        _("coût total de fonctionnement"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+
+    class Meta:
+        verbose_name = _("année de budget")
+        verbose_name_plural = _("budget")
+        ordering = ("application", "year_index")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "year_index"], name="applications_budget_year_once"
+            ),
+            models.CheckConstraint(
+                condition=Q(requested__gte=0) & Q(other_funding__gte=0) & Q(total_cost__gte=0),
+                name="applications_budget_non_negative",
+                violation_error_message=_("Les montants ne peuvent pas être négatifs."),
+            ),
+            models.CheckConstraint(
+                condition=Q(requested__lte=models.F("total_cost") - models.F("other_funding")),
+                name="applications_budget_balanced",
+                violation_error_message=_(
+                    "La subvention demandée et les autres financements dépassent le coût total de l'année."
+                ),
+            ),
+            models.CheckConstraint(condition=Q(year_index__gte=1), name="applications_budget_year_from_one"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application.reference} année {self.year_index}"
+
+
+def attachment_path(instance: "Attachment", filename: str) -> str:
+    # The stored name is random: the applicant's file name is kept, sanitised, in a column.
+    import uuid
+
+    extension = filename.rsplit(".", 1)[-1].lower() if "." in filename else "bin"
+    return f"dossiers/{instance.application_id}/{uuid.uuid4().hex}.{extension}"
+
+
+class Attachment(models.Model):
+    """A supporting document uploaded for a dossier, checked by its content and fingerprinted."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attachments")
+    required_document = models.ForeignKey(
+        RequiredDocument,
+        verbose_name=_("pièce demandée"),
+        on_delete=models.PROTECT,
+        related_name="attachments",
+    )
+    file = models.FileField(_("fichier"), upload_to=attachment_path, max_length=200)
+    original_name = models.CharField(_("nom du fichier"), max_length=200)
+    content_type = models.CharField(_("type"), max_length=100)
+    size = models.PositiveIntegerField(_("taille (octets)"))
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("déposé le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("pièce justificative")
+        verbose_name_plural = _("pièces justificatives")
+        ordering = ("required_document__position", "uploaded_at")
+        constraints = [
+            models.CheckConstraint(condition=Q(size__gt=0), name="applications_attachment_not_empty"),
+            models.CheckConstraint(
+                condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="applications_attachment_sha256"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+
+class StatusChange(models.Model):
+    """The history of a dossier: who moved it from which state to which, when, and why."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="status_changes")
+    from_status = models.CharField(
+        _("état précédent"), max_length=25, choices=Application.Status.choices, blank=True
+    )
+    to_status = models.CharField(_("nouvel état"), max_length=25, choices=Application.Status.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("date"), default=timezone.now)
+    document = models.ForeignKey(
+        "notifications.Document",
+        verbose_name=_("document émis"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text=_("L'accusé de réception d'un dépôt, la lettre d'une décision."),
+    )
+
+    class Meta:
+        verbose_name = _("changement d'état")
+        verbose_name_plural = _("historique des états")
+        ordering = ("application", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.application.reference}: {self.from_status} → {self.to_status}"
+
+
+class Access(models.Model):
+    """A person invited by the lead to view or edit a dossier (a partner's staff, for instance)."""
+
+    class Permission(models.TextChoices):
+        VIEW = "view", _("Consultation")
+        EDIT = "edit", _("Modification")
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="accesses")
+    email = models.EmailField(_("adresse e-mail invitée"))
+    permission = models.CharField(
+        _("droit"), max_length=4, choices=Permission.choices, default=Permission.VIEW
+    )
+    token = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    invited_at = models.DateTimeField(_("invité le"), default=timezone.now)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("compte"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="application_accesses",
+    )
+    accepted_at = models.DateTimeField(_("acceptée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("accès invité")
+        verbose_name_plural = _("accès invités")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["application", "email"], name="applications_access_once_per_email"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.application.reference}"
+
+
+__all__ = ["ApplicantFamily"]
