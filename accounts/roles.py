@@ -62,6 +62,7 @@ def navigation_for(user: User | AnonymousUser, path: str) -> list[NavItem]:
     roles = roles_of(user)
     if Role.APPLICANT in roles:
         entries.append((_("Mon espace porteur"), reverse(HOME_URL_NAMES[Role.APPLICANT])))
+        entries.append((_("Mes dossiers"), reverse("applications:dossier-list")))
         entries.append((_("Mes structures"), reverse("fabriques:organisation-list")))
     if Role.INSTRUCTOR in roles:
         entries.append((_("Instruction"), reverse(HOME_URL_NAMES[Role.INSTRUCTOR])))

@@ -147,19 +147,23 @@ class RequiredDocument(models.Model):
 
 
 class ReferenceCounter(models.Model):
-    """The last reference number given per call and year, incremented under a row lock."""
+    """The last reference number given per prefix and year, incremented under a row lock.
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE)
+    Counted per prefix, not per call: two calls sharing a prefix must not hand out the same
+    reference.
+    """
+
+    prefix = models.CharField(max_length=6)
     year = models.PositiveSmallIntegerField()
     last_number = models.PositiveIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["call", "year"], name="applications_refcounter_unique")
+            models.UniqueConstraint(fields=["prefix", "year"], name="applications_refcounter_prefix_year")
         ]
 
     def __str__(self) -> str:
-        return f"{self.call_id}/{self.year}: {self.last_number}"
+        return f"{self.prefix}-{self.year}: {self.last_number}"
 
 
 class Application(models.Model):

@@ -1,10 +1,38 @@
 from django.urls import path
 
-from applications import views
+from applications.views import consortium, documents, dossiers, spaces
 
 app_name = "applications"
 
+dossier = "mon-espace/dossiers/<str:reference>/"
+
 urlpatterns = [
-    path("mon-espace/", views.applicant_home, name="applicant-home"),
-    path("instruction/", views.instructor_home, name="instructor-home"),
+    path("mon-espace/", spaces.applicant_home, name="applicant-home"),
+    path("instruction/", spaces.instructor_home, name="instructor-home"),
+    path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
+    path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),
+    path(dossier, dossiers.dossier_detail, name="dossier-detail"),
+    path(f"{dossier}projet/", dossiers.dossier_project, name="dossier-project"),
+    path(f"{dossier}lieux/", dossiers.dossier_places, name="dossier-places"),
+    path(f"{dossier}budget/", dossiers.dossier_budget, name="dossier-budget"),
+    path(f"{dossier}deposer/", dossiers.dossier_submit, name="dossier-submit"),
+    path(f"{dossier}retirer/", dossiers.dossier_withdraw, name="dossier-withdraw"),
+    path(f"{dossier}acces/", dossiers.dossier_access, name="dossier-access"),
+    path("invitation/<str:token>/", dossiers.access_accept, name="access-accept"),
+    path(f"{dossier}consortium/", consortium.dossier_consortium, name="dossier-consortium"),
+    path(f"{dossier}consortium/ajouter/", consortium.member_add_view, name="member-add"),
+    path(
+        f"{dossier}consortium/<int:member_id>/retirer/", consortium.member_remove_view, name="member-remove"
+    ),
+    path(
+        f"{dossier}consortium/<int:member_id>/modifier/", consortium.member_update_view, name="member-update"
+    ),
+    path(f"{dossier}pieces/", documents.dossier_documents, name="dossier-documents"),
+    path(f"{dossier}pieces/<int:attachment_id>/", documents.attachment_download, name="attachment-download"),
+    path(
+        f"{dossier}pieces/<int:attachment_id>/supprimer/",
+        documents.attachment_remove_view,
+        name="attachment-remove",
+    ),
+    path(f"{dossier}documents/<int:change_id>/", documents.issued_document_download, name="issued-document"),
 ]

@@ -10,7 +10,14 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
-from fabriques.models import Departement, InstructorScope, Organisation, OrganisationMembership, Region
+from fabriques.models import (
+    Departement,
+    InstructorScope,
+    Organisation,
+    OrganisationMembership,
+    Region,
+    TiersLieu,
+)
 from fabriques.validators import normalise_siret
 
 
@@ -123,3 +130,20 @@ def organisation_update(*, organisation: Organisation, actor: User, **fields: An
             data={"fields": changed, "siret_before": before.get("siret", organisation.siret)},
         )
     return organisation
+
+
+@transaction.atomic
+def tiers_lieu_create(
+    *, actor: User, organisation: Organisation | None, activities: Iterable[Any] = (), **fields: Any
+) -> TiersLieu:
+    """Describe a new place, operated by one of the actor's structures."""
+    if organisation is not None and not organisation.memberships.filter(user=actor).exists():
+        raise ValidationError(
+            _("Vous ne pouvez décrire un lieu que pour une structure dont vous êtes membre.")
+        )
+    place = TiersLieu(organisation=organisation, source=TiersLieu.Source.APPLICANT, **fields)
+    place.full_clean()
+    place.save()
+    place.activities.set(list(activities))
+    audit_record(actor=actor, action="place.create", target=place)
+    return place

@@ -1,5 +1,7 @@
 """Factories shared by the test folders, with a trait per role."""
 
+from decimal import Decimal
+
 import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -85,3 +87,111 @@ def member_of(organisation: object, user: User, **kwargs: object) -> None:
     from fabriques.models import OrganisationMembership
 
     OrganisationMembership.objects.create(organisation=organisation, user=user, **kwargs)
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    """A call open now, with the figures of « Fabriques de territoires » and its documents."""
+
+    class Meta:
+        model = "applications.Call"
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"appel-{n}")
+    title = factory.Sequence(lambda n: f"Appel de test {n}")
+    reference_prefix = "TST"
+    status = "open"
+    opens_at = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=30))
+    closes_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=60))
+    envelope = Decimal("54000000")
+    target_count = 360
+    min_award = Decimal("75000")
+    max_award = Decimal("150000")
+    max_per_year = Decimal("50000")
+    duration_years = 3
+    fnt_bonus = Decimal("100000")
+
+    @factory.post_generation
+    def documents(self, create: bool, extracted: object, **kwargs: object) -> None:
+        if not create or extracted is False:
+            return
+        from applications.models import RequiredDocument
+
+        RequiredDocument.objects.create(
+            call=self, code="statuts", label="Statuts", mandatory=True, position=1
+        )
+        RequiredDocument.objects.create(
+            call=self, code="rib", label="RIB", mandatory=True, allowed_formats="pdf,jpg,png", position=2
+        )
+        RequiredDocument.objects.create(
+            call=self, code="soutiens", label="Lettres de soutien", mandatory=False, position=3
+        )
+        RequiredDocument.objects.create(
+            call=self,
+            code="cer",
+            label="Contrat d'engagement républicain",
+            mandatory=True,
+            families=["association"],
+            position=4,
+        )
+        RequiredDocument.objects.create(
+            call=self,
+            code="deliberation",
+            label="Délibération",
+            mandatory=True,
+            families=["local_authority"],
+            position=5,
+        )
+
+
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+PNG_BYTES = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"
+)
+
+
+def complete_application(applicant_user: User | None = None, call: object = None, **kwargs: object):  # type: ignore[no-untyped-def]
+    """A draft that can be submitted: sections, consortium, place, budget and documents."""
+    import io
+
+    from applications.models import Application, BudgetYear
+    from applications.services import application_create, attachment_add
+    from fabriques.models import TiersLieu
+
+    user = applicant_user or applicant()
+    call = call or CallFactory()
+    lead = OrganisationFactory()
+    member_of(lead, user, is_legal_representative=True)
+    application = application_create(
+        call=call, lead_organisation=lead, title="La fabrique du Gers", actor=user, **kwargs
+    )
+    Application.objects.filter(pk=application.pk).update(
+        summary="Un lieu ressource.",
+        services="Coworking, fablab.",
+        community_governance="Une SCIC.",
+        partnerships="La commune, la CAE.",
+        resource_role="Accompagne trois tiers-lieux.",
+        digital_offer="Médiation numérique.",
+        territorial_need="Zone rurale.",
+        economic_model="Locations et formations.",
+        jobs_fte=Decimal("2.5"),
+    )
+    place = TiersLieu.objects.create(name="La Bobine", departement_id="32", organisation=lead)
+    application.places.add(place)
+    BudgetYear.objects.filter(application=application).update(
+        requested=Decimal("50000"), other_funding=Decimal("30000"), total_cost=Decimal("90000")
+    )
+    for document in call.required_documents.all():
+        if document.mandatory and document.applies_to(lead.legal_category.family):
+            attachment_add(
+                application=application,
+                required_document=document,
+                file=io.BytesIO(PDF_BYTES),
+                filename=f"{document.code}.pdf",
+                actor=user,
+            )
+    application.refresh_from_db()
+    return application

@@ -62,3 +62,15 @@ def test_no_service_receives_the_request():
                 ):
                     offenders.append(f"{path.name}:{node.name}")
     assert not offenders
+
+
+def test_every_model_change_has_its_migration():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "makemigrations", "--check", "--dry-run"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,0 +1,141 @@
+"""Reads on dossiers: what a user may see, and what a dossier still lacks."""
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from accounts.models import Role, User
+from accounts.roles import has_role
+from applications.models import Access, Application, Attachment, Member, RequiredDocument
+from applications.rules import budget_errors
+
+
+def applications_visible_to(user: User) -> QuerySet[Application]:
+    """Dossiers of the structures a user acts for (lead or partner), and those they were invited to."""
+    if not user.is_authenticated:
+        return Application.objects.none()
+    if has_role(user, Role.APPLICANT):
+        member_of = Member.objects.filter(application=OuterRef("pk"), organisation__memberships__user=user)
+        invited = Access.objects.filter(application=OuterRef("pk"), user=user)
+        return Application.objects.filter(Q(Exists(member_of)) | Q(Exists(invited)))
+    return Application.objects.none()
+
+
+def applications_editable_by(user: User) -> QuerySet[Application]:
+    """Dossiers a user may change: those of the lead structure they act for, or shared for editing."""
+    if not user.is_authenticated or not has_role(user, Role.APPLICANT):
+        return Application.objects.none()
+    lead_of = Member.objects.filter(
+        application=OuterRef("pk"), is_lead=True, organisation__memberships__user=user
+    )
+    editor = Access.objects.filter(application=OuterRef("pk"), user=user, permission=Access.Permission.EDIT)
+    return Application.objects.filter(Q(Exists(lead_of)) | Q(Exists(editor)))
+
+
+def application_list_for_applicant(user: User) -> QuerySet[Application]:
+    lead = Member.objects.filter(is_lead=True).select_related("organisation")
+    return (
+        applications_visible_to(user)
+        .select_related("call", "wave")
+        .prefetch_related(Prefetch("members", queryset=lead, to_attr="lead_members"))
+        .order_by("-updated_at")
+    )
+
+
+def required_documents_for(application: Application) -> list[RequiredDocument]:
+    """The call's documents that apply to the lead structure's family."""
+    lead = application.members.select_related("organisation__legal_category").get(is_lead=True)
+    family = lead.organisation.legal_category.family
+    return [doc for doc in application.call.required_documents.all() if doc.applies_to(family)]
+
+
+@dataclass
+class Section:
+    key: str
+    label: str | Promise
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not self.missing
+
+
+SECTION_LABELS: dict[str, Promise] = {
+    "project": gettext_lazy("Le projet"),
+    "consortium": gettext_lazy("Le consortium"),
+    "places": gettext_lazy("Les tiers-lieux"),
+    "budget": gettext_lazy("Le budget"),
+    "documents": gettext_lazy("Les pièces justificatives"),
+}
+
+PROJECT_TEXTS = (
+    "summary",
+    "services",
+    "community_governance",
+    "partnerships",
+    "resource_role",
+    "digital_offer",
+    "territorial_need",
+    "economic_model",
+)
+
+
+def _section_label(name: str) -> str:
+    field = Application._meta.get_field(name)
+    return str(getattr(field, "verbose_name", name))
+
+
+def application_completeness(application: Application) -> list[Section]:
+    """What is missing before the dossier can be submitted, section by section."""
+    sections = {key: Section(key=key, label=label) for key, label in SECTION_LABELS.items()}
+
+    project = sections["project"]
+    for name in PROJECT_TEXTS:
+        if not getattr(application, name).strip():
+            project.missing.append(_("Rubrique à compléter : %(label)s.") % {"label": _section_label(name)})
+    if application.jobs_fte is None:
+        project.missing.append(_("Indiquez les emplois du lieu en équivalents temps plein."))
+
+    consortium = sections["consortium"]
+    members = list(application.members.all())
+    leads = [member for member in members if member.is_lead]
+    if len(leads) != 1:
+        consortium.missing.append(_("Le dossier doit avoir exactement un chef de file."))
+    total_share = sum((member.share_percent for member in members), Decimal("0"))
+    if total_share != 100:
+        consortium.missing.append(
+            _("Les parts des membres totalisent %(total)s %% au lieu de 100 %%.")
+            % {"total": f"{total_share:g}"}
+        )
+
+    if not application.places.exists():
+        sections["places"].missing.append(_("Choisissez au moins un tiers-lieu."))
+
+    years = {
+        row.year_index: {
+            "requested": row.requested,
+            "other_funding": row.other_funding,
+            "total_cost": row.total_cost,
+        }
+        for row in application.budget_years.all()
+    }
+    for messages in budget_errors(call=application.call, years=years).values():
+        sections["budget"].missing.extend(messages)
+
+    uploaded = set(
+        Attachment.objects.filter(application=application).values_list("required_document_id", flat=True)
+    )
+    for document in required_documents_for(application):
+        if document.mandatory and document.pk not in uploaded:
+            sections["documents"].missing.append(
+                _("Pièce manquante : %(label)s.") % {"label": document.label}
+            )
+    return list(sections.values())
+
+
+def is_complete(application: Application) -> bool:
+    return all(section.complete for section in application_completeness(application))

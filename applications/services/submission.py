@@ -1,0 +1,146 @@
+"""Submit a dossier (with its receipt), or withdraw it."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.formatting import format_money
+from accounts.models import User
+from accounts.services import audit_record
+from applications.models import Application, StatusChange, Wave
+from applications.rules import budget_totals
+from applications.selectors import application_completeness
+from applications.workflow import transition
+from notifications.services import document_request, email_queue
+
+RECEIPT_TEMPLATE = "pdf/receipt.html"
+
+
+def receipt_context(application: Application, change: StatusChange) -> dict[str, object]:
+    """Everything the receipt prints, frozen as JSON at the moment of submission."""
+    at = timezone.localtime(change.at)
+    members = application.members.select_related("organisation").order_by("-is_lead", "organisation__name")
+    budget = list(application.budget_years.order_by("year_index"))
+    totals = budget_totals(budget)
+    attachments = application.attachments.select_related("required_document").order_by(
+        "required_document__position", "uploaded_at"
+    )
+    return {
+        "reference": application.reference,
+        "title": application.title,
+        "kind": str(Application.Kind(application.kind).label),
+        "call": application.call.title,
+        "wave": application.wave.name if application.wave else "",
+        "submitted_at": date_format(at, "j F Y à H:i"),
+        "resubmission": change.from_status == Application.Status.CORRECTIONS,
+        "submitted_by": change.actor.get_full_name() or change.actor.email if change.actor else "",
+        "members": [
+            {
+                "name": member.organisation.name,
+                "siret": member.organisation.siret_display,
+                "role": member.role,
+                "lead": member.is_lead,
+                "share": f"{member.share_percent:g} %",
+            }
+            for member in members
+        ],
+        "budget": [
+            {
+                "year": row.year_index,
+                "requested": format_money(row.requested),
+                "other_funding": format_money(row.other_funding),
+                "total_cost": format_money(row.total_cost),
+            }
+            for row in budget
+        ],
+        "totals": {field: format_money(value) for field, value in totals.items()},
+        "documents": [
+            {
+                "label": attachment.required_document.label,
+                "name": attachment.original_name,
+                "size": attachment.size,
+                "sha256": attachment.sha256,
+            }
+            for attachment in attachments
+        ],
+    }
+
+
+def _wave_for(application: Application, at: datetime) -> Wave | None:
+    return application.call.waves.filter(deadline__gte=at).order_by("deadline").first()
+
+
+def _receipt_recipients(application: Application, actor: User) -> list[str]:
+    lead = application.members.get(is_lead=True)
+    emails = [actor.email]
+    emails += list(lead.organisation.memberships.values_list("user__email", flat=True))
+    return sorted(set(emails))
+
+
+@transaction.atomic
+def application_submit(*, application: Application, actor: User) -> StatusChange:
+    """Submit a complete dossier before the call closes; the receipt is rendered and e-mailed."""
+    application = Application.objects.select_for_update().select_related("call").get(pk=application.pk)
+    now = timezone.now()
+    if not application.call.is_open_for_submission(now):
+        raise ValidationError(
+            _("L'appel « %(call)s » n'accepte plus de dépôts depuis le %(date)s.")
+            % {
+                "call": application.call.title,
+                "date": date_format(timezone.localtime(application.call.closes_at), "j F Y à H:i"),
+            }
+            if now > application.call.closes_at
+            else _("L'appel « %(call)s » n'est pas ouvert aux dépôts.") % {"call": application.call.title},
+            code="call_closed",
+        )
+    missing = [message for section in application_completeness(application) for message in section.missing]
+    if missing:
+        raise ValidationError(missing, code="incomplete")
+    if application.wave_id is None:
+        application.wave = _wave_for(application, now)
+        application.save(update_fields=["wave", "updated_at"])
+    change = transition(application=application, to_status=Application.Status.SUBMITTED, actor=actor)
+    number = application.status_changes.filter(to_status=Application.Status.SUBMITTED).count()
+    receipt = document_request(
+        key=f"application:{application.pk}:receipt:{number}",
+        kind="receipt",
+        template_name=RECEIPT_TEMPLATE,
+        context=receipt_context(application, change),
+        filename=f"accuse-reception-{application.reference}-{number}.pdf",
+    )
+    change.document = receipt
+    change.save(update_fields=["document"])
+    email_queue(
+        key=f"application:{application.pk}:receipt-email:{number}",
+        to=_receipt_recipients(application, actor),
+        subject=_("Accusé de réception de votre dossier %(reference)s")
+        % {"reference": application.reference},
+        body=_(
+            "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » a bien été déposé le %(date)s "
+            "pour l'appel « %(call)s ». L'accusé de réception est joint à ce message ; il est aussi "
+            "disponible sur la page du dossier.\n\nL'équipe Fabriques de territoires"
+        )
+        % {
+            "reference": application.reference,
+            "title": application.title,
+            "date": date_format(timezone.localtime(change.at), "j F Y à H:i"),
+            "call": application.call.title,
+        },
+        attachments=[receipt],
+    )
+    audit_record(actor=actor, action="application.submit", target=application, data={"submission": number})
+    return change
+
+
+@transaction.atomic
+def application_withdraw(*, application: Application, actor: User, reason: str = "") -> StatusChange:
+    """The applicant withdraws the dossier; it stays on record, read-only."""
+    change = transition(
+        application=application, to_status=Application.Status.WITHDRAWN, actor=actor, note=reason.strip()
+    )
+    audit_record(actor=actor, action="application.withdraw", target=application)
+    return change

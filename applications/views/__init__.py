@@ -1,0 +1,1 @@
+"""Views of the applicant's dossiers, split by subject."""
