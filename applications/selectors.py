@@ -48,8 +48,8 @@ def application_list_for_applicant(user: User) -> QuerySet[Application]:
 
 def required_documents_for(application: Application) -> list[RequiredDocument]:
     """The call's documents that apply to the lead structure's family."""
-    lead = application.members.select_related("organisation__legal_category").get(is_lead=True)
-    family = lead.organisation.legal_category.family
+    lead = application.members.select_related("organisation__legal_category").filter(is_lead=True).first()
+    family = lead.organisation.legal_category.family if lead is not None else ""
     return [doc for doc in application.call.required_documents.all() if doc.applies_to(family)]
 
 

@@ -371,3 +371,30 @@ def test_a_long_file_name_is_shortened_but_keeps_its_extension():
     name = sanitise_filename("rapport " * 40 + ".pdf")
     assert len(name) <= 150
     assert name.endswith(".pdf")
+
+
+def test_a_dossier_without_its_lead_is_incomplete_and_cannot_be_submitted():
+    application = complete_application()
+    Member.objects.filter(application=application, is_lead=True).update(is_lead=False)
+    sections = {section.key: section.missing for section in application_completeness(application)}
+    assert "Le dossier doit avoir exactement un chef de file." in sections["consortium"]
+    with pytest.raises(ValidationError, match="exactement un chef de file"):
+        application_submit(application=application, actor=application.created_by)
+    assert not StatusChange.objects.exists()
+
+
+def test_html_typed_anywhere_is_printed_as_text_in_the_receipt(django_capture_on_commit_callbacks):
+    application = complete_application()
+    Application.objects.filter(pk=application.pk).update(title="<b>Gras</b> & <script>alert(1)</script>")
+    lead = application.members.get(is_lead=True)
+    Member.objects.filter(pk=lead.pk).update(role="<i>chef</i>")
+    lead.organisation.name = "<img src=x onerror=alert(1)>"
+    lead.organisation.save()
+    application.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        change = application_submit(application=application, actor=application.created_by)
+    receipt = Document.objects.get(pk=change.document_id)
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(receipt.file.path).pages)
+    assert "<b>Gras</b> & <script>alert(1)</script>" in text
+    assert "<i>chef</i>" in text
+    assert "<img src=x onerror=alert(1)>" in text

@@ -260,3 +260,20 @@ def test_the_dossier_list_runs_a_fixed_number_of_queries(client):
         page = client.get(reverse("applications:dossier-list")).content.decode()
     assert page.count("/mon-espace/dossiers/TST-") >= 5
     assert len(five) == len(one)
+
+
+def test_html_in_every_project_field_is_escaped_on_the_page(client):
+    from applications.forms import ProjectForm
+
+    application = complete_application()
+    client.force_login(application.created_by)
+    payload = "<script>alert('champ')</script>"
+    fields = [name for name in ProjectForm.Meta.fields if name not in ("kind", "jobs_fte")]
+    data = {name: f"{name} {payload}" for name in fields} | {"kind": "ft", "jobs_fte": "2"}
+    assert client.post(url("dossier-project", application), data).status_code == 302
+    for page_name in ("dossier-project", "dossier-detail"):
+        page = client.get(url(page_name, application)).content.decode()
+        assert "<script>alert(" not in page
+    project = client.get(url("dossier-project", application)).content.decode()
+    for name in fields:
+        assert f"{name} &lt;script&gt;alert(&#x27;champ&#x27;)&lt;/script&gt;" in project

@@ -1,0 +1,52 @@
+from django.contrib import admin
+
+from applications.models import Application, Call, RequiredDocument, StatusChange, Wave
+
+
+class WaveInline(admin.TabularInline):
+    model = Wave
+    extra = 0
+
+
+class RequiredDocumentInline(admin.TabularInline):
+    model = RequiredDocument
+    extra = 0
+
+
+@admin.register(Call)
+class CallAdmin(admin.ModelAdmin):
+    """Every figure of a call (envelope, target, bounds, yearly cap, bonus) is set here."""
+
+    list_display = ("title", "status", "opens_at", "closes_at", "envelope", "target_count")
+    list_filter = ("status",)
+    prepopulated_fields = {"slug": ("title",)}
+    inlines = (WaveInline, RequiredDocumentInline)
+
+
+class StatusChangeInline(admin.TabularInline):
+    model = StatusChange
+    extra = 0
+    can_delete = False
+    readonly_fields = ("from_status", "to_status", "actor", "at", "note", "document")
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    """Read-only: dossiers change through the portal's services, which keep their history."""
+
+    list_display = ("reference", "title", "call", "status", "submitted_at")
+    list_filter = ("call", "status", "kind")
+    search_fields = ("reference", "title", "members__organisation__name", "members__organisation__siret")
+    inlines = (StatusChangeInline,)
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

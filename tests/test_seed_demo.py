@@ -1,0 +1,64 @@
+"""The demo data of `make demo`: the Gers Développement and Kanopé dossier and the others."""
+
+from decimal import Decimal
+
+import pypdf
+import pytest
+from stdnum.fr import siret
+
+from applications.models import Application
+from fabriques.models import Organisation, TiersLieu
+from grants.demo import seed_all
+from notifications.models import Document
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def counts() -> tuple[int, ...]:
+    return (
+        Application.objects.count(),
+        Organisation.objects.count(),
+        TiersLieu.objects.count(),
+        Document.objects.count(),
+    )
+
+
+def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice():
+    seed_all()
+    first = counts()
+    seed_all()
+    assert counts() == first
+
+    gers = Application.objects.get(title__startswith="Gers Développement et Kanopé")
+    assert gers.status == Application.Status.SUBMITTED
+    members = {m.organisation.name: m for m in gers.members.select_related("organisation")}
+    assert set(members) == {"Gers Développement", "Kanopé"}
+    assert members["Gers Développement"].is_lead
+    assert members["Kanopé"].organisation.cooperative_kind == "cae"
+    lead = members["Gers Développement"].organisation
+    assert (lead.commune_name, lead.departement_id, lead.year_created, lead.headcount) == (
+        "Auch",
+        "32",
+        2010,
+        4,
+    )
+    assert [y.requested for y in gers.budget_years.order_by("year_index")] == [Decimal("50000")] * 3
+    assert sum(y.requested for y in gers.budget_years.all()) == Decimal("150000")
+    bobine = gers.places.get()
+    assert bobine.name == "La Bobine"
+    assert set(bobine.activities.values_list("code", flat=True)) >= {"coworking", "fablab", "audiovisual"}
+    receipt = gers.status_changes.get(to_status="submitted").document
+    text = " ".join(page.extract_text() for page in pypdf.PdfReader(receipt.file.path).pages)
+    assert gers.reference in text and "Kanopé" in text
+
+    # Demo structures are marked as such, with checksum-valid SIRETs.
+    for organisation in Organisation.objects.all():
+        assert organisation.is_demo
+        assert siret.is_valid(organisation.siret)
+
+    # The other dossiers stand on real places of the 2019 census, in several states.
+    others = Application.objects.exclude(pk=gers.pk)
+    assert set(others.values_list("status", flat=True)) == {"draft", "submitted", "withdrawn"}
+    for application in others:
+        assert application.places.filter(source="cget-2019").exists()
+    assert TiersLieu.objects.filter(source="cget-2019").count() > 1500
