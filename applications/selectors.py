@@ -12,17 +12,40 @@ from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Access, Application, Attachment, Member, RequiredDocument
 from applications.rules import budget_errors
+from fabriques.selectors import departements_in_scope
 
 
 def applications_visible_to(user: User) -> QuerySet[Application]:
-    """Dossiers of the structures a user acts for (lead or partner), and those they were invited to."""
+    """Every dossier a user may open; any other id is a 404.
+
+    Applicants: the dossiers of the structures they act for (lead or partner) and those they were
+    invited to. Instructors: the submitted dossiers of their territory. Programme admins: every
+    submitted dossier. A draft belongs to its applicant alone.
+    """
     if not user.is_authenticated:
         return Application.objects.none()
+    condition = Q(pk__in=[])
     if has_role(user, Role.APPLICANT):
         member_of = Member.objects.filter(application=OuterRef("pk"), organisation__memberships__user=user)
         invited = Access.objects.filter(application=OuterRef("pk"), user=user)
-        return Application.objects.filter(Q(Exists(member_of)) | Q(Exists(invited)))
-    return Application.objects.none()
+        condition |= Q(Exists(member_of)) | Q(Exists(invited))
+    if has_role(user, Role.INSTRUCTOR):
+        condition |= ~Q(status=Application.Status.DRAFT) & Q(
+            departement__in=departements_in_scope(instructor=user)
+        )
+    if has_role(user, Role.ADMIN):
+        condition |= ~Q(status=Application.Status.DRAFT)
+    return Application.objects.filter(condition)
+
+
+def applications_reviewable_by(user: User) -> QuerySet[Application]:
+    """The dossiers an instructor or admin may review: visible to them and not drafts."""
+    if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
+        return Application.objects.none()
+    scope = Q()
+    if not has_role(user, Role.ADMIN):
+        scope = Q(departement__in=departements_in_scope(instructor=user))
+    return Application.objects.exclude(status=Application.Status.DRAFT).filter(scope)
 
 
 def applications_editable_by(user: User) -> QuerySet[Application]:

@@ -1,14 +1,15 @@
 from django.urls import path
 
-from applications.views import consortium, documents, dossiers, spaces
+from applications.views import consortium, documents, dossiers, review, spaces, workspace
 
 app_name = "applications"
 
 dossier = "mon-espace/dossiers/<str:reference>/"
+review_dossier = "instruction/dossiers/<str:reference>/"
 
 urlpatterns = [
     path("mon-espace/", spaces.applicant_home, name="applicant-home"),
-    path("instruction/", spaces.instructor_home, name="instructor-home"),
+    path("instruction/", workspace.workspace, name="instructor-home"),
     path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
     path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),
     path(dossier, dossiers.dossier_detail, name="dossier-detail"),
@@ -35,4 +36,16 @@ urlpatterns = [
         name="attachment-remove",
     ),
     path(f"{dossier}documents/<int:change_id>/", documents.issued_document_download, name="issued-document"),
+    # Instruction
+    path(f"{review_dossier}", review.review_detail, name="review-detail"),
+    path(f"{review_dossier}affecter/", review.review_assign, name="review-assign"),
+    path(f"{review_dossier}conflit/", review.review_conflict, name="review-conflict"),
+    path(f"{review_dossier}notation/", review.review_scores, name="review-scores"),
+    path(f"{review_dossier}eligibilite/", review.review_eligibility, name="review-eligibility"),
+    path(f"{review_dossier}avis/", review.review_opinion_request, name="review-opinion-request"),
+    path(f"{review_dossier}annotations/", review.review_annotate, name="review-annotate"),
+    path(f"{review_dossier}messages/", review.review_message, name="review-message"),
+    path(f"{review_dossier}complements/", review.review_corrections, name="review-corrections"),
+    path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
+    path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
 ]

@@ -19,14 +19,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.SUBMITTED: frozenset({S.IN_REVIEW, S.WITHDRAWN, S.CLOSED}),
     S.IN_REVIEW: frozenset({S.CORRECTIONS, S.AWARDED, S.REFUSED, S.CLOSED, S.WITHDRAWN}),
     S.CORRECTIONS: frozenset({S.SUBMITTED, S.WITHDRAWN, S.CLOSED}),
-    S.AWARDED: frozenset(),
-    S.REFUSED: frozenset(),
-    S.CLOSED: frozenset(),
+    # A decided dossier goes back to review only through application_reopen (admins, with a reason).
+    S.AWARDED: frozenset({S.IN_REVIEW}),
+    S.REFUSED: frozenset({S.IN_REVIEW}),
+    S.CLOSED: frozenset({S.IN_REVIEW}),
     S.WITHDRAWN: frozenset(),
 }
 
 # The applicant may change the dossier only in these states.
 EDITABLE_STATES = frozenset({S.DRAFT, S.CORRECTIONS})
+# The states an instructor sees; a draft belongs to its applicant alone.
+REVIEWABLE_STATES = frozenset({S.SUBMITTED, S.IN_REVIEW, S.CORRECTIONS})
+DECIDED_STATES = frozenset({S.AWARDED, S.REFUSED, S.CLOSED})
 
 
 def can_move(from_status: str, to_status: str) -> bool:

@@ -26,6 +26,7 @@ from applications.services import (
     application_withdraw,
     attachment_add,
 )
+from applications.services.review import assignment_create, eligibility_record, scores_save
 from fabriques.importers import tiers_lieux_import
 from fabriques.models import (
     Activity,
@@ -37,6 +38,7 @@ from fabriques.models import (
     TiersLieu,
 )
 from fabriques.services import instructor_scope_set
+from grants.services.decisions import application_award, application_refuse
 from notifications.pdf import render_pdf
 
 CALL_SLUG = "fabriques-de-territoires"
@@ -388,8 +390,51 @@ def seed_other_dossiers(call: Call) -> list[Application]:
             application_withdraw(
                 application=application, actor=owner, reason="Projet reporté à l'an prochain."
             )
+        application.refresh_from_db()
         applications.append(application)
     return applications
+
+
+def _review(application: Application, reviewer: User, marks: list[int]) -> None:
+    """Assign the demo instructor, confirm eligibility and hand in scores (idempotent)."""
+    assignment = application.assignments.filter(instructor=reviewer).first()
+    if assignment is None:
+        assignment = assignment_create(application=application, instructor=reviewer, actor=reviewer)
+    if not application.eligibility_answers.exists():
+        eligibility_record(
+            application=application,
+            answers={check.pk: (True, "") for check in application.call.eligibility_checks.all()},
+            actor=reviewer,
+        )
+    if assignment.scores_submitted_at is None:
+        criteria = list(application.call.criteria.order_by("position"))
+        values = {
+            criterion.pk: (min(mark, criterion.scale_max), "Appréciation de démonstration.")
+            for criterion, mark in zip(criteria, marks * len(criteria), strict=False)
+        }
+        scores_save(assignment=assignment, values=values, submit=True, actor=reviewer)
+
+
+def seed_decisions(gers: Application, others: list[Application], reviewer: User) -> None:
+    """Gers Développement and Kanopé awarded 150 000 €; one dossier refused, one left in review."""
+    if gers.status == Application.Status.SUBMITTED:
+        _review(gers, reviewer, [5, 4, 5, 4])
+        application_award(application=gers, amount=Decimal("150000"), actor=reviewer)
+    by_title = {application.title: application for application in others}
+    cablerie = by_title.get(OTHER_DOSSIERS[0]["title"])
+    if cablerie is not None and cablerie.status == Application.Status.SUBMITTED:
+        _review(cablerie, reviewer, [3, 4, 3])
+    grappe = by_title.get(OTHER_DOSSIERS[1]["title"])
+    if grappe is not None and grappe.status == Application.Status.SUBMITTED:
+        _review(grappe, reviewer, [2, 1, 2])
+        application_refuse(
+            application=grappe,
+            reasons=(
+                "Le modèle économique ne montre pas comment le lieu couvrira ses charges après trois ans.\n"
+                "Le rôle de lieu ressource pour les autres tiers-lieux du Tarn reste à construire."
+            ),
+            actor=reviewer,
+        )
 
 
 def seed_all() -> dict[str, Any]:
@@ -398,4 +443,8 @@ def seed_all() -> dict[str, Any]:
     call = Call.objects.get(slug=CALL_SLUG)
     gers = seed_gers(call, users[Role.APPLICANT.value])
     others = seed_other_dossiers(call)
+    seed_decisions(gers, others, users[Role.INSTRUCTOR.value])
+    gers.refresh_from_db()
+    for application in others:
+        application.refresh_from_db()
     return {"users": users, "places_created": created_places, "gers": gers, "others": others}

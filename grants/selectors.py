@@ -1,8 +1,9 @@
 """Reads for the programme's steering pages."""
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet
 
 from accounts.models import Role, User
+from applications.models import Application, Call
 from fabriques.models import Departement, Region
 
 
@@ -15,3 +16,14 @@ def programme_overview() -> dict[str, int]:
         unconfirmed=Count("pk", filter=Q(is_active=False, email_confirmed_at__isnull=True), distinct=True),
     )
     return {**users, "regions": Region.objects.count(), "departements": Departement.objects.count()}
+
+
+def calls_envelopes() -> QuerySet[Call]:
+    """Each call with its envelope counters (kept under the awards' lock) and its dossier counts."""
+    return Call.objects.annotate(
+        submitted=Count("applications", filter=~Q(applications__status=Application.Status.DRAFT)),
+        in_review=Count(
+            "applications",
+            filter=Q(applications__status__in=[Application.Status.IN_REVIEW, Application.Status.CORRECTIONS]),
+        ),
+    ).order_by("-opens_at")

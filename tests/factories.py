@@ -195,3 +195,54 @@ def complete_application(applicant_user: User | None = None, call: object = None
             )
     application.refresh_from_db()
     return application
+
+
+def submitted_application(**kwargs: object):  # type: ignore[no-untyped-def]
+    """A complete dossier, submitted (in the Gers, département 32, région Occitanie)."""
+    from applications.services import application_submit
+
+    application = complete_application(**kwargs)
+    application_submit(application=application, actor=application.created_by)
+    application.refresh_from_db()
+    return application
+
+
+def occitanie_instructor(**kwargs: object) -> User:
+    from fabriques.models import Region
+    from fabriques.services import instructor_scope_set
+
+    user = instructor(**kwargs)
+    instructor_scope_set(instructor=user, regions=[Region.objects.get(code="76")], actor=None)
+    return user
+
+
+def grid(call: object) -> None:
+    """A small grid on the call: two criteria (weights 3 and 1, scales 5 and 10) and one check."""
+    from applications.models import Criterion, EligibilityCheck
+
+    Criterion.objects.get_or_create(
+        call=call, label="Gouvernance", defaults={"weight": 3, "scale_max": 5, "position": 1}
+    )
+    Criterion.objects.get_or_create(
+        call=call, label="Modèle économique", defaults={"weight": 1, "scale_max": 10, "position": 2}
+    )
+    EligibilityCheck.objects.get_or_create(
+        call=call, label="Lieu en zone rurale ou en QPV", defaults={"position": 1}
+    )
+
+
+def in_review_application(**kwargs: object):  # type: ignore[no-untyped-def]
+    """A submitted dossier taken into review by an Occitanie instructor, eligibility confirmed."""
+    from applications.services.review import assignment_create, eligibility_record
+
+    application = submitted_application(**kwargs)
+    grid(application.call)
+    reviewer = occitanie_instructor()
+    assignment_create(application=application, instructor=reviewer, actor=reviewer)
+    eligibility_record(
+        application=application,
+        answers={check.pk: (True, "") for check in application.call.eligibility_checks.all()},
+        actor=reviewer,
+    )
+    application.refresh_from_db()
+    return application, reviewer

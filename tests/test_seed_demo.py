@@ -9,6 +9,7 @@ from stdnum.fr import siret
 from applications.models import Application
 from fabriques.models import Organisation, TiersLieu
 from grants.demo import seed_all
+from grants.models import Grant
 from notifications.models import Document
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -30,7 +31,12 @@ def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice():
     assert counts() == first
 
     gers = Application.objects.get(title__startswith="Gers Développement et Kanopé")
-    assert gers.status == Application.Status.SUBMITTED
+    assert gers.status == Application.Status.AWARDED
+    grant = Grant.objects.get(application=gers, status="active")
+    assert grant.amount == Decimal("150000")
+    assert list(grant.tranches.values_list("amount", flat=True)) == [Decimal("50000")] * 3
+    assert gers.status_changes.get(to_status="awarded").document.kind == "award-letter"
+    assert gers.call.committed_amount == Decimal("150000") and gers.call.laureate_count == 1
     members = {m.organisation.name: m for m in gers.members.select_related("organisation")}
     assert set(members) == {"Gers Développement", "Kanopé"}
     assert members["Gers Développement"].is_lead
@@ -58,7 +64,9 @@ def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice():
 
     # The other dossiers stand on real places of the 2019 census, in several states.
     others = Application.objects.exclude(pk=gers.pk)
-    assert set(others.values_list("status", flat=True)) == {"draft", "submitted", "withdrawn"}
+    assert set(others.values_list("status", flat=True)) == {"draft", "in_review", "refused", "withdrawn"}
+    assert others.get(status="in_review").score is not None
+    assert "modèle économique" in others.get(status="refused").status_changes.last().note
     for application in others:
         assert application.places.filter(source="cget-2019").exists()
     assert TiersLieu.objects.filter(source="cget-2019").count() > 1500

@@ -91,6 +91,7 @@ def application_create(
         title=title.strip(),
         kind=kind,
         previous_application=previous_application,
+        departement_id=lead_organisation.departement_id,
         created_by=actor,
     )
     application.full_clean()

@@ -102,7 +102,11 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
         raise ValidationError(missing, code="incomplete")
     if application.wave_id is None:
         application.wave = _wave_for(application, now)
-        application.save(update_fields=["wave", "updated_at"])
+    # The dossier's territory, which decides who instructs it: its first place's département.
+    first_place = application.places.order_by("pk").first()
+    if first_place is not None:
+        application.departement_id = first_place.departement_id
+    application.save(update_fields=["wave", "departement", "updated_at"])
     change = transition(application=application, to_status=Application.Status.SUBMITTED, actor=actor)
     number = application.status_changes.filter(to_status=Application.Status.SUBMITTED).count()
     receipt = document_request(
@@ -133,6 +137,14 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
         attachments=[receipt],
     )
     audit_record(actor=actor, action="application.submit", target=application, data={"submission": number})
+    if change.from_status == Application.Status.CORRECTIONS:
+        # Corrections answered: the dossier goes straight back to its instructors.
+        transition(
+            application=application,
+            to_status=Application.Status.IN_REVIEW,
+            actor=None,
+            note=_("Retour en instruction après les compléments du porteur."),
+        )
     return change
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
@@ -149,7 +150,7 @@ def _private_file_headers(response: FileResponse) -> FileResponse:
     return response
 
 
-@role_required(can_use_applicant_space)
+@login_required  # applicants, and instructors/admins: the scoped lookup decides (else a 404)
 def attachment_download(request: HttpRequest, reference: str, attachment_id: int) -> FileResponse:
     application = get_visible_application(request, reference)
     attachment = get_object_or_404(Attachment, pk=attachment_id, application=application)
@@ -188,7 +189,7 @@ def attachment_remove_view(request: HttpRequest, reference: str, attachment_id: 
     return redirect("applications:dossier-documents", reference=application.reference)
 
 
-@role_required(can_use_applicant_space)
+@login_required  # applicants, and instructors/admins: the scoped lookup decides (else a 404)
 def issued_document_download(request: HttpRequest, reference: str, change_id: int) -> HttpResponseBase:
     """A PDF the portal issued on a change of state, such as the receipt of a submission."""
     application = get_visible_application(request, reference)
@@ -214,7 +215,12 @@ def issued_document_download(request: HttpRequest, reference: str, change_id: in
             messages.info(
                 request, _("Le document est en cours de production, réessayez dans quelques instants.")
             )
-        return redirect(reverse("applications:dossier-detail", args=[application.reference]))
+        page = (
+            "applications:dossier-detail"
+            if can_use_applicant_space(request.user)
+            else "applications:review-detail"
+        )
+        return redirect(reverse(page, args=[application.reference]))
     try:
         handle = document.file.open("rb")
     except FileNotFoundError as missing:

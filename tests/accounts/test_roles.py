@@ -94,3 +94,18 @@ def test_instructor_home_lists_the_departements_of_their_regions(client):
     assert "13 départements instruits" in page
     assert "<td>32</td><td>Gers</td>" in page
     assert "<td>75</td>" not in page
+
+
+def test_the_steering_page_shows_each_calls_envelope(client):
+    from decimal import Decimal
+
+    from applications.models import Call
+
+    Call.objects.filter(slug="fabriques-de-territoires").update(
+        committed_amount=Decimal("150000"), laureate_count=1
+    )
+    client.force_login(programme_admin())
+    page = client.get(reverse("grants:admin-home")).content.decode()
+    assert "54\u00a0000\u00a0000\u00a0€" in page
+    assert "53\u00a0850\u00a0000\u00a0€" in page
+    assert "1 / 360" in page

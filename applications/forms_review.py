@@ -1,0 +1,393 @@
+"""Forms of the instruction page, of the outside opinion and of the dossier's message thread.
+
+Forms check what a form can check (a field filled, an amount typed the French way); the review
+and decision services check the rest, and their errors are put back next to the fields by
+applications.views.common.error_to_form (field names match the services' error keys).
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db.models import Q, QuerySet
+from django.forms import BoundField
+from django.utils.translation import gettext_lazy as _
+
+from accounts.models import Role, User
+from applications.forms import MoneyField
+from applications.models import (
+    Application,
+    Criterion,
+    EligibilityAnswer,
+    EligibilityCheck,
+    Opinion,
+    Score,
+)
+
+YES, NO = "yes", "no"
+
+
+class AmountField(MoneyField):
+    """An amount typed the French way ("150 000"); empty stays empty, so `required` applies."""
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        return super().to_python(value)
+
+
+def territory_instructors(application: Application) -> QuerySet[User]:
+    """The instructors whose scope covers the dossier's département (by région or one by one)."""
+    departement = application.departement
+    if departement is None:
+        return User.objects.none()
+    return (
+        User.objects.filter(groups__name=Role.INSTRUCTOR.value, is_active=True)
+        .filter(
+            Q(territorial_scopes__departement=departement)
+            | Q(territorial_scopes__region_id=departement.region_id)
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "email")
+    )
+
+
+class InstructorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.email})" if name else obj.email
+
+
+class AssignForm(forms.Form):
+    """An admin assigns an instructor of the dossier's territory."""
+
+    instructor = InstructorChoiceField(
+        label=_("Instructeur"),
+        queryset=User.objects.none(),
+        empty_label=_("Choisissez un instructeur du territoire"),
+        error_messages={"invalid_choice": _("Choisissez un instructeur du territoire du dossier.")},
+    )
+
+    def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "assign")
+        super().__init__(*args, **kwargs)
+        already = application.assignments.values("instructor")
+        self.fields["instructor"].queryset = territory_instructors(application).exclude(  # type: ignore[attr-defined]
+            pk__in=already
+        )
+
+
+class ConflictForm(forms.Form):
+    conflict_note = forms.CharField(
+        label=_("Nature du conflit d'intérêts"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text=_(
+            "Par exemple : lien familial ou professionnel avec un membre du consortium. "
+            "Une fois déclaré, vous ne notez ni ne décidez ce dossier."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "conflict")
+        super().__init__(*args, **kwargs)
+
+
+class ScoresForm(forms.Form):
+    """One value (0 to the criterion's maximum) and one comment per criterion of the grid.
+
+    Field names are those of scores_save's errors: criterion_<id> and comment_<id>.
+    """
+
+    def __init__(self, *args: Any, criteria: list[Criterion], scores: list[Score], **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "scores")
+        super().__init__(*args, **kwargs)
+        self.criteria = criteria
+        saved = {score.criterion_id: score for score in scores}
+        for criterion in criteria:
+            choices = [("", _("Pas encore notée"))] + [
+                (str(n), str(n)) for n in range(criterion.scale_max + 1)
+            ]
+            score = saved.get(criterion.pk)
+            # An integer rather than a choice: a value out of the scale gets the service's message.
+            self.fields[f"criterion_{criterion.pk}"] = forms.IntegerField(
+                label=_("Note de « %(label)s » (de 0 à %(max)d)")
+                % {"label": criterion.label, "max": criterion.scale_max},
+                required=False,
+                widget=forms.Select(choices=choices),
+                help_text=criterion.help_text,
+                initial=score.value if score else None,
+                error_messages={"invalid": _("Choisissez une note dans la liste.")},
+            )
+            self.fields[f"comment_{criterion.pk}"] = forms.CharField(
+                label=_("Commentaire sur « %(label)s »") % {"label": criterion.label},
+                required=False,
+                max_length=5000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                help_text=_("Obligatoire pour ce critère.") if criterion.comment_required else "",
+                initial=score.comment if score else "",
+            )
+
+    def rows(self) -> list[tuple[Criterion, BoundField, BoundField]]:
+        return [(c, self[f"criterion_{c.pk}"], self[f"comment_{c.pk}"]) for c in self.criteria]
+
+    def values(self) -> dict[int, tuple[int | None, str]]:
+        """The shape scores_save takes: criterion id -> (value or None, comment)."""
+        return {
+            c.pk: (self.cleaned_data[f"criterion_{c.pk}"], self.cleaned_data[f"comment_{c.pk}"])
+            for c in self.criteria
+        }
+
+
+class EligibilityForm(forms.Form):
+    """Yes or no for each eligibility condition of the call, with an optional observation."""
+
+    def __init__(
+        self,
+        *args: Any,
+        checks: list[EligibilityCheck],
+        answers: list[EligibilityAnswer],
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("prefix", "eligibility")
+        super().__init__(*args, **kwargs)
+        self.checks = checks
+        known = {answer.condition_id: answer for answer in answers}
+        for check in checks:
+            answer = known.get(check.pk)
+            self.fields[f"check_{check.pk}"] = forms.ChoiceField(
+                label=check.label,
+                choices=[(YES, _("Oui, vérifiée")), (NO, _("Non"))],
+                widget=forms.RadioSelect,
+                help_text=check.help_text,
+                initial=(YES if answer.satisfied else NO) if answer else None,
+                error_messages={"required": _("Indiquez si cette condition est vérifiée.")},
+            )
+            self.fields[f"note_{check.pk}"] = forms.CharField(
+                label=_("Observation (facultatif)"),
+                required=False,
+                max_length=2000,
+                widget=forms.Textarea(attrs={"rows": 2}),
+                initial=answer.note if answer else "",
+            )
+
+    def rows(self) -> list[tuple[EligibilityCheck, BoundField, BoundField]]:
+        return [(c, self[f"check_{c.pk}"], self[f"note_{c.pk}"]) for c in self.checks]
+
+    def answers(self) -> dict[int, tuple[bool, str]]:
+        """The shape eligibility_record takes: check id -> (satisfied, note)."""
+        return {
+            c.pk: (self.cleaned_data[f"check_{c.pk}"] == YES, self.cleaned_data[f"note_{c.pk}"])
+            for c in self.checks
+        }
+
+
+class OpinionRequestForm(forms.Form):
+    organisation_name = forms.CharField(
+        label=_("Service consulté"),
+        max_length=200,
+        help_text=_("Par exemple : préfecture du Gers, service politique de la ville."),
+    )
+    email = forms.EmailField(
+        label=_("Adresse e-mail de la personne consultée"),
+        help_text=_("Elle reçoit un lien pour lire la synthèse du dossier et rendre son avis, sans compte."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "opinion")
+        super().__init__(*args, **kwargs)
+
+
+class AnnotationForm(forms.Form):
+    body = forms.CharField(
+        label=_("Note privée"),
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Visible de l'équipe d'instruction seulement, jamais du porteur."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "annotation")
+        super().__init__(*args, **kwargs)
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        label=_("Votre message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4})
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "message")
+        super().__init__(*args, **kwargs)
+
+
+class CorrectionsForm(forms.Form):
+    points = forms.CharField(
+        label=_("Points à corriger ou à compléter"),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        max_length=10000,
+        help_text=_("Un point par ligne. Le dossier est rouvert au porteur, qui le dépose de nouveau."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "corrections")
+        super().__init__(*args, **kwargs)
+
+    def point_list(self) -> list[str]:
+        return [line.strip(" -\t") for line in self.cleaned_data["points"].splitlines() if line.strip(" -\t")]
+
+
+AWARD, REFUSE, CLOSE = "award", "refuse", "close"
+DECISION_CHOICES = [
+    (AWARD, _("Attribuer la subvention")),
+    (REFUSE, _("Refuser")),
+    (CLOSE, _("Classer sans suite")),
+]
+
+
+class AwardForm(forms.Form):
+    """The amount awarded and, optionally, its breakdown by year (else the service's default)."""
+
+    amount = AmountField(
+        label=_("Montant attribué (en euros)"),
+        help_text=_("Par exemple : 150 000"),
+        error_messages={"required": _("Indiquez le montant attribué, par exemple 150 000.")},
+    )
+
+    def __init__(self, *args: Any, years: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.years = years
+        for year in range(1, years + 1):
+            self.fields[f"yearly_{year}"] = AmountField(
+                label=_("Tranche de l'année %(year)d (facultatif)") % {"year": year},
+                required=False,
+                help_text=_(
+                    "Laissez les tranches vides pour reprendre la répartition demandée par le porteur."
+                ),
+            )
+
+    def yearly_fields(self) -> list[BoundField]:
+        return [self[f"yearly_{year}"] for year in range(1, self.years + 1)]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        parts = [cleaned.get(f"yearly_{year}") for year in range(1, self.years + 1)]
+        if any(part is not None for part in parts) and any(part is None for part in parts):
+            for year, part in enumerate(parts, start=1):
+                if part is None and f"yearly_{year}" not in self.errors:
+                    self.add_error(
+                        f"yearly_{year}", _("Remplissez toutes les tranches de la répartition, ou aucune.")
+                    )
+        return cleaned
+
+    def yearly(self) -> list[Decimal] | None:
+        parts = [self.cleaned_data.get(f"yearly_{year}") for year in range(1, self.years + 1)]
+        if all(part is None for part in parts):
+            return None
+        return [part for part in parts if part is not None]
+
+
+class RefuseForm(forms.Form):
+    # Not required here: an empty motive gets the decision service's own message.
+    reasons = forms.CharField(
+        label=_("Motifs du refus"),
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("Ils sont imprimés dans la lettre de décision, avec les voies de recours."),
+    )
+
+
+class CloseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motif du classement sans suite"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+
+class ReopenForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Motif de la réouverture"),
+        required=False,
+        max_length=5000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Une subvention attribuée est annulée et son montant rendu à l'enveloppe."),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "reopen")
+        super().__init__(*args, **kwargs)
+
+
+class ReferencesWidget(forms.Textarea):
+    """A textarea (one reference per line) that also reads ticked boxes named the same."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        if hasattr(data, "getlist"):
+            return "\n".join(data.getlist(name))
+        return data.get(name)
+
+
+class BulkDecisionForm(forms.Form):
+    references = forms.CharField(
+        label=_("Références des dossiers"),
+        widget=ReferencesWidget(attrs={"rows": 5}),
+        help_text=_("Une référence par ligne, par exemple FDT-2026-00042."),
+        error_messages={"required": _("Indiquez au moins un dossier.")},
+    )
+    decision = forms.ChoiceField(
+        label=_("Décision"),
+        choices=DECISION_CHOICES,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choisissez une décision.")},
+    )
+    amount = AmountField(
+        label=_("Montant attribué à chaque dossier (facultatif)"),
+        required=False,
+        help_text=_("Pour une attribution ; vide, chaque dossier reçoit le montant qu'il demande."),
+    )
+    reasons = forms.CharField(
+        label=_("Motifs"),
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Pour un refus ou un classement sans suite : les mêmes motifs pour chaque dossier."),
+    )
+
+    def reference_list(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for chunk in self.cleaned_data["references"].split():
+            seen.setdefault(chunk.strip().upper(), None)
+        return list(seen)
+
+
+class OpinionGiveForm(forms.Form):
+    verdict = forms.ChoiceField(
+        label=_("Votre avis"),
+        choices=[
+            (Opinion.Verdict.FAVOURABLE.value, Opinion.Verdict.FAVOURABLE.label),
+            (Opinion.Verdict.RESERVED.value, Opinion.Verdict.RESERVED.label),
+            (Opinion.Verdict.UNFAVOURABLE.value, Opinion.Verdict.UNFAVOURABLE.label),
+        ],
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choisissez un avis : favorable, réservé ou défavorable.")},
+    )
+    comment = forms.CharField(
+        label=_("Commentaire"), required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 5})
+    )
+    author_name = forms.CharField(
+        label=_("Vos prénom et nom"),
+        max_length=120,
+        error_messages={"required": _("Indiquez votre nom.")},
+    )
+    author_function = forms.CharField(
+        label=_("Votre fonction"),
+        max_length=75,
+        help_text=_("Par exemple : sous-préfète, chargé de mission politique de la ville."),
+        error_messages={"required": _("Indiquez votre fonction.")},
+    )
+
+    def signature(self) -> str:
+        return f"{self.cleaned_data['author_name'].strip()}, {self.cleaned_data['author_function'].strip()}"

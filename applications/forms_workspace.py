@@ -1,0 +1,135 @@
+"""The filters of the instructors' workspace, read from the query string."""
+
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from applications.models import Application, Call, Wave
+from fabriques.models import Departement, Zone
+
+S = Application.Status
+
+# The states shown in the workspace's tabs; a draft belongs to its applicant alone.
+WORKSPACE_STATUSES = (S.SUBMITTED, S.IN_REVIEW, S.CORRECTIONS, S.AWARDED, S.REFUSED, S.CLOSED)
+
+SORT_CHOICES = [
+    ("submitted", _("Date de dépôt, la plus ancienne d'abord")),
+    ("-submitted", _("Date de dépôt, la plus récente d'abord")),
+    ("-score", _("Note, la plus haute d'abord")),
+    ("score", _("Note, la plus basse d'abord")),
+    ("reference", _("Référence, croissante")),
+    ("-reference", _("Référence, décroissante")),
+    ("departement", _("Département, croissant")),
+    ("-departement", _("Département, décroissant")),
+]
+DEFAULT_SORT = "submitted"
+PER_PAGE_CHOICES = (10, 25, 50, 100)
+DEFAULT_PER_PAGE = 25
+
+
+class WaveChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.call.title} – {obj.name}"
+
+
+class WorkspaceFilterForm(forms.Form):
+    """Every filter is optional; an invalid one is reported and ignored, the others still apply."""
+
+    q = forms.CharField(
+        label=_("Rechercher"),
+        required=False,
+        max_length=200,
+        help_text=_("Intitulé, structure cheffe de file, SIRET ou référence."),
+    )
+    departement = forms.ModelChoiceField(
+        label=_("Département"),
+        queryset=Departement.objects.none(),
+        required=False,
+        to_field_name="code",
+        empty_label=_("Tous les départements"),
+        error_messages={"invalid_choice": _("Ce département ne fait pas partie de votre périmètre.")},
+    )
+    zone = forms.ChoiceField(
+        label=_("Type de zone d'un lieu"),
+        required=False,
+        choices=[("", _("Toutes les zones"))] + [(value, label) for value, label in Zone.choices if value],
+    )
+    kind = forms.ChoiceField(
+        label=_("Type de fabrique"),
+        required=False,
+        choices=[("", _("Tous les types"))] + list(Application.Kind.choices),
+    )
+    call = forms.ModelChoiceField(
+        label=_("Appel"),
+        queryset=Call.objects.none(),
+        required=False,
+        empty_label=_("Tous les appels"),
+        error_messages={"invalid_choice": _("Cet appel n'existe pas.")},
+    )
+    wave = WaveChoiceField(
+        label=_("Vague"),
+        queryset=Wave.objects.none(),
+        required=False,
+        empty_label=_("Toutes les vagues"),
+        error_messages={"invalid_choice": _("Cette vague n'existe pas.")},
+    )
+    status = forms.ChoiceField(
+        label=_("État"),
+        required=False,
+        choices=[("", _("Tous les états"))] + [(status.value, status.label) for status in WORKSPACE_STATUSES],
+    )
+    score_min = forms.DecimalField(
+        label=_("Note minimale (sur 100)"),
+        required=False,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        max_digits=4,
+        decimal_places=1,
+        localize=True,
+    )
+    score_max = forms.DecimalField(
+        label=_("Note maximale (sur 100)"),
+        required=False,
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        max_digits=4,
+        decimal_places=1,
+        localize=True,
+    )
+    sort = forms.ChoiceField(label=_("Trier par"), required=False, choices=SORT_CHOICES)
+    per_page = forms.TypedChoiceField(
+        label=_("Dossiers par page"),
+        required=False,
+        choices=[(str(number), str(number)) for number in PER_PAGE_CHOICES],
+        coerce=int,
+        empty_value=None,
+    )
+
+    def __init__(self, *args: Any, departements: QuerySet[Departement], **kwargs: Any) -> None:
+        kwargs.setdefault("auto_id", "filtre-%s")
+        super().__init__(*args, **kwargs)
+        self.fields["departement"].queryset = departements  # type: ignore[attr-defined]
+        self.fields["call"].queryset = Call.objects.exclude(status=Call.Status.DRAFT).order_by(  # type: ignore[attr-defined]
+            "-opens_at"
+        )
+        self.fields["wave"].queryset = Wave.objects.select_related("call").order_by(  # type: ignore[attr-defined]
+            "-call__opens_at", "deadline"
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        low, high = cleaned.get("score_min"), cleaned.get("score_max")
+        if low is not None and high is not None and low > high:
+            # Neither bound applies: keeping only one would be a guess.
+            cleaned.pop("score_min")
+            self.add_error(
+                "score_max", _("La note maximale doit être supérieure ou égale à la note minimale.")
+            )
+        return cleaned
+
+    def filters(self) -> dict[str, Any]:
+        """The values that passed validation (call after is_valid()); invalid ones are left out."""
+        return getattr(self, "cleaned_data", {})

@@ -1,0 +1,45 @@
+"""The models of calls, dossiers and their review, split by subject."""
+
+from applications.models.calls import Call, RequiredDocument, Wave
+from applications.models.dossiers import (
+    Access,
+    Application,
+    Attachment,
+    BudgetYear,
+    Member,
+    ReferenceCounter,
+    StatusChange,
+    attachment_path,
+)
+from applications.models.review import (
+    Annotation,
+    Assignment,
+    Criterion,
+    EligibilityAnswer,
+    EligibilityCheck,
+    Message,
+    Opinion,
+    Score,
+)
+
+__all__ = [
+    "Access",
+    "Annotation",
+    "Application",
+    "Assignment",
+    "Attachment",
+    "BudgetYear",
+    "Call",
+    "Criterion",
+    "EligibilityAnswer",
+    "EligibilityCheck",
+    "Member",
+    "Message",
+    "Opinion",
+    "ReferenceCounter",
+    "RequiredDocument",
+    "Score",
+    "StatusChange",
+    "Wave",
+    "attachment_path",
+]

@@ -1,0 +1,170 @@
+"""Calls (AMI) with their waves and the supporting documents they ask for."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Call(models.Model):
+    """A call for expressions of interest. Every figure of the programme is a field here."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", _("En préparation")
+        OPEN = "open", _("Ouvert")
+        CLOSED = "closed", _("Clos")
+
+    slug = models.SlugField(_("identifiant"), max_length=80, unique=True)
+    title = models.CharField(_("titre"), max_length=200)
+    description = models.TextField(_("présentation"), blank=True)
+    reference_prefix = models.CharField(
+        _("préfixe des références"), max_length=6, help_text=_("Par exemple FDT pour FDT-2026-00042.")
+    )
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices, default=Status.DRAFT)
+    opens_at = models.DateTimeField(_("ouverture des dépôts"))
+    closes_at = models.DateTimeField(_("clôture des dépôts"))
+    envelope = models.DecimalField(
+        _("enveloppe"), max_digits=14, decimal_places=2, validators=[MinValueValidator(Decimal("0"))]
+    )
+    target_count = models.PositiveIntegerField(_("nombre de lauréats visé"))
+    min_award = models.DecimalField(_("subvention minimale"), max_digits=14, decimal_places=2)
+    max_award = models.DecimalField(_("subvention maximale"), max_digits=14, decimal_places=2)
+    max_per_year = models.DecimalField(_("plafond annuel"), max_digits=14, decimal_places=2)
+    duration_years = models.PositiveSmallIntegerField(_("durée (années)"), default=3)
+    signatory_name = models.CharField(
+        _("signataire des décisions"),
+        max_length=200,
+        blank=True,
+        help_text=_("Prénom et nom lisibles, tels qu'ils figurent sur les lettres de décision."),
+    )
+    signatory_title = models.CharField(
+        _("qualité du signataire"),
+        max_length=300,
+        blank=True,
+        help_text=_("Par exemple : le préfet de région."),
+    )
+    # The envelope's counters, changed only by grants.services under a lock on this row: the
+    # CHECK below makes an over-commitment impossible whatever path writes them.
+    committed_amount = models.DecimalField(
+        _("montant engagé"), max_digits=14, decimal_places=2, default=Decimal("0"), editable=False
+    )
+    laureate_count = models.PositiveIntegerField(_("lauréats"), default=0, editable=False)
+    fnt_bonus = models.DecimalField(
+        _("bonus fabrique numérique de territoire"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("appel à manifestation d'intérêt")
+        verbose_name_plural = _("appels à manifestation d'intérêt")
+        ordering = ("-opens_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_award__gt=0) & Q(min_award__lte=models.F("max_award")),
+                name="applications_call_award_bounds",
+                violation_error_message=_(
+                    "La subvention minimale doit être positive et inférieure à la maximale."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_per_year__gt=0) & Q(duration_years__gte=1) & Q(target_count__gte=1),
+                name="applications_call_positive_figures",
+                violation_error_message=_("Le plafond annuel, la durée et l'objectif doivent être positifs."),
+            ),
+            models.CheckConstraint(
+                condition=Q(closes_at__gt=models.F("opens_at")),
+                name="applications_call_closes_after_opening",
+                violation_error_message=_("La clôture doit suivre l'ouverture."),
+            ),
+            models.CheckConstraint(
+                condition=Q(committed_amount__gte=0) & Q(committed_amount__lte=models.F("envelope")),
+                name="applications_call_envelope_never_overcommitted",
+                violation_error_message=_("Les engagements ne peuvent pas dépasser l'enveloppe."),
+            ),
+            models.CheckConstraint(
+                condition=Q(envelope__gte=0) & Q(fnt_bonus__gte=0),
+                name="applications_call_non_negative_amounts",
+                violation_error_message=_("L'enveloppe et le bonus ne peuvent pas être négatifs."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def is_open_for_submission(self, at: datetime | None = None) -> bool:
+        moment = at or timezone.now()
+        return self.status == self.Status.OPEN and self.opens_at <= moment <= self.closes_at
+
+    @property
+    def years(self) -> range:
+        return range(1, self.duration_years + 1)
+
+    @property
+    def remaining_amount(self) -> Decimal:
+        return self.envelope - self.committed_amount
+
+
+class Wave(models.Model):
+    """A round of examination: dossiers submitted before its deadline are examined together."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField(_("numéro"))
+    name = models.CharField(_("nom"), max_length=100)
+    deadline = models.DateTimeField(_("date limite de dépôt"))
+
+    class Meta:
+        verbose_name = _("vague")
+        verbose_name_plural = _("vagues")
+        ordering = ("call", "deadline")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "number"], name="applications_wave_unique_number")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RequiredDocument(models.Model):
+    """A supporting document a call asks for, possibly only of some applicant families."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="required_documents")
+    code = models.SlugField(_("code"), max_length=40)
+    label = models.CharField(_("intitulé"), max_length=200)
+    help_text = models.CharField(_("aide"), max_length=500, blank=True)
+    mandatory = models.BooleanField(_("obligatoire"), default=True)
+    families = models.JSONField(
+        _("familles concernées"),
+        default=list,
+        blank=True,
+        help_text=_("Vide : toutes les familles de porteurs."),
+    )
+    allowed_formats = models.CharField(
+        _("formats acceptés"),
+        max_length=100,
+        default="pdf",
+        help_text=_("Extensions séparées par des virgules."),
+    )
+    max_size_mb = models.PositiveSmallIntegerField(_("taille maximale (Mo)"), default=10)
+    position = models.PositiveSmallIntegerField(_("ordre"), default=0)
+
+    class Meta:
+        verbose_name = _("pièce justificative demandée")
+        verbose_name_plural = _("pièces justificatives demandées")
+        ordering = ("call", "position", "label")
+        constraints = [
+            models.UniqueConstraint(fields=["call", "code"], name="applications_required_doc_code")
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def extensions(self) -> list[str]:
+        return [ext.strip().lower().lstrip(".") for ext in self.allowed_formats.split(",") if ext.strip()]
+
+    def applies_to(self, family: str) -> bool:
+        return not self.families or family in self.families

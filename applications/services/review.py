@@ -1,0 +1,388 @@
+"""Review: assignments and conflicts of interest, scores, eligibility, opinions, exchanges.
+
+Decisions (award, refusal, closing, reopening) are in grants.services.decisions: an award creates
+the grant and commits the envelope.
+"""
+
+import secrets
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import Role, User
+from accounts.roles import has_role
+from accounts.services import audit_record
+from applications.models import (
+    Annotation,
+    Application,
+    Assignment,
+    Criterion,
+    EligibilityAnswer,
+    EligibilityCheck,
+    Message,
+    Opinion,
+    Score,
+    StatusChange,
+)
+from applications.selectors import applications_reviewable_by, applications_visible_to
+from applications.workflow import REVIEWABLE_STATES, transition
+from notifications.services import email_queue
+
+S = Application.Status
+
+
+def ensure_reviewer(user: User, application: Application) -> None:
+    """An instructor of the dossier's territory, or a programme admin; anyone else is refused."""
+    if not applications_reviewable_by(user).filter(pk=application.pk).exists():
+        raise PermissionDenied(_("Ce dossier n'est pas dans votre périmètre d'instruction."))
+
+
+def ensure_no_conflict(user: User, application: Application) -> None:
+    if Assignment.objects.filter(
+        application=application, instructor=user, conflict_of_interest=True
+    ).exists():
+        raise ValidationError(
+            _(
+                "Vous avez déclaré un conflit d'intérêts sur ce dossier : "
+                "vous ne pouvez ni le noter ni le décider."
+            ),
+            code="conflict",
+        )
+
+
+def _applicant_emails(application: Application) -> list[str]:
+    lead = application.members.filter(is_lead=True).first()
+    emails = {application.created_by.email}
+    if lead is not None:
+        emails |= set(lead.organisation.memberships.values_list("user__email", flat=True))
+    return sorted(emails)
+
+
+def _review_link(application: Application) -> str:
+    return settings.SITE_URL + reverse(
+        "applications:review-detail", kwargs={"reference": application.reference}
+    )
+
+
+def _dossier_link(application: Application) -> str:
+    return settings.SITE_URL + reverse(
+        "applications:dossier-detail", kwargs={"reference": application.reference}
+    )
+
+
+@transaction.atomic
+def assignment_create(*, application: Application, instructor: User, actor: User) -> Assignment:
+    """Assign an instructor, by themselves or by an admin. A submitted dossier enters review."""
+    ensure_reviewer(actor, application)
+    if actor != instructor and not has_role(actor, Role.ADMIN):
+        raise PermissionDenied(_("Seul un administrateur affecte un autre instructeur."))
+    if not has_role(instructor, Role.INSTRUCTOR) and not has_role(instructor, Role.ADMIN):
+        raise ValidationError({"instructor": _("Cette personne n'est pas instructeur.")})
+    if not applications_reviewable_by(instructor).filter(pk=application.pk).exists():
+        raise ValidationError({"instructor": _("Ce dossier est hors du périmètre de cet instructeur.")})
+    application = Application.objects.select_for_update().get(pk=application.pk)
+    if application.status not in REVIEWABLE_STATES:
+        raise ValidationError(_("Un dossier décidé ou retiré ne reçoit plus d'instructeur."), code="state")
+    assignment, created = Assignment.objects.get_or_create(
+        application=application, instructor=instructor, defaults={"assigned_by": actor}
+    )
+    if application.status == S.SUBMITTED:
+        transition(
+            application=application, to_status=S.IN_REVIEW, actor=actor, note=_("Instruction ouverte.")
+        )
+    if created:
+        audit_record(
+            actor=actor, action="review.assign", target=application, data={"instructor": instructor.email}
+        )
+    return assignment
+
+
+@transaction.atomic
+def assignment_declare_conflict(*, assignment: Assignment, note: str, actor: User) -> Assignment:
+    """The instructor declares a conflict of interests: their scores, if any, are withdrawn."""
+    if assignment.instructor_id != actor.pk:
+        raise PermissionDenied(_("Chacun déclare ses propres conflits d'intérêts."))
+    if not note.strip():
+        raise ValidationError({"conflict_note": _("Précisez la nature du conflit d'intérêts.")})
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    assignment.scores.all().delete()
+    assignment.conflict_of_interest = True
+    assignment.conflict_note = note.strip()
+    assignment.declared_at = timezone.now()
+    assignment.scores_submitted_at = None
+    assignment.save(
+        update_fields=["conflict_of_interest", "conflict_note", "declared_at", "scores_submitted_at"]
+    )
+    application_score_refresh(application=assignment.application)
+    audit_record(actor=actor, action="review.conflict", target=assignment.application)
+    return assignment
+
+
+@transaction.atomic
+def scores_save(
+    *,
+    assignment: Assignment,
+    values: Mapping[int, tuple[int | None, str]],
+    submit: bool,
+    actor: User,
+) -> Assignment:
+    """Save an instructor's scores (criterion id -> value and comment); submitting makes them final."""
+    assignment = (
+        Assignment.objects.select_for_update().select_related("application__call").get(pk=assignment.pk)
+    )
+    if assignment.instructor_id != actor.pk:
+        raise PermissionDenied(_("Chacun note avec son propre compte."))
+    ensure_reviewer(actor, assignment.application)
+    ensure_no_conflict(actor, assignment.application)
+    if assignment.application.status != S.IN_REVIEW:
+        raise ValidationError(_("Seul un dossier en instruction se note."), code="state")
+    if assignment.scores_submitted_at is not None:
+        raise ValidationError(
+            _("Votre notation est déjà remise : elle ne se modifie plus."), code="submitted"
+        )
+    criteria = {c.pk: c for c in Criterion.objects.filter(call=assignment.application.call)}
+    errors: dict[str, list[str]] = {}
+    for criterion_id, (value, comment) in values.items():
+        criterion = criteria.get(criterion_id)
+        if criterion is None:
+            raise ValidationError(_("Ce critère n'appartient pas à la grille de l'appel."))
+        key = f"criterion_{criterion_id}"
+        if value is None:
+            if submit:
+                errors.setdefault(key, []).append(_("Notez ce critère."))
+            continue
+        if not 0 <= value <= criterion.scale_max:
+            errors.setdefault(key, []).append(
+                _("La note de « %(label)s » va de 0 à %(max)d.")
+                % {"label": criterion.label, "max": criterion.scale_max}
+            )
+        if criterion.comment_required and not comment.strip():
+            errors.setdefault(f"comment_{criterion_id}", []).append(
+                _("Un commentaire justifie la note de « %(label)s ».") % {"label": criterion.label}
+            )
+    if submit:
+        for criterion_id in criteria:
+            if criterion_id not in values:
+                errors.setdefault(f"criterion_{criterion_id}", []).append(_("Notez ce critère."))
+    if errors:
+        raise ValidationError(errors)
+    for criterion_id, (value, comment) in values.items():
+        if value is None:
+            continue
+        Score.objects.update_or_create(
+            assignment=assignment,
+            criterion_id=criterion_id,
+            defaults={"value": value, "comment": comment.strip()},
+        )
+    if submit:
+        assignment.scores_submitted_at = timezone.now()
+        assignment.save(update_fields=["scores_submitted_at"])
+        application_score_refresh(application=assignment.application)
+        audit_record(actor=actor, action="review.scores_submit", target=assignment.application)
+    return assignment
+
+
+def instructor_totals(application: Application) -> dict[int, Decimal]:
+    """Each instructor's handed-in score on 100, by assignment id."""
+    totals = {}
+    assignments = application.assignments.filter(
+        scores_submitted_at__isnull=False, conflict_of_interest=False
+    ).prefetch_related("scores__criterion")
+    for assignment in assignments:
+        total = weighted_total(list(assignment.scores.all()))
+        if total is not None:
+            totals[assignment.pk] = total
+    return totals
+
+
+def application_score_refresh(*, application: Application) -> None:
+    """The dossier's score: the mean of its instructors' weighted scores, and their spread."""
+    totals = list(instructor_totals(application).values())
+    score = (
+        (sum(totals, Decimal("0")) / len(totals)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+        if totals
+        else None
+    )
+    spread = (max(totals) - min(totals)) if totals else None
+    Application.objects.filter(pk=application.pk).update(score=score, score_spread=spread)
+
+
+@transaction.atomic
+def eligibility_record(
+    *, application: Application, answers: Mapping[int, tuple[bool, str]], actor: User
+) -> list[EligibilityAnswer]:
+    ensure_reviewer(actor, application)
+    ensure_no_conflict(actor, application)
+    checks = {c.pk: c for c in EligibilityCheck.objects.filter(call=application.call)}
+    rows = []
+    for check_id, (satisfied, note) in answers.items():
+        if check_id not in checks:
+            raise ValidationError(_("Cette condition n'appartient pas à l'appel."))
+        row, _created = EligibilityAnswer.objects.update_or_create(
+            application=application,
+            condition_id=check_id,
+            defaults={
+                "satisfied": satisfied,
+                "note": note.strip(),
+                "answered_by": actor,
+                "answered_at": timezone.now(),
+            },
+        )
+        rows.append(row)
+    return rows
+
+
+@transaction.atomic
+def opinion_request(*, application: Application, email: str, organisation_name: str, actor: User) -> Opinion:
+    """Ask an outside service for its opinion; it answers through a link, without an account."""
+    ensure_reviewer(actor, application)
+    opinion = Opinion(
+        application=application,
+        email=email.strip().lower(),
+        organisation_name=organisation_name.strip(),
+        token=secrets.token_urlsafe(32),
+        requested_by=actor,
+    )
+    opinion.full_clean()
+    opinion.save()
+    link = settings.SITE_URL + reverse("applications:opinion-give", kwargs={"token": opinion.token})
+    email_queue(
+        key=f"opinion:{opinion.pk}:request",
+        to=[opinion.email],
+        subject=_("Avis demandé sur le dossier %(reference)s") % {"reference": application.reference},
+        body=_(
+            "Bonjour,\n\nL'instruction de l'appel « %(call)s » sollicite l'avis de %(organisation)s sur le "
+            "dossier %(reference)s « %(title)s ». Vous pouvez consulter sa synthèse et rendre votre avis "
+            "(favorable, réservé ou défavorable) à cette adresse :\n%(link)s\n\n"
+            "L'équipe Fabriques de territoires"
+        )
+        % {
+            "call": application.call.title,
+            "organisation": opinion.organisation_name,
+            "reference": application.reference,
+            "title": application.title,
+            "link": link,
+        },
+    )
+    audit_record(
+        actor=actor, action="review.opinion_request", target=application, data={"email": opinion.email}
+    )
+    return opinion
+
+
+@transaction.atomic
+def opinion_give(*, token: str, verdict: str, comment: str, author_name: str) -> Opinion:
+    opinion = Opinion.objects.select_for_update().filter(token=token).first()
+    if opinion is None:
+        raise ValidationError(_("Cette demande d'avis n'existe pas."), code="unknown")
+    if opinion.given_at is not None:
+        raise ValidationError(_("Cet avis a déjà été rendu."), code="given")
+    if verdict not in (Opinion.Verdict.FAVOURABLE, Opinion.Verdict.RESERVED, Opinion.Verdict.UNFAVOURABLE):
+        raise ValidationError({"verdict": _("Choisissez un avis : favorable, réservé ou défavorable.")})
+    if not author_name.strip():
+        raise ValidationError({"author_name": _("Indiquez votre nom et votre fonction.")})
+    opinion.verdict = verdict
+    opinion.comment = comment.strip()
+    opinion.author_name = author_name.strip()
+    opinion.given_at = timezone.now()
+    opinion.full_clean()
+    opinion.save(update_fields=["verdict", "comment", "author_name", "given_at"])
+    return opinion
+
+
+@transaction.atomic
+def annotation_add(*, application: Application, body: str, actor: User) -> Annotation:
+    ensure_reviewer(actor, application)
+    annotation = Annotation(application=application, author=actor, body=body.strip())
+    annotation.full_clean()
+    annotation.save()
+    return annotation
+
+
+@transaction.atomic
+def message_post(*, application: Application, body: str, actor: User) -> Message:
+    """A message in the dossier's thread; the other side is told by e-mail."""
+    if not applications_visible_to(actor).filter(pk=application.pk).exists():
+        raise PermissionDenied(_("Vous n'avez pas accès à ce dossier."))
+    is_reviewer = applications_reviewable_by(actor).filter(pk=application.pk).exists()
+    side = Message.Side.INSTRUCTION if is_reviewer else Message.Side.APPLICANT
+    message = Message(application=application, author=actor, side=side, body=body.strip())
+    message.full_clean()
+    message.save()
+    if side == Message.Side.INSTRUCTION:
+        recipients = _applicant_emails(application)
+    else:
+        recipients = sorted(
+            set(
+                application.assignments.filter(conflict_of_interest=False).values_list(
+                    "instructor__email", flat=True
+                )
+            )
+        )
+    if recipients:
+        email_queue(
+            key=f"message:{message.pk}",
+            to=recipients,
+            subject=_("Nouveau message sur le dossier %(reference)s") % {"reference": application.reference},
+            body=_("Un nouveau message vous attend sur le dossier %(reference)s :\n%(link)s")
+            % {
+                "reference": application.reference,
+                # Each side is sent to its own page of the dossier.
+                "link": _dossier_link(application)
+                if side == Message.Side.INSTRUCTION
+                else _review_link(application),
+            },
+        )
+    return message
+
+
+@transaction.atomic
+def corrections_request(*, application: Application, points: list[str], actor: User) -> StatusChange:
+    """Reopen the dossier to the applicant with the list of what to correct or complete."""
+    ensure_reviewer(actor, application)
+    ensure_no_conflict(actor, application)
+    points = [point.strip() for point in points if point.strip()]
+    if not points:
+        raise ValidationError({"points": _("Listez au moins un point à corriger ou à compléter.")})
+    note = "\n".join(f"- {point}" for point in points)
+    change = transition(application=application, to_status=S.CORRECTIONS, actor=actor, note=note)
+    Message.objects.create(
+        application=application,
+        author=actor,
+        side=Message.Side.INSTRUCTION,
+        body=_("Compléments demandés :\n%(points)s") % {"points": note},
+    )
+    email_queue(
+        key=f"application:{application.pk}:corrections:{change.pk}",
+        to=_applicant_emails(application),
+        subject=_("Compléments demandés sur votre dossier %(reference)s")
+        % {"reference": application.reference},
+        body=_(
+            "Bonjour,\n\nL'instruction de votre dossier %(reference)s demande les compléments suivants :\n"
+            "%(points)s\n\nLe dossier vous est rouvert : complétez-le puis déposez-le de nouveau.\n%(link)s"
+        )
+        % {"reference": application.reference, "points": note, "link": _dossier_link(application)},
+    )
+    audit_record(actor=actor, action="review.corrections", target=application)
+    return change
+
+
+def weighted_total(scores: list[Score]) -> Decimal | None:
+    """One instructor's score on 100: the weighted mean of the criteria, each on its own scale."""
+    weight_sum = sum(score.criterion.weight for score in scores)
+    if not weight_sum:
+        return None
+    total = sum(
+        (
+            Decimal(score.value) / Decimal(score.criterion.scale_max) * score.criterion.weight
+            for score in scores
+        ),
+        Decimal("0"),
+    )
+    return (total / weight_sum * 100).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)

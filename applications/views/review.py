@@ -1,0 +1,509 @@
+"""Instruction: the dossier's review page, one POST view per action, bulk decisions, outside opinions.
+
+Every instruction view fetches the dossier through `applications_reviewable_by(user)`: a dossier
+out of the user's territory is a 404. The services check the rest (conflicts of interest, states,
+roles); a PermissionDenied they raise becomes a 403, a ValidationError goes back next to the
+form's fields, or into a message when it blocks the action as a whole (a conflict, a state).
+
+The decision views (award, refusal, closing, reopening, bulk decisions) are in grants.views: an
+award creates the grant and commits the envelope, and grants sits above applications.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.formatting import format_money
+from accounts.models import Role, User
+from accounts.permissions import can_use_applicant_space, role_required
+from accounts.roles import has_role
+from applications.forms_review import (
+    AnnotationForm,
+    AssignForm,
+    AwardForm,
+    CloseForm,
+    ConflictForm,
+    CorrectionsForm,
+    EligibilityForm,
+    MessageForm,
+    OpinionGiveForm,
+    OpinionRequestForm,
+    RefuseForm,
+    ReopenForm,
+    ScoresForm,
+)
+from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion
+from applications.rules import budget_totals
+from applications.selectors import PROJECT_TEXTS, applications_reviewable_by
+from applications.services.review import (
+    annotation_add,
+    assignment_create,
+    assignment_declare_conflict,
+    corrections_request,
+    eligibility_record,
+    instructor_totals,
+    message_post,
+    opinion_give,
+    opinion_request,
+    scores_save,
+    weighted_total,
+)
+from applications.views.common import dossier_context, error_to_form, get_visible_application
+from applications.workflow import DECIDED_STATES, REVIEWABLE_STATES
+
+S = Application.Status
+
+# Errors that refuse the action as a whole, whatever was typed: shown as a message.
+BLOCKING_CODES = frozenset({"conflict", "state", "submitted", "invalid_transition"})
+
+
+def can_review(user: Any) -> bool:
+    return has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
+
+
+review_required = role_required(can_review)
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def reviewable_application(request: HttpRequest, reference: str) -> Application:
+    """The dossier if the user reviews it (their territory, or any for an admin), else a 404."""
+    return get_object_or_404(
+        applications_reviewable_by(_user(request)).select_related(
+            "call", "wave", "departement", "created_by"
+        ),
+        reference=reference,
+    )
+
+
+def review_detail_url(application: Application, anchor: str = "") -> str:
+    url = reverse("applications:review-detail", kwargs={"reference": application.reference})
+    return f"{url}#{anchor}" if anchor else url
+
+
+def _is_blocking(error: ValidationError) -> bool:
+    if hasattr(error, "error_dict"):
+        return False
+    return all(item.code in BLOCKING_CODES for item in error.error_list)
+
+
+def refused_action_response(
+    request: HttpRequest, application: Application, error: ValidationError, **bound: forms.Form
+) -> HttpResponse:
+    """A service refused: a blocking refusal as a message, anything else next to the form's fields."""
+    if _is_blocking(error):
+        for message in error.messages:
+            messages.error(request, message)
+        return redirect(review_detail_url(application))
+    for form in bound.values():
+        error_to_form(form, error)
+    return render_review_detail(request, application, **bound)
+
+
+# --- the review page ---------------------------------------------------------------------------
+
+
+@dataclass
+class ScoreSheet:
+    """One instructor's handed-in scores, for the table shown once the user has handed in theirs."""
+
+    assignment: Assignment
+    rows: list[Any]
+    total: Any
+
+
+def _project_texts(application: Application) -> list[tuple[str, str]]:
+    names = ("kind", *PROJECT_TEXTS)
+    rows = []
+    for name in names:
+        field = Application._meta.get_field(name)
+        value = (
+            getattr(application, f"get_{name}_display")() if name == "kind" else getattr(application, name)
+        )
+        rows.append((str(getattr(field, "verbose_name", name)), value))
+    return rows
+
+
+def _detail_context(
+    request: HttpRequest, application: Application, bound: dict[str, forms.Form]
+) -> dict[str, Any]:
+    user = _user(request)
+    is_admin = has_role(user, Role.ADMIN)
+    status = application.status
+    in_review = status == S.IN_REVIEW
+    reviewable_state = status in REVIEWABLE_STATES
+
+    assignments = list(application.assignments.select_related("instructor").order_by("assigned_at", "pk"))
+    mine = next((a for a in assignments if a.instructor_id == user.pk), None)
+    conflicted = mine is not None and mine.conflict_of_interest
+    handed_in = mine is not None and mine.scores_submitted_at is not None
+
+    criteria = list(Criterion.objects.filter(call=application.call_id))
+    checks = list(EligibilityCheck.objects.filter(call=application.call_id))
+    answers = list(application.eligibility_answers.select_related("condition", "answered_by"))
+    my_scores = (
+        list(mine.scores.select_related("criterion").order_by("criterion__position", "criterion_id"))
+        if mine
+        else []
+    )
+
+    # Who may do what here; the services check it again.
+    allowed = {
+        "assign_form": is_admin and reviewable_state,
+        "conflict_form": mine is not None and not conflicted,
+        "scores_form": mine is not None and not conflicted and not handed_in and in_review and bool(criteria),
+        "eligibility_form": not conflicted and reviewable_state and bool(checks),
+        "opinion_form": reviewable_state,
+        "annotation_form": True,
+        "message_form": True,
+        "corrections_form": not conflicted and in_review,
+        "award_form": not conflicted and in_review,
+        "refuse_form": not conflicted and in_review,
+        "close_form": not conflicted and in_review,
+        "reopen_form": is_admin and status in DECIDED_STATES,
+    }
+    asked = budget_totals(list(application.budget_years.order_by("year_index")))
+    fresh: dict[str, Any] = {
+        "assign_form": lambda: AssignForm(application=application),
+        "conflict_form": ConflictForm,
+        "scores_form": lambda: ScoresForm(criteria=criteria, scores=my_scores),
+        "eligibility_form": lambda: EligibilityForm(checks=checks, answers=answers),
+        "opinion_form": OpinionRequestForm,
+        "annotation_form": AnnotationForm,
+        "message_form": MessageForm,
+        "corrections_form": CorrectionsForm,
+        "award_form": lambda: AwardForm(
+            years=application.call.duration_years,
+            initial={"amount": format_money(asked["requested"]).replace("\u00a0€", "")},
+        ),
+        "refuse_form": RefuseForm,
+        "close_form": CloseForm,
+        "reopen_form": ReopenForm,
+    }
+    context_forms: dict[str, forms.Form | None] = {}
+    for key, shown in allowed.items():
+        form = bound.get(key)
+        if form is not None and not shown:
+            # A refused action whose form is not on the page: its errors as messages.
+            for errors in form.errors.values():
+                for message in errors:
+                    messages.error(request, str(message))
+        context_forms[key] = (form or fresh[key]()) if shown else None
+
+    # Others' scores, and the dossier's score, only once one's own are handed in (or to admins).
+    show_scores = is_admin or (handed_in and not conflicted)
+    sheets: list[ScoreSheet] = []
+    if show_scores:
+        totals = instructor_totals(application)
+        for assignment in assignments:
+            if assignment.scores_submitted_at is None or assignment.conflict_of_interest:
+                continue
+            rows = list(
+                assignment.scores.select_related("criterion").order_by("criterion__position", "criterion_id")
+            )
+            sheets.append(ScoreSheet(assignment=assignment, rows=rows, total=totals.get(assignment.pk)))
+
+    members = application.members.select_related("organisation").order_by("-is_lead", "organisation__name")
+    history = application.status_changes.select_related("actor", "document").order_by("at", "pk")
+    return {
+        "title": _("Instruction – %(reference)s") % {"reference": application.reference},
+        "application": application,
+        "is_admin": is_admin,
+        "project_texts": _project_texts(application),
+        "members": members,
+        "places": application.places.select_related("departement").prefetch_related("activities"),
+        "budget_rows": application.budget_years.order_by("year_index"),
+        "budget_totals": asked,
+        "attachments": application.attachments.select_related("required_document").order_by(
+            "required_document__position", "uploaded_at", "pk"
+        ),
+        "history": history,
+        "assignments": assignments,
+        "mine": mine,
+        "conflicted": conflicted,
+        "can_assign_self": mine is None and reviewable_state,
+        "criteria": criteria,
+        "checks": checks,
+        "answers": answers,
+        "my_scores": my_scores,
+        "my_total": weighted_total(my_scores) if handed_in else None,
+        "show_scores": show_scores,
+        "sheets": sheets,
+        "opinions": application.opinions.select_related("requested_by").order_by("requested_at", "pk"),
+        "annotations": application.annotations.select_related("author").order_by("created_at", "pk"),
+        "thread": application.messages.select_related("author").order_by("created_at", "pk"),
+        "in_review": in_review,
+        **context_forms,
+    }
+
+
+def render_review_detail(request: HttpRequest, application: Application, **bound: forms.Form) -> HttpResponse:
+    return render(
+        request, "applications/review/review_detail.html", _detail_context(request, application, bound)
+    )
+
+
+@review_required
+@require_http_methods(["GET", "HEAD"])
+def review_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    return render_review_detail(request, reviewable_application(request, reference))
+
+
+# --- one view per action -----------------------------------------------------------------------
+
+
+@review_required
+@require_POST
+def review_assign(request: HttpRequest, reference: str) -> HttpResponse:
+    """« Me l'affecter » posts nothing; an admin's form names an instructor of the territory."""
+    application = reviewable_application(request, reference)
+    user = _user(request)
+    form = AssignForm(request.POST, application=application)
+    if form.add_prefix("instructor") not in request.POST:
+        instructor = user
+    elif form.is_valid():
+        instructor = form.cleaned_data["instructor"]
+    else:
+        return render_review_detail(request, application, assign_form=form)
+    try:
+        assignment_create(application=application, instructor=instructor, actor=user)
+    except ValidationError as error:
+        return refused_action_response(request, application, error, assign_form=form)
+    if instructor == user:
+        messages.success(request, _("Le dossier vous est affecté."))
+    else:
+        messages.success(
+            request,
+            _("Le dossier est affecté à %(name)s.")
+            % {"name": instructor.get_full_name() or instructor.email},
+        )
+    return redirect(review_detail_url(application, "affectations"))
+
+
+@review_required
+@require_POST
+def review_conflict(request: HttpRequest, reference: str) -> HttpResponse:
+    application = reviewable_application(request, reference)
+    user = _user(request)
+    assignment = get_object_or_404(Assignment, application=application, instructor=user)
+    form = ConflictForm(request.POST)
+    if not form.is_valid():
+        return render_review_detail(request, application, conflict_form=form)
+    try:
+        assignment_declare_conflict(
+            assignment=assignment, note=form.cleaned_data["conflict_note"], actor=user
+        )
+    except ValidationError as error:
+        return refused_action_response(request, application, error, conflict_form=form)
+    messages.success(
+        request, _("Votre conflit d'intérêts est déclaré : vous ne notez ni ne décidez ce dossier.")
+    )
+    return redirect(review_detail_url(application, "affectations"))
+
+
+@review_required
+@require_POST
+def review_scores(request: HttpRequest, reference: str) -> HttpResponse:
+    """« Enregistrer » keeps the scores editable; « Remettre ma notation » makes them final."""
+    application = reviewable_application(request, reference)
+    user = _user(request)
+    assignment = get_object_or_404(Assignment, application=application, instructor=user)
+    criteria = list(Criterion.objects.filter(call=application.call_id))
+    form = ScoresForm(request.POST, criteria=criteria, scores=[])
+    submit = request.POST.get("action") == "submit"
+    if not form.is_valid():
+        return render_review_detail(request, application, scores_form=form)
+    try:
+        scores_save(assignment=assignment, values=form.values(), submit=submit, actor=user)
+    except ValidationError as error:
+        return refused_action_response(request, application, error, scores_form=form)
+    if submit:
+        messages.success(
+            request, _("Votre notation est remise. Les notes des autres instructeurs s'affichent.")
+        )
+    else:
+        messages.success(
+            request, _("Vos notes sont enregistrées ; elles restent modifiables jusqu'à leur remise.")
+        )
+    return redirect(review_detail_url(application, "notation"))
+
+
+@review_required
+@require_POST
+def review_eligibility(request: HttpRequest, reference: str) -> HttpResponse:
+    application = reviewable_application(request, reference)
+    checks = list(EligibilityCheck.objects.filter(call=application.call_id))
+    form = EligibilityForm(request.POST, checks=checks, answers=[])
+    if not form.is_valid():
+        return render_review_detail(request, application, eligibility_form=form)
+    try:
+        eligibility_record(application=application, answers=form.answers(), actor=_user(request))
+    except ValidationError as error:
+        return refused_action_response(request, application, error, eligibility_form=form)
+    messages.success(request, _("La vérification de l'éligibilité est enregistrée."))
+    return redirect(review_detail_url(application, "eligibilite"))
+
+
+@review_required
+@require_POST
+def review_opinion_request(request: HttpRequest, reference: str) -> HttpResponse:
+    application = reviewable_application(request, reference)
+    form = OpinionRequestForm(request.POST)
+    if not form.is_valid():
+        return render_review_detail(request, application, opinion_form=form)
+    try:
+        opinion = opinion_request(
+            application=application,
+            email=form.cleaned_data["email"],
+            organisation_name=form.cleaned_data["organisation_name"],
+            actor=_user(request),
+        )
+    except ValidationError as error:
+        return refused_action_response(request, application, error, opinion_form=form)
+    messages.success(
+        request,
+        _("La demande d'avis est envoyée à %(organisation)s (%(email)s).")
+        % {"organisation": opinion.organisation_name, "email": opinion.email},
+    )
+    return redirect(review_detail_url(application, "avis"))
+
+
+@review_required
+@require_POST
+def review_annotate(request: HttpRequest, reference: str) -> HttpResponse:
+    application = reviewable_application(request, reference)
+    form = AnnotationForm(request.POST)
+    if not form.is_valid():
+        return render_review_detail(request, application, annotation_form=form)
+    try:
+        annotation_add(application=application, body=form.cleaned_data["body"], actor=_user(request))
+    except ValidationError as error:
+        return refused_action_response(request, application, error, annotation_form=form)
+    messages.success(request, _("La note privée est enregistrée."))
+    return redirect(review_detail_url(application, "annotations"))
+
+
+@review_required
+@require_POST
+def review_message(request: HttpRequest, reference: str) -> HttpResponse:
+    application = reviewable_application(request, reference)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return render_review_detail(request, application, message_form=form)
+    try:
+        message_post(application=application, body=form.cleaned_data["body"], actor=_user(request))
+    except ValidationError as error:
+        return refused_action_response(request, application, error, message_form=form)
+    messages.success(request, _("Votre message est envoyé au porteur du projet."))
+    return redirect(review_detail_url(application, "messages"))
+
+
+@review_required
+@require_POST
+def review_corrections(request: HttpRequest, reference: str) -> HttpResponse:
+    application = reviewable_application(request, reference)
+    form = CorrectionsForm(request.POST)
+    if not form.is_valid():
+        return render_review_detail(request, application, corrections_form=form)
+    try:
+        corrections_request(application=application, points=form.point_list(), actor=_user(request))
+    except ValidationError as error:
+        return refused_action_response(request, application, error, corrections_form=form)
+    messages.success(request, _("Les compléments sont demandés au porteur : le dossier lui est rouvert."))
+    return redirect(review_detail_url(application))
+
+
+# --- outside opinion (public, by token) --------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "HEAD", "POST"])
+def opinion_give_view(request: HttpRequest, token: str) -> HttpResponse:
+    """The page a consulted service opens from its e-mail: the dossier's synthesis and the form."""
+    opinion = get_object_or_404(Opinion.objects.select_related("application__call"), token=token)
+    application = opinion.application
+    lead = application.members.select_related("organisation").filter(is_lead=True).first()
+    context: dict[str, Any] = {
+        "title": _("Avis sur le dossier %(reference)s") % {"reference": application.reference},
+        "opinion": opinion,
+        "application": application,
+        "lead": lead.organisation if lead else None,
+    }
+    if opinion.given_at is not None:
+        return _opinion_page(request, "applications/review/opinion_given.html", context)
+    form = OpinionGiveForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            opinion_give(
+                token=token,
+                verdict=form.cleaned_data["verdict"],
+                comment=form.cleaned_data["comment"],
+                author_name=form.signature(),
+            )
+        except ValidationError as error:
+            if not hasattr(error, "error_dict") and any(item.code == "given" for item in error.error_list):
+                opinion.refresh_from_db()
+                return _opinion_page(request, "applications/review/opinion_given.html", context)
+            error_to_form(form, error)
+        else:
+            messages.success(
+                request, _("Merci : votre avis est enregistré et transmis à l'équipe d'instruction.")
+            )
+            return redirect("applications:opinion-give", token=token)
+    return _opinion_page(request, "applications/review/opinion_give.html", {**context, "form": form})
+
+
+def _opinion_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    response = render(request, template, context)
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+# --- the applicant's side of the thread --------------------------------------------------------
+
+
+@role_required(can_use_applicant_space)
+@require_http_methods(["GET", "HEAD", "POST"])
+def dossier_messages(request: HttpRequest, reference: str) -> HttpResponse:
+    """The thread with the instruction team, in the applicant's frame. Private notes never show here."""
+    application = get_visible_application(request, reference)
+    open_thread = application.status != S.DRAFT
+    form = MessageForm(request.POST or None)
+    if request.method == "POST":
+        if not open_thread:
+            messages.error(
+                request, _("La messagerie avec l'équipe d'instruction s'ouvre au dépôt du dossier.")
+            )
+            return redirect("applications:dossier-messages", reference=reference)
+        if form.is_valid():
+            try:
+                message_post(application=application, body=form.cleaned_data["body"], actor=_user(request))
+            except ValidationError as error:
+                error_to_form(form, error)
+            else:
+                messages.success(request, _("Votre message est envoyé à l'équipe d'instruction."))
+                return redirect("applications:dossier-messages", reference=reference)
+    thread = application.messages.select_related("author").order_by("created_at", "pk")
+    return render(
+        request,
+        "applications/review/dossier_messages.html",
+        dossier_context(
+            request,
+            application,
+            "messages",
+            form=form if open_thread else None,
+            thread=thread,
+            title=_("Messages – %(reference)s") % {"reference": application.reference},
+        ),
+    )

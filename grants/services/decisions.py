@@ -1,0 +1,313 @@
+"""Decisions on dossiers: award, refuse, close without follow-up, reopen.
+
+An award commits its amount against the call's envelope. The call's row is the envelope's row: it
+is locked (`SELECT ... FOR NO KEY UPDATE`) after the dossier's row, always in that order, and its
+`committed_amount` can never exceed `envelope` (a CHECK constraint backs the service's test). No
+path (view, bulk action, admin, command) commits money except through `_commit`.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import ROUND_DOWN, Decimal
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.formatting import format_money
+from accounts.models import Role, User
+from accounts.roles import has_role
+from accounts.services import audit_record
+from applications.models import Application, Call, EligibilityCheck, StatusChange
+from applications.services.review import ensure_no_conflict, ensure_reviewer
+from applications.workflow import DECIDED_STATES, transition
+from grants.models import Grant, Tranche
+from notifications.services import document_request, email_queue
+
+S = Application.Status
+
+AWARD_TEMPLATE = "pdf/decision_award.html"
+REFUSAL_TEMPLATE = "pdf/decision_refusal.html"
+
+
+def _lock(application: Application) -> tuple[Application, Call]:
+    """Lock the dossier, then its call (the envelope): the one order every decision follows."""
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    call = Call.objects.select_for_update(no_key=True).get(pk=locked.call_id)
+    return locked, call
+
+
+def _commit(call: Call, amount: Decimal, laureates: int) -> None:
+    """Move the envelope's counters of a locked call row."""
+    if amount > call.remaining_amount:
+        raise ValidationError(
+            {
+                "amount": _(
+                    "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne peuvent "
+                    "pas être engagés."
+                )
+                % {"remaining": format_money(call.remaining_amount), "amount": format_money(amount)}
+            },
+            code="envelope",
+        )
+    call.committed_amount += amount
+    call.laureate_count += laureates
+    call.save(update_fields=["committed_amount", "laureate_count"])
+
+
+def split_yearly(amount: Decimal, years: int, asked: list[Decimal]) -> list[Decimal]:
+    """The default breakdown: what was asked when the award matches it, else equal parts."""
+    if len(asked) == years and sum(asked) == amount:
+        return list(asked)
+    part = (amount / years).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+    return [part] * (years - 1) + [amount - part * (years - 1)]
+
+
+def _check_award(call: Call, amount: Decimal, yearly: list[Decimal]) -> None:
+    errors: dict[str, list[str]] = {}
+    if not call.min_award <= amount <= call.max_award:
+        errors.setdefault("amount", []).append(
+            _("Le montant attribué doit être compris entre %(min)s et %(max)s.")
+            % {"min": format_money(call.min_award), "max": format_money(call.max_award)}
+        )
+    if len(yearly) != call.duration_years:
+        errors.setdefault("yearly", []).append(
+            _("La répartition compte une tranche par année (%(n)d).") % {"n": call.duration_years}
+        )
+    for index, part in enumerate(yearly, start=1):
+        if part < 0:
+            errors.setdefault(f"yearly_{index}", []).append(_("Une tranche ne peut pas être négative."))
+        if part > call.max_per_year:
+            errors.setdefault(f"yearly_{index}", []).append(
+                _("L'année %(year)d (%(part)s) dépasse le plafond annuel de %(cap)s.")
+                % {"year": index, "part": format_money(part), "cap": format_money(call.max_per_year)}
+            )
+    if sum(yearly, Decimal("0")) != amount:
+        errors.setdefault("yearly", []).append(
+            _("La répartition par année (%(sum)s) ne correspond pas au montant attribué (%(amount)s).")
+            % {"sum": format_money(sum(yearly, Decimal("0"))), "amount": format_money(amount)}
+        )
+    if errors:
+        raise ValidationError(errors)
+
+
+def _check_eligibility(application: Application) -> None:
+    checks = list(EligibilityCheck.objects.filter(call=application.call))
+    answers = {answer.condition_id: answer for answer in application.eligibility_answers.all()}
+    failing = [check.label for check in checks if check.pk not in answers or not answers[check.pk].satisfied]
+    if failing:
+        raise ValidationError(
+            [_("Condition d'éligibilité non vérifiée : %(label)s") % {"label": label} for label in failing],
+            code="eligibility",
+        )
+
+
+def _decider(actor: User, application: Application) -> None:
+    ensure_reviewer(actor, application)
+    ensure_no_conflict(actor, application)
+
+
+def _appeal_context(call: Call) -> dict[str, str]:
+    return {"signatory_name": call.signatory_name, "signatory_title": call.signatory_title}
+
+
+def _letter(
+    application: Application, change: StatusChange, *, kind: str, template: str, context: dict[str, object]
+) -> None:
+    """The decision letter (a document row) and the e-mail carrying it, in the decision's transaction."""
+    letter = document_request(
+        key=f"application:{application.pk}:{kind}:{change.pk}",
+        kind=kind,
+        template_name=template,
+        context=context,
+        filename=f"decision-{application.reference}-{change.pk}.pdf",
+    )
+    change.document = letter
+    change.save(update_fields=["document"])
+    lead = application.members.filter(is_lead=True).first()
+    recipients = {application.created_by.email}
+    if lead is not None:
+        recipients |= set(lead.organisation.memberships.values_list("user__email", flat=True))
+    email_queue(
+        key=f"application:{application.pk}:{kind}-email:{change.pk}",
+        to=sorted(recipients),
+        subject=_("Décision sur votre dossier %(reference)s") % {"reference": application.reference},
+        body=_(
+            "Bonjour,\n\nLa décision prise sur votre dossier %(reference)s « %(title)s » est jointe à ce "
+            "message. Elle est aussi disponible sur la page du dossier.\n\nL'équipe Fabriques de territoires"
+        )
+        % {"reference": application.reference, "title": application.title},
+        attachments=[letter],
+    )
+
+
+def _letter_base(application: Application, change: StatusChange) -> dict[str, object]:
+    lead = application.members.select_related("organisation").filter(is_lead=True).first()
+    return {
+        "reference": application.reference,
+        "title": application.title,
+        "call": application.call.title,
+        "date": date_format(timezone.localtime(change.at), "j F Y"),
+        "lead_name": lead.organisation.name if lead else "",
+        "lead_siret": lead.organisation.siret_display if lead else "",
+        "lead_address": (
+            f"{lead.organisation.address}, {lead.organisation.postal_code} {lead.organisation.commune_name}"
+            if lead
+            else ""
+        ),
+        **_appeal_context(application.call),
+    }
+
+
+@transaction.atomic
+def application_award(
+    *,
+    application: Application,
+    amount: Decimal,
+    yearly: list[Decimal] | None = None,
+    actor: User,
+) -> Grant:
+    """Award a grant: bounds, yearly cap, eligibility, then the envelope, under its lock."""
+    _decider(actor, application)
+    application, call = _lock(application)
+    if application.status != S.IN_REVIEW:
+        raise ValidationError(
+            _("Seul un dossier en instruction peut être retenu (ce dossier est « %(status)s »).")
+            % {"status": S(application.status).label},
+            code="state",
+        )
+    asked = list(application.budget_years.order_by("year_index").values_list("requested", flat=True))
+    yearly = list(yearly) if yearly is not None else split_yearly(amount, call.duration_years, asked)
+    _check_award(call, amount, yearly)
+    _check_eligibility(application)
+    bonus = call.fnt_bonus if application.kind == Application.Kind.FNT else Decimal("0")
+    _commit(call, amount + bonus, laureates=1)
+    grant = Grant(application=application, call=call, amount=amount, bonus=bonus, awarded_by=actor)
+    grant.full_clean()
+    grant.save()
+    start = timezone.localdate()
+    Tranche.objects.bulk_create(
+        [
+            Tranche(
+                grant=grant, year_index=index, amount=part, due_date=start + timedelta(days=365 * (index - 1))
+            )
+            for index, part in enumerate(yearly, start=1)
+        ]
+    )
+    change = transition(
+        application=application,
+        to_status=S.AWARDED,
+        actor=actor,
+        note=_("Subvention de %(amount)s attribuée.") % {"amount": format_money(amount)},
+    )
+    context = _letter_base(application, change) | {
+        "amount": format_money(amount),
+        "bonus": format_money(bonus) if bonus else "",
+        "duration": call.duration_years,
+        "tranches": [
+            {"year": index, "amount": format_money(part)} for index, part in enumerate(yearly, start=1)
+        ],
+    }
+    _letter(application, change, kind="award-letter", template=AWARD_TEMPLATE, context=context)
+    audit_record(
+        actor=actor,
+        action="decision.award",
+        target=application,
+        data={"amount": str(amount), "bonus": str(bonus), "yearly": [str(part) for part in yearly]},
+    )
+    return grant
+
+
+@transaction.atomic
+def application_refuse(*, application: Application, reasons: str, actor: User) -> StatusChange:
+    """Refuse with written reasons: they are printed in the letter, with the routes of appeal."""
+    _decider(actor, application)
+    if not reasons.strip():
+        raise ValidationError({"reasons": _("Une décision de refus doit être motivée.")})
+    application, _call = _lock(application)
+    change = transition(application=application, to_status=S.REFUSED, actor=actor, note=reasons.strip())
+    context = _letter_base(application, change) | {"reasons": reasons.strip().splitlines()}
+    _letter(application, change, kind="refusal-letter", template=REFUSAL_TEMPLATE, context=context)
+    audit_record(actor=actor, action="decision.refuse", target=application)
+    return change
+
+
+@transaction.atomic
+def application_close(*, application: Application, reason: str, actor: User) -> StatusChange:
+    """Close without follow-up (for instance a dossier abandoned after a request for corrections)."""
+    _decider(actor, application)
+    if not reason.strip():
+        raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
+    application, _call = _lock(application)
+    change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
+    audit_record(actor=actor, action="decision.close", target=application)
+    return change
+
+
+@transaction.atomic
+def application_reopen(*, application: Application, reason: str, actor: User) -> StatusChange:
+    """An admin sends a decided dossier back to review; an award's grant is cancelled and released."""
+    if not has_role(actor, Role.ADMIN):
+        raise PermissionDenied(_("Seul un administrateur du programme peut rouvrir un dossier décidé."))
+    if not reason.strip():
+        raise ValidationError({"reason": _("La réouverture d'un dossier décidé doit être motivée.")})
+    application, call = _lock(application)
+    if application.status not in DECIDED_STATES:
+        raise ValidationError(_("Seul un dossier décidé peut être rouvert."), code="state")
+    grant = (
+        Grant.objects.select_for_update().filter(application=application, status=Grant.Status.ACTIVE).first()
+    )
+    if grant is not None:
+        if grant.tranches.filter(status=Tranche.Status.PAID).exists():
+            raise ValidationError(
+                _("Une tranche de cette subvention est déjà versée : la décision ne se rouvre pas.")
+            )
+        call.committed_amount -= grant.committed
+        call.laureate_count -= 1
+        call.save(update_fields=["committed_amount", "laureate_count"])
+        grant.status = Grant.Status.CANCELLED
+        grant.save(update_fields=["status"])
+        grant.tranches.update(status=Tranche.Status.CANCELLED)
+    change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
+    audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})
+    return change
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    reference: str
+    done: bool
+    message: str
+
+
+def decisions_bulk(
+    *,
+    applications: Iterable[Application],
+    decision: str,
+    actor: User,
+    reasons: str = "",
+    amount: Decimal | None = None,
+) -> list[BulkResult]:
+    """Apply one decision to several dossiers; each succeeds or fails alone, with its reason."""
+    results = []
+    for application in applications:
+        try:
+            with transaction.atomic():
+                if decision == "award":
+                    asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
+                    application_award(application=application, amount=amount or asked, actor=actor)
+                elif decision == "refuse":
+                    application_refuse(application=application, reasons=reasons, actor=actor)
+                elif decision == "close":
+                    application_close(application=application, reason=reasons, actor=actor)
+                else:
+                    raise ValidationError(_("Décision inconnue."))
+        except (ValidationError, PermissionDenied) as error:
+            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+            results.append(BulkResult(application.reference, False, " ".join(str(m) for m in messages)))
+        else:
+            results.append(BulkResult(application.reference, True, _("Décision enregistrée.")))
+    return results
