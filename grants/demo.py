@@ -369,10 +369,18 @@ def seed_other_dossiers(call: Call) -> list[Application]:
             kind=spec.get("kind", Application.Kind.FT),
             actor=owner,
         )
-        sections = {key: value for key, value in GERS_SECTIONS.items() if key not in ("title", "kind")}
-        sections["summary"] = (
-            f"{place.name} ({place.commune_name or commune_name}) : un lieu ressource du territoire."
-        )
+        where = f"{place.name} ({place.commune_name or commune_name})"
+        sections = {
+            "summary": f"{where} : un tiers-lieu qui veut devenir le lieu ressource de son territoire.",
+            "services": "Espace de travail partagé, ateliers, permanences d'accompagnement.",
+            "community_governance": "Une association d'usagers et un conseil des partenaires.",
+            "partnerships": "La commune, l'intercommunalité, les associations locales.",
+            "resource_role": "Accueil et accompagnement des porteurs de tiers-lieux du département.",
+            "digital_offer": "Médiation numérique et accès aux équipements.",
+            "territorial_need": "Peu de lieux d'accompagnement dans ce bassin de vie.",
+            "economic_model": "Adhésions, locations d'espaces, prestations de formation.",
+            "jobs_fte": Decimal("2"),
+        }
         complete = spec["state"] != "draft"
         _fill(
             application,

@@ -246,3 +246,19 @@ def in_review_application(**kwargs: object):  # type: ignore[no-untyped-def]
     )
     application.refresh_from_db()
     return application, reviewer
+
+
+def close_response(response: object) -> None:
+    """Close a streamed response (its file) without closing the test's database connection.
+
+    response.close() sends `request_finished`, whose handler closes the connection; Django's test
+    client disconnects that handler only while a request runs.
+    """
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()  # type: ignore[attr-defined]
+    finally:
+        request_finished.connect(close_old_connections)

@@ -12,7 +12,7 @@ from grants.demo import seed_all
 from grants.models import Grant
 from notifications.models import Document
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+pytestmark = [pytest.mark.django_db, pytest.mark.slow]
 
 
 def counts() -> tuple[int, ...]:
@@ -24,10 +24,12 @@ def counts() -> tuple[int, ...]:
     )
 
 
-def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice():
-    seed_all()
+def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        seed_all()
     first = counts()
-    seed_all()
+    with django_capture_on_commit_callbacks(execute=True):
+        seed_all()
     assert counts() == first
 
     gers = Application.objects.get(title__startswith="Gers Développement et Kanopé")

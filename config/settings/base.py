@@ -99,8 +99,11 @@ DATABASES = {
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # SQLite serialises writers; waiting a little is better than "database is locked".
+    # SQLite serialises writers; waiting a little is better than "database is locked", and
+    # taking the write lock when a transaction begins (IMMEDIATE) makes two simultaneous awards
+    # wait for each other, as SELECT ... FOR UPDATE does on PostgreSQL.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 # --- Accounts -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

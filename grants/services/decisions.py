@@ -43,16 +43,11 @@ def _lock(application: Application) -> tuple[Application, Call]:
 def _commit(call: Call, amount: Decimal, laureates: int) -> None:
     """Move the envelope's counters of a locked call row."""
     if amount > call.remaining_amount:
-        raise ValidationError(
-            {
-                "amount": _(
-                    "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne peuvent "
-                    "pas être engagés."
-                )
-                % {"remaining": format_money(call.remaining_amount), "amount": format_money(amount)}
-            },
-            code="envelope",
-        )
+        message = _(
+            "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne peuvent "
+            "pas être engagés."
+        ) % {"remaining": format_money(call.remaining_amount), "amount": format_money(amount)}
+        raise ValidationError({"amount": ValidationError(message, code="envelope")})
     call.committed_amount += amount
     call.laureate_count += laureates
     call.save(update_fields=["committed_amount", "laureate_count"])

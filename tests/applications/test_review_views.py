@@ -23,6 +23,7 @@ from applications.models import (
 from applications.services.review import assignment_create, eligibility_record, scores_save
 from grants.models import Grant
 from tests.factories import (
+    close_response,
     in_review_application,
     occitanie_instructor,
     programme_admin,
@@ -121,7 +122,7 @@ def test_an_instructor_sees_the_whole_dossier_of_their_territory_and_nothing_out
     )
     assert download.status_code == 200
     assert b"".join(download.streaming_content).startswith(b"%PDF")
-    download.close()
+    close_response(download)
     receipt = application.status_changes.get(to_status=S.SUBMITTED)
     issued = client.get(reverse("applications:issued-document", args=[application.reference, receipt.pk]))
     # The receipt is still being produced (no commit in a test): back to the instruction page, not a 403.

@@ -267,6 +267,12 @@ def succeeded(worker: Worker, task_name: str, task_id: str = "") -> int:
     return sum(1 for line in worker.log().splitlines() if needle in line and " succeeded in " in line)
 
 
+def forget_broker_pools() -> None:
+    """Drop the cached producer and connection pools: the next publish connects to the current URL."""
+    app.amqp._producer_pool = None
+    app._pool = None
+
+
 def media_files(root: Path) -> set[Path]:
     return {path for path in root.rglob("*") if path.is_file()}
 
@@ -452,7 +458,7 @@ def test_with_the_broker_down_the_decision_commits_and_the_sweep_sends_its_lette
     # Celery reads the variable before its configuration: both must point at the closed port.
     monkeypatch.setenv("CELERY_BROKER_URL", CLOSED_BROKER)
     app.conf.broker_url = CLOSED_BROKER
-    _forget_broker_pools()
+    forget_broker_pools()
     try:
         closed = app.connection_for_write()
         assert (closed.hostname, closed.port) == ("127.0.0.1", 1)
@@ -462,7 +468,7 @@ def test_with_the_broker_down_the_decision_commits_and_the_sweep_sends_its_lette
     finally:
         monkeypatch.setenv("CELERY_BROKER_URL", real_broker)
         app.conf.broker_url = real_broker
-        _forget_broker_pools()
+        forget_broker_pools()
 
     # Committed, whatever happened to the tasks.
     application.refresh_from_db()
@@ -493,12 +499,6 @@ def test_with_the_broker_down_the_decision_commits_and_the_sweep_sends_its_lette
         "emails": 0,
     }
     assert in_process == []
-
-
-def _forget_broker_pools() -> None:
-    """Drop the cached producer and connection pools: the next publish connects to the current URL."""
-    app.amqp._producer_pool = None
-    app._pool = None
 
 
 # --- c. The envelope holds ----------------------------------------------------------------------
