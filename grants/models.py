@@ -1,5 +1,6 @@
 """Grants: what an award commits, paid in yearly tranches."""
 
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -59,7 +60,10 @@ class Grant(models.Model):
 
 
 class Tranche(models.Model):
-    """One yearly instalment of a grant."""
+    """One yearly instalment of a grant: scheduled, requested, validated, paid (or cancelled).
+
+    The State pays within 60 days of the request (loi 2021-875): `pay_by` is that deadline.
+    """
 
     class Status(models.TextChoices):
         SCHEDULED = "scheduled", _("Programmée")
@@ -68,11 +72,35 @@ class Tranche(models.Model):
         PAID = "paid", _("Versée")
         CANCELLED = "cancelled", _("Annulée")
 
+    PAYMENT_DELAY_DAYS = 60
+
     grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="tranches")
     year_index = models.PositiveSmallIntegerField(_("année"))
     amount = models.DecimalField(_("montant"), max_digits=14, decimal_places=2)
     due_date = models.DateField(_("échéance prévue"), null=True, blank=True)
     status = models.CharField(_("état"), max_length=10, choices=Status.choices, default=Status.SCHEDULED)
+    requested_at = models.DateTimeField(_("demandée le"), null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    payment_request = models.ForeignKey(
+        "notifications.Document",
+        verbose_name=_("demande de paiement"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    validated_at = models.DateTimeField(_("validée le"), null=True, blank=True)
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    paid_on = models.DateField(_("versée le"), null=True, blank=True)
+    payment_reference = models.CharField(_("référence du paiement"), max_length=100, blank=True)
+    paid_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cancel_reason = models.TextField(_("motif d'annulation"), blank=True)
 
     class Meta:
         verbose_name = _("tranche")
@@ -85,7 +113,189 @@ class Tranche(models.Model):
                 name="grants_tranche_valid",
                 violation_error_message=_("Une tranche a un montant positif et une année à partir de 1."),
             ),
+            models.CheckConstraint(
+                condition=~Q(status="paid") | (Q(paid_on__isnull=False) & ~Q(payment_reference="")),
+                name="grants_paid_tranche_has_date_and_reference",
+                violation_error_message=_("Une tranche versée a une date et une référence de paiement."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="scheduled") | Q(status="cancelled") | Q(requested_at__isnull=False),
+                name="grants_requested_tranche_has_date",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.grant.application.reference} – année {self.year_index}"
+
+    @property
+    def pay_by(self) -> date | None:
+        if self.requested_at is None:
+            return None
+        return timezone.localdate(self.requested_at) + timedelta(days=self.PAYMENT_DELAY_DAYS)
+
+    @property
+    def is_late(self) -> bool:
+        deadline = self.pay_by
+        return (
+            deadline is not None
+            and self.status in (self.Status.REQUESTED, self.Status.VALIDATED)
+            and timezone.localdate() > deadline
+        )
+
+
+class Agreement(models.Model):
+    """The grant agreement (convention), mandatory above 23 000 € a year (loi 2000-321, art. 10)."""
+
+    class Status(models.TextChoices):
+        AWAITING_SIGNATURE = "awaiting_signature", _("En attente de signature")
+        SIGNED = "signed", _("Signée")
+        ACTIVE = "active", _("En cours")
+        COMPLETED = "completed", _("Soldée")
+        TERMINATED = "terminated", _("Résiliée")
+
+    grant = models.OneToOneField(Grant, on_delete=models.PROTECT, related_name="agreement")
+    number = models.CharField(_("numéro"), max_length=30, unique=True)
+    status = models.CharField(
+        _("état"), max_length=20, choices=Status.choices, default=Status.AWAITING_SIGNATURE, db_index=True
+    )
+    document = models.ForeignKey(
+        "notifications.Document",
+        verbose_name=_("convention"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    commitment_number = models.CharField(
+        _("numéro d'engagement juridique"), max_length=50, blank=True, help_text=_("Saisi par le programme.")
+    )
+    signed_copy = models.FileField(_("exemplaire signé"), upload_to="conventions/%Y/", blank=True)
+    signed_copy_sha256 = models.CharField(_("empreinte de l'exemplaire signé"), max_length=64, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("acceptée par"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    signed_at = models.DateTimeField(_("signée le"), null=True, blank=True)
+    starts_on = models.DateField(_("début"), null=True, blank=True)
+    ends_on = models.DateField(_("fin"), null=True, blank=True)
+    terminated_at = models.DateTimeField(_("résiliée le"), null=True, blank=True)
+    termination_reason = models.TextField(_("motif de résiliation"), blank=True)
+    clawback_amount = models.DecimalField(
+        _("montant à reverser"), max_digits=14, decimal_places=2, default=Decimal("0")
+    )
+    created_at = models.DateTimeField(_("créée le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("convention")
+        verbose_name_plural = _("conventions")
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="awaiting_signature") | Q(signed_at__isnull=False),
+                name="grants_agreement_signed_has_date",
+            ),
+            models.CheckConstraint(condition=Q(clawback_amount__gte=0), name="grants_clawback_non_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class ReportKind(models.TextChoices):
+    ACTIVITY = "activity", _("Rapport d'activité")
+    FINANCIAL = "financial", _("Compte rendu financier")
+
+
+class Report(models.Model):
+    """A yearly report of the beneficiary, accepted or sent back by the instruction team.
+
+    Tranches after the first are requested only once the previous year's activity report and
+    compte rendu financier are accepted.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("Déposé")
+        ACCEPTED = "accepted", _("Accepté")
+        REJECTED = "rejected", _("À reprendre")
+
+    grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="reports")
+    year_index = models.PositiveSmallIntegerField(_("année"))
+    kind = models.CharField(_("type"), max_length=10, choices=ReportKind.choices)
+    file = models.FileField(_("fichier"), upload_to="rapports/%Y/")
+    original_name = models.CharField(_("nom du fichier"), max_length=200)
+    sha256 = models.CharField(_("empreinte SHA-256"), max_length=64)
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_at = models.DateTimeField(_("déposé le"), default=timezone.now)
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reviewed_at = models.DateTimeField(_("examiné le"), null=True, blank=True)
+    review_note = models.TextField(_("observation"), blank=True)
+
+    class Meta:
+        verbose_name = _("rapport annuel")
+        verbose_name_plural = _("rapports annuels")
+        ordering = ("grant", "year_index", "kind", "uploaded_at")
+        constraints = [
+            # One live report per year and kind: a rejected one may be replaced.
+            models.UniqueConstraint(
+                fields=["grant", "year_index", "kind"],
+                condition=~Q(status="rejected"),
+                name="grants_one_live_report_per_year_and_kind",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant.application.reference} – {self.get_kind_display()} année {self.year_index}"
+
+
+class Amendment(models.Model):
+    """An amendment (avenant) changing a grant's amount, under the same envelope lock as awards."""
+
+    grant = models.ForeignKey(Grant, on_delete=models.PROTECT, related_name="amendments")
+    number = models.PositiveSmallIntegerField(_("numéro"))
+    previous_amount = models.DecimalField(_("montant précédent"), max_digits=14, decimal_places=2)
+    new_amount = models.DecimalField(_("nouveau montant"), max_digits=14, decimal_places=2)
+    yearly = models.JSONField(_("nouvelle répartition"), default=list)
+    reason = models.TextField(_("motif"))
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(_("le"), default=timezone.now)
+    document = models.ForeignKey(
+        "notifications.Document", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("avenant")
+        verbose_name_plural = _("avenants")
+        ordering = ("grant", "number")
+        constraints = [
+            models.UniqueConstraint(fields=["grant", "number"], name="grants_amendment_number_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.grant.application.reference} – avenant {self.number}"
+
+
+class EnvelopeSnapshot(models.Model):
+    """The envelope of a call as it stood on a day, kept by a daily beat task."""
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="snapshots")
+    day = models.DateField(_("jour"))
+    envelope = models.DecimalField(_("enveloppe"), max_digits=14, decimal_places=2)
+    committed = models.DecimalField(_("engagé"), max_digits=14, decimal_places=2)
+    paid = models.DecimalField(_("versé"), max_digits=14, decimal_places=2)
+    laureates = models.PositiveIntegerField(_("lauréats"))
+
+    class Meta:
+        verbose_name = _("relevé de l'enveloppe")
+        verbose_name_plural = _("relevés de l'enveloppe")
+        ordering = ("call", "day")
+        constraints = [models.UniqueConstraint(fields=["call", "day"], name="grants_one_snapshot_a_day")]
+
+    def __str__(self) -> str:
+        return f"{self.call} {self.day}"

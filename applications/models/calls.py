@@ -53,6 +53,15 @@ class Call(models.Model):
         _("montant engagé"), max_digits=14, decimal_places=2, default=Decimal("0"), editable=False
     )
     laureate_count = models.PositiveIntegerField(_("lauréats"), default=0, editable=False)
+    commitment_alert_percent = models.PositiveSmallIntegerField(
+        _("seuil d'alerte d'engagement (%)"),
+        default=90,
+        help_text=_("Les administrateurs sont alertés quand les engagements dépassent ce pourcentage."),
+    )
+    grantor_name = models.CharField(
+        _("autorité qui attribue"), max_length=200, default="Agence nationale de la cohésion des territoires"
+    )
+    grantor_siret = models.CharField(_("SIRET de l'autorité qui attribue"), max_length=14, blank=True)
     fnt_bonus = models.DecimalField(
         _("bonus fabrique numérique de territoire"), max_digits=14, decimal_places=2, default=Decimal("0")
     )

@@ -277,3 +277,35 @@ def test_html_in_every_project_field_is_escaped_on_the_page(client):
     project = client.get(url("dossier-project", application)).content.decode()
     for name in fields:
         assert f"{name} &lt;script&gt;alert(&#x27;champ&#x27;)&lt;/script&gt;" in project
+
+
+def test_the_applicant_downloads_the_award_letter_from_the_dossier_page(
+    client, django_capture_on_commit_callbacks
+):
+    import io
+    from decimal import Decimal
+
+    import pypdf
+
+    from grants.services import application_award
+    from tests.factories import close_response, in_review_application
+
+    application, reviewer = in_review_application()
+    with django_capture_on_commit_callbacks(execute=True):
+        application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    change = application.status_changes.get(to_status="awarded")
+    client.force_login(application.created_by)
+    page = client.get(url("dossier-detail", application)).content.decode()
+    letter_url = reverse("applications:issued-document", args=[application.reference, change.pk])
+    assert letter_url in page
+    assert "Lauréat" in page
+    response = client.get(letter_url)
+    content = b"".join(response.streaming_content)
+    close_response(response)
+    text = " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(content)).pages).replace(
+        "\u00a0", " "
+    )
+    assert "150 000 €" in text and application.reference in text
+    # Another applicant cannot fetch it.
+    client.force_login(applicant())
+    assert client.get(letter_url).status_code == 404
