@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -178,6 +179,16 @@ DEFAULT_FROM_EMAIL = env.str(
 )
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
+# --- Cache ---------------------------------------------------------------------------------------
+# Absent: each process keeps its own memory cache (fine for `make demo`, where tasks run in the
+# web process). With separate workers, the cache must be shared (the progress of a background
+# export is written by a worker and read by the web): Redis, the broker's by default.
+CACHE_URL = env.str("CACHE_URL", default=env.str("CELERY_BROKER_URL", default=""))
+if CACHE_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- Celery -------------------------------------------------------------------------------------
 # Absent broker: tasks run in process, right after the transaction commits (the embedded
 # default). Present: Redis and separate worker processes.
@@ -225,7 +236,19 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.notifications_sweep_task",
         "schedule": timedelta(minutes=5),
     },
+    # The envelope's daily snapshot, and the alert when commitments pass the call's threshold.
+    "envelope-daily": {
+        "task": "grants.tasks_envelope.envelope_daily_task",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    # Tranches past their 60-day deadline (to admins) and yearly reports due (to beneficiaries).
+    "grants-tranches-reminders": {
+        "task": "grants.tasks.tranches_reminders_task",
+        "schedule": crontab(hour=7, minute=0),
+    },
 }
+# Task modules beyond each app's tasks.py, which the workers find by themselves.
+CELERY_IMPORTS = ("grants.tasks_envelope", "grants.tasks_exports")
 
 # The technical admin site lives at an address set per deployment.
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")

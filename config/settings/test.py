@@ -23,3 +23,7 @@ STORAGES = {
 # Static files come from the finders: no collectstatic before the tests.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+
+# Each test process keeps its own cache: clearing it between tests must never flush the Redis
+# database the integration tests use as their broker.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

@@ -8,7 +8,7 @@ path (view, bulk action, admin, command) commits money except through `_commit`.
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -40,6 +40,18 @@ def _lock(application: Application) -> tuple[Application, Call]:
     return locked, call
 
 
+def lock_dossier_and_envelope(application: Application) -> tuple[Application, Call]:
+    """The lock every write on the envelope takes first: the dossier, then its call."""
+    return _lock(application)
+
+
+def release(call: Call, amount: Decimal, laureates: int = 0) -> None:
+    """Give back to the envelope of a locked call what a cancellation frees."""
+    call.committed_amount -= amount
+    call.laureate_count -= laureates
+    call.save(update_fields=["committed_amount", "laureate_count"])
+
+
 def _commit(call: Call, amount: Decimal, laureates: int) -> None:
     """Move the envelope's counters of a locked call row."""
     if amount > call.remaining_amount:
@@ -51,6 +63,14 @@ def _commit(call: Call, amount: Decimal, laureates: int) -> None:
     call.committed_amount += amount
     call.laureate_count += laureates
     call.save(update_fields=["committed_amount", "laureate_count"])
+
+
+def _anniversary(start: date, years: int) -> date:
+    """The same calendar day `years` later (29 February becomes 28 February)."""
+    try:
+        return start.replace(year=start.year + years)
+    except ValueError:
+        return start.replace(year=start.year + years, day=28)
 
 
 def split_yearly(amount: Decimal, years: int, asked: list[Decimal]) -> list[Decimal]:
@@ -186,9 +206,7 @@ def application_award(
     start = timezone.localdate()
     Tranche.objects.bulk_create(
         [
-            Tranche(
-                grant=grant, year_index=index, amount=part, due_date=start + timedelta(days=365 * (index - 1))
-            )
+            Tranche(grant=grant, year_index=index, amount=part, due_date=_anniversary(start, index - 1))
             for index, part in enumerate(yearly, start=1)
         ]
     )
@@ -207,6 +225,10 @@ def application_award(
         ],
     }
     _letter(application, change, kind="award-letter", template=AWARD_TEMPLATE, context=context)
+    # The grant agreement (convention), mandatory above 23 000 € a year, is drawn up at once.
+    from grants.services.agreements import agreement_create  # agreements imports this module
+
+    agreement_create(grant=grant, actor=actor)
     audit_record(
         actor=actor,
         action="decision.award",

@@ -299,6 +299,11 @@ def decide(decision: str, application: Application, reviewer: User) -> tuple[Doc
     return letter, message
 
 
+def documents_per_decision(decision: str) -> int:
+    """An award also draws up the grant agreement: a second PDF, rendered by the same queue."""
+    return 2 if decision == "award" else 1
+
+
 def settled(letter: Document, message: OutgoingEmail) -> bool:
     """Both done, or an error recorded on one of them: no need to wait any longer."""
     rows = [
@@ -365,15 +370,17 @@ def test_redelivered_render_and_send_tasks_make_no_second_letter_and_send_no_sec
 
     letter, message = decide(decision, application, reviewer)
     worker.wait_for(lambda: settled(letter, message), "the letter to be rendered and sent")
+    renders = documents_per_decision(decision)
     worker.wait_for(
-        lambda: succeeded(worker, RENDER) == 1 and succeeded(worker, SEND) == 1, "both tasks logged"
+        lambda: succeeded(worker, RENDER) == renders and succeeded(worker, SEND) == 1, "all tasks logged"
     )
     assert_done_once(letter, message)
     first = snapshot(letter, message)
     assert len(chain.messages()) == 1
 
     # The same messages again, same task ids and arguments, as Redis redelivers them.
-    [render_id] = task_ids(worker, RENDER)
+    # The letter is asked for first; an award's agreement comes after it.
+    render_id = task_ids(worker, RENDER)[0]
     [send_id] = task_ids(worker, SEND)
     document_render_task.apply_async(args=[letter.pk], task_id=render_id)
     email_send_task.apply_async(args=[message.pk], task_id=send_id)
@@ -383,7 +390,8 @@ def test_redelivered_render_and_send_tasks_make_no_second_letter_and_send_no_sec
     )
 
     assert snapshot(letter, message) == first
-    assert media_files(_media_root) - before == {Path(letter.file.path)}
+    new_files = media_files(_media_root) - before
+    assert Path(letter.file.path) in new_files and len(new_files) == documents_per_decision(decision)
     assert_one_message_carrying(chain, application, letter)
     assert in_process == []
     assert worker.process.poll() is None, worker.log()
@@ -417,7 +425,8 @@ def test_a_pool_process_killed_in_the_middle_of_a_render_leaves_one_letter_and_o
     chain.hold_file.touch()
     worker = chain.start(holding=True)
 
-    letter, message = decide("award", application, reviewer)
+    # A refusal: one letter, one render to kill (an award would also render its agreement).
+    letter, message = decide("refusal", application, reviewer)
     worker.wait_for(lambda: "holding" in worker.log(), "the render to start")
     [pool] = pool_processes(worker.process.pid)
     assert f"render started in {pool}, holding" in worker.log()
@@ -476,22 +485,24 @@ def test_with_the_broker_down_the_decision_commits_and_the_sweep_sends_its_lette
     assert application.status == Application.Status.AWARDED
     assert (call.committed_amount, call.laureate_count) == (AWARD, 1)
     assert Grant.objects.filter(application=application, status=Grant.Status.ACTIVE).count() == 1
-    # Both publishes failed, were logged, and left their rows pending.
+    # Every publish failed (the letter, its e-mail, the agreement), was logged, and left its row pending.
     failures = [record for record in caplog.records if "in on_commit()" in record.getMessage()]
-    assert len(failures) == 2, [record.getMessage() for record in caplog.records]
+    assert len(failures) == 3, [record.getMessage() for record in caplog.records]
     assert snapshot(letter, message) == (Status.PENDING, "", "", None, None, 0, Status.PENDING, None, 0)
 
     worker = chain.start()
     assert services.notifications_sweep(now=timezone.now() + timedelta(minutes=10)) == {
-        "documents": 1,
+        "documents": 2,
         "emails": 1,
     }
     worker.wait_for(lambda: settled(letter, message), "the swept letter to be rendered and sent")
-    worker.wait_for(lambda: succeeded(worker, SEND) == 1, "the e-mail task logged")
+    worker.wait_for(
+        lambda: succeeded(worker, SEND) == 1 and succeeded(worker, RENDER) == 2, "the swept tasks logged"
+    )
 
     assert_done_once(letter, message)
-    assert succeeded(worker, RENDER) == 1
-    assert media_files(_media_root) - before == {Path(letter.file.path)}
+    new_files = media_files(_media_root) - before
+    assert Path(letter.file.path) in new_files and len(new_files) == 2
     assert_one_message_carrying(chain, application, letter)
     # Nothing is left for a later sweep to send again.
     assert services.notifications_sweep(now=timezone.now() + timedelta(minutes=10)) == {

@@ -1,0 +1,815 @@
+"""Budget reports and open data of a call: CSV, XLSX and PDF, and the « données essentielles ».
+
+Reading
+    Every row generator runs one query (select_related, plus correlated subqueries for the lead
+    structure and the amounts paid) and walks it with `iterator(chunk_size=2000)`: a call of any
+    size is never loaded whole, and the number of queries does not grow with the number of grants.
+
+CSV, the choices made
+    - UTF-8 with a byte order mark: Excel recognises the encoding when the file is double-clicked.
+    - Budget reports use ";" as separator, the list separator of French Excel, so that the file
+      opens in columns. The open-data file uses ",", as the SCDL schema requires.
+    - Amounts are plain decimal numbers with a point (150000.00), never « 150 000 € »: they are
+      data. People who want formatted figures use the XLSX, which carries real numbers with a
+      euro format. Dates are ISO 8601 (2026-03-14).
+    - CSV injection: a text cell beginning with = + - @, a tab or a carriage return is prefixed
+      with a single quote, so that no spreadsheet runs it as a formula. Only text cells are
+      touched: numbers and dates are written by this module and cannot carry a formula.
+
+XLSX
+    openpyxl in write-only mode (rows are streamed to the file); every text cell is typed as a
+    string, so that a name beginning with "=" is never stored as a formula.
+
+Jobs
+    A workbook is built in the background by `grants.tasks_exports.budget_report_build_task`; its
+    progress lives in the Django cache under one key per job ({"done", "total", "ready", "path"}
+    and what the views need to check who may download it). The PDF summary is a
+    `notifications.Document` row, rendered by the existing document task.
+"""
+
+import csv
+import io
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import (
+    CharField,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from accounts.formatting import format_money
+from accounts.models import User
+from accounts.services import audit_record
+from applications.models import Application, Call, Member
+from grants.models import Agreement, Grant, Tranche
+from notifications.models import Document
+from notifications.pdf import render_pdf
+from notifications.services import document_request
+
+CHUNK_SIZE = 2000
+CSV_FLUSH_BYTES = 64 * 1024
+BUDGET_REPORT_ACTION = "export.budget_report"
+OPEN_DATA_ACTION = "export.open_data"
+PDF_TEMPLATE = "pdf/budget_summary.html"
+PDF_KIND = "budget-summary"
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+EURO_FORMAT = '#,##0.00 "€"'
+DATE_FORMAT = "DD/MM/YYYY"
+ZERO = Decimal("0")
+CENT = Decimal("0.01")
+MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
+
+# What a spreadsheet may take for the start of a formula (OWASP, « CSV injection »).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# INSEE legal categories of level I "1" are natural persons (entrepreneurs individuels): their
+# name is a person's name and never goes into a public output.
+NATURAL_PERSON_CATEGORY_PREFIX = "1"
+
+TEXT, MONEY, DATE, NUMBER = "text", "money", "date", "number"
+KIND_SHORT = {Application.Kind.FT.value: "FT", Application.Kind.FNT.value: "FNT"}
+
+
+@dataclass(frozen=True)
+class Column:
+    label: str
+    kind: str = TEXT
+    width: int = 16
+
+
+def labels(columns: Sequence[Column]) -> list[str]:
+    return [column.label for column in columns]
+
+
+def _local_date(moment: datetime | None) -> date | None:
+    return timezone.localdate(moment) if moment is not None else None
+
+
+def _lead(field: str, application: str) -> Subquery:
+    """A text field of the lead structure of the dossier at `application` (an OuterRef path)."""
+    return Subquery(
+        Member.objects.filter(application=OuterRef(application), is_lead=True)
+        .order_by()
+        .values(f"organisation__{field}")[:1],
+        output_field=CharField(),
+    )
+
+
+def is_natural_person(organisation: Any) -> bool:
+    return str(organisation.legal_category_id).startswith(NATURAL_PERSON_CATEGORY_PREFIX)
+
+
+# --- the rows -----------------------------------------------------------------------------------
+
+
+def grant_columns() -> list[Column]:
+    return [
+        Column(_("Référence du dossier"), width=18),
+        Column(_("Projet"), width=36),
+        Column(_("Type"), width=8),
+        Column(_("Structure chef de file"), width=36),
+        Column(_("SIRET"), width=16),
+        Column(_("Code département"), width=10),
+        Column(_("Département"), width=20),
+        Column(_("Région"), width=24),
+        Column(_("Subvention de fonctionnement"), MONEY),
+        Column(_("Bonus fabrique numérique"), MONEY),
+        Column(_("Montant engagé"), MONEY),
+        Column(_("Versé"), MONEY),
+        Column(_("Reste à verser sur les tranches"), MONEY),
+        Column(_("Attribuée le"), DATE, width=12),
+        Column(_("État de la subvention"), width=14),
+        Column(_("Convention"), width=18),
+        Column(_("État de la convention"), width=18),
+        Column(_("Convention signée le"), DATE, width=12),
+    ]
+
+
+def _grants(call: Call) -> QuerySet[Grant]:
+    def tranche_sum(condition: Q) -> Coalesce:
+        total = Subquery(
+            Tranche.objects.filter(condition, grant=OuterRef("pk"))
+            .order_by()
+            .values("grant")
+            .annotate(total=Sum("amount"))
+            .values("total")
+        )
+        return Coalesce(total, Value(ZERO), output_field=MONEY_FIELD)
+
+    return (
+        Grant.objects.filter(call=call)
+        .select_related("application__departement__region")
+        .annotate(
+            lead_name=_lead("name", "application"),
+            lead_siret=_lead("siret", "application"),
+            paid_total=tranche_sum(Q(status=Tranche.Status.PAID)),
+            unpaid_total=tranche_sum(~Q(status__in=[Tranche.Status.PAID, Tranche.Status.CANCELLED])),
+            agreement_number=F("agreement__number"),
+            agreement_status=F("agreement__status"),
+            agreement_signed_at=F("agreement__signed_at"),
+        )
+        .order_by("application__reference", "pk")
+    )
+
+
+def report_rows_grants(call: Call) -> Iterator[list[Any]]:
+    """One row per grant of the call (cancelled ones included, with their state)."""
+    for grant in _grants(call).iterator(chunk_size=CHUNK_SIZE):
+        application = grant.application
+        departement = application.departement
+        active = grant.status == Grant.Status.ACTIVE
+        agreement_status = getattr(grant, "agreement_status", None)
+        yield [
+            application.reference,
+            application.title,
+            KIND_SHORT.get(application.kind, application.kind),
+            getattr(grant, "lead_name", None) or "",
+            getattr(grant, "lead_siret", None) or "",
+            departement.code if departement else "",
+            departement.name if departement else "",
+            departement.region.name if departement else "",
+            grant.amount,
+            grant.bonus,
+            grant.amount + grant.bonus,
+            getattr(grant, "paid_total", ZERO),
+            getattr(grant, "unpaid_total", ZERO) if active else ZERO,
+            _local_date(grant.awarded_at),
+            grant.get_status_display(),
+            getattr(grant, "agreement_number", None) or "",
+            str(Agreement.Status(agreement_status).label) if agreement_status else "",
+            _local_date(getattr(grant, "agreement_signed_at", None)),
+        ]
+
+
+def tranche_columns() -> list[Column]:
+    return [
+        Column(_("Référence du dossier"), width=18),
+        Column(_("Structure chef de file"), width=36),
+        Column(_("SIRET"), width=16),
+        Column(_("Code département"), width=10),
+        Column(_("Région"), width=24),
+        Column(_("Type"), width=8),
+        Column(_("Année"), NUMBER, width=8),
+        Column(_("Montant"), MONEY),
+        Column(_("Échéance prévue"), DATE, width=12),
+        Column(_("État de la tranche"), width=12),
+        Column(_("Demandée le"), DATE, width=12),
+        Column(_("À payer avant le"), DATE, width=12),
+        Column(_("Versée le"), DATE, width=12),
+        Column(_("Référence du paiement"), width=20),
+        Column(_("État de la subvention"), width=14),
+    ]
+
+
+def _tranches(call: Call) -> QuerySet[Tranche]:
+    return (
+        Tranche.objects.filter(grant__call=call)
+        .select_related("grant__application__departement__region")
+        .annotate(
+            lead_name=_lead("name", "grant__application"),
+            lead_siret=_lead("siret", "grant__application"),
+        )
+        .order_by("grant__application__reference", "grant_id", "year_index")
+    )
+
+
+def report_rows_tranches(call: Call) -> Iterator[list[Any]]:
+    """One row per tranche of every grant of the call: what is due, requested and paid."""
+    for tranche in _tranches(call).iterator(chunk_size=CHUNK_SIZE):
+        grant = tranche.grant
+        application = grant.application
+        departement = application.departement
+        yield [
+            application.reference,
+            getattr(tranche, "lead_name", None) or "",
+            getattr(tranche, "lead_siret", None) or "",
+            departement.code if departement else "",
+            departement.region.name if departement else "",
+            KIND_SHORT.get(application.kind, application.kind),
+            tranche.year_index,
+            tranche.amount,
+            tranche.due_date,
+            tranche.get_status_display(),
+            _local_date(tranche.requested_at),
+            tranche.pay_by,
+            tranche.paid_on,
+            tranche.payment_reference,
+            grant.get_status_display(),
+        ]
+
+
+# --- the aggregates -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Summary:
+    envelope: Decimal
+    committed: Decimal
+    paid: Decimal
+    remaining: Decimal
+    laureates: int
+    target: int
+
+
+def budget_summary(call: Call) -> Summary:
+    """The envelope's counters (kept under the awards' lock) and what the tranches paid."""
+    call = Call.objects.get(pk=call.pk)  # fresh counters
+    paid = Tranche.objects.filter(grant__call=call, status=Tranche.Status.PAID).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return Summary(
+        envelope=call.envelope,
+        committed=call.committed_amount,
+        paid=paid or ZERO,
+        remaining=call.remaining_amount,
+        laureates=call.laureate_count,
+        target=call.target_count,
+    )
+
+
+def summary_columns() -> list[Column]:
+    return [Column(_("Indicateur"), width=36), Column(_("Valeur"), width=20)]
+
+
+def summary_rows(summary: Summary) -> list[tuple[str, Decimal | int, str]]:
+    return [
+        (_("Enveloppe"), summary.envelope, MONEY),
+        (_("Engagé"), summary.committed, MONEY),
+        (_("Versé"), summary.paid, MONEY),
+        (_("Restant sur l'enveloppe"), summary.remaining, MONEY),
+        (_("Lauréats"), summary.laureates, NUMBER),
+        (_("Objectif de lauréats"), summary.target, NUMBER),
+    ]
+
+
+def region_columns() -> list[Column]:
+    return [
+        Column(_("Code région"), width=8),
+        Column(_("Région"), width=30),
+        Column(_("Lauréats"), NUMBER, width=10),
+        Column(_("Engagé"), MONEY),
+        Column(_("Versé"), MONEY),
+    ]
+
+
+def region_rows(call: Call) -> list[list[Any]]:
+    """Active grants per région of their dossier; « Non renseignée » when it has no territory."""
+    region = "application__departement__region"
+    grants = (
+        Grant.objects.filter(call=call, status=Grant.Status.ACTIVE)
+        .values(code=F(f"{region}__code"), name=F(f"{region}__name"))
+        .annotate(laureates=Count("pk"), amount=Sum("amount"), bonus=Sum("bonus"))
+        .order_by("name")
+    )
+    paid = {
+        row["code"]: row["total"]
+        for row in Tranche.objects.filter(grant__call=call, status=Tranche.Status.PAID)
+        .values(code=F(f"grant__{region}__code"))
+        .annotate(total=Sum("amount"))
+        .order_by()
+    }
+    return [
+        [
+            row["code"] or "",
+            row["name"] or _("Non renseignée"),
+            row["laureates"],
+            (row["amount"] or ZERO) + (row["bonus"] or ZERO),
+            paid.get(row["code"]) or ZERO,
+        ]
+        for row in grants
+    ]
+
+
+def year_columns() -> list[Column]:
+    return [
+        Column(_("Année"), NUMBER, width=8),
+        Column(_("Tranches"), NUMBER, width=10),
+        Column(_("Montant prévu"), MONEY),
+        Column(_("Tranches versées"), NUMBER, width=10),
+        Column(_("Versé"), MONEY),
+        Column(_("Reste à verser"), MONEY),
+    ]
+
+
+def year_rows(call: Call) -> list[list[Any]]:
+    """The tranches of the active grants, year by year of the programme."""
+    paid = Q(status=Tranche.Status.PAID)
+    rows = (
+        Tranche.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE)
+        .exclude(status=Tranche.Status.CANCELLED)
+        .values("year_index")
+        .annotate(
+            count=Count("pk"),
+            planned=Sum("amount"),
+            paid_count=Count("pk", filter=paid),
+            paid=Sum("amount", filter=paid),
+        )
+        .order_by("year_index")
+    )
+    return [
+        [
+            row["year_index"],
+            row["count"],
+            row["planned"] or ZERO,
+            row["paid_count"],
+            row["paid"] or ZERO,
+            (row["planned"] or ZERO) - (row["paid"] or ZERO),
+        ]
+        for row in rows
+    ]
+
+
+# --- CSV ----------------------------------------------------------------------------------------
+
+
+def neutralise(text: str) -> str:
+    """Prefix a quote to a text a spreadsheet would take for a formula."""
+    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+
+
+def _csv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "oui" if value else "non"
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, int | float):
+        return str(value)
+    return neutralise(str(value))
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate(0)
+    return text
+
+
+def csv_stream(
+    rows: Iterable[Sequence[Any]], header: Sequence[str], *, delimiter: str = ";"
+) -> Iterator[str]:
+    """The CSV text of `rows`, in chunks of about 64 KiB; the first chunk is the BOM and the header."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow([neutralise(str(label)) for label in header])
+    yield "\ufeff" + _drain(buffer)
+    for row in rows:
+        writer.writerow([_csv_text(value) for value in row])
+        if buffer.tell() >= CSV_FLUSH_BYTES:
+            yield _drain(buffer)
+    rest = _drain(buffer)
+    if rest:
+        yield rest
+
+
+# --- XLSX ---------------------------------------------------------------------------------------
+
+Progress = Callable[[int, int], None]
+
+
+def _cell(sheet: WriteOnlyWorksheet, value: Any, kind: str, *, bold: bool = False) -> WriteOnlyCell:
+    if isinstance(value, str):
+        value = ILLEGAL_CHARACTERS_RE.sub("", value)
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str):
+        # Text is text: without this, openpyxl stores "=HYPERLINK(...)" as a formula.
+        cell.data_type = "s"
+    elif kind == MONEY:
+        cell.number_format = EURO_FORMAT
+    elif kind == DATE and value is not None:
+        cell.number_format = DATE_FORMAT
+    if bold:
+        cell.font = Font(bold=True)
+    return cell
+
+
+def _sheet(workbook: Workbook, title: str, columns: Sequence[Column]) -> WriteOnlyWorksheet:
+    sheet = workbook.create_sheet(title)
+    for index, column in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = column.width
+    sheet.freeze_panes = "A2"
+    sheet.append([_cell(sheet, column.label, TEXT, bold=True) for column in columns])
+    return sheet
+
+
+def _append(sheet: WriteOnlyWorksheet, columns: Sequence[Column], row: Sequence[Any]) -> None:
+    sheet.append([_cell(sheet, value, column.kind) for column, value in zip(columns, row, strict=True)])
+
+
+def xlsx_write(call: Call, path_or_file: str | Path | IO[bytes], *, progress: Progress | None = None) -> None:
+    """The budget workbook of a call: Synthèse, Régions, Années, Subventions, Tranches.
+
+    `progress(done, total)` is called every few hundred rows of the two long sheets.
+    """
+    workbook = Workbook(write_only=True)
+    summary = budget_summary(call)
+
+    columns = summary_columns()
+    sheet = _sheet(workbook, _("Synthèse"), columns)
+    sheet.append([_cell(sheet, _("Appel"), TEXT), _cell(sheet, call.title, TEXT)])
+    sheet.append([_cell(sheet, _("Produit le"), TEXT), _cell(sheet, timezone.localdate(), DATE)])
+    for label, value, kind in summary_rows(summary):
+        sheet.append([_cell(sheet, label, TEXT), _cell(sheet, value, kind)])
+
+    for title, columns, rows in (
+        (_("Régions"), region_columns(), region_rows(call)),
+        (_("Années"), year_columns(), year_rows(call)),
+    ):
+        sheet = _sheet(workbook, title, columns)
+        for row in rows:
+            _append(sheet, columns, row)
+
+    total = Grant.objects.filter(call=call).count() + Tranche.objects.filter(grant__call=call).count()
+    done = 0
+    if progress:
+        progress(done, total)
+    for title, columns, stream in (
+        (_("Subventions"), grant_columns(), report_rows_grants(call)),
+        (_("Tranches"), tranche_columns(), report_rows_tranches(call)),
+    ):
+        sheet = _sheet(workbook, title, columns)
+        for row in stream:
+            _append(sheet, columns, row)
+            done += 1
+            if progress and done % 200 == 0:
+                progress(done, total)
+    if progress:
+        progress(done, max(total, done))
+    workbook.save(path_or_file)
+
+
+# --- PDF ----------------------------------------------------------------------------------------
+
+
+def summary_context(call: Call) -> dict[str, Any]:
+    """The PDF's context: strings only, so that it can be stored on a document row."""
+    summary = budget_summary(call)
+    return {
+        "title": _("Synthèse budgétaire"),
+        "call_title": call.title,
+        "grantor_name": call.grantor_name,
+        "generated_on": date_format(timezone.localdate(), "j F Y"),
+        "figures": [
+            {"label": label, "value": format_money(value) if kind == MONEY else str(value)}
+            for label, value, kind in summary_rows(summary)
+        ],
+        "regions": [
+            {
+                "name": name,
+                "laureates": str(laureates),
+                "committed": format_money(committed),
+                "paid": format_money(paid),
+            }
+            for _code, name, laureates, committed, paid in region_rows(call)
+        ],
+        "years": [
+            {
+                "year": str(year),
+                "tranches": str(count),
+                "planned": format_money(planned),
+                "paid": format_money(paid),
+                "to_pay": format_money(to_pay),
+            }
+            for year, count, planned, _paid_count, paid, to_pay in year_rows(call)
+        ],
+    }
+
+
+def pdf_summary(call: Call) -> bytes:
+    return render_pdf(PDF_TEMPLATE, summary_context(call))
+
+
+# --- open data: the « données essentielles » of the agreements ----------------------------------
+
+# The columns of the SCDL « subventions » schema (décret 2017-779, arrêté du 17 novembre 2017).
+OPEN_DATA_COLUMNS = (
+    "nomAttribuant",
+    "idAttribuant",
+    "dateConvention",
+    "referenceDecision",
+    "nomBeneficiaire",
+    "idBeneficiaire",
+    "objet",
+    "montant",
+    "nature",
+    "conditionsVersement",
+    "datesPeriodeVersement",
+    "idRAE",
+    "notificationUE",
+    "pourcentageSubvention",
+)
+# Above this amount an agreement is mandatory (loi 2000-321, art. 10) and its data published.
+OPEN_DATA_THRESHOLD = Decimal("23000")
+OBJECT_MAX_LENGTH = 256
+
+
+def _open_data_agreements(call: Call) -> QuerySet[Agreement]:
+    live_tranche = ~Q(grant__tranches__status=Tranche.Status.CANCELLED)
+    return (
+        Agreement.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE, signed_at__isnull=False)
+        .annotate(total=ExpressionWrapper(F("grant__amount") + F("grant__bonus"), output_field=MONEY_FIELD))
+        .filter(total__gt=OPEN_DATA_THRESHOLD)
+        .annotate(
+            first_due=Min("grant__tranches__due_date", filter=live_tranche),
+            last_due=Max("grant__tranches__due_date", filter=live_tranche),
+        )
+        .select_related("grant__application")
+        .prefetch_related(
+            Prefetch(
+                "grant__application__members",
+                queryset=Member.objects.select_related("organisation").order_by(
+                    "-is_lead", "organisation__name"
+                ),
+                to_attr="open_data_members",
+            )
+        )
+        .order_by("signed_at", "number")
+    )
+
+
+def _fraction_text(fraction: Decimal) -> str:
+    """0.6 -> "0.60", 1 -> "1.00", 1/3 -> "0.3333": a point, at least two decimals."""
+    value = fraction.quantize(Decimal("0.0001")).normalize()
+    if value.as_tuple().exponent > -2:  # type: ignore[operator]
+        value = value.quantize(Decimal("0.01"))
+    return format(value, "f")
+
+
+def _payment_period(agreement: Agreement) -> str:
+    first = getattr(agreement, "first_due", None) or agreement.starts_on
+    last = getattr(agreement, "last_due", None) or agreement.ends_on
+    if first is None:
+        first = _local_date(agreement.signed_at)
+    if first is None:
+        return ""
+    if last is None or last == first:
+        return first.isoformat()
+    return f"{first.isoformat()}/{last.isoformat()}"
+
+
+def open_data_rows(call: Call) -> Iterator[list[Any]]:
+    """The « données essentielles » of each signed agreement above 23 000 €, in the SCDL schema.
+
+    One row per beneficiary structure, as the schema asks when a grant has several: every
+    structure of the consortium with a positive share of the project, with that share as
+    `pourcentageSubvention` (the shares normalised to add up to 1) and the grant's whole amount
+    as `montant` (« montant total … avant répartition »). A dossier whose structures all have a
+    nil share gets one row, its lead's, at 1.00. Legal persons only: a structure whose INSEE
+    legal category is a natural person's (level I "1", entrepreneur individuel) is left out, so no
+    person's name is ever published; nor any e-mail address, no user field being read.
+
+    `referenceDecision` is the agreement's number; `datesPeriodeVersement` runs from the first to
+    the last due date of the tranches (the agreement's dates, failing those).
+    """
+    for agreement in _open_data_agreements(call).iterator(chunk_size=CHUNK_SIZE):
+        application = agreement.grant.application
+        members: list[Member] = list(getattr(application, "open_data_members", []))
+        beneficiaries = [member for member in members if member.share_percent > 0]
+        if not beneficiaries:
+            beneficiaries = [member for member in members if member.is_lead]
+        shares = sum((member.share_percent for member in beneficiaries), ZERO)
+        objet = _("%(kind)s « %(title)s » — %(call)s") % {
+            "kind": Application.Kind(application.kind).label,
+            "title": application.title,
+            "call": call.title,
+        }
+        signed = _local_date(agreement.signed_at)
+        amount = (agreement.grant.amount + agreement.grant.bonus).quantize(CENT)
+        for member in beneficiaries:
+            organisation = member.organisation
+            if is_natural_person(organisation):
+                continue
+            fraction = member.share_percent / shares if shares > 0 else Decimal("1")
+            yield [
+                call.grantor_name,
+                call.grantor_siret,
+                signed,
+                agreement.number,
+                organisation.name,
+                organisation.siret,
+                objet[:OBJECT_MAX_LENGTH],
+                amount,
+                "aide en numéraire",
+                "échelonné",
+                _payment_period(agreement),
+                "",
+                "non",
+                _fraction_text(fraction),
+            ]
+
+
+# --- the public list of laureates ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LaureateRow:
+    name: str
+    departement: str
+    amount: Decimal
+    kind: str
+    kind_label: str
+
+
+def laureate_rows(call: Call) -> Iterator[LaureateRow]:
+    """The active grants of a call by their lead structure, legal persons only."""
+    grants = (
+        Grant.objects.filter(call=call, status=Grant.Status.ACTIVE)
+        .select_related("application__departement")
+        .annotate(
+            lead_name=_lead("name", "application"),
+            lead_category=_lead("legal_category_id", "application"),
+        )
+        .exclude(lead_category__startswith=NATURAL_PERSON_CATEGORY_PREFIX)
+        .exclude(lead_name__isnull=True)
+        .order_by("application__departement__code", "lead_name", "pk")
+    )
+    for grant in grants.iterator(chunk_size=CHUNK_SIZE):
+        application = grant.application
+        departement = application.departement
+        yield LaureateRow(
+            name=getattr(grant, "lead_name", ""),
+            departement=str(departement) if departement else "",
+            amount=grant.amount + grant.bonus,
+            kind=KIND_SHORT.get(application.kind, application.kind),
+            kind_label=str(Application.Kind(application.kind).label),
+        )
+
+
+# --- audit and background jobs ------------------------------------------------------------------
+
+
+@transaction.atomic
+def export_record(*, actor: User | None, call: Call, action: str, data: dict[str, Any]) -> None:
+    """Every export leaves an audit row: who took which data of which call, in which format."""
+    audit_record(actor=actor, action=action, target=call, data=data)
+
+
+JOB_TIMEOUT = 60 * 60 * 24
+EXPORTS_DIR = "exports"
+
+
+def _job_key(job_id: str) -> str:
+    return f"grants:export-job:{job_id}"
+
+
+def xlsx_job_path(job_id: str) -> Path:
+    """Where a job's workbook is written: derived from the id, never read from the cache."""
+    return Path(settings.MEDIA_ROOT) / EXPORTS_DIR / f"{uuid.UUID(job_id)}.xlsx"
+
+
+def _purge_old_exports(directory: Path) -> None:
+    """A workbook lives as long as its job's cache entry (a day): older files are deleted."""
+    cutoff = timezone.now().timestamp() - JOB_TIMEOUT
+    for old in directory.glob("*.xlsx"):
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+        except FileNotFoundError:  # removed meanwhile by another build
+            continue
+
+
+def xlsx_job_create(*, call: Call, actor: User) -> str:
+    """Record a workbook to build (the caller queues the task after commit) and audit it."""
+    job_id = str(uuid.uuid4())
+    state = {
+        "done": 0,
+        "total": 0,
+        "ready": False,
+        "failed": False,
+        "path": f"{EXPORTS_DIR}/{job_id}.xlsx",
+        "call_id": call.pk,
+        "call_slug": call.slug,
+        "requested_by": actor.pk,
+    }
+    cache.set(_job_key(job_id), state, JOB_TIMEOUT)
+    export_record(actor=actor, call=call, action=BUDGET_REPORT_ACTION, data={"format": "xlsx", "job": job_id})
+    return job_id
+
+
+def xlsx_job_state(job_id: str) -> dict[str, Any] | None:
+    state: dict[str, Any] | None = cache.get(_job_key(job_id))
+    return state
+
+
+def xlsx_job_build(*, job_id: str) -> None:
+    """Build a job's workbook, reporting progress in the cache. Idempotent: a finished or unknown
+    job is left alone; the file is written aside and moved into place once complete."""
+    key = _job_key(job_id)
+    state = xlsx_job_state(job_id)
+    if state is None or state["ready"]:
+        return
+    call = Call.objects.get(pk=state["call_id"])
+    target = xlsx_job_path(job_id)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _purge_old_exports(target.parent)
+    partial = target.with_name(f"{target.stem}.part")
+
+    def progress(done: int, total: int) -> None:
+        state.update(done=done, total=total)
+        cache.set(key, state, JOB_TIMEOUT)
+
+    try:
+        xlsx_write(call, partial, progress=progress)
+    except Exception:
+        state["failed"] = True
+        cache.set(key, state, JOB_TIMEOUT)
+        partial.unlink(missing_ok=True)
+        raise
+    os.replace(partial, target)
+    state.update(ready=True, failed=False, done=max(state["done"], state["total"]))
+    cache.set(key, state, JOB_TIMEOUT)
+
+
+def pdf_summary_request(*, call: Call, actor: User) -> Document:
+    """Ask for the PDF summary: a document row rendered by the document task after commit."""
+    with transaction.atomic():
+        document = document_request(
+            key=f"{PDF_KIND}:{call.pk}:{uuid.uuid4()}",
+            kind=PDF_KIND,
+            template_name=PDF_TEMPLATE,
+            context=summary_context(call),
+            filename=f"synthese-budgetaire-{call.slug}-{timezone.localdate().isoformat()}.pdf",
+        )
+        export_record(
+            actor=actor,
+            call=call,
+            action=BUDGET_REPORT_ACTION,
+            data={"format": "pdf", "document": document.pk},
+        )
+    return document

@@ -1,0 +1,52 @@
+"""`manage.py export_open_data --call SLUG --output PATH`: the « données essentielles » of the
+call's agreements in the SCDL « subventions » schema (CSV, UTF-8 with a BOM, "," separator, the
+schema's column names in the header). Every run leaves an audit row ("export.open_data").
+"""
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils.translation import gettext as _
+
+from grants.exports import OPEN_DATA_ACTION, OPEN_DATA_COLUMNS, csv_stream, export_record, open_data_rows
+from grants.management.commands.budget_report import call_or_error, output_or_error
+
+
+class Command(BaseCommand):
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        self.help = _(
+            "Exporte les données essentielles des conventions d'un appel au format du schéma "
+            "« subventions » du Socle commun des données locales."
+        )
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--call", required=True, help=_("Identifiant (slug) de l'appel."))
+        parser.add_argument("--output", required=True, help=_("Chemin du fichier CSV à écrire."))
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        call = call_or_error(options["call"])
+        output = output_or_error(options["output"])
+        rows = 0
+        with output.open("w", encoding="utf-8", newline="") as handle:
+
+            def counted() -> Any:
+                nonlocal rows
+                for row in open_data_rows(call):
+                    rows += 1
+                    yield row
+
+            for chunk in csv_stream(counted(), OPEN_DATA_COLUMNS, delimiter=","):
+                handle.write(chunk)
+        export_record(
+            actor=None,
+            call=call,
+            action=OPEN_DATA_ACTION,
+            data={"format": "csv", "source": "command", "output": str(output), "rows": rows},
+        )
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("%(rows)d ligne(s) de données essentielles écrite(s) dans %(path)s.")
+                % {"rows": rows, "path": output}
+            )
+        )

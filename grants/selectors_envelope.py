@@ -1,0 +1,356 @@
+"""Reads for the envelope's dashboard: what a call has committed and paid, and where.
+
+Every figure is an aggregate computed by the database (`aggregate`, `values().annotate()`), in a
+fixed number of queries whatever the number of grants: Python only joins the grouped rows to
+the reference lists (régions, départements, zones…) and divides the totals.
+
+Only active grants count: a cancelled grant (dossier reopened) released its amount.
+
+Zones: a dossier may have several places, in different zones. It counts once in each zone its
+places have (a dossier with a place in a QPV and another in a rural area counts in both), and in
+« Non renseignée » when it has no place or a place whose zone is unknown. The zone table
+therefore does not add up to the totals when a dossier spans several zones; each zone's own
+figures are exact (a grant is never counted twice in the same zone).
+"""
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, TypedDict
+
+from django.db.models import (
+    Avg,
+    Case,
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractYear
+from django.utils.translation import gettext as _
+
+from applications.models import Application, Call, Member
+from fabriques.models import ApplicantFamily, Departement, TiersLieu, Zone
+from grants.models import Grant, Tranche
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+MONEY = DecimalField(max_digits=16, decimal_places=2)
+
+
+class Totals(TypedDict):
+    envelope: Decimal
+    committed: Decimal
+    paid: Decimal
+    remaining: Decimal
+    laureates: int
+    target: int
+
+
+def _money(value: Decimal | int | float | None) -> Decimal:
+    """Every amount of the dashboard as a Decimal with two places (SQLite may return fewer)."""
+    if value is None:
+        return ZERO
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+
+def _committed_expr() -> Any:
+    return Sum(F("amount") + F("bonus"), output_field=MONEY)
+
+
+def active_grants(call: Call) -> QuerySet[Grant]:
+    return Grant.objects.filter(call=call, status=Grant.Status.ACTIVE)
+
+
+def paid_tranches(call: Call) -> QuerySet[Tranche]:
+    return Tranche.objects.filter(
+        grant__call=call, grant__status=Grant.Status.ACTIVE, status=Tranche.Status.PAID
+    )
+
+
+def envelope_totals(call: Call) -> Totals:
+    """The headline figures, in two queries: what a daily snapshot keeps."""
+    grants = active_grants(call).aggregate(committed=_committed_expr(), laureates=Count("pk"))
+    paid = paid_tranches(call).aggregate(paid=Sum("amount"))["paid"]
+    envelope = _money(call.envelope)
+    committed = _money(grants["committed"])
+    return {
+        "envelope": envelope,
+        "committed": committed,
+        "paid": _money(paid),
+        "remaining": envelope - committed,
+        "laureates": grants["laureates"],
+        "target": call.target_count,
+    }
+
+
+def _row(
+    code: str, label: str, laureates: int = 0, committed: Any = None, paid: Any = None
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "name": label,
+        "laureates": laureates,
+        "committed": _money(committed),
+        "paid": _money(paid),
+    }
+
+
+def _territories(call: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """By département (all of them, with zeros) and by région; four grouped queries and the lists."""
+    dep_key = "application__departement_id"
+    region_key = "application__departement__region_id"
+    grants_by_dep = {
+        row[dep_key]: row
+        for row in active_grants(call)
+        .values(dep_key)
+        .annotate(laureates=Count("pk"), committed=_committed_expr())
+    }
+    paid_by_dep = {
+        row[f"grant__{dep_key}"]: row["paid"]
+        for row in paid_tranches(call).values(f"grant__{dep_key}").annotate(paid=Sum("amount"))
+    }
+    grants_by_region = {
+        row[region_key]: row
+        for row in active_grants(call)
+        .values(region_key)
+        .annotate(laureates=Count("pk"), committed=_committed_expr())
+    }
+    paid_by_region = {
+        row[f"grant__{region_key}"]: row["paid"]
+        for row in paid_tranches(call).values(f"grant__{region_key}").annotate(paid=Sum("amount"))
+    }
+
+    departements: list[dict[str, Any]] = []
+    regions: dict[str, dict[str, Any]] = {}
+    for departement in Departement.objects.select_related("region").order_by("code"):
+        grouped = grants_by_dep.get(departement.code, {})
+        row = _row(
+            departement.code,
+            departement.name,
+            grouped.get("laureates", 0),
+            grouped.get("committed"),
+            paid_by_dep.get(departement.code),
+        )
+        row["region_code"] = departement.region_id
+        row["region_name"] = departement.region.name
+        departements.append(row)
+        region = departement.region
+        if region.code not in regions:
+            grouped = grants_by_region.get(region.code, {})
+            regions[region.code] = _row(
+                region.code,
+                region.name,
+                grouped.get("laureates", 0),
+                grouped.get("committed"),
+                paid_by_region.get(region.code),
+            )
+    by_region = sorted(regions.values(), key=lambda row: row["name"])
+    # A grant whose dossier has no département (not expected: it is set at submission) stays
+    # visible in a row of its own rather than vanishing from the breakdown.
+    if None in grants_by_dep:
+        unknown = _row(
+            "",
+            _("Non renseigné"),
+            grants_by_dep[None]["laureates"],
+            grants_by_dep[None]["committed"],
+            paid_by_dep.get(None),
+        )
+        departements.append({**unknown, "region_code": "", "region_name": _("Non renseignée")})
+        by_region.append(unknown)
+    without = [
+        {"code": row["code"], "name": row["name"]}
+        for row in departements
+        if row["code"] and row["laureates"] == 0
+    ]
+    return by_region, departements, without
+
+
+def _zone_condition(zone: str, application_ref: str) -> Q:
+    """The dossier has a place in this zone; « Non renseignée » also takes dossiers without place."""
+    in_zone = Exists(TiersLieu.objects.filter(applications=OuterRef(application_ref), zone=zone).values("pk"))
+    if zone != Zone.UNKNOWN:
+        return Q(in_zone)
+    any_place = Exists(TiersLieu.objects.filter(applications=OuterRef(application_ref)).values("pk"))
+    return Q(in_zone) | ~Q(any_place)
+
+
+ZONE_ORDER = [Zone.QPV, Zone.NEAR_QPV, Zone.RURAL, Zone.OTHER, Zone.UNKNOWN]
+
+
+def _by_zone(call: Call) -> list[dict[str, Any]]:
+    """One query for the grants and one for the payments, a conditional aggregate per zone."""
+    grant_aggregates: dict[str, Any] = {}
+    paid_aggregates: dict[str, Any] = {}
+    for index, zone in enumerate(ZONE_ORDER):
+        condition = _zone_condition(zone, "application")
+        grant_aggregates[f"n{index}"] = Count("pk", filter=condition)
+        grant_aggregates[f"c{index}"] = Sum(F("amount") + F("bonus"), filter=condition, output_field=MONEY)
+        paid_aggregates[f"p{index}"] = Sum("amount", filter=_zone_condition(zone, "grant__application"))
+    grants = active_grants(call).aggregate(**grant_aggregates)
+    paid = paid_tranches(call).aggregate(**paid_aggregates)
+    return [
+        _row(zone.value, str(zone.label), grants[f"n{index}"], grants[f"c{index}"], paid[f"p{index}"])
+        for index, zone in enumerate(ZONE_ORDER)
+    ]
+
+
+def _grouped(
+    call: Call,
+    choices: list[tuple[str, str]],
+    *,
+    grant_key: str,
+    tranche_key: str,
+    grant_annotations: dict[str, Any] | None = None,
+    tranche_annotations: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Laureates, committed and paid grouped by one column, in the order of `choices`.
+
+    Two grouped queries. Values outside `choices` (none expected) are gathered in a last row.
+    """
+    grants = {
+        row[grant_key]: row
+        for row in active_grants(call)
+        .annotate(**(grant_annotations or {}))
+        .values(grant_key)
+        .annotate(laureates=Count("pk"), committed=_committed_expr())
+    }
+    paid = {
+        row[tranche_key]: row["paid"]
+        for row in paid_tranches(call)
+        .annotate(**(tranche_annotations or {}))
+        .values(tranche_key)
+        .annotate(paid=Sum("amount"))
+    }
+    rows = []
+    for code, label in choices:
+        grouped = grants.get(code, {})
+        rows.append(_row(code, label, grouped.get("laureates", 0), grouped.get("committed"), paid.get(code)))
+    known = {code for code, _label in choices}
+    extra = [code for code in grants if code not in known]
+    if extra:
+        rows.append(
+            _row(
+                "",
+                _("Non renseignée"),
+                sum(grants[code]["laureates"] for code in extra),
+                sum((_money(grants[code]["committed"]) for code in extra), ZERO),
+                sum((_money(paid.get(code)) for code in extra), ZERO),
+            )
+        )
+    return rows
+
+
+def _by_kind(call: Call) -> list[dict[str, Any]]:
+    choices = [(str(value), str(label)) for value, label in Application.Kind.choices]
+    return _grouped(call, choices, grant_key="application__kind", tranche_key="grant__application__kind")
+
+
+def _lead_family(application_ref: str) -> Subquery:
+    """The family of the dossier's lead structure (its legal category's)."""
+    return Subquery(
+        Member.objects.filter(application=OuterRef(application_ref), is_lead=True).values(
+            "organisation__legal_category__family"
+        )[:1]
+    )
+
+
+def _by_family(call: Call) -> list[dict[str, Any]]:
+    choices = [(str(value), str(label)) for value, label in ApplicantFamily.choices]
+    return _grouped(
+        call,
+        choices,
+        grant_key="family",
+        tranche_key="family",
+        grant_annotations={"family": _lead_family("application")},
+        tranche_annotations={"family": _lead_family("grant__application")},
+    )
+
+
+def _by_year(call: Call) -> list[dict[str, Any]]:
+    """Per calendar year: unpaid tranches by the year they fall due, paid ones by the year paid.
+
+    Cancelled tranches are left out. One grouped query.
+    """
+    rows = (
+        Tranche.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE)
+        .exclude(status=Tranche.Status.CANCELLED)
+        .annotate(
+            year=Case(
+                When(status=Tranche.Status.PAID, then=ExtractYear("paid_on")),
+                default=ExtractYear("due_date"),
+            )
+        )
+        .values("year")
+        .annotate(
+            scheduled=Coalesce(
+                Sum("amount", filter=~Q(status=Tranche.Status.PAID)), Value(ZERO), output_field=MONEY
+            ),
+            paid=Coalesce(
+                Sum("amount", filter=Q(status=Tranche.Status.PAID)), Value(ZERO), output_field=MONEY
+            ),
+        )
+    )
+    result = [
+        {"year": row["year"], "scheduled": _money(row["scheduled"]), "paid": _money(row["paid"])}
+        for row in rows
+    ]
+    # Years in order; tranches without a due date (none are created so) last.
+    return sorted(result, key=lambda row: (row["year"] is None, row["year"] or 0))
+
+
+def envelope_figures(call: Call) -> dict[str, Any]:
+    """Everything the dashboard shows for a call, in a fixed number of queries."""
+    totals = envelope_totals(call)
+    average = active_grants(call).aggregate(average=Avg(F("amount") + F("bonus"), output_field=MONEY))[
+        "average"
+    ]
+    average_award = _money(average) if average is not None else None
+    laureates, target = totals["laureates"], totals["target"]
+    missing = max(target - laureates, 0)
+    remaining_per_missing = (
+        (totals["remaining"] / missing).quantize(CENT, rounding=ROUND_HALF_UP) if missing else None
+    )
+    projection = None
+    if average_award is not None:
+        projected = (average_award * target).quantize(CENT)
+        projection = {
+            "amount": projected,
+            "envelope": totals["envelope"],
+            "balance": totals["envelope"] - projected,
+            "overrun": max(projected - totals["envelope"], ZERO),
+            "exceeds": projected > totals["envelope"],
+        }
+    by_region, by_departement, without = _territories(call)
+    return {
+        "call": call,
+        **totals,
+        "committed_percent": _percent(totals["committed"], totals["envelope"]),
+        "paid_percent": _percent(totals["paid"], totals["envelope"]),
+        "laureates_percent": _percent(laureates, target),
+        "missing": missing,
+        "average_award": average_award,
+        "remaining_per_missing": remaining_per_missing,
+        "projection": projection,
+        # The call's counters are kept under the awards' lock; the sums must agree with them.
+        "counters_match": totals["committed"] == _money(call.committed_amount)
+        and laureates == call.laureate_count,
+        "by_region": by_region,
+        "by_departement": by_departement,
+        "departements_without_laureate": without,
+        "by_zone": _by_zone(call),
+        "by_kind": _by_kind(call),
+        "by_family": _by_family(call),
+        "by_year": _by_year(call),
+    }

@@ -1,0 +1,478 @@
+"""Payments of a grant: the yearly tranches, from the beneficiary's request to the payment.
+
+A tranche moves scheduled → requested → validated → paid, and may be cancelled before it is paid
+(`TRANSITIONS`). The beneficiary (a member of the lead structure) requests it with the IBAN of the
+account to credit: the payment request is a PDF (a `notifications.Document` row) written in the
+request's transaction. The territory's instructor validates it, a programme admin records the
+payment (date and reference); the State pays within 60 days of the request (`Tranche.pay_by`).
+
+Locks are taken grant, agreement, then tranche (the order of grants.services.agreements). Who may
+act is a PermissionDenied; what may not be done is a ValidationError with a French message, and
+nothing is written.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import stdnum.exceptions
+import stdnum.iban
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+
+from accounts.formatting import format_money
+from accounts.models import Role, User
+from accounts.roles import has_role
+from accounts.services import audit_record
+from applications.models import Application, Member
+from applications.services.review import ensure_no_conflict, ensure_reviewer
+from fabriques.models import Organisation
+from grants.models import Agreement, Grant, Report, ReportKind, Tranche
+from grants.services.decisions import lock_dossier_and_envelope, release
+from notifications.services import document_request
+
+T = Tranche.Status
+
+PAYMENT_REQUEST_TEMPLATE = "pdf/payment_request.html"
+
+# The tranche machine: every move a service may make. Nothing goes back to « scheduled ».
+TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        (T.SCHEDULED, T.REQUESTED),
+        (T.REQUESTED, T.VALIDATED),
+        (T.VALIDATED, T.PAID),
+        (T.SCHEDULED, T.CANCELLED),
+        (T.REQUESTED, T.CANCELLED),
+        (T.VALIDATED, T.CANCELLED),
+    }
+)
+# A previous tranche in one of these states no longer holds the next one back.
+REQUESTED_OR_LATER = frozenset({T.REQUESTED, T.VALIDATED, T.PAID, T.CANCELLED})
+SETTLED = frozenset({T.PAID, T.CANCELLED})
+OPEN_AGREEMENT = (Agreement.Status.SIGNED, Agreement.Status.ACTIVE)
+
+
+# --- who --------------------------------------------------------------------------------------
+
+
+def lead_organisation(application: Application) -> Organisation | None:
+    member = application.members.select_related("organisation").filter(is_lead=True).first()
+    return member.organisation if member is not None else None
+
+
+def is_beneficiary(user: User, grant: Grant) -> bool:
+    """A member of the lead structure of the grant's dossier (the beneficiary of the grant)."""
+    return (
+        user.is_authenticated
+        and Member.objects.filter(
+            application_id=grant.application_id, is_lead=True, organisation__memberships__user=user
+        ).exists()
+    )
+
+
+def ensure_beneficiary(user: User, grant: Grant, *, admin_too: bool = False) -> None:
+    if admin_too and has_role(user, Role.ADMIN):
+        return
+    if not is_beneficiary(user, grant):
+        raise PermissionDenied(
+            _("Seul un membre de la structure cheffe de file peut agir pour cette subvention.")
+        )
+
+
+def ensure_admin(user: User) -> None:
+    if not has_role(user, Role.ADMIN):
+        raise PermissionDenied(_("Cette action est réservée aux administrateurs du programme."))
+
+
+def beneficiary_emails(grant: Grant) -> list[str]:
+    """Who hears about the grant: the dossier's creator and the lead structure's members."""
+    application = grant.application
+    recipients = {application.created_by.email}
+    organisation = lead_organisation(application)
+    if organisation is not None:
+        recipients |= set(organisation.memberships.values_list("user__email", flat=True))
+    return sorted(recipients)
+
+
+# --- reads shared by the services and the pages -------------------------------------------------
+
+
+def agreement_of(grant: Grant) -> Agreement | None:
+    """The grant's agreement, if one was drawn up (`grant.agreement` raises when there is none)."""
+    return Agreement.objects.filter(grant_id=grant.pk).first()
+
+
+def grant_years(grant: Grant) -> int:
+    """How many years the grant (and its agreement) covers: one tranche per year."""
+    last = grant.tranches.order_by("-year_index").values_list("year_index", flat=True).first()
+    return last or grant.call.duration_years
+
+
+def iban_compact(value: str) -> str:
+    """The IBAN typed by the requester, checked (country format and check digits) and compacted."""
+    try:
+        return str(stdnum.iban.validate(value or ""))
+    except stdnum.exceptions.ValidationError as error:
+        raise ValidationError(
+            {
+                "iban": _(
+                    "Cet IBAN n'est pas valide : vérifiez-le sur le RIB de la structure "
+                    "(par exemple FR76 3000 6000 0112 3456 7890 189)."
+                )
+            },
+            code="iban",
+        ) from error
+
+
+def iban_masked(value: str) -> str:
+    """An IBAN as shown in pages: every character hidden but the last four."""
+    compact = stdnum.iban.compact(value or "")
+    if len(compact) <= 4:
+        return compact
+    hidden = "•" * (len(compact) - 4)
+    groups = [hidden[max(0, end - 4) : end] for end in range(len(hidden), 0, -4)][::-1]
+    return " ".join([*groups, compact[-4:]])
+
+
+def _label(status: str) -> str:
+    return str(T(status).label)
+
+
+def tranche_request_refusals(tranche: Tranche, agreement: Agreement | None = None) -> list[str]:
+    """Why the tranche cannot be requested now (empty when it can). Who asks is checked apart."""
+    grant = tranche.grant
+    if grant.status != Grant.Status.ACTIVE:
+        return [_("Cette subvention est annulée : aucune tranche ne peut être demandée.")]
+    if tranche.status != T.SCHEDULED:
+        return [
+            _("La tranche de l'année %(year)d est « %(status)s » : elle ne peut plus être demandée.")
+            % {"year": tranche.year_index, "status": _label(tranche.status)}
+        ]
+    refusals = []
+    agreement = agreement if agreement is not None else agreement_of(grant)
+    if agreement is None or agreement.status not in OPEN_AGREEMENT:
+        refusals.append(
+            _("La convention de cette subvention doit être signée avant toute demande de versement.")
+        )
+    earlier = grant.tranches.filter(year_index__lt=tranche.year_index).exclude(status__in=REQUESTED_OR_LATER)
+    for year in earlier.values_list("year_index", flat=True):
+        refusals.append(
+            _("Demandez d'abord la tranche de l'année %(previous)d : les tranches se demandent dans l'ordre.")
+            % {"previous": year}
+        )
+    if tranche.year_index >= 2:
+        previous = tranche.year_index - 1
+        accepted = set(
+            Report.objects.filter(
+                grant=grant, year_index=previous, status=Report.Status.ACCEPTED
+            ).values_list("kind", flat=True)
+        )
+        for kind in ReportKind:
+            if kind.value not in accepted:
+                refusals.append(
+                    _(
+                        "La tranche de l'année %(year)d se demande une fois le %(kind)s de l'année "
+                        "%(previous)d accepté."
+                    )
+                    % {"year": tranche.year_index, "kind": str(kind.label).lower(), "previous": previous}
+                )
+    return refusals
+
+
+def _refuse_move(tranche: Tranche, to_status: str) -> None:
+    """Refuse any move that is not in the tranche machine, with a message for the usual cases."""
+    if (tranche.status, to_status) in TRANSITIONS:
+        return
+    if tranche.status == T.PAID and to_status == T.PAID:
+        message = _(
+            "La tranche de l'année %(year)d a déjà été versée le %(date)s (référence %(reference)s) : "
+            "un second versement est refusé."
+        ) % {
+            "year": tranche.year_index,
+            "date": date_format(tranche.paid_on, "j F Y") if tranche.paid_on else "",
+            "reference": tranche.payment_reference,
+        }
+        raise ValidationError(message, code="already_paid")
+    if to_status == T.PAID:
+        message = _(
+            "Seule une tranche validée peut être versée : la tranche de l'année %(year)d est « %(status)s »."
+        ) % {"year": tranche.year_index, "status": _label(tranche.status)}
+    elif to_status == T.VALIDATED:
+        message = _(
+            "Seule une tranche demandée peut être validée : "
+            "la tranche de l'année %(year)d est « %(status)s »."
+        ) % {"year": tranche.year_index, "status": _label(tranche.status)}
+    elif to_status == T.CANCELLED and tranche.status == T.PAID:
+        message = _("La tranche de l'année %(year)d est versée : elle ne peut plus être annulée.") % {
+            "year": tranche.year_index
+        }
+    elif to_status == T.CANCELLED:
+        message = _("La tranche de l'année %(year)d est déjà annulée.") % {"year": tranche.year_index}
+    else:
+        message = _("La tranche de l'année %(year)d ne peut pas passer de « %(from)s » à « %(to)s ».") % {
+            "year": tranche.year_index,
+            "from": _label(tranche.status),
+            "to": _label(to_status),
+        }
+    raise ValidationError(message, code="state")
+
+
+def _lock_agreement(grant: Grant) -> Agreement | None:
+    return Agreement.objects.select_for_update().filter(grant_id=grant.pk).first()
+
+
+def _lock(tranche: Tranche) -> tuple[Grant, Agreement | None, Tranche]:
+    """Lock the grant, its agreement, then the tranche: the order of amendments and terminations
+    (grants.services.agreements), so that a payment and a termination never wait on each other."""
+    grant = Grant.objects.select_for_update().select_related("application", "call").get(pk=tranche.grant_id)
+    agreement = _lock_agreement(grant)
+    locked = Tranche.objects.select_for_update().get(pk=tranche.pk)
+    locked.grant = grant
+    return grant, agreement, locked
+
+
+def _complete_agreement_if_settled(grant: Grant) -> None:
+    """Once every tranche is paid (or cancelled, at least one paid), the agreement is completed."""
+    tranches = grant.tranches.all()
+    if tranches.exclude(status__in=SETTLED).exists() or not tranches.filter(status=T.PAID).exists():
+        return
+    Agreement.objects.filter(grant_id=grant.pk, status__in=OPEN_AGREEMENT).update(
+        status=Agreement.Status.COMPLETED
+    )
+
+
+# --- the verbs ----------------------------------------------------------------------------------
+
+
+def _payment_request_context(
+    grant: Grant, tranche: Tranche, agreement: Agreement, iban: str, actor: User
+) -> dict[str, object]:
+    application = grant.application
+    organisation = lead_organisation(application)
+    now = timezone.now()
+    paid = sum(grant.tranches.filter(status=T.PAID).values_list("amount", flat=True), Decimal("0"))
+    pay_by = tranche.pay_by
+    return {
+        "reference": application.reference,
+        "title": application.title,
+        "call": grant.call.title,
+        "date": date_format(timezone.localtime(now), "j F Y"),
+        "beneficiary_name": organisation.name if organisation else "",
+        "beneficiary_siret": organisation.siret_display if organisation else "",
+        "beneficiary_address": (
+            f"{organisation.address}, {organisation.postal_code} {organisation.commune_name}"
+            if organisation
+            else ""
+        ),
+        "iban": stdnum.iban.format(iban),
+        "year": tranche.year_index,
+        "years": grant_years(grant),
+        "amount": format_money(tranche.amount),
+        "grant_amount": format_money(grant.amount),
+        "paid_before": format_money(paid),
+        "agreement_number": agreement.number,
+        "commitment_number": agreement.commitment_number,
+        "pay_by": date_format(pay_by, "j F Y") if pay_by else "",
+        "requested_by": actor.get_full_name() or actor.email,
+        "requested_by_email": actor.email,
+    }
+
+
+@transaction.atomic
+def tranche_request(*, tranche: Tranche, iban: str, actor: User) -> Tranche:
+    """The beneficiary asks for a tranche: agreement signed, earlier tranches requested, the
+    previous year's reports accepted. Writes the payment request PDF with the IBAN typed."""
+    grant, agreement, tranche = _lock(tranche)
+    ensure_beneficiary(actor, grant, admin_too=True)
+    refusals = tranche_request_refusals(tranche, agreement)
+    if refusals:
+        raise ValidationError(refusals, code="state")
+    assert agreement is not None  # noqa: S101 (tranche_request_refusals refuses a missing agreement)
+    compact = iban_compact(iban)
+    _refuse_move(tranche, T.REQUESTED)
+    tranche.status = T.REQUESTED
+    tranche.requested_at = timezone.now()
+    tranche.requested_by = actor
+    tranche.payment_request = document_request(
+        key=f"tranche:{tranche.pk}:payment-request",
+        kind="payment-request",
+        template_name=PAYMENT_REQUEST_TEMPLATE,
+        context=_payment_request_context(grant, tranche, agreement, compact, actor),
+        filename=f"demande-de-versement-{grant.application.reference}-annee-{tranche.year_index}.pdf",
+    )
+    tranche.full_clean()
+    tranche.save(update_fields=["status", "requested_at", "requested_by", "payment_request"])
+    audit_record(
+        actor=actor,
+        action="tranche.request",
+        target=tranche,
+        data={"amount": str(tranche.amount), "iban": iban_masked(compact)},
+    )
+    return tranche
+
+
+@transaction.atomic
+def tranche_validate(*, tranche: Tranche, actor: User) -> Tranche:
+    """An instructor of the dossier's territory (or an admin) validates a requested tranche."""
+    grant, _agreement, tranche = _lock(tranche)
+    ensure_reviewer(actor, grant.application)
+    ensure_no_conflict(actor, grant.application)
+    _refuse_move(tranche, T.VALIDATED)
+    tranche.status = T.VALIDATED
+    tranche.validated_at = timezone.now()
+    tranche.validated_by = actor
+    tranche.full_clean()
+    tranche.save(update_fields=["status", "validated_at", "validated_by"])
+    audit_record(actor=actor, action="tranche.validate", target=tranche)
+    return tranche
+
+
+@transaction.atomic
+def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, actor: User) -> Tranche:
+    """An admin records the payment of a validated tranche; the last one completes the agreement."""
+    ensure_admin(actor)
+    grant, _agreement, tranche = _lock(tranche)
+    _refuse_move(tranche, T.PAID)
+    errors: dict[str, str] = {}
+    reference = (payment_reference or "").strip()
+    if not reference:
+        errors["payment_reference"] = _(
+            "Indiquez la référence du paiement (numéro de mandat ou de virement)."
+        )
+    if paid_on is None:
+        errors["paid_on"] = _("Indiquez la date du versement.")
+    elif paid_on > timezone.localdate():
+        errors["paid_on"] = _("La date du versement ne peut pas être dans le futur.")
+    elif tranche.requested_at is not None and paid_on < timezone.localdate(tranche.requested_at):
+        errors["paid_on"] = _("La date du versement ne peut pas précéder la demande (%(date)s).") % {
+            "date": date_format(timezone.localdate(tranche.requested_at), "j F Y")
+        }
+    if errors:
+        raise ValidationError(errors)
+    tranche.status = T.PAID
+    tranche.paid_on = paid_on
+    tranche.payment_reference = reference
+    tranche.paid_recorded_by = actor
+    tranche.full_clean()
+    tranche.save(update_fields=["status", "paid_on", "payment_reference", "paid_recorded_by"])
+    _complete_agreement_if_settled(grant)
+    audit_record(
+        actor=actor,
+        action="tranche.pay",
+        target=tranche,
+        data={"paid_on": paid_on.isoformat(), "reference": reference, "amount": str(tranche.amount)},
+    )
+    return tranche
+
+
+@transaction.atomic
+def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
+    """An admin cancels a tranche not paid yet, with a reason; its amount goes back to the envelope.
+
+    Locks follow the awards' order: the dossier and the call (the envelope) first, then the grant,
+    its agreement and the tranche.
+    """
+    ensure_admin(actor)
+    _application, call = lock_dossier_and_envelope(tranche.grant.application)
+    grant, _agreement, tranche = _lock(tranche)
+    _refuse_move(tranche, T.CANCELLED)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("L'annulation d'une tranche doit être motivée.")})
+    tranche.status = T.CANCELLED
+    tranche.cancel_reason = reason.strip()
+    tranche.full_clean()
+    tranche.save(update_fields=["status", "cancel_reason"])
+    if grant.status == Grant.Status.ACTIVE:
+        release(call, tranche.amount)
+    _complete_agreement_if_settled(grant)
+    audit_record(actor=actor, action="tranche.cancel", target=tranche, data={"reason": reason.strip()})
+    return tranche
+
+
+@transaction.atomic
+def schedule_update(
+    *, grant: Grant, parts: list[Decimal], due_dates: list[date], actor: User
+) -> list[Tranche]:
+    """An admin changes the amounts and due dates of the tranches still scheduled.
+
+    The parts add up to the grant's amount, each within the call's yearly cap, each due date within
+    the agreement's dates when they are known. A tranche already requested, validated, paid or
+    cancelled keeps its amount and date. Every error is reported at once; nothing is written.
+    """
+    ensure_admin(actor)
+    grant = Grant.objects.select_for_update().select_related("call", "application").get(pk=grant.pk)
+    if grant.status != Grant.Status.ACTIVE:
+        raise ValidationError(
+            _("Cette subvention est annulée : son échéancier ne change plus."), code="state"
+        )
+    agreement = _lock_agreement(grant)
+    tranches = list(Tranche.objects.select_for_update().filter(grant=grant).order_by("year_index"))
+    if len(parts) != len(tranches) or len(due_dates) != len(tranches):
+        raise ValidationError(
+            {"parts": _("L'échéancier compte une tranche par année (%(n)d).") % {"n": len(tranches)}}
+        )
+    cap = grant.call.max_per_year
+    errors: dict[str, list[str]] = {}
+    for tranche, part, due in zip(tranches, parts, due_dates, strict=True):
+        year = tranche.year_index
+        if tranche.status != T.SCHEDULED:
+            if part != tranche.amount or due != tranche.due_date:
+                errors.setdefault(f"part_{year}", []).append(
+                    _(
+                        "La tranche de l'année %(year)d est « %(status)s » : son montant et son échéance "
+                        "ne changent plus."
+                    )
+                    % {"year": year, "status": _label(tranche.status)}
+                )
+            continue
+        if part < 0:
+            errors.setdefault(f"part_{year}", []).append(_("Une tranche ne peut pas être négative."))
+        elif part != part.quantize(Decimal("0.01")):
+            errors.setdefault(f"part_{year}", []).append(_("Un montant a au plus deux décimales."))
+        if part > cap:
+            errors.setdefault(f"part_{year}", []).append(
+                _("L'année %(year)d (%(part)s) dépasse le plafond annuel de %(cap)s.")
+                % {"year": year, "part": format_money(part), "cap": format_money(cap)}
+            )
+        if due is None:
+            errors.setdefault(f"due_date_{year}", []).append(
+                _("Indiquez l'échéance de l'année %(year)d.") % {"year": year}
+            )
+        elif agreement is not None and agreement.starts_on and due < agreement.starts_on:
+            errors.setdefault(f"due_date_{year}", []).append(
+                _("L'échéance de l'année %(year)d précède le début de la convention (%(start)s).")
+                % {"year": year, "start": date_format(agreement.starts_on, "j F Y")}
+            )
+        elif agreement is not None and agreement.ends_on and due > agreement.ends_on:
+            errors.setdefault(f"due_date_{year}", []).append(
+                _("L'échéance de l'année %(year)d dépasse la fin de la convention (%(end)s).")
+                % {"year": year, "end": date_format(agreement.ends_on, "j F Y")}
+            )
+    total = sum(parts, Decimal("0"))
+    if total != grant.amount:
+        errors.setdefault("parts", []).append(
+            _("La somme des tranches (%(sum)s) ne correspond pas au montant de la subvention (%(amount)s).")
+            % {"sum": format_money(total), "amount": format_money(grant.amount)}
+        )
+    if errors:
+        raise ValidationError(errors)
+    before = [(str(t.amount), t.due_date.isoformat() if t.due_date else None) for t in tranches]
+    for tranche, part, due in zip(tranches, parts, due_dates, strict=True):
+        if tranche.status != T.SCHEDULED or (tranche.amount, tranche.due_date) == (part, due):
+            continue
+        tranche.amount = part
+        tranche.due_date = due
+        tranche.full_clean()
+        tranche.save(update_fields=["amount", "due_date"])
+    audit_record(
+        actor=actor,
+        action="grant.schedule_update",
+        target=grant,
+        data={
+            "before": before,
+            "after": [(str(t.amount), t.due_date.isoformat() if t.due_date else None) for t in tranches],
+        },
+    )
+    return tranches

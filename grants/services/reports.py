@@ -1,0 +1,196 @@
+"""The beneficiary's yearly reports: the activity report and the compte rendu financier.
+
+Each year of the agreement asks for both; the tranche of year n + 1 is requested only once those
+of year n are accepted (grants.services.payments). A report is a PDF, checked by its content
+(libmagic), not its name; one report per year and kind is live (submitted or accepted), and a
+submitted one not yet examined may be replaced. The instructors of the territory (or an admin)
+accept it or send it back with a note, and the beneficiary is told by e-mail.
+"""
+
+import hashlib
+import uuid
+from typing import IO
+
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from accounts.services import audit_record
+from applications.services.attachments import SNIFF_BYTES, sanitise_filename, sniff_mime
+from applications.services.review import ensure_no_conflict, ensure_reviewer
+from grants.models import Grant, Report, ReportKind
+from grants.services.payments import beneficiary_emails, ensure_beneficiary, grant_years
+from notifications.services import email_queue
+
+REPORT_MAX_SIZE_MB = 20
+PDF_MIME = "application/pdf"
+
+
+def _kind_label(kind: str) -> str:
+    return str(ReportKind(kind).label)
+
+
+def _read_pdf(file: IO[bytes], name: str) -> bytes:
+    limit = REPORT_MAX_SIZE_MB * 1024 * 1024
+    content = file.read(limit + 1)
+    if not content:
+        raise ValidationError({"file": _("Le fichier « %(name)s » est vide.") % {"name": name}}, code="empty")
+    if len(content) > limit:
+        raise ValidationError(
+            {
+                "file": _("Le fichier « %(name)s » dépasse la taille maximale de %(size)d Mo.")
+                % {"name": name, "size": REPORT_MAX_SIZE_MB}
+            },
+            code="too_large",
+        )
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension != "pdf" or sniff_mime(content[:SNIFF_BYTES]) != PDF_MIME:
+        raise ValidationError(
+            {
+                "file": _(
+                    "Le fichier « %(name)s » n'est pas un PDF : un rapport se dépose au format PDF "
+                    "(son contenu a été vérifié, pas seulement son nom)."
+                )
+                % {"name": name}
+            },
+            code="bad_type",
+        )
+    return content
+
+
+@transaction.atomic
+def report_upload(
+    *, grant: Grant, year_index: int, kind: str, file: IO[bytes], filename: str, actor: User
+) -> Report:
+    """A member of the lead structure files the report of a year (PDF, 20 Mo at most)."""
+    grant = Grant.objects.select_for_update().select_related("application", "call").get(pk=grant.pk)
+    ensure_beneficiary(actor, grant)
+    if grant.status != Grant.Status.ACTIVE:
+        raise ValidationError(
+            _("Cette subvention est annulée : aucun rapport ne peut être déposé."), code="state"
+        )
+    if kind not in ReportKind.values:
+        raise ValidationError(
+            {"kind": _("Choisissez le type de rapport : rapport d'activité ou compte rendu financier.")}
+        )
+    years = grant_years(grant)
+    if not 1 <= year_index <= years:
+        raise ValidationError(
+            {
+                "year_index": _(
+                    "Un rapport pour une année hors de la convention ne peut pas être déposé : "
+                    "la convention couvre les années 1 à %(years)d."
+                )
+                % {"years": years}
+            },
+            code="year",
+        )
+    live = (
+        Report.objects.select_for_update()
+        .filter(grant=grant, year_index=year_index, kind=kind)
+        .exclude(status=Report.Status.REJECTED)
+        .first()
+    )
+    if live is not None and live.status == Report.Status.ACCEPTED:
+        raise ValidationError(
+            _("%(kind)s de l'année %(year)d : déjà accepté, il ne peut plus être remplacé.")
+            % {"kind": _kind_label(kind), "year": year_index},
+            code="accepted",
+        )
+    name = sanitise_filename(filename)
+    content = _read_pdf(file, name)
+    replaced = None
+    if live is not None:
+        # A submitted report not examined yet: the new file replaces it.
+        replaced = {"sha256": live.sha256, "name": live.original_name}
+        stored, storage = live.file.name or "", live.file.storage
+        live.delete()
+        if stored:
+            transaction.on_commit(lambda: storage.delete(stored))
+    report = Report(
+        grant=grant,
+        year_index=year_index,
+        kind=kind,
+        original_name=name,
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=actor,
+    )
+    # A random stored name: the beneficiary's file name is kept in original_name only.
+    report.file.save(f"{uuid.uuid4().hex}.pdf", ContentFile(content), save=False)
+    try:
+        report.full_clean()
+        report.save()
+    except Exception:
+        report.file.delete(save=False)
+        raise
+    audit_record(
+        actor=actor,
+        action="report.upload",
+        target=report,
+        data={"year": year_index, "kind": kind, "sha256": report.sha256, "replaced": replaced},
+    )
+    return report
+
+
+@transaction.atomic
+def report_review(*, report: Report, accept: bool, note: str, actor: User) -> Report:
+    """An instructor of the territory (or an admin) accepts a report or sends it back with a note."""
+    report = Report.objects.select_for_update().select_related("grant__application").get(pk=report.pk)
+    application = report.grant.application
+    ensure_reviewer(actor, application)
+    ensure_no_conflict(actor, application)
+    if report.status != Report.Status.SUBMITTED:
+        raise ValidationError(
+            _("Ce rapport a déjà été examiné (« %(status)s »).") % {"status": report.get_status_display()},
+            code="state",
+        )
+    note = (note or "").strip()
+    if not accept and not note:
+        raise ValidationError(
+            {"note": _("Indiquez ce qui doit être repris : un rapport à reprendre est motivé.")}
+        )
+    report.status = Report.Status.ACCEPTED if accept else Report.Status.REJECTED
+    report.reviewed_by = actor
+    report.reviewed_at = timezone.now()
+    report.review_note = note
+    report.full_clean()
+    report.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    values = {
+        "kind": _kind_label(report.kind),
+        "year": report.year_index,
+        "reference": application.reference,
+    }
+    if accept:
+        subject = _("%(kind)s de l'année %(year)d accepté – dossier %(reference)s") % values
+        body = _(
+            "Bonjour,\n\nLe %(kind_lower)s de l'année %(year)d de votre subvention (dossier %(reference)s) "
+            "a été accepté.%(note)s\n\nL'équipe Fabriques de territoires"
+        )
+    else:
+        subject = _("%(kind)s de l'année %(year)d à reprendre – dossier %(reference)s") % values
+        body = _(
+            "Bonjour,\n\nLe %(kind_lower)s de l'année %(year)d de votre subvention (dossier %(reference)s) "
+            "est à reprendre.%(note)s\n\nDéposez une nouvelle version sur la page de votre subvention."
+            "\n\nL'équipe Fabriques de territoires"
+        )
+    email_queue(
+        key=f"report:{report.pk}:review",
+        to=beneficiary_emails(report.grant),
+        subject=subject,
+        body=body
+        % {
+            **values,
+            "kind_lower": _kind_label(report.kind).lower(),
+            "note": ("\n\n" + _("Observation : %(note)s") % {"note": note}) if note else "",
+        },
+    )
+    audit_record(
+        actor=actor,
+        action="report.accept" if accept else "report.reject",
+        target=report,
+        data={"note": note},
+    )
+    return report

@@ -1,0 +1,26 @@
+"""The background build of a call's budget workbook (XLSX). A thin task: an id in, one call.
+
+Not named tasks.py, so Celery's autodiscovery does not find it by itself: the worker imports it
+through the views that queue it, or through `grants.tasks` / CELERY_IMPORTS (see the wiring notes
+of the exports).
+"""
+
+from celery import shared_task
+from django.db import OperationalError
+
+from grants.exports import xlsx_job_build
+
+TRANSIENT_ERRORS = (OperationalError,)
+
+
+@shared_task(
+    autoretry_for=TRANSIENT_ERRORS,
+    retry_backoff=5,
+    retry_backoff_max=300,
+    max_retries=5,
+    soft_time_limit=900,
+    time_limit=960,
+)
+def budget_report_build_task(job_id: str) -> None:
+    """Build the workbook of an export job; a finished or expired job is left alone."""
+    xlsx_job_build(job_id=job_id)

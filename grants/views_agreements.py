@@ -1,0 +1,536 @@
+"""Grant agreements: the beneficiary's page and the programme's actions on it.
+
+Every page fetches the agreement through the dossiers the user may see
+(`applications_visible_to`): another structure's agreement is a 404, never a 403. On that page the
+lead structure's legal representative accepts the agreement, its members upload the signed copy,
+and programme admins activate, complete, terminate or amend it (their views are refused to anyone
+else with a 403). The services check the rest again; their errors go back next to the fields, or
+into a message when they refuse the action as a whole.
+
+The forms are small and used only here, so they live in this module.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Prefetch, QuerySet
+from django.forms import BoundField
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.formatting import format_money
+from accounts.models import Role, User
+from accounts.permissions import can_use_admin_space, role_required
+from accounts.roles import has_role
+from applications.forms_review import AmountField
+from applications.selectors import applications_visible_to
+from applications.views.common import error_to_form
+from fabriques.models import Organisation, OrganisationMembership
+from grants.models import Agreement, Amendment, Tranche
+from grants.services.agreements import (
+    agreement_accept,
+    agreement_activate,
+    agreement_complete,
+    agreement_terminate,
+    agreement_upload_signed_copy,
+    amendment_create,
+    termination_document,
+)
+from notifications.models import Document, Status
+
+A = Agreement.Status
+
+
+# --- forms ---------------------------------------------------------------------------------------
+
+
+class AcceptForm(forms.Form):
+    confirm = forms.BooleanField(
+        label=gettext_lazy("J'ai lu la convention et je l'accepte au nom de la structure que je représente."),
+        error_messages={"required": gettext_lazy("Cochez la case pour accepter la convention.")},
+    )
+
+
+class SignedCopyForm(forms.Form):
+    # Empty files reach the service, whose message names the file.
+    file = forms.FileField(
+        label=gettext_lazy("Exemplaire signé (PDF)"),
+        allow_empty_file=True,
+        widget=forms.FileInput(attrs={"accept": "application/pdf,.pdf"}),
+        help_text=gettext_lazy("Format accepté : PDF. Son contenu est vérifié, pas seulement son nom."),
+        error_messages={"required": gettext_lazy("Choisissez le fichier PDF de l'exemplaire signé.")},
+    )
+
+
+class ActivateForm(forms.Form):
+    # Not required here: an empty number gets the service's own message.
+    commitment_number = forms.CharField(
+        label=gettext_lazy("Numéro d'engagement juridique"),
+        max_length=50,
+        required=False,
+        help_text=gettext_lazy("Il figure sur chaque demande de paiement."),
+    )
+
+
+class TerminateForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Motifs de la résiliation"),
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=gettext_lazy("Ils sont imprimés dans la décision de résiliation envoyée au bénéficiaire."),
+    )
+    clawback_amount = AmountField(
+        label=gettext_lazy("Montant à reverser (en euros)"),
+        required=False,
+        help_text=gettext_lazy("Au plus ce qui a déjà été versé. Laissez vide si rien n'est à reverser."),
+    )
+
+    def clawback(self) -> Decimal:
+        value = self.cleaned_data.get("clawback_amount")
+        return value if value is not None else Decimal("0")
+
+
+class AmendForm(forms.Form):
+    """The new amount and its breakdown by year; field names match the service's error keys."""
+
+    amount = AmountField(
+        label=gettext_lazy("Nouveau montant de la subvention (en euros)"),
+        error_messages={"required": gettext_lazy("Indiquez le nouveau montant, par exemple 120 000.")},
+    )
+    reason = forms.CharField(
+        label=gettext_lazy("Motifs de l'avenant"),
+        required=False,
+        max_length=10000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
+
+    def __init__(self, *args: Any, years: int, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.years = years
+        for year in range(1, years + 1):
+            self.fields[f"yearly_{year}"] = AmountField(
+                label=_("Tranche de l'année %(year)d") % {"year": year},
+                error_messages={"required": _("Indiquez le montant de l'année %(year)d.") % {"year": year}},
+            )
+
+    def yearly_fields(self) -> list[BoundField]:
+        return [self[f"yearly_{year}"] for year in range(1, self.years + 1)]
+
+    def yearly(self) -> list[Decimal]:
+        return [self.cleaned_data[f"yearly_{year}"] for year in range(1, self.years + 1)]
+
+
+# --- lookups -------------------------------------------------------------------------------------
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def agreements_visible_to(user: User) -> QuerySet[Agreement]:
+    """The agreements of the dossiers the user may see: any other number is a 404."""
+    return Agreement.objects.filter(grant__application__in=applications_visible_to(user))
+
+
+def visible_agreement(request: HttpRequest, number: str) -> Agreement:
+    return get_object_or_404(
+        agreements_visible_to(_user(request)).select_related(
+            "grant__application__call", "grant__application__created_by", "document", "accepted_by"
+        ),
+        number=number,
+    )
+
+
+def _detail(agreement: Agreement) -> HttpResponse:
+    return redirect("grants:agreement-detail", number=agreement.number)
+
+
+def _is_blocking(error: ValidationError) -> bool:
+    return not hasattr(error, "error_dict")
+
+
+def _refused(
+    request: HttpRequest, agreement: Agreement, error: ValidationError | PermissionDenied
+) -> HttpResponse:
+    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+    messages.error(request, text)
+    return _detail(agreement)
+
+
+# --- the agreement's page ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LeadSide:
+    """The lead structure as the page needs it: its legal representative and the user's place in it."""
+
+    organisation: Organisation | None
+    representative: OrganisationMembership | None
+    is_member: bool
+    is_representative: bool
+
+
+def _lead_side(agreement: Agreement, user: User) -> LeadSide:
+    """Read from the prefetched members and memberships: no query of its own."""
+    lead = next((member for member in agreement.grant.application.members.all() if member.is_lead), None)
+    if lead is None:
+        return LeadSide(None, None, False, False)
+    memberships = sorted(lead.organisation.memberships.all(), key=lambda m: (m.created_at, m.pk))
+    representatives = [m for m in memberships if m.is_legal_representative and m.user.is_active]
+    return LeadSide(
+        organisation=lead.organisation,
+        representative=representatives[0] if representatives else None,
+        is_member=any(m.user_id == user.pk for m in memberships),
+        is_representative=any(m.user_id == user.pk for m in representatives),
+    )
+
+
+def render_agreement(request: HttpRequest, agreement: Agreement, **bound: forms.Form) -> HttpResponse:
+    user = _user(request)
+    grant = agreement.grant
+    application = grant.application
+    lead = _lead_side(agreement, user)
+    is_admin = has_role(user, Role.ADMIN)
+    live = grant.status == grant.Status.ACTIVE
+    tranches = list(grant.tranches.all())
+    context: dict[str, Any] = {
+        "title": _("Convention %(number)s") % {"number": agreement.number},
+        "agreement": agreement,
+        "grant": grant,
+        "application": application,
+        "call": application.call,
+        "tranches": tranches,
+        "amendments": list(grant.amendments.all()),
+        "lead": lead,
+        "is_admin": is_admin,
+        "live": live,
+        "paid_total": sum((t.amount for t in tranches if t.status == Tranche.Status.PAID), Decimal("0")),
+        "termination": termination_document(agreement) if agreement.status == A.TERMINATED else None,
+        "accept_form": None,
+        "upload_form": None,
+        "activate_form": None,
+        "can_complete": False,
+        "can_terminate": False,
+        "can_amend": False,
+    }
+    if live and agreement.status == A.AWAITING_SIGNATURE and lead.is_representative:
+        context["accept_form"] = bound.get("accept_form") or AcceptForm()
+    if live and agreement.status in (A.AWAITING_SIGNATURE, A.SIGNED) and (lead.is_member or is_admin):
+        context["upload_form"] = bound.get("upload_form") or SignedCopyForm()
+    if is_admin and live:
+        if agreement.status == A.SIGNED:
+            context["activate_form"] = bound.get("activate_form") or ActivateForm()
+        context["can_complete"] = (
+            agreement.status == A.ACTIVE
+            and any(t.status == Tranche.Status.PAID for t in tranches)
+            and all(t.status in (Tranche.Status.PAID, Tranche.Status.CANCELLED) for t in tranches)
+        )
+        context["can_terminate"] = agreement.status in (A.SIGNED, A.ACTIVE)
+        context["can_amend"] = agreement.status in (A.AWAITING_SIGNATURE, A.SIGNED, A.ACTIVE)
+    return render(request, "grants/agreements/detail.html", context)
+
+
+def _with_page_relations(queryset: QuerySet[Agreement]) -> QuerySet[Agreement]:
+    """Everything the page shows, in a fixed number of queries."""
+    return queryset.prefetch_related(
+        "grant__application__members__organisation__memberships__user",
+        Prefetch("grant__tranches", queryset=Tranche.objects.order_by("year_index")),
+        Prefetch("grant__amendments", queryset=Amendment.objects.select_related("document", "decided_by")),
+    )
+
+
+def _page_agreement(request: HttpRequest, number: str) -> Agreement:
+    return get_object_or_404(
+        _with_page_relations(
+            agreements_visible_to(_user(request)).select_related(
+                "grant__application__call", "document", "accepted_by"
+            )
+        ),
+        number=number,
+    )
+
+
+@login_required  # applicants, instructors and admins: the scoped lookup decides (else a 404)
+@require_http_methods(["GET", "HEAD"])
+def agreement_detail(request: HttpRequest, number: str) -> HttpResponse:
+    return render_agreement(request, _page_agreement(request, number))
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def agreement_list(request: HttpRequest) -> HttpResponse:
+    """The agreements the user may see: their structures' for applicants, every one for admins."""
+    agreements = list(
+        agreements_visible_to(_user(request))
+        .select_related("grant__application", "grant__call")
+        .order_by("-created_at")[:500]
+    )
+    return render(
+        request,
+        "grants/agreements/list.html",
+        {"title": _("Conventions"), "agreements": agreements},
+    )
+
+
+@login_required
+@require_POST
+def agreement_accept_view(request: HttpRequest, number: str) -> HttpResponse:
+    agreement = visible_agreement(request, number)
+    form = AcceptForm(request.POST)
+    if not form.is_valid():
+        return render_agreement(request, _page_agreement(request, number), accept_form=form)
+    try:
+        agreement_accept(agreement=agreement, actor=_user(request))
+    except (ValidationError, PermissionDenied) as error:
+        return _refused(request, agreement, error)
+    messages.success(
+        request,
+        _("Vous avez accepté la convention %(number)s au nom de la structure. Elle est signée.")
+        % {"number": agreement.number},
+    )
+    return _detail(agreement)
+
+
+@login_required
+@require_POST
+def agreement_signed_copy_view(request: HttpRequest, number: str) -> HttpResponse:
+    agreement = visible_agreement(request, number)
+    form = SignedCopyForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            agreement_upload_signed_copy(
+                agreement=agreement, file=upload, filename=upload.name or "", actor=_user(request)
+            )
+        except PermissionDenied as error:
+            return _refused(request, agreement, error)
+        except ValidationError as error:
+            if _is_blocking(error):
+                return _refused(request, agreement, error)
+            error_to_form(form, error)
+        else:
+            messages.success(
+                request,
+                _("L'exemplaire signé de la convention %(number)s a été déposé.")
+                % {"number": agreement.number},
+            )
+            return _detail(agreement)
+    return render_agreement(request, _page_agreement(request, number), upload_form=form)
+
+
+# --- downloads -----------------------------------------------------------------------------------
+
+
+def _private_file(handle: Any, filename: str) -> FileResponse:
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+def _serve_document(
+    request: HttpRequest, agreement: Agreement, document: Document | None
+) -> HttpResponseBase:
+    if document is None:
+        raise Http404
+    if document.status != Status.DONE or not document.file:
+        if document.status == Status.FAILED:
+            messages.error(
+                request,
+                _(
+                    "Le document n'a pas pu être produit. Réessayez plus tard ; si le problème "
+                    "persiste, contactez l'équipe du programme."
+                ),
+            )
+        else:
+            messages.info(
+                request, _("Le document est en cours de production, réessayez dans quelques instants.")
+            )
+        return _detail(agreement)
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return _private_file(handle, document.filename)
+
+
+@login_required
+def agreement_download(request: HttpRequest, number: str) -> HttpResponseBase:
+    """The generated agreement (PDF)."""
+    agreement = visible_agreement(request, number)
+    return _serve_document(request, agreement, agreement.document)
+
+
+@login_required
+def agreement_termination_download(request: HttpRequest, number: str) -> HttpResponseBase:
+    agreement = visible_agreement(request, number)
+    return _serve_document(request, agreement, termination_document(agreement))
+
+
+@login_required
+def agreement_amendment_download(
+    request: HttpRequest, number: str, amendment_number: int
+) -> HttpResponseBase:
+    agreement = visible_agreement(request, number)
+    amendment = get_object_or_404(
+        Amendment.objects.select_related("document"), grant=agreement.grant, number=amendment_number
+    )
+    return _serve_document(request, agreement, amendment.document)
+
+
+@login_required
+def agreement_signed_copy_download(request: HttpRequest, number: str) -> FileResponse:
+    agreement = visible_agreement(request, number)
+    if not agreement.signed_copy:
+        raise Http404
+    try:
+        handle = agreement.signed_copy.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return _private_file(handle, f"convention-{agreement.number}-signee.pdf")
+
+
+# --- the programme's actions ---------------------------------------------------------------------
+
+admin_required = role_required(can_use_admin_space)
+
+
+@admin_required
+@require_POST
+def agreement_activate_view(request: HttpRequest, number: str) -> HttpResponse:
+    agreement = visible_agreement(request, number)
+    form = ActivateForm(request.POST)
+    if form.is_valid():
+        try:
+            agreement_activate(
+                agreement=agreement,
+                commitment_number=form.cleaned_data["commitment_number"],
+                actor=_user(request),
+            )
+        except ValidationError as error:
+            if _is_blocking(error):
+                return _refused(request, agreement, error)
+            error_to_form(form, error)
+        else:
+            messages.success(
+                request,
+                _("La convention %(number)s est en cours d'exécution.") % {"number": agreement.number},
+            )
+            return _detail(agreement)
+    return render_agreement(request, _page_agreement(request, number), activate_form=form)
+
+
+@admin_required
+@require_POST
+def agreement_complete_view(request: HttpRequest, number: str) -> HttpResponse:
+    agreement = visible_agreement(request, number)
+    try:
+        agreement_complete(agreement=agreement, actor=_user(request))
+    except ValidationError as error:
+        return _refused(request, agreement, error)
+    messages.success(request, _("La convention %(number)s est soldée.") % {"number": agreement.number})
+    return _detail(agreement)
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def agreement_terminate_view(request: HttpRequest, number: str) -> HttpResponse:
+    agreement = visible_agreement(request, number)
+    form = TerminateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            agreement_terminate(
+                agreement=agreement,
+                reason=form.cleaned_data["reason"],
+                clawback_amount=form.clawback(),
+                actor=_user(request),
+            )
+        except ValidationError as error:
+            if _is_blocking(error):
+                return _refused(request, agreement, error)
+            error_to_form(form, error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "La convention %(number)s est résiliée : les tranches non versées sont annulées et "
+                    "la décision de résiliation est en cours de production."
+                )
+                % {"number": agreement.number},
+            )
+            return _detail(agreement)
+    paid = sum(
+        agreement.grant.tranches.filter(status=Tranche.Status.PAID).values_list("amount", flat=True),
+        Decimal("0"),
+    )
+    return render(
+        request,
+        "grants/agreements/terminate.html",
+        {
+            "title": _("Résilier la convention %(number)s") % {"number": agreement.number},
+            "agreement": agreement,
+            "form": form,
+            "paid": format_money(paid),
+        },
+    )
+
+
+@admin_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def agreement_amend_view(request: HttpRequest, number: str) -> HttpResponse:
+    agreement = visible_agreement(request, number)
+    grant = agreement.grant
+    call = grant.application.call
+    tranches = list(grant.tranches.order_by("year_index"))
+    initial = {"amount": grant.amount} | {f"yearly_{t.year_index}": t.amount for t in tranches}
+    form = AmendForm(request.POST or None, initial=initial, years=call.duration_years)
+    if request.method == "POST" and form.is_valid():
+        try:
+            amendment = amendment_create(
+                grant=grant,
+                new_amount=form.cleaned_data["amount"],
+                yearly=form.yearly(),
+                reason=form.cleaned_data["reason"],
+                actor=_user(request),
+            )
+        except ValidationError as error:
+            if _is_blocking(error):
+                return _refused(request, agreement, error)
+            error_to_form(form, error)
+        else:
+            messages.success(
+                request,
+                _(
+                    "L'avenant n° %(amendment)d à la convention %(number)s est établi : la subvention "
+                    "passe à %(amount)s."
+                )
+                % {
+                    "amendment": amendment.number,
+                    "number": agreement.number,
+                    "amount": format_money(amendment.new_amount),
+                },
+            )
+            return _detail(agreement)
+    return render(
+        request,
+        "grants/agreements/amend.html",
+        {
+            "title": _("Avenant à la convention %(number)s") % {"number": agreement.number},
+            "agreement": agreement,
+            "grant": grant,
+            "call": call,
+            "tranches": tranches,
+            "form": form,
+        },
+    )

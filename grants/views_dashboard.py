@@ -1,0 +1,149 @@
+"""The envelope's dashboard (programme admins) and its public summary (everyone, no login).
+
+Both pages read `grants.selectors_envelope.envelope_figures` (a fixed number of queries) and draw
+their charts on the server (`grants.charts`); each chart is followed by a table of the same
+figures. The public summary shows only amounts and counts by territory: no dossier, no name, no
+address.
+"""
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+
+from accounts.formatting import format_money
+from accounts.permissions import can_use_admin_space, role_required
+from applications.models import Call
+from grants import charts
+from grants.models import EnvelopeSnapshot
+from grants.selectors_envelope import envelope_figures
+
+
+def _map(figures: dict[str, Any], chart_id: str) -> dict[str, Any]:
+    call = figures["call"]
+    return {
+        "svg": charts.departements_map(
+            figures["by_departement"],
+            chart_id=chart_id,
+            title=_("Fabriques lauréates par département — %(call)s") % {"call": call.title},
+            description=_(
+                "Carte des départements de métropole colorés selon le nombre de fabriques lauréates ; "
+                "les départements d'outre-mer sont listés à côté. Les chiffres sont repris dans le tableau "
+                "qui suit."
+            ),
+        ),
+        "overseas": charts.overseas_rows(figures["by_departement"]),
+    }
+
+
+def _region_chart(figures: dict[str, Any], chart_id: str) -> str:
+    return charts.bar_chart(
+        charts.money_bars(figures["by_region"], "committed"),
+        chart_id=chart_id,
+        title=_("Montants engagés par région"),
+        description=_(
+            "Barres horizontales : le montant engagé dans chaque région, repris dans le tableau qui suit."
+        ),
+    )
+
+
+@role_required(can_use_admin_space)
+def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    call = get_object_or_404(Call, slug=slug)
+    figures = envelope_figures(call)
+    snapshots = list(EnvelopeSnapshot.objects.filter(call=call).order_by("day"))
+    chart_id = charts.chart_id_for("tdb", call.slug)
+    years = figures["by_year"]
+    context: dict[str, Any] = {
+        "title": _("Tableau de bord de l'enveloppe — %(call)s") % {"call": call.title},
+        "call": call,
+        "figures": figures,
+        "snapshots": snapshots,
+        "map": _map(figures, f"{chart_id}-carte"),
+        "region_chart": _region_chart(figures, f"{chart_id}-regions"),
+        "zone_chart": charts.bar_chart(
+            charts.count_bars(figures["by_zone"], "laureates"),
+            chart_id=f"{chart_id}-zones",
+            title=_("Fabriques lauréates par zone"),
+            description=_(
+                "Barres horizontales : le nombre de fabriques lauréates ayant un lieu dans chaque zone, "
+                "repris dans le tableau qui suit."
+            ),
+        ),
+        "kind_chart": charts.bar_chart(
+            charts.money_bars(figures["by_kind"], "committed"),
+            chart_id=f"{chart_id}-types",
+            title=_("Montants engagés par type de fabrique"),
+            description=_(
+                "Barres horizontales : le montant engagé pour les fabriques de territoire et les fabriques "
+                "numériques de territoire, repris dans le tableau qui suit."
+            ),
+        ),
+        "family_chart": charts.bar_chart(
+            charts.money_bars(figures["by_family"], "committed"),
+            chart_id=f"{chart_id}-familles",
+            title=_("Montants engagés par famille de porteur"),
+            description=_(
+                "Barres horizontales : le montant engagé selon la famille juridique de la structure chef "
+                "de file, repris dans le tableau qui suit."
+            ),
+        ),
+        "year_chart": charts.bar_chart(
+            [
+                bar
+                for row in years
+                for bar in (
+                    charts.Bar(
+                        _("%(year)s : versé") % {"year": row["year"] or _("sans échéance")},
+                        row["paid"],
+                        format_money(row["paid"]),
+                    ),
+                    charts.Bar(
+                        _("%(year)s : à verser") % {"year": row["year"] or _("sans échéance")},
+                        row["scheduled"],
+                        format_money(row["scheduled"]),
+                    ),
+                )
+            ],
+            chart_id=f"{chart_id}-annees",
+            title=_("Versements par année civile"),
+            description=_(
+                "Barres horizontales : pour chaque année, les tranches versées (selon la date de paiement) "
+                "et celles restant à verser (selon leur échéance), reprises dans le tableau qui suit."
+            ),
+        ),
+        "snapshot_chart": (
+            charts.line_chart(
+                [
+                    charts.Series(_("Enveloppe"), [(row.day, row.envelope) for row in snapshots]),
+                    charts.Series(_("Engagé"), [(row.day, row.committed) for row in snapshots]),
+                    charts.Series(_("Versé"), [(row.day, row.paid) for row in snapshots]),
+                ],
+                chart_id=f"{chart_id}-releves",
+                title=_("Évolution de l'enveloppe"),
+                description=_(
+                    "Courbes de l'enveloppe, des montants engagés et des montants versés relevés chaque "
+                    "jour, reprises dans le tableau qui suit."
+                ),
+            )
+            if snapshots
+            else ""
+        ),
+    }
+    return render(request, "grants/dashboard/dashboard.html", context)
+
+
+def public_summary(request: HttpRequest, slug: str) -> HttpResponse:
+    """Open to everyone: the envelope and the laureates by territory, nothing about people."""
+    call = get_object_or_404(Call.objects.exclude(status=Call.Status.DRAFT), slug=slug)
+    figures = envelope_figures(call)
+    chart_id = charts.chart_id_for("synthese", call.slug)
+    context = {
+        "title": _("Où en est l'appel — %(call)s") % {"call": call.title},
+        "call": call,
+        "figures": figures,
+        "map": _map(figures, f"{chart_id}-carte"),
+        "region_chart": _region_chart(figures, f"{chart_id}-regions"),
+    }
+    return render(request, "grants/dashboard/public_summary.html", context)

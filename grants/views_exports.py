@@ -1,0 +1,282 @@
+"""Exports of a call for programme admins, and the public list of its laureates.
+
+- CSV files (tranches, grants, open data) are streamed as they are read: a StreamingHttpResponse
+  over the row generators of grants.exports, one query whatever the size of the call.
+- The XLSX workbook is built in the background (grants.tasks_exports); its progress is in the
+  cache, shown by a fragment that htmx polls every 2 seconds, with a download link once ready.
+- The PDF summary is a notifications.Document row rendered by the document task; same polling.
+- Files are served by views that check the admin role, never from a media URL.
+Every export leaves an audit row (grants.exports.export_record).
+"""
+
+import functools
+from decimal import Decimal
+from typing import Any, cast
+from uuid import UUID
+
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import User
+from accounts.permissions import can_use_admin_space, role_required
+from applications.models import Call
+from grants.exports import (
+    BUDGET_REPORT_ACTION,
+    OPEN_DATA_ACTION,
+    OPEN_DATA_COLUMNS,
+    PDF_KIND,
+    XLSX_CONTENT_TYPE,
+    csv_stream,
+    export_record,
+    grant_columns,
+    labels,
+    laureate_rows,
+    open_data_rows,
+    pdf_summary_request,
+    report_rows_grants,
+    report_rows_tranches,
+    tranche_columns,
+    xlsx_job_create,
+    xlsx_job_path,
+    xlsx_job_state,
+)
+from notifications.models import Document, Status
+
+admin_required = role_required(can_use_admin_space)
+
+
+def _private(response: HttpResponse | StreamingHttpResponse | FileResponse) -> None:
+    response["X-Content-Type-Options"] = "nosniff"
+    patch_cache_control(response, private=True, no_store=True)
+
+
+def _dated(call: Call, name: str, extension: str) -> str:
+    return f"{call.slug}-{name}-{timezone.localdate().isoformat()}.{extension}"
+
+
+@admin_required
+@require_GET
+def export_index(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "grants/exports/index.html",
+        {"title": _("Exports budgétaires et données ouvertes"), "calls": Call.objects.order_by("-opens_at")},
+    )
+
+
+# --- CSV, streamed ------------------------------------------------------------------------------
+
+
+def _csv_response(chunks: Any, filename: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    _private(response)
+    return response
+
+
+@admin_required
+@require_GET
+def export_csv(request: HttpRequest, slug: str, rows: str) -> StreamingHttpResponse:
+    """The tranches (`rows="tranches"`) or the grants (`rows="subventions"`) of a call."""
+    call = get_object_or_404(Call, slug=slug)
+    if rows == "tranches":
+        chunks = csv_stream(report_rows_tranches(call), labels(tranche_columns()))
+    elif rows == "subventions":
+        chunks = csv_stream(report_rows_grants(call), labels(grant_columns()))
+    else:
+        raise Http404
+    export_record(
+        actor=cast(User, request.user),
+        call=call,
+        action=BUDGET_REPORT_ACTION,
+        data={"format": "csv", "rows": rows},
+    )
+    return _csv_response(chunks, _dated(call, rows, "csv"))
+
+
+@admin_required
+@require_GET
+def export_open_data(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    """The « données essentielles » of the call's agreements, in the SCDL « subventions » schema."""
+    call = get_object_or_404(Call, slug=slug)
+    export_record(actor=cast(User, request.user), call=call, action=OPEN_DATA_ACTION, data={"format": "csv"})
+    chunks = csv_stream(open_data_rows(call), OPEN_DATA_COLUMNS, delimiter=",")
+    return _csv_response(chunks, _dated(call, "donnees-essentielles-subventions", "csv"))
+
+
+# --- XLSX, built in the background ---------------------------------------------------------------
+
+
+def _enqueue_xlsx(job_id: str) -> None:
+    from grants.tasks_exports import budget_report_build_task
+
+    budget_report_build_task.delay(job_id)
+
+
+@admin_required
+@require_POST
+def export_xlsx_start(request: HttpRequest, slug: str) -> HttpResponse:
+    call = get_object_or_404(Call, slug=slug)
+    job_id = xlsx_job_create(call=call, actor=cast(User, request.user))
+    # robust: with in-process tasks a failed build must not turn the redirect into an error; the
+    # job is marked failed and its page says so.
+    transaction.on_commit(functools.partial(_enqueue_xlsx, job_id), robust=True)
+    return redirect("grants:export-job", job_id=job_id)
+
+
+def _job_or_404(request: HttpRequest, job_id: UUID) -> dict[str, Any]:
+    """A job exists while its cache entry lives, and only its requester may follow it."""
+    state = xlsx_job_state(str(job_id))
+    if state is None or state.get("requested_by") != request.user.pk:
+        raise Http404
+    return state
+
+
+def _xlsx_status_context(job_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
+    done, total = int(state["done"]), int(state["total"])
+    return {
+        "status_id": f"export-job-{job_id}",
+        "ready": bool(state["ready"]),
+        "failed": bool(state["failed"]),
+        "polling": not state["ready"] and not state["failed"],
+        "status_url": reverse("grants:export-job-status", kwargs={"job_id": job_id}),
+        "download_url": reverse("grants:export-job-download", kwargs={"job_id": job_id}),
+        "done": done,
+        "total": total,
+        "percent": min(100, done * 100 // total) if total else 0,
+        "file_label": _("Classeur budgétaire (XLSX)"),
+    }
+
+
+@admin_required
+@require_GET
+def export_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    state = _job_or_404(request, job_id)
+    return render(
+        request,
+        "grants/exports/job.html",
+        {"title": _("Classeur budgétaire"), **_xlsx_status_context(job_id, state)},
+    )
+
+
+@admin_required
+@require_GET
+def export_job_status(request: HttpRequest, job_id: UUID) -> HttpResponse:
+    """The progress fragment that the job's page polls with htmx."""
+    state = _job_or_404(request, job_id)
+    response = render(request, "grants/exports/job_status.html", _xlsx_status_context(job_id, state))
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+@admin_required
+@require_GET
+def export_job_download(request: HttpRequest, job_id: UUID) -> FileResponse:
+    state = _job_or_404(request, job_id)
+    if not state["ready"]:
+        raise Http404
+    try:
+        handle = xlsx_job_path(str(job_id)).open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    filename = f"{state['call_slug']}-budget-{timezone.localdate().isoformat()}.xlsx"
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+    _private(response)
+    return response
+
+
+# --- PDF summary, a document row -----------------------------------------------------------------
+
+
+@admin_required
+@require_POST
+def export_pdf_start(request: HttpRequest, slug: str) -> HttpResponse:
+    call = get_object_or_404(Call, slug=slug)
+    document = pdf_summary_request(call=call, actor=cast(User, request.user))
+    return redirect("grants:export-pdf", document_id=document.pk)
+
+
+def _pdf_status_context(document: Document) -> dict[str, Any]:
+    ready = document.status == Status.DONE and bool(document.file)
+    failed = document.status == Status.FAILED
+    return {
+        "status_id": f"export-pdf-{document.pk}",
+        "ready": ready,
+        "failed": failed,
+        "polling": not ready and not failed,
+        "status_url": reverse("grants:export-pdf-status", kwargs={"document_id": document.pk}),
+        "download_url": reverse("grants:export-pdf-download", kwargs={"document_id": document.pk}),
+        "done": 1 if ready else 0,
+        "total": 1,
+        "percent": 100 if ready else 0,
+        "file_label": _("Synthèse budgétaire (PDF)"),
+    }
+
+
+def _summary_or_404(document_id: int) -> Document:
+    return get_object_or_404(Document, pk=document_id, kind=PDF_KIND)
+
+
+@admin_required
+@require_GET
+def export_pdf(request: HttpRequest, document_id: int) -> HttpResponse:
+    document = _summary_or_404(document_id)
+    return render(
+        request,
+        "grants/exports/job.html",
+        {"title": _("Synthèse budgétaire"), **_pdf_status_context(document)},
+    )
+
+
+@admin_required
+@require_GET
+def export_pdf_status(request: HttpRequest, document_id: int) -> HttpResponse:
+    response = render(
+        request, "grants/exports/job_status.html", _pdf_status_context(_summary_or_404(document_id))
+    )
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+@admin_required
+@require_GET
+def export_pdf_download(request: HttpRequest, document_id: int) -> FileResponse:
+    document = _summary_or_404(document_id)
+    if document.status != Status.DONE or not document.file:
+        raise Http404
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    response = FileResponse(
+        handle, as_attachment=True, filename=document.filename, content_type="application/pdf"
+    )
+    _private(response)
+    return response
+
+
+# --- public -------------------------------------------------------------------------------------
+
+
+@require_GET
+def laureates(request: HttpRequest, slug: str) -> HttpResponse:
+    """Public: the laureates of a call (structure, département, amount, FT/FNT), legal persons only."""
+    call = get_object_or_404(Call.objects.exclude(status=Call.Status.DRAFT), slug=slug)
+    rows = list(laureate_rows(call))
+    return render(
+        request,
+        "grants/exports/laureates.html",
+        {
+            "title": _("Lauréats — %(call)s") % {"call": call.title},
+            "call": call,
+            "rows": rows,
+            "total": sum((row.amount for row in rows), Decimal("0")),
+        },
+    )

@@ -1,0 +1,609 @@
+"""Payments and yearly reports of a grant: the beneficiary's page and the instruction page.
+
+The beneficiary's page fetches the dossier through `applications_visible_to(user)` and the
+instruction page through `applications_reviewable_by(user)`: anyone else gets a 404. Each form
+posts to its own view, which calls one service: a PermissionDenied becomes a 403, a ValidationError
+naming a field goes back next to it (the page re-rendered with the bound form), any other refusal
+becomes a message. IBANs are shown masked but for their last four characters; the payment request
+PDF carries them in full.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.models import Role, User
+from accounts.permissions import can_use_admin_space, can_use_applicant_space, role_required
+from accounts.roles import has_role
+from applications.forms_review import AmountField
+from applications.models import Application
+from applications.selectors import applications_reviewable_by, applications_visible_to
+from applications.views.common import error_to_form
+from applications.views.review import review_required
+from grants.models import Agreement, Grant, Report, ReportKind, Tranche
+from grants.services.payments import (
+    agreement_of,
+    grant_years,
+    iban_masked,
+    is_beneficiary,
+    schedule_update,
+    tranche_cancel,
+    tranche_pay,
+    tranche_request,
+    tranche_request_refusals,
+    tranche_validate,
+)
+from grants.services.reminders import year_end
+from grants.services.reports import REPORT_MAX_SIZE_MB, report_review, report_upload
+from notifications.models import Status
+
+T = Tranche.Status
+
+STATUS_BADGES = {
+    T.SCHEDULED: "",
+    T.REQUESTED: "fr-badge--new",
+    T.VALIDATED: "fr-badge--info",
+    T.PAID: "fr-badge--success",
+    T.CANCELLED: "fr-badge--error",
+}
+REPORT_BADGES = {
+    Report.Status.SUBMITTED: "fr-badge--new",
+    Report.Status.ACCEPTED: "fr-badge--success",
+    Report.Status.REJECTED: "fr-badge--error",
+}
+
+
+def _date_widget() -> forms.DateInput:
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+# --- forms (the services check the rest; their error keys match these fields) -------------------
+
+
+class PaymentRequestForm(forms.Form):
+    iban = forms.CharField(
+        label=gettext_lazy("IBAN du compte à créditer"),
+        max_length=50,
+        help_text=gettext_lazy(
+            "Celui du RIB de la structure cheffe de file, par exemple FR76 3000 6000 0112 3456 7890 189. "
+            "Il figure en entier sur la demande de versement."
+        ),
+        error_messages={"required": gettext_lazy("Indiquez l'IBAN du compte à créditer.")},
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+
+class ReportUploadForm(forms.Form):
+    # Empty files reach the service, whose message names the file.
+    file = forms.FileField(
+        label=gettext_lazy("Fichier PDF"),
+        allow_empty_file=True,
+        widget=forms.FileInput(attrs={"accept": ".pdf,application/pdf"}),
+        error_messages={"required": gettext_lazy("Choisissez le fichier PDF à déposer.")},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _("Format PDF. Taille maximale : %(size)d Mo.") % {
+            "size": REPORT_MAX_SIZE_MB
+        }
+
+
+class PayForm(forms.Form):
+    paid_on = forms.DateField(
+        label=gettext_lazy("Date du versement"),
+        widget=_date_widget(),
+        error_messages={"required": gettext_lazy("Indiquez la date du versement.")},
+    )
+    payment_reference = forms.CharField(
+        label=gettext_lazy("Référence du paiement"),
+        max_length=100,
+        help_text=gettext_lazy("Numéro de mandat ou de virement."),
+        error_messages={"required": gettext_lazy("Indiquez la référence du paiement.")},
+    )
+
+
+class CancelForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Motif de l'annulation"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        error_messages={"required": gettext_lazy("L'annulation d'une tranche doit être motivée.")},
+    )
+
+
+class ReportReviewForm(forms.Form):
+    ACCEPT, REJECT = "accept", "reject"
+
+    decision = forms.ChoiceField(
+        label=gettext_lazy("Décision"),
+        choices=[(ACCEPT, gettext_lazy("Accepter")), (REJECT, gettext_lazy("À reprendre"))],
+        widget=forms.RadioSelect,
+        error_messages={
+            "required": gettext_lazy("Choisissez d'accepter le rapport ou de le faire reprendre.")
+        },
+    )
+    note = forms.CharField(
+        label=gettext_lazy("Observation"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Obligatoire pour un rapport à reprendre ; elle est envoyée au bénéficiaire."),
+    )
+
+
+class ScheduleForm(forms.Form):
+    """The schedule as a whole: one amount and one due date per year; only scheduled ones change."""
+
+    def __init__(self, *args: Any, tranches: list[Tranche], **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "echeancier")
+        super().__init__(*args, **kwargs)
+        self.tranches = tranches
+        for tranche in tranches:
+            year = tranche.year_index
+            fixed = tranche.status != T.SCHEDULED
+            self.fields[f"part_{year}"] = AmountField(
+                label=_("Montant de l'année %(year)d") % {"year": year},
+                initial=tranche.amount,
+                disabled=fixed,
+                error_messages={"required": _("Indiquez le montant de l'année %(year)d.") % {"year": year}},
+            )
+            self.fields[f"due_date_{year}"] = forms.DateField(
+                label=_("Échéance de l'année %(year)d") % {"year": year},
+                initial=tranche.due_date,
+                disabled=fixed,
+                widget=_date_widget(),
+                error_messages={"required": _("Indiquez l'échéance de l'année %(year)d.") % {"year": year}},
+            )
+
+    def years(self) -> list[tuple[Tranche, forms.BoundField, forms.BoundField]]:
+        return [(t, self[f"part_{t.year_index}"], self[f"due_date_{t.year_index}"]) for t in self.tranches]
+
+    def parts(self) -> list[Decimal]:
+        return [self.cleaned_data[f"part_{t.year_index}"] for t in self.tranches]
+
+    def due_dates(self) -> list[date]:
+        return [self.cleaned_data[f"due_date_{t.year_index}"] for t in self.tranches]
+
+
+# --- what the pages show ------------------------------------------------------------------------
+
+
+@dataclass
+class TrancheRow:
+    tranche: Tranche
+    badge: str
+    iban: str
+    pdf_ready: bool
+    refusals: list[str] = field(default_factory=list)
+    request_form: PaymentRequestForm | None = None
+    can_validate: bool = False
+    pay_form: PayForm | None = None
+    cancel_form: CancelForm | None = None
+
+
+@dataclass
+class ReportSlot:
+    year: int
+    kind: str
+    label: str
+    reports: list[Report]
+    live: Report | None
+    form: ReportUploadForm | None = None
+    review_form: ReportReviewForm | None = None
+
+
+@dataclass
+class YearReports:
+    year: int
+    due_from: date | None
+    slots: list[ReportSlot]
+
+
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def _active_grant(application: Application) -> Grant:
+    return get_object_or_404(
+        Grant.objects.select_related("application", "call"),
+        application=application,
+        status=Grant.Status.ACTIVE,
+    )
+
+
+def _visible(request: HttpRequest, reference: str) -> tuple[Application, Grant]:
+    """The dossier and its grant if the user may see the dossier; anyone else's is a 404."""
+    application = get_object_or_404(applications_visible_to(_user(request)), reference=reference)
+    return application, _active_grant(application)
+
+
+def _reviewable(request: HttpRequest, reference: str) -> tuple[Application, Grant]:
+    """The dossier and its grant if the user reviews the dossier (territory, or admin), else a 404."""
+    application = get_object_or_404(applications_reviewable_by(_user(request)), reference=reference)
+    return application, _active_grant(application)
+
+
+def _tranches(grant: Grant) -> list[Tranche]:
+    return list(grant.tranches.select_related("payment_request").order_by("year_index"))
+
+
+def _row(tranche: Tranche) -> TrancheRow:
+    document = tranche.payment_request
+    iban = ""
+    if document is not None:
+        iban = iban_masked(str(document.context.get("iban", "")))
+    return TrancheRow(
+        tranche=tranche,
+        badge=STATUS_BADGES[T(tranche.status)],
+        iban=iban,
+        pdf_ready=document is not None and document.status == Status.DONE and bool(document.file),
+    )
+
+
+def _report_years(grant: Grant, tranches: list[Tranche], agreement: Agreement | None) -> list[YearReports]:
+    reports: dict[tuple[int, str], list[Report]] = {}
+    for report in grant.reports.select_related("uploaded_by").order_by("uploaded_at", "pk"):
+        reports.setdefault((report.year_index, report.kind), []).append(report)
+    by_year = {tranche.year_index: tranche for tranche in tranches}
+    years = []
+    for year in range(1, grant_years(grant) + 1):
+        slots = []
+        for kind in ReportKind:
+            history = reports.get((year, kind.value), [])
+            live = next((r for r in reversed(history) if r.status != Report.Status.REJECTED), None)
+            slots.append(ReportSlot(year, kind.value, str(kind.label), history, live))
+        tranche = by_year.get(year)
+        years.append(YearReports(year, year_end(tranche, agreement) if tranche else None, slots))
+    return years
+
+
+def _page_base(application: Application, grant: Grant) -> dict[str, Any]:
+    agreement = agreement_of(grant)
+    tranches = _tranches(grant)
+    return {
+        "application": application,
+        "grant": grant,
+        "agreement": agreement,
+        "tranches": tranches,
+        "rows": [_row(tranche) for tranche in tranches],
+        "report_years": _report_years(grant, tranches, agreement),
+    }
+
+
+def _render_beneficiary(
+    request: HttpRequest, application: Application, grant: Grant, bound: dict[str, forms.Form] | None = None
+) -> HttpResponse:
+    bound = bound or {}
+    context = _page_base(application, grant)
+    beneficiary = is_beneficiary(_user(request), grant)
+    agreement = context["agreement"]
+    next_shown = False
+    for row in context["rows"]:
+        tranche = row.tranche
+        if tranche.status != T.SCHEDULED or next_shown:
+            continue
+        # The next tranche to request: its form when it may be requested, else why not.
+        next_shown = True
+        row.refusals = tranche_request_refusals(tranche, agreement)
+        if beneficiary and not row.refusals:
+            key = f"demande-{tranche.year_index}"
+            row.request_form = bound.get(key) or PaymentRequestForm(prefix=key)  # type: ignore[assignment]
+    if beneficiary:
+        for year in context["report_years"]:
+            for slot in year.slots:
+                if slot.live is not None and slot.live.status == Report.Status.ACCEPTED:
+                    continue
+                key = f"rapport-{slot.year}-{slot.kind}"
+                slot.form = bound.get(key) or ReportUploadForm(prefix=key)  # type: ignore[assignment]
+    context.update(
+        {
+            "beneficiary": beneficiary,
+            "title": _("Subvention et versements – %(reference)s") % {"reference": application.reference},
+        }
+    )
+    return render(request, "grants/payments/grant_detail.html", context)
+
+
+def _render_manage(
+    request: HttpRequest, application: Application, grant: Grant, bound: dict[str, forms.Form] | None = None
+) -> HttpResponse:
+    bound = bound or {}
+    user = _user(request)
+    is_admin = has_role(user, Role.ADMIN)
+    context = _page_base(application, grant)
+    for row in context["rows"]:
+        tranche = row.tranche
+        year = tranche.year_index
+        row.can_validate = tranche.status == T.REQUESTED
+        if is_admin and tranche.status == T.VALIDATED:
+            row.pay_form = bound.get(f"versement-{year}") or PayForm(  # type: ignore[assignment]
+                prefix=f"versement-{year}", initial={"paid_on": timezone.localdate()}
+            )
+        if is_admin and tranche.status in (T.SCHEDULED, T.REQUESTED, T.VALIDATED):
+            row.cancel_form = bound.get(f"annulation-{year}") or CancelForm(prefix=f"annulation-{year}")  # type: ignore[assignment]
+    for year_reports in context["report_years"]:
+        for slot in year_reports.slots:
+            if slot.live is not None and slot.live.status == Report.Status.SUBMITTED:
+                key = f"examen-{slot.live.pk}"
+                slot.review_form = bound.get(key) or ReportReviewForm(prefix=key)  # type: ignore[assignment]
+    schedule_form = None
+    if is_admin and any(t.status == T.SCHEDULED for t in context["tranches"]):
+        schedule_form = bound.get("echeancier") or ScheduleForm(tranches=context["tranches"])
+    context.update(
+        {
+            "is_admin": is_admin,
+            "schedule_form": schedule_form,
+            "title": _("Versements et rapports – %(reference)s") % {"reference": application.reference},
+        }
+    )
+    return render(request, "grants/payments/grant_manage.html", context)
+
+
+def _detail_url(application: Application) -> str:
+    return reverse("grants:tranche-grant", kwargs={"reference": application.reference})
+
+
+def _manage_url(application: Application) -> str:
+    return reverse("grants:tranche-manage", kwargs={"reference": application.reference})
+
+
+def _refused(request: HttpRequest, error: ValidationError, url: str) -> HttpResponse:
+    for message in error.messages:
+        messages.error(request, message)
+    return redirect(url)
+
+
+def _names_a_field(error: ValidationError, form: forms.Form) -> bool:
+    return hasattr(error, "error_dict") and any(name in form.fields for name in error.error_dict)
+
+
+# --- the beneficiary's page ----------------------------------------------------------------------
+
+
+@role_required(can_use_applicant_space)
+@require_GET
+def grant_detail(request: HttpRequest, reference: str) -> HttpResponse:
+    application, grant = _visible(request, reference)
+    return _render_beneficiary(request, application, grant)
+
+
+@role_required(can_use_applicant_space)
+@require_POST
+def tranche_request_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
+    application, grant = _visible(request, reference)
+    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
+    key = f"demande-{year}"
+    form = PaymentRequestForm(request.POST, prefix=key)
+    if not form.is_valid():
+        return _render_beneficiary(request, application, grant, {key: form})
+    try:
+        tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=_user(request))
+    except ValidationError as error:
+        if _names_a_field(error, form):
+            error_to_form(form, error)
+            return _render_beneficiary(request, application, grant, {key: form})
+        return _refused(request, error, _detail_url(application))
+    messages.success(
+        request,
+        _(
+            "La tranche de l'année %(year)d est demandée. La demande de versement est en cours de "
+            "production ; le paiement intervient dans les 60 jours."
+        )
+        % {"year": year},
+    )
+    return redirect(_detail_url(application))
+
+
+@role_required(can_use_applicant_space)
+@require_POST
+def report_upload_view(request: HttpRequest, reference: str, year: int, kind: str) -> HttpResponse:
+    application, grant = _visible(request, reference)
+    if kind not in ReportKind.values:
+        raise Http404
+    key = f"rapport-{year}-{kind}"
+    form = ReportUploadForm(request.POST, request.FILES, prefix=key)
+    if not form.is_valid():
+        return _render_beneficiary(request, application, grant, {key: form})
+    upload = form.cleaned_data["file"]
+    try:
+        report = report_upload(
+            grant=grant,
+            year_index=year,
+            kind=kind,
+            file=upload,
+            filename=upload.name or "",
+            actor=_user(request),
+        )
+    except ValidationError as error:
+        if _names_a_field(error, form):
+            error_to_form(form, error)
+            return _render_beneficiary(request, application, grant, {key: form})
+        return _refused(request, error, _detail_url(application))
+    messages.success(
+        request,
+        _("%(kind)s de l'année %(year)d déposé : il sera examiné par l'équipe d'instruction.")
+        % {"kind": report.get_kind_display(), "year": year},
+    )
+    return redirect(f"{_detail_url(application)}#rapports-{year}")
+
+
+def _private_file(handle: Any, filename: str) -> FileResponse:
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
+    response["X-Content-Type-Options"] = "nosniff"
+    patch_cache_control(response, private=True, no_store=True)
+    return response
+
+
+@login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
+@require_GET
+def report_download(request: HttpRequest, reference: str, report_id: int) -> FileResponse:
+    application = get_object_or_404(applications_visible_to(_user(request)), reference=reference)
+    report = get_object_or_404(Report, pk=report_id, grant__application=application)
+    try:
+        handle = report.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return _private_file(handle, report.original_name)
+
+
+@login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
+@require_GET
+def tranche_request_pdf(request: HttpRequest, reference: str, year: int) -> HttpResponseBase:
+    application, grant = _visible(request, reference)
+    tranche = get_object_or_404(
+        Tranche.objects.select_related("payment_request"),
+        grant=grant,
+        year_index=year,
+        payment_request__isnull=False,
+    )
+    document = tranche.payment_request
+    if document is None:  # excluded by the query; keeps the type checker informed
+        raise Http404
+    if document.status != Status.DONE or not document.file:
+        if document.status == Status.FAILED:
+            messages.error(
+                request,
+                _(
+                    "La demande de versement n'a pas pu être produite. Réessayez plus tard ; si le "
+                    "problème persiste, contactez l'équipe du programme."
+                ),
+            )
+        else:
+            messages.info(
+                request, _("La demande de versement est en cours de production, réessayez dans un instant.")
+            )
+        back = _detail_url(application) if can_use_applicant_space(request.user) else _manage_url(application)
+        return redirect(back)
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return _private_file(handle, document.filename)
+
+
+# --- the instruction page -----------------------------------------------------------------------
+
+
+@review_required
+@require_GET
+def grant_manage(request: HttpRequest, reference: str) -> HttpResponse:
+    application, grant = _reviewable(request, reference)
+    return _render_manage(request, application, grant)
+
+
+@review_required
+@require_POST
+def tranche_validate_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
+    application, grant = _reviewable(request, reference)
+    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
+    try:
+        tranche_validate(tranche=tranche, actor=_user(request))
+    except ValidationError as error:
+        return _refused(request, error, _manage_url(application))
+    messages.success(request, _("La tranche de l'année %(year)d est validée.") % {"year": year})
+    return redirect(_manage_url(application))
+
+
+@role_required(can_use_admin_space)
+@require_POST
+def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
+    application, grant = _reviewable(request, reference)
+    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
+    key = f"versement-{year}"
+    form = PayForm(request.POST, prefix=key)
+    if not form.is_valid():
+        return _render_manage(request, application, grant, {key: form})
+    try:
+        tranche_pay(
+            tranche=tranche,
+            paid_on=form.cleaned_data["paid_on"],
+            payment_reference=form.cleaned_data["payment_reference"],
+            actor=_user(request),
+        )
+    except ValidationError as error:
+        if _names_a_field(error, form):
+            error_to_form(form, error)
+            return _render_manage(request, application, grant, {key: form})
+        return _refused(request, error, _manage_url(application))
+    messages.success(
+        request, _("Le versement de la tranche de l'année %(year)d est enregistré.") % {"year": year}
+    )
+    return redirect(_manage_url(application))
+
+
+@role_required(can_use_admin_space)
+@require_POST
+def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
+    application, grant = _reviewable(request, reference)
+    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
+    key = f"annulation-{year}"
+    form = CancelForm(request.POST, prefix=key)
+    if not form.is_valid():
+        return _render_manage(request, application, grant, {key: form})
+    try:
+        tranche_cancel(tranche=tranche, reason=form.cleaned_data["reason"], actor=_user(request))
+    except ValidationError as error:
+        if _names_a_field(error, form):
+            error_to_form(form, error)
+            return _render_manage(request, application, grant, {key: form})
+        return _refused(request, error, _manage_url(application))
+    messages.success(request, _("La tranche de l'année %(year)d est annulée.") % {"year": year})
+    return redirect(_manage_url(application))
+
+
+@role_required(can_use_admin_space)
+@require_POST
+def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
+    application, grant = _reviewable(request, reference)
+    form = ScheduleForm(request.POST, tranches=_tranches(grant))
+    if not form.is_valid():
+        return _render_manage(request, application, grant, {"echeancier": form})
+    try:
+        schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=_user(request))
+    except ValidationError as error:
+        if hasattr(error, "error_dict"):
+            error_to_form(form, error)
+            return _render_manage(request, application, grant, {"echeancier": form})
+        return _refused(request, error, _manage_url(application))
+    messages.success(request, _("L'échéancier est modifié."))
+    return redirect(_manage_url(application))
+
+
+@review_required
+@require_POST
+def report_review_view(request: HttpRequest, reference: str, report_id: int) -> HttpResponse:
+    application, grant = _reviewable(request, reference)
+    report = get_object_or_404(Report, pk=report_id, grant=grant)
+    key = f"examen-{report.pk}"
+    form = ReportReviewForm(request.POST, prefix=key)
+    if not form.is_valid():
+        return _render_manage(request, application, grant, {key: form})
+    accept = form.cleaned_data["decision"] == ReportReviewForm.ACCEPT
+    try:
+        report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=_user(request))
+    except ValidationError as error:
+        if _names_a_field(error, form):
+            error_to_form(form, error)
+            return _render_manage(request, application, grant, {key: form})
+        return _refused(request, error, _manage_url(application))
+    message = (
+        _("%(kind)s de l'année %(year)d accepté.")
+        if accept
+        else _("%(kind)s de l'année %(year)d renvoyé au bénéficiaire pour reprise.")
+    )
+    messages.success(request, message % {"kind": report.get_kind_display(), "year": report.year_index})
+    return redirect(f"{_manage_url(application)}#rapports-{report.year_index}")
