@@ -38,7 +38,10 @@ from fabriques.models import (
     TiersLieu,
 )
 from fabriques.services import instructor_scope_set
+from grants.models import Agreement, Grant, Tranche
+from grants.services.agreements import agreement_accept, agreement_activate
 from grants.services.decisions import application_award, application_refuse
+from grants.services.payments import tranche_pay, tranche_request, tranche_validate
 from notifications.pdf import render_pdf
 
 CALL_SLUG = "fabriques-de-territoires"
@@ -445,6 +448,30 @@ def seed_decisions(gers: Application, others: list[Application], reviewer: User)
         )
 
 
+DEMO_IBAN = "FR7630006000011234567890189"  # the banks' published example: checksum-valid, no account
+
+
+def seed_grant_life(gers: Application, claire: User, reviewer: User, admin: User) -> None:
+    """The Gers agreement signed by its legal representative and the first tranche of 50 000 € paid."""
+    grant = Grant.objects.filter(application=gers, status=Grant.Status.ACTIVE).first()
+    if grant is None:
+        return
+    agreement = grant.agreement
+    if agreement.status == Agreement.Status.AWAITING_SIGNATURE:
+        agreement = agreement_accept(agreement=agreement, actor=claire)
+    if agreement.status == Agreement.Status.SIGNED:
+        agreement_activate(agreement=agreement, commitment_number="2100123456", actor=admin)
+    first = grant.tranches.get(year_index=1)
+    if first.status == Tranche.Status.SCHEDULED:
+        first = tranche_request(tranche=first, iban=DEMO_IBAN, actor=claire)
+    if first.status == Tranche.Status.REQUESTED:
+        first = tranche_validate(tranche=first, actor=reviewer)
+    if first.status == Tranche.Status.VALIDATED:
+        tranche_pay(
+            tranche=first, paid_on=timezone.localdate(), payment_reference="DEMO-VIR-2026-0001", actor=admin
+        )
+
+
 def seed_all() -> dict[str, Any]:
     users = seed_accounts()
     created_places = seed_places()
@@ -452,6 +479,7 @@ def seed_all() -> dict[str, Any]:
     gers = seed_gers(call, users[Role.APPLICANT.value])
     others = seed_other_dossiers(call)
     seed_decisions(gers, others, users[Role.INSTRUCTOR.value])
+    seed_grant_life(gers, users[Role.APPLICANT.value], users[Role.INSTRUCTOR.value], users[Role.ADMIN.value])
     gers.refresh_from_db()
     for application in others:
         application.refresh_from_db()

@@ -39,6 +39,11 @@ def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice(django_captur
     assert list(grant.tranches.values_list("amount", flat=True)) == [Decimal("50000")] * 3
     assert gers.status_changes.get(to_status="awarded").document.kind == "award-letter"
     assert gers.call.committed_amount == Decimal("150000") and gers.call.laureate_count == 1
+    # The agreement is signed by the lead's legal representative and the first tranche is paid.
+    assert grant.agreement.status == "active" and grant.agreement.accepted_by.email.startswith("porteur@")
+    first = grant.tranches.get(year_index=1)
+    assert (first.status, first.amount) == ("paid", Decimal("50000"))
+    assert first.payment_request is not None
     members = {m.organisation.name: m for m in gers.members.select_related("organisation")}
     assert set(members) == {"Gers Développement", "Kanopé"}
     assert members["Gers Développement"].is_lead

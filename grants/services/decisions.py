@@ -206,7 +206,14 @@ def application_award(
     start = timezone.localdate()
     Tranche.objects.bulk_create(
         [
-            Tranche(grant=grant, year_index=index, amount=part, due_date=_anniversary(start, index - 1))
+            # The FNT bonus is a one-off sum, paid with the first tranche: every euro committed
+            # is scheduled, so what is paid can reach what is committed.
+            Tranche(
+                grant=grant,
+                year_index=index,
+                amount=part + (bonus if index == 1 else Decimal("0")),
+                due_date=_anniversary(start, index - 1),
+            )
             for index, part in enumerate(yearly, start=1)
         ]
     )

@@ -431,7 +431,8 @@ def schedule_update(
             errors.setdefault(f"part_{year}", []).append(_("Une tranche ne peut pas être négative."))
         elif part != part.quantize(Decimal("0.01")):
             errors.setdefault(f"part_{year}", []).append(_("Un montant a au plus deux décimales."))
-        if part > cap:
+        # The first tranche also carries the FNT bonus, which the yearly cap does not count.
+        if part - (grant.bonus if year == 1 else Decimal("0")) > cap:
             errors.setdefault(f"part_{year}", []).append(
                 _("L'année %(year)d (%(part)s) dépasse le plafond annuel de %(cap)s.")
                 % {"year": year, "part": format_money(part), "cap": format_money(cap)}
@@ -451,10 +452,10 @@ def schedule_update(
                 % {"year": year, "end": date_format(agreement.ends_on, "j F Y")}
             )
     total = sum(parts, Decimal("0"))
-    if total != grant.amount:
+    if total != grant.committed:
         errors.setdefault("parts", []).append(
             _("La somme des tranches (%(sum)s) ne correspond pas au montant de la subvention (%(amount)s).")
-            % {"sum": format_money(total), "amount": format_money(grant.amount)}
+            % {"sum": format_money(total), "amount": format_money(grant.committed)}
         )
     if errors:
         raise ValidationError(errors)

@@ -222,7 +222,8 @@ def test_the_workbook_has_its_sheets_and_totals_equal_to_the_sums_of_the_rows(ca
 
     summary = summary_of(workbook)
     assert Decimal(str(summary["Engagé"])) == expected["committed"] == Decimal("500000")
-    assert Decimal(str(summary["Versé"])) == expected["paid"] == Decimal("150000")
+    # One of the paid first tranches carries its FNT bonus (100 000 €).
+    assert Decimal(str(summary["Versé"])) == expected["paid"] == Decimal("250000")
     assert Decimal(str(summary["Enveloppe"])) == call.envelope
     assert Decimal(str(summary["Restant sur l'enveloppe"])) == call.envelope - expected["committed"]
     assert summary["Lauréats"] == 3 and summary["Objectif de lauréats"] == call.target_count
@@ -234,7 +235,8 @@ def test_the_workbook_has_its_sheets_and_totals_equal_to_the_sums_of_the_rows(ca
 
     years = list(workbook["Années"].iter_rows(min_row=2, values_only=True))
     assert [row[0] for row in years] == [1, 2, 3]
-    assert sum(Decimal(str(row[2])) for row in years) == sum(g.amount for g in grants)
+    # The tranches schedule every euro committed: the operating grants and the FNT bonuses.
+    assert sum(Decimal(str(row[2])) for row in years) == sum(g.amount + g.bonus for g in grants)
     assert sum(Decimal(str(row[4])) for row in years) == expected["paid"]
 
     grant_sheet = workbook["Subventions"]
@@ -258,7 +260,7 @@ def test_the_pdf_summary_gives_the_figures_of_the_envelope(call_with_grants):
     assert "Synthèse budgétaire" in text
     assert call.title in text
     assert "500 000 €" in text  # committed
-    assert "150 000 €" in text  # paid
+    assert "250 000 €" in text  # paid, an FNT bonus included
     assert "Occitanie" in text
 
 
