@@ -156,6 +156,15 @@ def tranche_request_refusals(tranche: Tranche, agreement: Agreement | None = Non
         refusals.append(
             _("La convention de cette subvention doit être signée avant toute demande de versement.")
         )
+    elif not agreement.commitment_number:
+        # The payment request carries the commitment number, given when the programme activates
+        # the agreement.
+        refusals.append(
+            _(
+                "La convention n'a pas encore de numéro d'engagement juridique : la demande de "
+                "versement sera possible dès son activation par le programme."
+            )
+        )
     earlier = grant.tranches.filter(year_index__lt=tranche.year_index).exclude(status__in=REQUESTED_OR_LATER)
     for year in earlier.values_list("year_index", flat=True):
         refusals.append(
@@ -233,14 +242,18 @@ def _lock(tranche: Tranche) -> tuple[Grant, Agreement | None, Tranche]:
     return grant, agreement, locked
 
 
-def _complete_agreement_if_settled(grant: Grant) -> None:
-    """Once every tranche is paid (or cancelled, at least one paid), the agreement is completed."""
+def _complete_agreement_if_settled(grant: Grant, actor: User) -> None:
+    """Once every tranche is paid (or cancelled, at least one paid), the agreement in force is
+    completed (soldée), with its audit row like agreement_complete's."""
     tranches = grant.tranches.all()
     if tranches.exclude(status__in=SETTLED).exists() or not tranches.filter(status=T.PAID).exists():
         return
-    Agreement.objects.filter(grant_id=grant.pk, status__in=OPEN_AGREEMENT).update(
-        status=Agreement.Status.COMPLETED
-    )
+    agreement = Agreement.objects.filter(grant_id=grant.pk, status=Agreement.Status.ACTIVE).first()
+    if agreement is None:
+        return
+    agreement.status = Agreement.Status.COMPLETED
+    agreement.save(update_fields=["status"])
+    audit_record(actor=actor, action="agreement.complete", target=agreement, data={"last_tranche": True})
 
 
 # --- the verbs ----------------------------------------------------------------------------------
@@ -357,7 +370,7 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     tranche.paid_recorded_by = actor
     tranche.full_clean()
     tranche.save(update_fields=["status", "paid_on", "payment_reference", "paid_recorded_by"])
-    _complete_agreement_if_settled(grant)
+    _complete_agreement_if_settled(grant, actor)
     audit_record(
         actor=actor,
         action="tranche.pay",
@@ -386,7 +399,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     tranche.save(update_fields=["status", "cancel_reason"])
     if grant.status == Grant.Status.ACTIVE:
         release(call, tranche.amount)
-    _complete_agreement_if_settled(grant)
+    _complete_agreement_if_settled(grant, actor)
     audit_record(actor=actor, action="tranche.cancel", target=tranche, data={"reason": reason.strip()})
     return tranche
 

@@ -340,8 +340,10 @@ def test_only_an_admin_pays_or_cancels():
     assert setup.tranche(1).status == T.VALIDATED
 
 
-def test_the_last_payment_completes_the_agreement():
-    setup = Setup()
+def test_the_last_payment_completes_the_agreement_in_force_and_audits_it():
+    from accounts.models import AuditEvent
+
+    setup = Setup(agreement_status="active")
     force(setup.tranche(1), T.PAID)
     force(setup.tranche(2), T.PAID)
     tranche = force(setup.tranche(3), T.VALIDATED)
@@ -349,6 +351,7 @@ def test_the_last_payment_completes_the_agreement():
     tranche_pay(tranche=tranche, paid_on=timezone.localdate(), payment_reference="VIR-3", actor=setup.admin)
     setup.agreement.refresh_from_db()
     assert setup.agreement.status == Agreement.Status.COMPLETED
+    assert AuditEvent.objects.filter(action="agreement.complete", actor=setup.admin).exists()
 
 
 def test_a_payment_before_the_last_leaves_the_agreement_open():
@@ -696,3 +699,12 @@ def test_a_report_row_is_never_needed_for_year_one():
     assert not Report.objects.exists()
     tranche_request(tranche=setup.tranche(1), iban=IBAN, actor=setup.beneficiary)
     assert setup.tranche(1).status == T.REQUESTED
+
+
+def test_a_payment_request_waits_for_the_commitment_number():
+    setup = Setup()
+    Agreement.objects.filter(pk=setup.agreement.pk).update(commitment_number="")
+    with pytest.raises(ValidationError) as error:
+        tranche_request(tranche=setup.tranche(1), iban=IBAN, actor=setup.beneficiary)
+    assert "numéro d'engagement juridique" in " ".join(error.value.messages)
+    assert setup.tranche(1).status == T.SCHEDULED
