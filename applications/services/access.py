@@ -71,6 +71,12 @@ def access_accept(*, token: str, user: User) -> Access:
         raise ValidationError(_("Cette invitation n'existe pas ou a été retirée."), code="unknown")
     if access.user_id is not None and access.user_id != user.pk:
         raise ValidationError(_("Cette invitation a déjà été acceptée par un autre compte."), code="taken")
+    # The link is not a bearer token: only the account of the invited address may use it.
+    if user.email.lower() != access.email.lower():
+        raise ValidationError(
+            _("Cette invitation a été envoyée à une autre adresse e-mail que celle de votre compte."),
+            code="other_address",
+        )
     if access.user_id is None:
         access.user = user
         access.accepted_at = timezone.now()

@@ -309,3 +309,17 @@ def test_the_applicant_downloads_the_award_letter_from_the_dossier_page(
     # Another applicant cannot fetch it.
     client.force_login(applicant())
     assert client.get(letter_url).status_code == 404
+
+
+def test_an_invitation_link_works_only_for_the_invited_address(client, django_capture_on_commit_callbacks):
+    application = complete_application()
+    client.force_login(application.created_by)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url("dossier-access", application), {"email": "invitee@kanope.coop", "permission": "view"})
+    link = re.search(r"/invitation/[^\s]+/", mail.outbox[-1].body).group(0)
+    client.force_login(applicant(email="someone.else@exemple.fr"))
+    response = client.get(link)
+    assert response.status_code == 404
+    assert "une autre adresse e-mail" in response.content.decode()
+    assert client.get(url("dossier-detail", application)).status_code == 404
+    assert Access.objects.get().user is None

@@ -1,0 +1,635 @@
+"""The access table: every URL of the portal, six actors, the answer each must get.
+
+The test walks the project's resolver (through every include), so a new URL without a row in
+TABLE fails (« add it to the access table »), and a row whose URL is gone fails too. Each URL is
+opened, without following redirects, by six actors around one dossier D:
+
+- anonymous;
+- applicant A, member (legal representative) of the lead structure of D, an awarded dossier in the
+  Gers (département 32, région Occitanie) with its grant, agreement, tranches, an attachment, the
+  receipt of its submission, its award letter, a yearly report, an amendment, a termination
+  document, an outside opinion and an invitation;
+- applicant B, with a structure and a dossier of their own;
+- an instructor in scope (Occitanie, and assigned to D);
+- an instructor out of scope (Île-de-France, région 11);
+- a programme admin.
+
+Expectations: an HTTP code, LOGIN (a 302 to the login page) or REDIRECT (a 302 anywhere else: an
+action done, or refused with a message). Rows made with POST(...) are POST-only views: their GET
+must answer 405 (or the same refusal as the POST), and the POST, sent without valid data, must
+answer as the row says. Whenever an actor is refused (LOGIN, 403, 404), the test also checks
+that the request wrote nothing, and, for a GET row, that a POST to the same address is refused
+the same way (or 405).
+
+Where an observed answer is not what a secure portal must give, the row keeps the secure answer:
+that test fails until the view is fixed.
+"""
+
+import hashlib
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.shortcuts import resolve_url
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django.views import static
+
+from accounts.models import User
+from applications.models import Application, Member, StatusChange
+from applications.services import access_accept, access_invite
+from applications.services.review import opinion_request
+from fabriques.models import Region
+from fabriques.services import instructor_scope_set
+from grants.exports import pdf_summary_request, xlsx_job_build, xlsx_job_create
+from grants.models import Agreement, Amendment, Grant, Report, Tranche
+from grants.services import application_award
+from grants.services.payments import tranche_request
+from grants.services.reports import report_upload
+from notifications.models import Document, Status
+from tests.factories import (
+    PDF_BYTES,
+    UserFactory,
+    applicant,
+    close_response,
+    complete_application,
+    in_review_application,
+    instructor,
+    programme_admin,
+)
+
+pytestmark = pytest.mark.django_db
+
+ACTORS = ("anonymous", "applicant_a", "applicant_b", "instructor_in", "instructor_out", "admin")
+
+LOGIN = "login"  # a 302 to the login page
+REDIRECT = "redirect"  # a 302 anywhere else
+REFUSALS = (LOGIN, 403, 404)
+
+IBAN = "FR76 3000 6000 0112 3456 7890 189"
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    codes: tuple[Any, ...]
+
+    def __post_init__(self) -> None:
+        assert len(self.codes) == len(ACTORS), f"{self.codes}: one expectation per actor {ACTORS}"
+
+
+def GET(*codes: Any) -> Row:  # named as the HTTP verb: the table reads GET(...)
+    return Row("GET", codes)
+
+
+def POST(*codes: Any) -> Row:
+    return Row("POST", codes)
+
+
+EVERYONE_200 = GET(200, 200, 200, 200, 200, 200)
+APPLICANTS_ONLY = GET(LOGIN, 200, 200, 403, 403, 403)
+# A's dossier in the applicant's space: B gets a 404 (scoped queryset), other roles a 403.
+A_DOSSIER_PAGE = GET(LOGIN, 200, 404, 403, 403, 403)
+# A's dossier's files, open to whoever sees the dossier: the beneficiary and its territory's team.
+A_DOSSIER_FILE = GET(LOGIN, 200, 404, 200, 404, 200)
+REVIEW_PAGE = GET(LOGIN, 403, 403, 200, 404, 200)
+ADMIN_ONLY = GET(LOGIN, 403, 403, 403, 403, 200)
+# Logged-in users are sent on to the home page of their role.
+ANONYMOUS_ONLY = GET(200, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)
+
+#        anonymous, applicant A, applicant B, instructor in, instructor out, admin
+TABLE: dict[str, Row] = {
+    # Project-wide pages: public.
+    "core:home": EVERYONE_200,
+    "core:legal-notice": EVERYONE_200,
+    "core:personal-data": EVERYONE_200,
+    "core:accessibility": EVERYONE_200,
+    "healthz": EVERYONE_200,
+    # Accounts.
+    "accounts:login": ANONYMOUS_ONLY,
+    "accounts:logout": POST(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),  # to core:home
+    "accounts:sign-up": ANONYMOUS_ONLY,
+    "accounts:sign-up-done": EVERYONE_200,
+    # A wrong token on an unconfirmed account: the « invalid link » page, for everyone.
+    "accounts:confirm-email": GET(400, 400, 400, 400, 400, 400),
+    "accounts:home": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    "accounts:password-reset": EVERYONE_200,
+    "accounts:password-reset-done": EVERYONE_200,
+    # A wrong token: Django's page says the link is invalid (200, no form).
+    "accounts:password-reset-confirm": EVERYONE_200,
+    "accounts:password-reset-complete": EVERYONE_200,
+    # Structures (the applicant's space).
+    "fabriques:organisation-list": APPLICANTS_ONLY,
+    "fabriques:organisation-create": APPLICANTS_ONLY,
+    "fabriques:organisation-detail": A_DOSSIER_PAGE,  # D's lead structure
+    # The applicant's space.
+    "applications:applicant-home": APPLICANTS_ONLY,
+    "applications:dossier-list": APPLICANTS_ONLY,
+    "applications:dossier-create": APPLICANTS_ONLY,
+    "applications:dossier-detail": A_DOSSIER_PAGE,
+    "applications:dossier-project": A_DOSSIER_PAGE,
+    "applications:dossier-places": A_DOSSIER_PAGE,
+    "applications:dossier-budget": A_DOSSIER_PAGE,
+    "applications:dossier-submit": POST(LOGIN, REDIRECT, 404, 403, 403, 403),  # refused: already decided
+    "applications:dossier-withdraw": A_DOSSIER_PAGE,
+    "applications:dossier-access": A_DOSSIER_PAGE,
+    # An invitation to D already accepted by another account: refused to anyone else.
+    "applications:access-accept": GET(LOGIN, 404, 404, 404, 404, 404),
+    "applications:dossier-consortium": A_DOSSIER_PAGE,
+    # D is decided: A's consortium changes are refused (page with the alert, or a redirect).
+    "applications:member-add": POST(LOGIN, 200, 404, 403, 403, 403),
+    "applications:member-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
+    "applications:member-update": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
+    "applications:dossier-documents": A_DOSSIER_PAGE,
+    "applications:attachment-download": A_DOSSIER_FILE,
+    "applications:attachment-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
+    "applications:issued-document": A_DOSSIER_FILE,  # D's award letter
+    "applications:dossier-messages": A_DOSSIER_PAGE,
+    # The instruction space.
+    "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
+    "applications:review-detail": REVIEW_PAGE,
+    # The instruction's actions, posted without valid data: the page with the form's errors, or a
+    # redirect with the service's refusal as a message.
+    "applications:review-assign": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
+    "applications:review-conflict": POST(LOGIN, 403, 403, 200, 404, 404),  # the admin is not assigned
+    # D is no longer in review: the instructor's scores are refused with a message.
+    "applications:review-scores": POST(LOGIN, 403, 403, REDIRECT, 404, 404),  # the admin is not assigned
+    "applications:review-eligibility": POST(LOGIN, 403, 403, 200, 404, 200),
+    "applications:review-opinion-request": POST(LOGIN, 403, 403, 200, 404, 200),
+    "applications:review-annotate": POST(LOGIN, 403, 403, 200, 404, 200),
+    "applications:review-message": POST(LOGIN, 403, 403, 200, 404, 200),
+    "applications:review-corrections": POST(LOGIN, 403, 403, 200, 404, 200),
+    # The consulted service's page, by the token of its e-mail: no account.
+    "applications:opinion-give": EVERYONE_200,
+    # Decisions.
+    "grants:review-decide": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),  # no decision chosen
+    # Reopening is the admins' (the service's PermissionDenied); the admin gave no reason.
+    "grants:review-reopen": POST(LOGIN, 403, 403, 403, 404, 200),
+    "grants:review-bulk": GET(LOGIN, 403, 403, 200, 200, 200),  # each sees their own territory
+    # Steering.
+    "grants:admin-home": ADMIN_ONLY,
+    "grants:dashboard": ADMIN_ONLY,
+    "grants:public-summary": EVERYONE_200,
+    # Exports (admins), and the public laureates.
+    "grants:export-index": ADMIN_ONLY,
+    "grants:export-open-data": ADMIN_ONLY,
+    "grants:export-csv": ADMIN_ONLY,
+    "grants:export-xlsx-start": POST(LOGIN, 403, 403, 403, 403, REDIRECT),
+    "grants:export-pdf-start": POST(LOGIN, 403, 403, 403, 403, REDIRECT),
+    "grants:export-job": ADMIN_ONLY,  # the admin's own job
+    "grants:export-job-status": ADMIN_ONLY,
+    "grants:export-job-download": ADMIN_ONLY,
+    "grants:export-pdf": ADMIN_ONLY,
+    "grants:export-pdf-status": ADMIN_ONLY,
+    "grants:export-pdf-download": ADMIN_ONLY,
+    "grants:export-laureates": EVERYONE_200,
+    # The beneficiary's grant page and its forms (no valid data: the page with the form's errors).
+    "grants:tranche-grant": A_DOSSIER_PAGE,
+    "grants:tranche-request": POST(LOGIN, 200, 404, 403, 403, 403),
+    "grants:tranche-request-pdf": A_DOSSIER_FILE,
+    "grants:report-upload": POST(LOGIN, 200, 404, 403, 403, 403),
+    "grants:report-download": A_DOSSIER_FILE,
+    # The instruction's grant page and its actions.
+    "grants:tranche-manage": REVIEW_PAGE,
+    # Validates D's requested tranche (the instructor), then refuses it as already validated.
+    "grants:tranche-validate": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
+    "grants:tranche-pay": POST(LOGIN, 403, 403, 403, 403, 200),
+    "grants:tranche-cancel": POST(LOGIN, 403, 403, 403, 403, 200),
+    "grants:tranche-schedule": POST(LOGIN, 403, 403, 403, 403, 200),
+    "grants:report-review": POST(LOGIN, 403, 403, 200, 404, 200),
+    # Agreements: whoever sees the dossier sees its agreement; the programme's actions are admins'.
+    "grants:agreement-list": GET(LOGIN, 200, 200, 200, 200, 200),  # each sees their own
+    "grants:agreement-detail": A_DOSSIER_FILE,
+    "grants:agreement-download": A_DOSSIER_FILE,
+    # Posted without the box ticked / without a file: the page with the form's error.
+    "grants:agreement-accept": POST(LOGIN, 200, 404, 200, 404, 200),
+    "grants:agreement-signed-copy": POST(LOGIN, 200, 404, 200, 404, 200),
+    "grants:agreement-signed-copy-download": A_DOSSIER_FILE,
+    "grants:agreement-termination-download": A_DOSSIER_FILE,
+    "grants:agreement-amendment-download": A_DOSSIER_FILE,
+    "grants:agreement-activate": POST(LOGIN, 403, 403, 403, 403, 200),  # no commitment number
+    "grants:agreement-complete": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: not active
+    "grants:agreement-terminate": ADMIN_ONLY,
+    "grants:agreement-amend": ADMIN_ONLY,
+}
+
+# Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
+# listed so that mounting them later does not silently add untested pages.
+SKIPPED_NAMESPACES = {
+    "admin": "the Django admin site (settings.ADMIN_URL): staff only, its own permission checks",
+    "dsfr": "django-dsfr's example pages, if ever included",
+    "djdt": "django-debug-toolbar, development only",
+}
+# Static and media files are served by whitenoise, not by a URL pattern; a pattern serving them
+# with django.views.static.serve would be skipped.
+SKIPPED_VIEWS = (static.serve,)
+
+
+# --- the walk ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pattern:
+    name: str
+    route: str
+    kwargs: tuple[str, ...]
+
+
+def walk(
+    resolver: URLResolver, prefix: str = "", namespace: str = "", kwargs: tuple[str, ...] = ()
+) -> Iterator[Pattern | str]:
+    """Every pattern under `resolver`, with its full route and namespaced name; yields the name of
+    each skipped namespace as a plain string."""
+    for entry in resolver.url_patterns:
+        route = prefix + str(entry.pattern)
+        names = kwargs + tuple(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            if entry.namespace in SKIPPED_NAMESPACES:
+                yield entry.namespace
+                continue
+            inner = ":".join(part for part in (namespace, entry.namespace) if part)
+            yield from walk(entry, route, inner, names)
+        elif isinstance(entry, URLPattern):
+            if getattr(entry.callback, "__wrapped__", entry.callback) in SKIPPED_VIEWS:
+                continue
+            if entry.name is None:
+                name = f"<unnamed> {route}"
+            else:
+                name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield Pattern(name=name, route=route, kwargs=names)
+
+
+def project_patterns() -> dict[str, list[Pattern]]:
+    found: dict[str, list[Pattern]] = {}
+    for item in walk(get_resolver()):
+        if isinstance(item, Pattern):
+            found.setdefault(item.name, []).append(item)
+    return found
+
+
+def skipped_namespaces() -> set[str]:
+    return {item for item in walk(get_resolver()) if isinstance(item, str)}
+
+
+PATTERNS = project_patterns()
+
+
+# --- the world: dossier D and the six actors ---------------------------------------------------
+
+
+def produced(document: Document) -> Document:
+    """Give a pending document its PDF, as the document task would (without WeasyPrint)."""
+    document.file.save(f"document-{document.pk}.pdf", ContentFile(PDF_BYTES), save=False)
+    document.sha256 = hashlib.sha256(PDF_BYTES).hexdigest()
+    document.size = len(PDF_BYTES)
+    document.status = Status.DONE
+    document.rendered_at = timezone.now()
+    document.save()
+    return document
+
+
+def pdf_document(key: str, kind: str) -> Document:
+    document = Document.objects.create(
+        key=key, kind=kind, template_name="pdf/test.html", filename=f"{kind}.pdf"
+    )
+    return produced(document)
+
+
+class World:
+    def __init__(self) -> None:
+        application, reviewer = in_review_application()
+        self.applicant_a: User = application.created_by
+        self.instructor_in: User = reviewer
+        self.admin: User = programme_admin()
+        self.instructor_out: User = instructor()
+        instructor_scope_set(
+            instructor=self.instructor_out, regions=[Region.objects.get(code="11")], actor=None
+        )
+        self.applicant_b: User = applicant()
+        self.dossier_b = complete_application(applicant_user=self.applicant_b)
+
+        # Asked while D is in review.
+        self.opinion = opinion_request(
+            application=application,
+            email="ddt@gers.gouv.fr",
+            organisation_name="DDT du Gers",
+            actor=reviewer,
+        )
+        self.grant: Grant = application_award(
+            application=application, amount=Decimal("150000"), actor=reviewer
+        )
+        application.refresh_from_db()
+        self.application: Application = application
+        assert application.departement_id == "32" and application.status == Application.Status.AWARDED
+
+        # The agreement, signed, with its signed copy.
+        agreement = Agreement.objects.get(grant=self.grant)
+        agreement.status = Agreement.Status.SIGNED
+        agreement.signed_at = timezone.now()
+        agreement.commitment_number = "2103987654"
+        agreement.signed_copy.save("signee.pdf", ContentFile(PDF_BYTES), save=False)
+        agreement.signed_copy_sha256 = hashlib.sha256(PDF_BYTES).hexdigest()
+        agreement.save()
+        self.agreement = agreement
+
+        # The first tranche requested (its payment request), a yearly report.
+        tranche_request(tranche=self.tranche(1), iban=IBAN, actor=self.applicant_a)
+        self.report: Report = report_upload(
+            grant=self.grant,
+            year_index=1,
+            kind="activity",
+            file=io.BytesIO(PDF_BYTES),
+            filename="rapport-activite-1.pdf",
+            actor=self.applicant_a,
+        )
+        self.amendment = Amendment.objects.create(
+            grant=self.grant,
+            number=1,
+            previous_amount=self.grant.amount,
+            new_amount=self.grant.amount,
+            yearly=[str(t.amount) for t in self.grant.tranches.order_by("year_index")],
+            reason="Avenant de test.",
+            decided_by=self.admin,
+            document=pdf_document(f"amendment:{self.grant.pk}:1", "amendment"),
+        )
+        # The termination decision's document, looked up by its key (the agreement stays signed).
+        pdf_document(f"agreement:{agreement.pk}:termination", "termination")
+
+        # An invitation to D, already accepted by the person it was sent to.
+        access = access_invite(
+            application=application, email="invitee@exemple.fr", permission="view", actor=self.applicant_a
+        )
+        access_accept(token=access.token, user=applicant(email="invitee@exemple.fr"))
+        self.access_token = access.token
+
+        # Every document asked so far (receipt, letter, agreement, payment request) is produced.
+        for document in Document.objects.filter(status=Status.PENDING):
+            produced(document)
+
+        self.lead_member: Member = application.members.select_related("organisation").get(is_lead=True)
+        self.attachment = application.attachments.order_by("pk").first()
+        self.letter_change: StatusChange = application.status_changes.get(
+            to_status=Application.Status.AWARDED, document__isnull=False
+        )
+        self.unconfirmed: User = UserFactory(unconfirmed=True)
+
+    def tranche(self, year: int) -> Tranche:
+        return Tranche.objects.get(grant=self.grant, year_index=year)
+
+    def user(self, actor: str) -> User | None:
+        return None if actor == "anonymous" else getattr(self, actor)
+
+    # Built only for the URLs that need them.
+
+    @cached_property
+    def xlsx_job_id(self) -> str:
+        job_id = xlsx_job_create(call=self.application.call, actor=self.admin)
+        xlsx_job_build(job_id=job_id)
+        return job_id
+
+    @cached_property
+    def pdf_summary(self) -> Document:
+        return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
+
+
+# How to fill each URL keyword, by its name; (URL name, keyword) for names that mean different
+# things in different URLs (tokens).
+KWARGS: dict[str, Callable[[World], Any]] = {
+    "reference": lambda w: w.application.reference,
+    "pk": lambda w: w.lead_member.organisation_id,  # fabriques:organisation-detail
+    "member_id": lambda w: w.lead_member.pk,
+    "attachment_id": lambda w: w.attachment.pk,
+    "change_id": lambda w: w.letter_change.pk,
+    "year": lambda w: 1,
+    "kind": lambda w: "activity",
+    "report_id": lambda w: w.report.pk,
+    "number": lambda w: w.agreement.number,
+    "amendment_number": lambda w: w.amendment.number,
+    "slug": lambda w: w.application.call.slug,
+    "rows": lambda w: "tranches",
+    "job_id": lambda w: w.xlsx_job_id,
+    "document_id": lambda w: w.pdf_summary.pk,
+}
+KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
+    ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
+    ("accounts:confirm-email", "token"): lambda w: "ce-jeton-est-faux",
+    ("accounts:password-reset-confirm", "uidb64"): lambda w: urlsafe_base64_encode(
+        force_bytes(w.applicant_a.pk)
+    ),
+    ("accounts:password-reset-confirm", "token"): lambda w: "ce-jeton-est-faux",
+    ("applications:access-accept", "token"): lambda w: w.access_token,
+    ("applications:opinion-give", "token"): lambda w: w.opinion.token,
+}
+
+
+# --- what the database holds, to see that a refused request wrote nothing ----------------------
+
+
+def footprint() -> dict[str, Any]:
+    """Row counts of every model of the project's apps, and the states that actions change."""
+    prints: dict[str, Any] = {}
+    for label in ("accounts", "fabriques", "applications", "grants", "notifications"):
+        for model in apps.get_app_config(label).get_models():
+            prints[model._meta.label] = model._default_manager.count()
+    prints["states"] = (
+        list(Application.objects.order_by("pk").values_list("pk", "status", "updated_at")),
+        list(Grant.objects.order_by("pk").values_list("pk", "status", "amount")),
+        list(Tranche.objects.order_by("pk").values_list("pk", "status", "amount", "due_date")),
+        list(Agreement.objects.order_by("pk").values_list("pk", "status", "signed_copy", "accepted_by")),
+        list(Report.objects.order_by("pk").values_list("pk", "status")),
+        list(Member.objects.order_by("pk").values_list("pk", "role", "share_percent")),
+        list(User.objects.order_by("pk").values_list("pk", "is_active", "email_confirmed_at")),
+    )
+    return prints
+
+
+# --- the checks --------------------------------------------------------------------------------
+
+
+LOGIN_URL = resolve_url(settings.LOGIN_URL)
+
+
+def describe(response: Any) -> str:
+    if response.status_code in (301, 302, 303, 307, 308):
+        return f"{response.status_code} → {response['Location']}"
+    return str(response.status_code)
+
+
+def matches(response: Any, expected: Any) -> bool:
+    code = response.status_code
+    if expected == LOGIN:
+        return code == 302 and response["Location"].startswith(LOGIN_URL)
+    if expected == REDIRECT:
+        return code == 302 and not response["Location"].startswith(LOGIN_URL)
+    return code == expected
+
+
+def send(client: Client, method: str, url: str) -> Any:
+    response = client.post(url, {}) if method == "POST" else client.get(url)
+    if response.streaming:
+        close_response(response)
+    return response
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def url_for(name: str, pattern: Pattern, world: World) -> str:
+    kwargs = {}
+    for key in pattern.kwargs:
+        fill = KWARGS_BY_URL.get((name, key)) or KWARGS.get(key)
+        if fill is None:
+            pytest.fail(
+                f"{name} ({pattern.route}): no value for its keyword « {key} ». Add it to KWARGS "
+                f"(or KWARGS_BY_URL) in the access table, tests/security/test_access_table.py.",
+                pytrace=False,
+            )
+        kwargs[key] = fill(world)
+    return reverse(name, kwargs=kwargs)
+
+
+def check_actor(name: str, row: Row, actor: str, expected: Any, url: str, world: World) -> list[str]:
+    problems: list[str] = []
+    client = client_for(world.user(actor))
+
+    if row.method == "POST":
+        # A POST-only view: a GET never opens it.
+        response = send(client, "GET", url)
+        allowed = [405] + ([expected] if expected in REFUSALS else [])
+        if not any(matches(response, code) for code in allowed):
+            problems.append(f"{name}, {actor}, GET: got {describe(response)}, expected 405")
+
+    before = footprint() if expected in REFUSALS else None
+    response = send(client, row.method, url)
+    if not matches(response, expected):
+        problems.append(f"{name}, {actor}, {row.method}: got {describe(response)}, expected {expected}")
+    if before is not None and footprint() != before:
+        problems.append(f"{name}, {actor}, {row.method}: refused, yet the database changed")
+
+    if row.method == "GET" and expected in REFUSALS:
+        # Refused on GET: a POST to the same address is refused the same way (or not allowed).
+        before = footprint()
+        response = send(client, "POST", url)
+        if not (matches(response, expected) or response.status_code == 405):
+            problems.append(f"{name}, {actor}, POST: got {describe(response)}, expected {expected} or 405")
+        if footprint() != before:
+            problems.append(f"{name}, {actor}, POST: refused, yet the database changed")
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(set(PATTERNS) | set(TABLE)))
+def test_access_table(name: str) -> None:
+    if name not in PATTERNS:
+        pytest.fail(
+            f"The access table has a row for « {name} », but no URL has that name any more: "
+            f"remove it from TABLE in tests/security/test_access_table.py.",
+            pytrace=False,
+        )
+    patterns = PATTERNS[name]
+    if len(patterns) > 1:
+        pytest.fail(
+            f"« {name} » names {len(patterns)} patterns ({', '.join(p.route for p in patterns)}): "
+            f"give each its own name and add it to the access table.",
+            pytrace=False,
+        )
+    if name not in TABLE:
+        pytest.fail(
+            f"« {name} » ({patterns[0].route}) is not in the access table: add it to TABLE in "
+            f"tests/security/test_access_table.py with the answer each actor {ACTORS} must get.",
+            pytrace=False,
+        )
+    row = TABLE[name]
+    world = World()
+    url = url_for(name, patterns[0], world)
+    problems = [
+        problem
+        for actor, expected in zip(ACTORS, row.codes, strict=True)
+        for problem in check_actor(name, row, actor, expected, url, world)
+    ]
+    assert not problems, f"{url}\n" + "\n".join(problems)
+
+
+# --- lists: dossier D shows only to those who may open it ---------------------------------------
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A page listing things: what of D it shows (`markers`), to whom it must and must not."""
+
+    markers: Callable[[World], tuple[str, ...]]
+    shown_to: tuple[str, ...]
+    hidden_from: tuple[str, ...]
+    query: str = ""
+
+
+def _reference(w: World) -> tuple[str, ...]:
+    return (w.application.reference,)
+
+
+def _lead(w: World) -> tuple[str, ...]:
+    organisation = w.lead_member.organisation
+    return (organisation.siret, organisation.siret_display, organisation.name + "<")
+
+
+LISTINGS: dict[str, Listing] = {
+    "applications:applicant-home": Listing(_reference, ("applicant_a",), ("applicant_b",)),
+    "applications:dossier-list": Listing(_reference, ("applicant_a",), ("applicant_b",)),
+    "fabriques:organisation-list": Listing(_lead, ("applicant_a",), ("applicant_b",)),
+    "applications:instructor-home": Listing(
+        _reference, ("instructor_in", "admin"), ("instructor_out",), query="?tab=decides"
+    ),
+    "grants:agreement-list": Listing(
+        lambda w: (w.agreement.number,),
+        ("applicant_a", "instructor_in", "admin"),
+        ("applicant_b", "instructor_out"),
+    ),
+    # The public summary shows amounts by territory: no dossier, no structure.
+    "grants:public-summary": Listing(lambda w: (*_reference(w), *_lead(w)), (), ACTORS),
+}
+
+
+@pytest.mark.parametrize("name", sorted(LISTINGS))
+def test_lists_show_dossier_d_only_to_those_who_may_open_it(name: str) -> None:
+    listing = LISTINGS[name]
+    world = World()
+    url = url_for(name, PATTERNS[name][0], world) + listing.query
+    markers = listing.markers(world)
+    problems = []
+    for actor in (*listing.shown_to, *listing.hidden_from):
+        response = client_for(world.user(actor)).get(url)
+        assert response.status_code == 200, f"{name}, {actor}: {describe(response)}"
+        seen = [marker for marker in markers if marker in response.content.decode()]
+        if actor in listing.shown_to and not seen:
+            problems.append(f"{name}, {actor}: D is missing from the list (the check would prove nothing)")
+        if actor in listing.hidden_from and seen:
+            problems.append(f"{name}, {actor}: shows {seen}, which belongs to D")
+    assert not problems, f"{url}\n" + "\n".join(problems)
+
+
+def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():
+    assert skipped_namespaces() == {"admin"}, "a skipped namespace appeared or went away: review the list"
+    assert len(PATTERNS) == len(TABLE) > 80
+    assert {name.split(":")[0] for name in PATTERNS if ":" in name} == {
+        "core",
+        "accounts",
+        "fabriques",
+        "applications",
+        "grants",
+    }
