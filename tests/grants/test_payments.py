@@ -708,3 +708,12 @@ def test_a_payment_request_waits_for_the_commitment_number():
         tranche_request(tranche=setup.tranche(1), iban=IBAN, actor=setup.beneficiary)
     assert "numéro d'engagement juridique" in " ".join(error.value.messages)
     assert setup.tranche(1).status == T.SCHEDULED
+
+
+def test_the_grant_page_links_to_its_agreement(client):
+    from django.urls import reverse
+
+    setup = Setup()
+    client.force_login(setup.beneficiary)
+    page = client.get(reverse("grants:tranche-grant", args=[setup.application.reference])).content.decode()
+    assert reverse("grants:agreement-detail", args=[setup.agreement.number]) in page
