@@ -6,3 +6,11 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "accounts"
     verbose_name = _("Comptes")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from accounts.middleware import staff_login_stamp
+
+        # The idle clock of instructors' and admins' sessions starts at login.
+        user_logged_in.connect(staff_login_stamp, dispatch_uid="accounts.staff_login_stamp")

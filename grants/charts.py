@@ -56,7 +56,7 @@ def _open_svg(chart_id: str, width: float, height: float, title: str, descriptio
     ident = escape(chart_id)
     return [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="portal-chart" id="{ident}" '
-        f'viewBox="0 0 {_n(width)} {_n(height)}" width="100%" style="max-width: {_n(width)}px" role="img" '
+        f'viewBox="0 0 {_n(width)} {_n(height)}" width="{_n(width)}" role="img" '
         f'aria-labelledby="{ident}-title {ident}-desc" font-size="13" '
         f'preserveAspectRatio="xMinYMin meet">',
         f'<title id="{ident}-title">{escape(title)}</title>',

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "dsfr",
     "axes",
+    "csp",
     # The project's apps, in the order of their dependencies.
     "accounts",
     "fabriques",
@@ -53,12 +55,16 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Early, so that every page gets the header, those of the middleware below included.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # After authentication (it needs the user) and messages (it leaves one on the login page).
+    "accounts.middleware.StaffIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Axes last, so that it sees the outcome of authentication.
@@ -83,6 +89,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.portal",
+                # CSP_NONCE: the nonce of this response's Content-Security-Policy, for <script> tags.
+                "csp.context_processors.nonce",
             ],
         },
     },
@@ -146,6 +154,35 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 12
+# Instructors and programme admins are logged out after this long without a request
+# (accounts.middleware.StaffIdleTimeoutMiddleware); applicants keep SESSION_COOKIE_AGE alone.
+STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=60 * 60)
+
+# --- Security headers ---------------------------------------------------------------------------
+# Sent in every environment; HTTPS-only ones (HSTS, secure cookies, redirect) are in production.py.
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy (django-csp): no inline script or style, no eval. Each <script> tag
+# carries the response's nonce (`nonce="{{ CSP_NONCE }}"`); styles come only from stylesheets
+# (the DSFR's scripts set element.style through the CSSOM, which CSP allows). PDF templates are
+# rendered by WeasyPrint and never served as pages, so their inline styles do not matter here.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    },
+}
 
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "fr"

@@ -33,12 +33,12 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
+# nosniff, Referrer-Policy, Cross-Origin-Opener-Policy, X-Frame-Options and the
+# Content-Security-Policy come from base.py: every environment sends them.
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
-# The __Host- prefix binds the cookies to this exact host over HTTPS.
+# The __Host- prefix binds the cookies to this exact host over HTTPS: browsers accept such a
+# cookie only with Secure, Path=/ and no Domain (SESSION/CSRF_COOKIE_DOMAIN stay None).
 SESSION_COOKIE_NAME = "__Host-sessionid"
 CSRF_COOKIE_NAME = "__Host-csrftoken"
 CSRF_COOKIE_HTTPONLY = True

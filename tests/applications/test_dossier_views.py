@@ -315,7 +315,9 @@ def test_an_invitation_link_works_only_for_the_invited_address(client, django_ca
     application = complete_application()
     client.force_login(application.created_by)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(url("dossier-access", application), {"email": "invitee@kanope.coop", "permission": "view"})
+        client.post(
+            url("dossier-access", application), {"email": "invitee@kanope.coop", "permission": "view"}
+        )
     link = re.search(r"/invitation/[^\s]+/", mail.outbox[-1].body).group(0)
     client.force_login(applicant(email="someone.else@exemple.fr"))
     response = client.get(link)
