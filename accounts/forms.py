@@ -11,6 +11,7 @@ from accounts.models import User
 class LoginForm(AuthenticationForm):
     username = forms.EmailField(
         label=_("Adresse e-mail"),
+        max_length=254,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
     )
     password = forms.CharField(

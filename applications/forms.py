@@ -94,9 +94,13 @@ class MoneyField(forms.CharField):
             return Decimal("0")
         try:
             amount = parse_money(str(text))
+            # "Infinity", "NaN" and huge exponents parse as Decimals but are no amounts.
+            if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+                raise InvalidOperation(text)
+            exact = amount == amount.quantize(Decimal("0.01"))
         except (InvalidOperation, ValueError) as error:
             raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
-        if amount != amount.quantize(Decimal("0.01")):
+        if not exact:
             raise forms.ValidationError(_("Un montant a au plus deux décimales."), code="invalid")
         return amount
 

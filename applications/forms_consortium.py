@@ -45,7 +45,10 @@ class PartnerForm(OrganisationForm):
         self.known_organisation = False
         if self.is_bound:
             siret = normalise_siret(str(self.data.get(self.add_prefix("siret"), "")))
-            self.known_organisation = bool(siret) and Organisation.objects.filter(siret=siret).exists()
+            # Only a well-formed SIRET is looked up: anything else is for validation to refuse.
+            self.known_organisation = (
+                len(siret) == 14 and siret.isdigit() and Organisation.objects.filter(siret=siret).exists()
+            )
         if self.known_organisation:
             for name in self.organisation_detail_fields():
                 self.fields[name].required = False

@@ -4,7 +4,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -181,9 +181,10 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
                     )
                     return redirect("applications:dossier-places", reference=reference)
             elif action == "census":
-                place = get_object_or_404(
-                    TiersLieu, pk=request.POST.get("place"), source=TiersLieu.Source.CGET_2019
-                )
+                place_id = request.POST.get("place", "")
+                if not place_id.isdigit():
+                    raise Http404
+                place = get_object_or_404(TiersLieu, pk=int(place_id), source=TiersLieu.Source.CGET_2019)
                 application_set_places(
                     application=application, places=[*application.places.all(), place], actor=user
                 )
@@ -301,7 +302,9 @@ def dossier_access(request: HttpRequest, reference: str) -> HttpResponse:
             raise PermissionDenied
         revoke = request.POST.get("revoke")
         if revoke:
-            access = get_object_or_404(Access, pk=revoke, application=application)
+            if not revoke.isdigit():
+                raise Http404
+            access = get_object_or_404(Access, pk=int(revoke), application=application)
             access_revoke(access=access, actor=user)
             messages.success(request, _("L'accès de %(email)s est retiré.") % {"email": access.email})
             return redirect("applications:dossier-access", reference=reference)

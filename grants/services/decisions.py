@@ -9,7 +9,7 @@ path (view, bulk action, admin, command) commits money except through `_commit`.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -77,8 +77,10 @@ def split_yearly(amount: Decimal, years: int, asked: list[Decimal]) -> list[Deci
     """The default breakdown: what was asked when the award matches it, else equal parts."""
     if len(asked) == years and sum(asked) == amount:
         return list(asked)
-    part = (amount / years).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-    return [part] * (years - 1) + [amount - part * (years - 1)]
+    # In cents: the leftover cents go one by one to the last years, so parts differ by a cent at most.
+    cents = int((amount * 100).to_integral_value())
+    base, extra = divmod(cents, years)
+    return [Decimal(base + (1 if index >= years - extra else 0)) / 100 for index in range(years)]
 
 
 def _check_award(call: Call, amount: Decimal, yearly: list[Decimal]) -> None:

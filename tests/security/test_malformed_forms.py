@@ -650,47 +650,10 @@ ENDPOINTS: list[Builder] = [
 # Endpoints that still answer some malformed data with a 500: the payloads that do, and why. Each
 # is a bug to fix in the view or form named; the test fails as soon as one of these answers
 # properly (remove it here then) and whenever any other payload gives a 500.
-AMOUNT_BUG = (
-    "applications/forms.py MoneyField.to_python (used by every amount field: budget, award, bulk "
-    "decisions, schedule, termination, amendment): parse_money accepts 'Infinity', 'sNaN' and "
-    "exponents, and the quantize() after its try block raises decimal.InvalidOperation. Reject "
-    "non-finite values and quantize inside the try."
-)
-AMOUNT_500 = {f"number {value}" for value in ("Infinity", "-inf", "sNaN", "1e30", "1E+999999")}
-KNOWN_500: dict[str, tuple[str, set[str]]] = {
-    "dossier_places": (
-        "applications/views/dossiers.py dossier_places: the census `place` goes to "
-        "get_object_or_404(pk=<posted text>); 'abc' raises ValueError. Validate it as an integer.",
-        {"census place abc", "census place list"},
-    ),
-    "dossier_access": (
-        "applications/views/dossiers.py dossier_access: `revoke` goes to get_object_or_404(pk=<posted "
-        "text>); any non-number raises ValueError. Validate it as an integer.",
-        {"letters", "huge strings", "NUL characters", "revoke abc", "revoke list"},
-    ),
-    "dossier_budget": (AMOUNT_BUG, AMOUNT_500),
-    "review_decide": (AMOUNT_BUG, AMOUNT_500 | {"yearly part 1e30"}),
-    "review_bulk": (AMOUNT_BUG, AMOUNT_500),
-    "schedule_update": (AMOUNT_BUG, AMOUNT_500),
-    "grants_agreement-terminate": (AMOUNT_BUG, AMOUNT_500),
-    "grants_agreement-amend": (AMOUNT_BUG, AMOUNT_500),
-}
+KNOWN_500: dict[str, tuple[str, set[str]]] = {}
 
 # PostgreSQL refuses what SQLite stores: strings longer than their column, NUL characters.
-KNOWN_500_POSTGRES: dict[str, tuple[str, set[str]]] = {
-    "login": (
-        "accounts/forms.py LoginForm.username has no max_length: a well-formed 259-character address "
-        "reaches authenticate(), and django-axes records the failure in a varchar(255) column "
-        "(DataError). Give the field max_length=254, like the User's e-mail.",
-        {"long e-mail"},
-    ),
-    "member_add": (
-        "applications/forms_consortium.py PartnerForm.__init__ looks the raw posted SIRET up "
-        "(Organisation.objects.filter(siret=...)) before any validation; a NUL character makes "
-        "psycopg2 raise ValueError. Look it up only when it is 14 digits.",
-        {"NUL characters"},
-    ),
-}
+KNOWN_500_POSTGRES: dict[str, tuple[str, set[str]]] = {}
 
 
 def _known_500(name: str) -> tuple[str, set[str]]:
