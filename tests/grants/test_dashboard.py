@@ -515,3 +515,13 @@ def test_the_daily_task_snapshots_open_calls_and_alerts_once():
     assert not EnvelopeSnapshot.objects.filter(call=closed).exists()
     assert OutgoingEmail.objects.filter(key__startswith="envelope-alert:").count() == 1
     assert OutgoingEmail.objects.filter(key=alert_key(call, today)).exists()
+
+
+def test_the_dashboard_links_to_the_budget_reports(client):
+    from django.urls import reverse
+
+    call = CallFactory()
+    client.force_login(programme_admin())
+    page = client.get(reverse("grants:dashboard", args=[call.slug])).content.decode()
+    assert reverse("grants:export-csv", args=[call.slug, "tranches"]) in page
+    assert reverse("grants:export-index") in page
