@@ -17,10 +17,6 @@ def can_use_applicant_space(user: User | AnonymousUser) -> bool:
     return has_role(user, Role.APPLICANT)
 
 
-def can_use_instructor_space(user: User | AnonymousUser) -> bool:
-    return has_role(user, Role.INSTRUCTOR)
-
-
 def can_use_admin_space(user: User | AnonymousUser) -> bool:
     return has_role(user, Role.ADMIN)
 

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from accounts.formatting import parse_money
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name
+from applications.services.dossiers import SECTION_FIELDS
 from fabriques.models import Organisation, TiersLieu
 
 
@@ -44,19 +45,7 @@ class DossierCreateForm(forms.Form):
 class ProjectForm(forms.ModelForm):
     class Meta:
         model = Application
-        fields = (
-            "title",
-            "kind",
-            "summary",
-            "services",
-            "community_governance",
-            "partnerships",
-            "resource_role",
-            "digital_offer",
-            "territorial_need",
-            "economic_model",
-            "jobs_fte",
-        )
+        fields = SECTION_FIELDS
         localized_fields = ("jobs_fte",)  # "2,5" as French applicants type it
         widgets = {
             "kind": forms.RadioSelect,

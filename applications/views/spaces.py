@@ -2,9 +2,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from accounts.permissions import can_use_applicant_space, can_use_instructor_space, role_required
+from accounts.permissions import can_use_applicant_space, role_required
 from applications.selectors import application_list_for_applicant
-from fabriques.selectors import departements_in_scope, instructor_scopes, organisations_of
+from fabriques.selectors import organisations_of
 
 
 @role_required(can_use_applicant_space)
@@ -20,13 +20,3 @@ def applicant_home(request: HttpRequest) -> HttpResponse:
         },
     )
 
-
-@role_required(can_use_instructor_space)
-def instructor_home(request: HttpRequest) -> HttpResponse:
-    scopes = list(instructor_scopes(instructor=request.user))  # type: ignore[arg-type]
-    departements = list(departements_in_scope(instructor=request.user))  # type: ignore[arg-type]
-    return render(
-        request,
-        "applications/instructor_home.html",
-        {"title": _("Instruction"), "scopes": scopes, "departements": departements},
-    )

@@ -38,7 +38,7 @@ from applications.services.review import ensure_reviewer
 from fabriques.models import Organisation, OrganisationMembership
 from fabriques.validators import format_siret
 from grants.models import Agreement, Amendment, Grant, Tranche
-from grants.services.decisions import _check_award, _commit, _lock
+from grants.services.decisions import _check_award, _commit, _lock, add_years
 from notifications.models import Document
 from notifications.services import document_request, email_queue
 
@@ -67,13 +67,6 @@ def _ensure_admin(actor: User, message: str) -> None:
 
 def _long_date(moment: date) -> str:
     return date_format(moment, "j F Y")
-
-
-def _add_years(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, day=28)
 
 
 def _next_number() -> str:
@@ -413,13 +406,13 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
     duration = agreement.grant.call.duration_years
     agreement.commitment_number = commitment_number
     agreement.starts_on = starts_on
-    agreement.ends_on = _add_years(starts_on, duration) - timedelta(days=1)
+    agreement.ends_on = add_years(starts_on, duration) - timedelta(days=1)
     agreement.status = A.ACTIVE
     agreement.full_clean()
     agreement.save(update_fields=["commitment_number", "starts_on", "ends_on", "status"])
     # The schedule now runs from the signature: tranche 1 at once, then one a year.
     for tranche in agreement.grant.tranches.filter(status=Tranche.Status.SCHEDULED):
-        tranche.due_date = _add_years(starts_on, tranche.year_index - 1)
+        tranche.due_date = add_years(starts_on, tranche.year_index - 1)
         tranche.save(update_fields=["due_date"])
     audit_record(
         actor=actor,

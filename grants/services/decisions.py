@@ -65,7 +65,7 @@ def _commit(call: Call, amount: Decimal, laureates: int) -> None:
     call.save(update_fields=["committed_amount", "laureate_count"])
 
 
-def _anniversary(start: date, years: int) -> date:
+def add_years(start: date, years: int) -> date:
     """The same calendar day `years` later (29 February becomes 28 February)."""
     try:
         return start.replace(year=start.year + years)
@@ -214,7 +214,7 @@ def application_award(
                 grant=grant,
                 year_index=index,
                 amount=part + (bonus if index == 1 else Decimal("0")),
-                due_date=_anniversary(start, index - 1),
+                due_date=add_years(start, index - 1),
             )
             for index, part in enumerate(yearly, start=1)
         ]

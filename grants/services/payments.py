@@ -26,10 +26,10 @@ from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
-from applications.models import Application, Member
+from applications.models import Member
 from applications.services.review import ensure_no_conflict, ensure_reviewer
-from fabriques.models import Organisation
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
+from grants.services.agreements import lead_organisation
 from grants.services.decisions import lock_dossier_and_envelope, release
 from notifications.services import document_request
 
@@ -55,11 +55,6 @@ OPEN_AGREEMENT = (Agreement.Status.SIGNED, Agreement.Status.ACTIVE)
 
 
 # --- who --------------------------------------------------------------------------------------
-
-
-def lead_organisation(application: Application) -> Organisation | None:
-    member = application.members.select_related("organisation").filter(is_lead=True).first()
-    return member.organisation if member is not None else None
 
 
 def is_beneficiary(user: User, grant: Grant) -> bool:

@@ -4,7 +4,6 @@ Run by the beat task grants.tasks.tranches_reminders_task. Each e-mail is a row 
 the day, so a second run on the same day (a redelivered task, a manual run) queues nothing more.
 """
 
-from calendar import isleap
 from dataclasses import dataclass
 from datetime import date
 
@@ -16,19 +15,12 @@ from django.utils.translation import gettext as _
 from accounts.formatting import format_money
 from accounts.models import Role, User
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
+from grants.services.decisions import add_years
 from grants.services.payments import beneficiary_emails
 from notifications.models import OutgoingEmail
 from notifications.services import email_queue
 
 T = Tranche.Status
-
-
-def add_years(day: date, years: int) -> date:
-    """The same day `years` later (28 February for a 29 February landing on a common year)."""
-    target = day.year + years
-    if day.month == 2 and day.day == 29 and not isleap(target):
-        return date(target, 2, 28)
-    return day.replace(year=target)
 
 
 def year_end(tranche: Tranche, agreement: Agreement | None) -> date | None:
