@@ -1,5 +1,6 @@
 # The one image of « Fabriques de territoires ». docker-compose.yml runs it as the web process
-# (gunicorn), the Celery worker, Celery beat and the one-shot migrate step, with different commands.
+# (gunicorn), the Celery workers (one service per queue: default, pdf, email, reports), Celery beat
+# and the one-shot migrate step, with different commands.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -45,6 +46,7 @@ COPY applications ./applications
 COPY grants ./grants
 COPY notifications ./notifications
 COPY templates ./templates
+COPY locale ./locale
 COPY static ./static
 
 # Static files are collected into the image (served by WhiteNoise). The production settings refuse

@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo serve install install-dev migrate seed test lint typecheck clean
+.PHONY: demo serve install install-dev migrate seed test lint typecheck bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ lint: install-dev
 
 typecheck: install-dev
 	$(BIN)/mypy .
+
+# Needs DATABASE_URL=postgres://... and CELERY_BROKER_URL=redis://... (see bench/README.md);
+# writes docs/benchmarks.md. Some: make bench BENCH="letters http"; options: BENCH_ARGS=--quick
+bench: install-dev
+	$(BIN)/python -m bench.run $(BENCH) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

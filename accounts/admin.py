@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEvent, Role, User
 from accounts.services import user_set_role
+from accounts.two_factor import two_factor_reset
 
 
 @admin.register(User)
@@ -24,7 +25,7 @@ class UserAdmin(BaseUserAdmin):
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),)
     # Roles change only through user_set_role, which keeps one role per user and audits it.
     readonly_fields = ("email_confirmed_at", "date_joined", "last_login", "groups", "is_staff")
-    actions = ("make_applicant", "make_instructor", "make_admin")
+    actions = ("make_applicant", "make_instructor", "make_admin", "reset_two_factor")
 
     def _set_role(self, request: HttpRequest, queryset: Any, role: Role) -> None:
         for user in queryset:
@@ -46,6 +47,19 @@ class UserAdmin(BaseUserAdmin):
     @admin.action(description=_("Donner le rôle administrateur du programme"))
     def make_admin(self, request: HttpRequest, queryset: Any) -> None:
         self._set_role(request, queryset, Role.ADMIN)
+
+    @admin.action(description=_("Réinitialiser la vérification en deux étapes (téléphone perdu)"))
+    def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
+        for user in queryset:
+            two_factor_reset(user=user, actor=cast(User, request.user))
+        self.message_user(
+            request,
+            _(
+                "Vérification en deux étapes réinitialisée pour %(count)d compte(s) : une nouvelle "
+                "application sera enregistrée à la prochaine connexion."
+            )
+            % {"count": len(queryset)},
+        )
 
 
 @admin.register(AuditEvent)

@@ -10,7 +10,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from accounts.middleware import staff_login_stamp
+        from accounts.middleware import staff_login_stamp, two_factor_login_flag
 
         # The idle clock of instructors' and admins' sessions starts at login.
         user_logged_in.connect(staff_login_stamp, dispatch_uid="accounts.staff_login_stamp")
+        # A user who enrolled an authenticator owes a code after the password.
+        user_logged_in.connect(two_factor_login_flag, dispatch_uid="accounts.two_factor_login_flag")

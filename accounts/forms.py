@@ -139,3 +139,22 @@ class NewPasswordForm(SetPasswordForm):
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
+
+
+class TwoFactorCodeForm(forms.Form):
+    """The code of the authenticator application (six digits) or a backup code."""
+
+    code = forms.CharField(
+        label=_("Code de vérification"),
+        help_text=_("Les six chiffres affichés par votre application, ou l'un de vos codes de secours."),
+        max_length=20,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "spellcheck": "false",
+            }
+        ),
+        error_messages={"required": _("Saisissez le code à six chiffres de votre application.")},
+    )

@@ -105,3 +105,75 @@ class StaffIdleTimeoutMiddleware:
             htmx_response["HX-Redirect"] = response["Location"]
             return htmx_response
         return response
+
+
+# Set at login for a user who has enrolled an authenticator without being obliged to (an
+# applicant): they too must give a code before going further.
+TWO_FACTOR_PENDING_KEY = "two_factor_pending"
+
+
+def two_factor_login_flag(
+    sender: object, request: HttpRequest | None, user: object, **kwargs: object
+) -> None:
+    """Receiver of `user_logged_in`: remember that this session still owes a second factor."""
+    from accounts.two_factor import has_confirmed_device
+
+    if request is None or not hasattr(request, "session") or not isinstance(user, User):
+        return
+    if has_confirmed_device(user):
+        request.session[TWO_FACTOR_PENDING_KEY] = True
+
+
+class TwoFactorRequiredMiddleware:
+    """Send a session that owes a second factor to the verification page, whatever it asked for.
+
+    Instructors and programme admins always owe one; other users once they have enrolled. Only
+    the pages of the second step itself, logout and the public pages stay open meanwhile.
+    """
+
+    OPEN_URL_NAMES = frozenset(
+        {
+            "accounts:two-factor-verify",
+            "accounts:two-factor-setup",
+            "accounts:two-factor-backup-codes",
+            "accounts:logout",
+            "core:home",
+            "core:legal-notice",
+            "core:personal-data",
+            "core:accessibility",
+            "healthz",
+        }
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.get_response(request)
+        from accounts.two_factor import two_factor_required
+
+        owes = request.session.get(TWO_FACTOR_PENDING_KEY) or two_factor_required(user)
+        if not owes or user.is_verified():
+            return self.get_response(request)
+        from django.urls import Resolver404, resolve
+
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            return self.get_response(request)
+        if match.view_name in self.OPEN_URL_NAMES:
+            return self.get_response(request)
+        from urllib.parse import urlencode
+
+        from django.urls import reverse
+
+        target = reverse("accounts:two-factor-verify")
+        if request.method in ("GET", "HEAD"):
+            target = f"{target}?{urlencode({'next': request.get_full_path()})}"
+        if request.headers.get("HX-Request") == "true":
+            response = HttpResponse(status=204)
+            response["HX-Redirect"] = target
+            return response
+        return HttpResponseRedirect(target)

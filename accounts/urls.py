@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views
+from accounts import views, views_two_factor
 
 app_name = "accounts"
 
@@ -11,6 +11,19 @@ urlpatterns = [
     path("inscription/envoyee/", views.sign_up_done, name="sign-up-done"),
     path("confirmer/<uidb64>/<token>/", views.confirm_email, name="confirm-email"),
     path("accueil/", views.home, name="home"),
+    path("securite/", views_two_factor.security, name="security"),
+    path("double-authentification/", views_two_factor.verify, name="two-factor-verify"),
+    path("double-authentification/activer/", views_two_factor.setup, name="two-factor-setup"),
+    path(
+        "double-authentification/codes-de-secours/",
+        views_two_factor.backup_codes,
+        name="two-factor-backup-codes",
+    ),
+    path(
+        "double-authentification/codes-de-secours/nouveaux/",
+        views_two_factor.backup_codes_new,
+        name="two-factor-backup-codes-new",
+    ),
     path("mot-de-passe/oublie/", views.PasswordResetView.as_view(), name="password-reset"),
     path("mot-de-passe/envoye/", views.PasswordResetDoneView.as_view(), name="password-reset-done"),
     path(

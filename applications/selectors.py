@@ -3,14 +3,14 @@
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from accounts.roles import has_role
-from applications.models import Access, Application, Attachment, Member, RequiredDocument
+from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
 from applications.rules import budget_errors
 from fabriques.selectors import departements_in_scope
 
@@ -46,6 +46,21 @@ def applications_reviewable_by(user: User) -> QuerySet[Application]:
     if not has_role(user, Role.ADMIN):
         scope = Q(departement__in=departements_in_scope(instructor=user))
     return Application.objects.exclude(status=Application.Status.DRAFT).filter(scope)
+
+
+def reviewable_counts_by_status(user: User) -> dict[str, int]:
+    """How many dossiers `applications_reviewable_by(user)` holds in each state, from the counts.
+
+    One query on `DossierCount` (a few rows per call, département and state), whatever the
+    number of dossiers; the same figures as counting the reviewable dossiers themselves.
+    """
+    if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
+        return {}
+    counts = DossierCount.objects.exclude(status=Application.Status.DRAFT)
+    if not has_role(user, Role.ADMIN):
+        counts = counts.filter(departement_code__in=departements_in_scope(instructor=user).values("code"))
+    rows = counts.order_by().values_list("status").annotate(n=Sum("count"))
+    return {status: int(n or 0) for status, n in rows}
 
 
 def applications_editable_by(user: User) -> QuerySet[Application]:

@@ -27,3 +27,9 @@ urlpatterns = [
     path("", include("grants.urls")),
     path(f"{settings.ADMIN_URL}", admin.site.urls),
 ]
+
+# French error pages (config/views.py): 400 and 500 are self-contained, 403 and 404 full pages.
+handler400 = "config.views.bad_request"
+handler403 = "config.views.permission_denied"
+handler404 = "config.views.page_not_found"
+handler500 = "config.views.server_error"

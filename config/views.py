@@ -1,4 +1,4 @@
-"""Project-wide pages: the public home page, the legal pages and the health check."""
+"""Project-wide pages: the public home page, the legal pages, the health check and the error pages."""
 
 import logging
 
@@ -6,8 +6,10 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import requires_csrf_token
 
 logger = logging.getLogger(__name__)
 
@@ -69,3 +71,63 @@ def healthz(request: HttpRequest) -> JsonResponse:
     else:
         status = "ok"
     return JsonResponse({"status": status, **checks}, status=503 if status == "error" else 200)
+
+
+# --- error pages --------------------------------------------------------------------------------
+# Named in config/urls.py (handler400, handler403, handler404, handler500) and by
+# CSRF_FAILURE_VIEW. 403 and 404 are full pages (header, navigation): the request is sound. 400 and
+# 500 are self-contained (templates/500.html): rendered from the settings alone, since the request,
+# the database or a context processor may be what failed.
+
+# The last resort, when even the self-contained template cannot be rendered.
+_BARE_500 = (
+    '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8"><title>Erreur inattendue</title></head>'
+    "<body><h1>Erreur inattendue</h1><p>Le service rencontre un problème. Réessayez dans quelques "
+    'instants.</p><p><a href="/">Page d\'accueil</a></p></body></html>'
+)
+
+
+def _standalone(template_name: str, status: int) -> HttpResponse:
+    try:
+        content = loader.get_template(template_name).render(
+            {"SERVICE_NAME": settings.SERVICE_NAME, "THEME": settings.PORTAL_THEME}
+        )
+    except Exception:
+        logger.exception("Error page %s could not be rendered", template_name)
+        content = _BARE_500
+    return HttpResponse(content, status=status)
+
+
+def _full_page(request: HttpRequest, template_name: str, status: int, fallback: str) -> HttpResponse:
+    try:
+        return render(request, template_name, status=status)
+    except Exception:
+        # A request refused before the user is known (no request.user for the navigation).
+        logger.exception("Error page %s could not be rendered with its request", template_name)
+        return _standalone(fallback, status)
+
+
+@requires_csrf_token
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _standalone("400.html", 400)
+
+
+@requires_csrf_token
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _full_page(request, "403.html", 403, "400.html")
+
+
+@requires_csrf_token
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    return _full_page(request, "404.html", 404, "400.html")
+
+
+@requires_csrf_token
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _standalone("500.html", 500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form posted without a valid CSRF token: most often a page left open past its session."""
+    logger.warning("CSRF failure on %s: %s", request.path, reason)
+    return _full_page(request, "403_csrf.html", 403, "400.html")

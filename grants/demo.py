@@ -7,11 +7,13 @@ but fictitious SIRETs, and are marked `is_demo`.
 
 import csv
 import io
+from base64 import b32decode
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 from stdnum import luhn
 
 from accounts.models import Role, User
@@ -64,6 +66,9 @@ DEMO_ACCOUNTS: list[dict[str, Any]] = [
         "job_title": "Chargé de mission tiers-lieux, préfecture de région Occitanie",
         "role": Role.INSTRUCTOR,
         "regions": ["76"],
+        # Instructors and admins give a TOTP code after their password: the demo accounts have an
+        # authenticator with a published key (README.md), and `manage.py demo_code` prints the code.
+        "totp_key": "DEMOINSTRUCTIONFABRIQUESTERRITOI",
     },
     {
         "email": "admin@demo.fabriques-de-territoires.fr",
@@ -73,6 +78,7 @@ DEMO_ACCOUNTS: list[dict[str, Any]] = [
         "job_title": "Responsable du programme Fabriques de territoires",
         "role": Role.ADMIN,
         "superuser": True,
+        "totp_key": "DEMOPILOTAGEFABRIQUESTERRITOIRES",
     },
 ]
 
@@ -106,8 +112,35 @@ def seed_accounts() -> dict[str, User]:
             instructor_scope_set(
                 instructor=user, regions=Region.objects.filter(code__in=spec["regions"]), actor=None
             )
+        if spec.get("totp_key"):
+            demo_authenticator(user, spec["totp_key"])
         users[spec["role"].value] = user
     return users
+
+
+DEMO_DEVICE_NAME = "Démonstration"
+
+
+def demo_authenticator(user: User, base32_key: str) -> TOTPDevice:
+    """The demo account's authenticator, with the key published in README.md (demo data only)."""
+    TOTPDevice.objects.filter(user=user).exclude(name=DEMO_DEVICE_NAME).delete()
+    device, _created = TOTPDevice.objects.update_or_create(
+        user=user,
+        name=DEMO_DEVICE_NAME,
+        defaults={"key": b32decode(base32_key).hex(), "confirmed": True, "last_t": -1},
+    )
+    return device
+
+
+def demo_codes() -> list[tuple[str, str]]:
+    """(e-mail, current code) of each demo account's authenticator, for `manage.py demo_code`."""
+    from django_otp.oath import TOTP
+
+    codes = []
+    for device in TOTPDevice.objects.filter(name=DEMO_DEVICE_NAME, confirmed=True).select_related("user"):
+        totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+        codes.append((device.user.email, f"{totp.token():0{device.digits}d}"))
+    return sorted(codes)
 
 
 def seed_places() -> int:

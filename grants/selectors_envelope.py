@@ -16,6 +16,7 @@ figures are exact (a grant is never counted twice in the same zone).
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, TypedDict
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Avg,
     Case,
@@ -34,8 +35,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils.translation import gettext as _
 
-from applications.models import Application, Call, Member
-from fabriques.models import ApplicantFamily, Departement, TiersLieu, Zone
+from accounts.models import Role
+from applications.models import Application, Call, DossierCount, Member
+from fabriques.models import ApplicantFamily, Departement, Region, TiersLieu, Zone
 from grants.models import Grant, Tranche
 
 CENT = Decimal("0.01")
@@ -353,4 +355,54 @@ def envelope_figures(call: Call) -> dict[str, Any]:
         "by_kind": _by_kind(call),
         "by_family": _by_family(call),
         "by_year": _by_year(call),
+    }
+
+
+# --- The steering home ---------------------------------------------------------------------------
+
+
+def calls_with_dossier_counts() -> list[Call]:
+    """Every call, latest first, each with `submitted` (dossiers past the draft) and `in_review`.
+
+    Two queries whatever the number of dossiers: the counts come from `DossierCount`, kept by the
+    database per call, département and state.
+    """
+    calls = list(Call.objects.order_by("-opens_at"))
+    by_call: dict[int, dict[str, int]] = {}
+    rows = (
+        DossierCount.objects.exclude(status=Application.Status.DRAFT)
+        .order_by()
+        .values_list("call_id", "status")
+        .annotate(n=Sum("count"))
+    )
+    for call_id, status, count in rows:
+        by_call.setdefault(call_id, {})[status] = int(count or 0)
+    in_review = {Application.Status.IN_REVIEW, Application.Status.CORRECTIONS}
+    for call in calls:
+        counts = by_call.get(call.pk, {})
+        call.submitted = sum(counts.values())  # type: ignore[attr-defined]
+        call.in_review = sum(n for status, n in counts.items() if status in in_review)  # type: ignore[attr-defined]
+    return calls
+
+
+def accounts_overview() -> dict[str, int]:
+    """Head counts shown to programme admins: accounts per role and the reference geography.
+
+    Accounts per role are counted on the user-group links (one row per user and group, so no
+    DISTINCT), grouped by group: an index scan, not a join of every account.
+    """
+    User = get_user_model()
+    links = User.groups.through.objects  # type: ignore[attr-defined]
+    roles = [role.value for role in Role]
+    per_role = dict(
+        links.filter(group__name__in=roles).order_by().values_list("group__name").annotate(n=Count("pk"))
+    )
+    unconfirmed = User.objects.filter(is_active=False, email_confirmed_at__isnull=True).count()
+    return {
+        "applicants": per_role.get(Role.APPLICANT.value, 0),
+        "instructors": per_role.get(Role.INSTRUCTOR.value, 0),
+        "admins": per_role.get(Role.ADMIN.value, 0),
+        "unconfirmed": unconfirmed,
+        "regions": Region.objects.count(),
+        "departements": Departement.objects.count(),
     }

@@ -36,7 +36,7 @@ from applications.views.review import (
     review_required,
     reviewable_application,
 )
-from grants.selectors import calls_envelopes, programme_overview
+from grants.selectors_envelope import accounts_overview, calls_with_dossier_counts
 from grants.services import (
     application_award,
     application_close,
@@ -51,7 +51,11 @@ def admin_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "grants/admin_home.html",
-        {"title": _("Pilotage du programme"), "overview": programme_overview(), "calls": calls_envelopes()},
+        {
+            "title": _("Pilotage du programme"),
+            "overview": accounts_overview(),
+            "calls": calls_with_dossier_counts(),
+        },
     )
 
 

@@ -44,6 +44,7 @@ from grants.services.agreements import (
     agreement_terminate,
     agreement_upload_signed_copy,
     amendment_create,
+    is_lead_legal_representative,
     termination_document,
 )
 from notifications.models import Document, Status
@@ -160,6 +161,13 @@ def _is_blocking(error: ValidationError) -> bool:
     return not hasattr(error, "error_dict")
 
 
+def _state_refusal(agreement: Agreement) -> str:
+    return _("Cette action n'est pas possible : la convention %(number)s est « %(status)s ».") % {
+        "number": agreement.number,
+        "status": agreement.get_status_display(),
+    }
+
+
 def _refused(
     request: HttpRequest, agreement: Agreement, error: ValidationError | PermissionDenied
 ) -> HttpResponse:
@@ -196,7 +204,14 @@ def _lead_side(agreement: Agreement, user: User) -> LeadSide:
     )
 
 
-def render_agreement(request: HttpRequest, agreement: Agreement, **bound: forms.Form) -> HttpResponse:
+def render_agreement(
+    request: HttpRequest, agreement: Agreement, refusal: str = "", **bound: forms.Form
+) -> HttpResponse:
+    """The agreement's page, with the forms its state and the user's role offer.
+
+    A refused form the page no longer offers (the agreement moved on) is not dropped in silence:
+    `refusal` says why, as a message.
+    """
     user = _user(request)
     grant = agreement.grant
     application = grant.application
@@ -238,6 +253,8 @@ def render_agreement(request: HttpRequest, agreement: Agreement, **bound: forms.
         )
         context["can_terminate"] = agreement.status in (A.SIGNED, A.ACTIVE)
         context["can_amend"] = agreement.status in (A.AWAITING_SIGNATURE, A.SIGNED, A.ACTIVE)
+    if any(context.get(key) is not form for key, form in bound.items()):
+        messages.error(request, refusal or _state_refusal(agreement))
     return render(request, "grants/agreements/detail.html", context)
 
 
@@ -289,7 +306,18 @@ def agreement_accept_view(request: HttpRequest, number: str) -> HttpResponse:
     agreement = visible_agreement(request, number)
     form = AcceptForm(request.POST)
     if not form.is_valid():
-        return render_agreement(request, _page_agreement(request, number), accept_form=form)
+        refusal = ""
+        if agreement.status != A.AWAITING_SIGNATURE:
+            refusal = _("La convention %(number)s est « %(status)s » : elle ne peut plus être acceptée.") % {
+                "number": agreement.number,
+                "status": agreement.get_status_display(),
+            }
+        elif not is_lead_legal_representative(_user(request), agreement.grant.application):
+            refusal = _(
+                "Seul le représentant légal de la structure chef de file peut accepter la convention "
+                "au nom de la structure."
+            )
+        return render_agreement(request, _page_agreement(request, number), refusal, accept_form=form)
     try:
         agreement_accept(agreement=agreement, actor=_user(request))
     except (ValidationError, PermissionDenied) as error:

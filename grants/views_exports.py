@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -44,7 +45,7 @@ from grants.exports import (
     report_rows_tranches,
     tranche_columns,
     xlsx_job_create,
-    xlsx_job_path,
+    xlsx_job_name,
     xlsx_job_state,
 )
 from notifications.models import Document, Status
@@ -183,7 +184,7 @@ def export_job_download(request: HttpRequest, job_id: UUID) -> FileResponse:
     if not state["ready"]:
         raise Http404
     try:
-        handle = xlsx_job_path(str(job_id)).open("rb")
+        handle = default_storage.open(xlsx_job_name(str(job_id)), "rb")
     except FileNotFoundError as missing:
         raise Http404 from missing
     filename = f"{state['call_slug']}-budget-{timezone.localdate().isoformat()}.xlsx"

@@ -285,9 +285,14 @@ def _page_base(application: Application, grant: Grant) -> dict[str, Any]:
 
 
 def _render_beneficiary(
-    request: HttpRequest, application: Application, grant: Grant, bound: dict[str, forms.Form] | None = None
+    request: HttpRequest,
+    application: Application,
+    grant: Grant,
+    bound: dict[str, forms.Form] | None = None,
+    refusal: str = "",
 ) -> HttpResponse:
     bound = bound or {}
+    placed: set[str] = set()
     context = _page_base(application, grant)
     beneficiary = is_beneficiary(_user(request), grant)
     agreement = context["agreement"]
@@ -301,6 +306,7 @@ def _render_beneficiary(
         row.refusals = tranche_request_refusals(tranche, agreement)
         if beneficiary and not row.refusals:
             key = f"demande-{tranche.year_index}"
+            placed.add(key)
             row.request_form = bound.get(key) or PaymentRequestForm(prefix=key)  # type: ignore[assignment]
     if beneficiary:
         for year in context["report_years"]:
@@ -308,7 +314,9 @@ def _render_beneficiary(
                 if slot.live is not None and slot.live.status == Report.Status.ACCEPTED:
                     continue
                 key = f"rapport-{slot.year}-{slot.kind}"
+                placed.add(key)
                 slot.form = bound.get(key) or ReportUploadForm(prefix=key)  # type: ignore[assignment]
+    _say_unshown(request, bound, placed, refusal)
     context.update(
         {
             "beneficiary": beneficiary,
@@ -319,9 +327,14 @@ def _render_beneficiary(
 
 
 def _render_manage(
-    request: HttpRequest, application: Application, grant: Grant, bound: dict[str, forms.Form] | None = None
+    request: HttpRequest,
+    application: Application,
+    grant: Grant,
+    bound: dict[str, forms.Form] | None = None,
+    refusal: str = "",
 ) -> HttpResponse:
     bound = bound or {}
+    placed: set[str] = set()
     user = _user(request)
     is_admin = has_role(user, Role.ADMIN)
     context = _page_base(application, grant)
@@ -330,19 +343,24 @@ def _render_manage(
         year = tranche.year_index
         row.can_validate = tranche.status == T.REQUESTED
         if is_admin and tranche.status == T.VALIDATED:
+            placed.add(f"versement-{year}")
             row.pay_form = bound.get(f"versement-{year}") or PayForm(  # type: ignore[assignment]
                 prefix=f"versement-{year}", initial={"paid_on": timezone.localdate()}
             )
         if is_admin and tranche.status in (T.SCHEDULED, T.REQUESTED, T.VALIDATED):
+            placed.add(f"annulation-{year}")
             row.cancel_form = bound.get(f"annulation-{year}") or CancelForm(prefix=f"annulation-{year}")  # type: ignore[assignment]
     for year_reports in context["report_years"]:
         for slot in year_reports.slots:
             if slot.live is not None and slot.live.status == Report.Status.SUBMITTED:
                 key = f"examen-{slot.live.pk}"
+                placed.add(key)
                 slot.review_form = bound.get(key) or ReportReviewForm(prefix=key)  # type: ignore[assignment]
     schedule_form = None
     if is_admin and any(t.status == T.SCHEDULED for t in context["tranches"]):
+        placed.add("echeancier")
         schedule_form = bound.get("echeancier") or ScheduleForm(tranches=context["tranches"])
+    _say_unshown(request, bound, placed, refusal)
     context.update(
         {
             "is_admin": is_admin,
@@ -367,6 +385,26 @@ def _refused(request: HttpRequest, error: ValidationError, url: str) -> HttpResp
     return redirect(url)
 
 
+def _say_unshown(request: HttpRequest, bound: dict[str, forms.Form], placed: set[str], refusal: str) -> None:
+    """A refused form that the page no longer shows (its tranche or report moved on): say why.
+
+    Its field errors would be lost with it, and would not be the reason anyway: the action is
+    not offered in the object's state. The page shows that state.
+    """
+    if any(key not in placed for key in bound):
+        messages.error(
+            request,
+            refusal or _("Cette action n'est pas possible dans l'état actuel de la subvention."),
+        )
+
+
+def _tranche_refusal(tranche: Tranche) -> str:
+    return _("Cette action n'est pas possible : la tranche de l'année %(year)d est « %(status)s ».") % {
+        "year": tranche.year_index,
+        "status": tranche.get_status_display(),
+    }
+
+
 def _names_a_field(error: ValidationError, form: forms.Form) -> bool:
     return hasattr(error, "error_dict") and any(name in form.fields for name in error.error_dict)
 
@@ -389,7 +427,12 @@ def tranche_request_view(request: HttpRequest, reference: str, year: int) -> Htt
     key = f"demande-{year}"
     form = PaymentRequestForm(request.POST, prefix=key)
     if not form.is_valid():
-        return _render_beneficiary(request, application, grant, {key: form})
+        refusal = (
+            _tranche_refusal(tranche)
+            if tranche.status != T.SCHEDULED
+            else " ".join(tranche_request_refusals(tranche, agreement_of(grant)))
+        )
+        return _render_beneficiary(request, application, grant, {key: form}, refusal)
     try:
         tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=_user(request))
     except ValidationError as error:
@@ -417,7 +460,11 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
     key = f"rapport-{year}-{kind}"
     form = ReportUploadForm(request.POST, request.FILES, prefix=key)
     if not form.is_valid():
-        return _render_beneficiary(request, application, grant, {key: form})
+        refusal = _(
+            "Ce rapport ne peut pas être déposé : l'année %(year)d n'en attend plus, ou n'existe pas "
+            "dans cette subvention."
+        ) % {"year": year}
+        return _render_beneficiary(request, application, grant, {key: form}, refusal)
     upload = form.cleaned_data["file"]
     try:
         report = report_upload(
@@ -526,7 +573,7 @@ def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpRes
     key = f"versement-{year}"
     form = PayForm(request.POST, prefix=key)
     if not form.is_valid():
-        return _render_manage(request, application, grant, {key: form})
+        return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
     try:
         tranche_pay(
             tranche=tranche,
@@ -553,7 +600,7 @@ def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> Http
     key = f"annulation-{year}"
     form = CancelForm(request.POST, prefix=key)
     if not form.is_valid():
-        return _render_manage(request, application, grant, {key: form})
+        return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
     try:
         tranche_cancel(tranche=tranche, reason=form.cleaned_data["reason"], actor=_user(request))
     except ValidationError as error:
@@ -571,7 +618,8 @@ def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
     application, grant = _reviewable(request, reference)
     form = ScheduleForm(request.POST, tranches=_tranches(grant))
     if not form.is_valid():
-        return _render_manage(request, application, grant, {"echeancier": form})
+        refusal = _("L'échéancier ne peut plus être modifié : aucune tranche n'est encore prévue.")
+        return _render_manage(request, application, grant, {"echeancier": form}, refusal)
     try:
         schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=_user(request))
     except ValidationError as error:
@@ -591,7 +639,10 @@ def report_review_view(request: HttpRequest, reference: str, report_id: int) -> 
     key = f"examen-{report.pk}"
     form = ReportReviewForm(request.POST, prefix=key)
     if not form.is_valid():
-        return _render_manage(request, application, grant, {key: form})
+        refusal = _("Ce rapport n'est plus à examiner : il est « %(status)s ».") % {
+            "status": report.get_status_display()
+        }
+        return _render_manage(request, application, grant, {key: form}, refusal)
     accept = form.cleaned_data["decision"] == ReportReviewForm.ACCEPT
     try:
         report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=_user(request))

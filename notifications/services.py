@@ -98,6 +98,8 @@ def document_render(*, document_id: int) -> Document:
         document.rendered_at = timezone.now()
         document.last_error = ""
         document.save(update_fields=["file", "sha256", "size", "status", "rendered_at", "last_error"])
+    # Once committed: one line per document actually rendered (a redelivery logs nothing).
+    logger.info("Document %s rendered: %s, %s bytes", document.pk, document.file.name, document.size)
     return document
 
 
@@ -122,8 +124,33 @@ def email_queue(
     return email
 
 
-def email_send(*, email_id: int) -> OutgoingEmail:
-    """Send a queued e-mail with its documents attached. Idempotent."""
+class AttachmentsPending(Exception):
+    """A pending e-mail whose documents are not rendered yet: it waits, no attempt is counted."""
+
+    def __init__(self, email_id: int, document_ids: list[int]) -> None:
+        super().__init__(f"E-mail {email_id} waits for its documents {document_ids}")
+        self.email_id = email_id
+        self.document_ids = document_ids
+
+
+def email_send(*, email_id: int, render_pending_attachments: bool = False) -> OutgoingEmail:
+    """Send a queued e-mail with its documents attached. Idempotent.
+
+    The documents are rendered by the workers of the pdf queue, not by those of the e-mails: while
+    one is still pending, this raises AttachmentsPending before counting an attempt (a long PDF
+    queue must not use up the e-mail's attempts), and the task looks again later.
+    `render_pending_attachments` renders them here instead, through `document_render`, whose claim
+    and row lock keep each document to one rendering: for tasks run in process (`make demo`, the
+    tests), where no other worker exists.
+    """
+    if not render_pending_attachments:
+        waiting = list(
+            Document.objects.filter(
+                emails__pk=email_id, emails__status=Status.PENDING, status=Status.PENDING
+            ).values_list("pk", flat=True)
+        )
+        if waiting:
+            raise AttachmentsPending(email_id, waiting)
     if not _claim_attempt(OutgoingEmail, email_id):
         return OutgoingEmail.objects.get(pk=email_id)
     with transaction.atomic():
@@ -132,10 +159,11 @@ def email_send(*, email_id: int) -> OutgoingEmail:
             return email
         message = EmailMessage(subject=email.subject, body=email.body, to=email.to)
         for attachment in email.attachments.order_by("pk"):
-            if attachment.status != Status.DONE:
+            if attachment.status == Status.PENDING and render_pending_attachments:
                 attachment = document_render(document_id=attachment.pk)
-                if attachment.status != Status.DONE:
-                    raise RuntimeError(f"Attachment {attachment.pk} could not be rendered")
+            if attachment.status != Status.DONE:
+                # Failed for good: the e-mail fails too, and a human looks at both.
+                raise RuntimeError(f"Attachment {attachment.pk} is not rendered ({attachment.status})")
             with attachment.file.open("rb") as handle:
                 message.attach(attachment.filename, handle.read(), "application/pdf")
         message.send(fail_silently=False)

@@ -9,6 +9,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -53,3 +54,28 @@ def _reset_axes_cache() -> Iterator[None]:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_gives_the_second_factor(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`client.force_login()` stands for the whole login, second factor included.
+
+    It already skips the password; for an instructor or an admin it now also records a verified
+    authenticator in the session, as the verification page does. The tests of two-factor
+    authentication itself are marked `password_only` and log in as a real user would.
+    """
+    if request.node.get_closest_marker("password_only") is not None:
+        return
+    from django.test import Client
+
+    from tests.factories import give_second_factor
+
+    original = Client.force_login
+
+    def force_login(self: Client, user: Any, backend: str | None = None) -> None:
+        original(self, user, backend)
+        give_second_factor(self, user)
+
+    monkeypatch.setattr(Client, "force_login", force_login)

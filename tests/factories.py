@@ -1,6 +1,8 @@
 """Factories shared by the test folders, with a trait per role."""
 
+import time
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.contrib.auth.models import Group
@@ -262,3 +264,32 @@ def close_response(response: object) -> None:
         response.close()  # type: ignore[attr-defined]
     finally:
         request_finished.connect(close_old_connections)
+
+
+def give_second_factor(client: Any, user: User) -> None:
+    """Record in the client's session that `user` gave a code of a confirmed authenticator.
+
+    Does nothing for a user who owes no second factor (an applicant without an authenticator).
+    """
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    from accounts.two_factor import has_confirmed_device, two_factor_required
+
+    if not (two_factor_required(user) or has_confirmed_device(user)):
+        return
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="Application de test", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+
+
+def totp_code(device: Any, *, offset: int = 0) -> str:
+    """The code an authenticator application shows now for `device` (offset in 30 s steps)."""
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    totp.time = time.time() + offset * device.step
+    return f"{totp.token():0{device.digits}d}"

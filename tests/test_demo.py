@@ -27,6 +27,21 @@ def readme_demo_accounts() -> list[tuple[str, str, str]]:
     return [(role.strip(), email, password) for role, email, password in rows]
 
 
+def readme_demo_keys() -> dict[str, str]:
+    """The authenticator key README.md publishes for each demo instructor and admin."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    return dict(re.findall(r"^\| `([^`]+@[^`]+)` \| `([A-Z2-7]{32})` \|$", readme, flags=re.MULTILINE))
+
+
+def current_code(base32_key: str) -> str:
+    """What an authenticator application holding this key shows now."""
+    from base64 import b32decode
+
+    from django_otp.oath import totp
+
+    return f"{totp(b32decode(base32_key)):06d}"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,6 +125,13 @@ def test_demo_setup_runs_twice_and_serves_home_and_a_logged_in_page_per_account(
         assert status == 200
         assert "Fabriques de territoires" in page
 
+        keys = readme_demo_keys()
+        assert set(keys) == {
+            email for role, email, _ in readme_demo_accounts() if role != "Porteur de projet"
+        }
+        printed = _manage(env, "demo_code").stdout
+        for email in keys:
+            assert re.search(rf"^\d{{6}}  {re.escape(email)}$", printed, flags=re.MULTILINE), printed
         for role, email, password in readme_demo_accounts():
             browser = Browser(base)
             status, url, page = browser.post_form(
@@ -117,6 +139,13 @@ def test_demo_setup_runs_twice_and_serves_home_and_a_logged_in_page_per_account(
             )
             landing_path, marker = LANDING[role]
             assert status == 200
+            if email in keys:
+                # The second step: the code of the authenticator holding the README's key.
+                assert "/compte/double-authentification/" in url, (role, url)
+                status, url, page = browser.post_form(
+                    url.removeprefix(base), {"code": current_code(keys[email])}
+                )
+                assert status == 200
             assert url == base + landing_path, (role, url)
             assert marker in page
             assert "Se déconnecter" in page

@@ -34,8 +34,10 @@ COMPOSE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-LONG_RUNNING = ("db", "redis", "web", "worker", "beat")
-APP_SERVICES = ("migrate", "web", "worker", "beat")
+# One worker service per queue of CELERY_TASK_ROUTES (docs/operations.md).
+WORKERS = ("worker", "worker-pdf", "worker-email", "worker-reports")
+LONG_RUNNING = ("db", "redis", "web", *WORKERS, "beat")
+APP_SERVICES = ("migrate", "web", *WORKERS, "beat")
 WEASYPRINT_PACKAGES = (
     "libpango-1.0-0",
     "libpangoft2-1.0-0",
@@ -212,7 +214,37 @@ def _run(argv: list[str], **values: str) -> subprocess.CompletedProcess[str]:
 # --- docker-compose.yml: services, health checks, ordering --------------------------------------
 
 
-def test_compose_declares_the_five_services_and_the_migrate_step() -> None:
+def _worker_services() -> list[str]:
+    """The services that run a `celery worker`."""
+    return [
+        name
+        for name, definition in _services().items()
+        if _argv(definition.get("command", []))[:1] == ["celery"] and "worker" in _argv(definition["command"])
+    ]
+
+
+def _queues(service: str) -> set[str]:
+    queues = _option(_command(service), "-Q", "--queues")
+    assert queues, f"{service}: a worker must name its queues with -Q"
+    return {queue.strip() for queue in queues.split(",")}
+
+
+def _project_tasks() -> dict[str, Any]:
+    """Every task of the project's apps, by name, as the workers register them."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    apps = {app_name for app_name in settings.INSTALLED_APPS if (ROOT / app_name / "__init__.py").is_file()}
+    return {name: task for name, task in app.tasks.items() if name.split(".")[0] in apps}
+
+
+def _queue_of(task_name: str) -> str:
+    from config.celery import app
+
+    return str(app.amqp.router.route({}, task_name, args=(), kwargs={})["queue"].name)
+
+
+def test_compose_declares_the_services_and_the_migrate_step() -> None:
     services = _services()
     missing = {*LONG_RUNNING, "migrate"} - set(services)
     assert not missing, f"docker-compose.yml lacks the services {sorted(missing)}"
@@ -251,17 +283,14 @@ def test_migrate_runs_once_before_the_application() -> None:
     assert _command("migrate") == ["python", "manage.py", "migrate", "--noinput"]
     assert migrate.get("restart") == "no", "migrate must not be restarted once done"
     assert migrate.get("depends_on", {}).get("db", {}).get("condition") == "service_healthy"
+    needs_all = {
+        "db": "service_healthy",
+        "redis": "service_healthy",
+        "migrate": "service_completed_successfully",
+    }
     expected = {
-        "web": {
-            "db": "service_healthy",
-            "redis": "service_healthy",
-            "migrate": "service_completed_successfully",
-        },
-        "worker": {
-            "db": "service_healthy",
-            "redis": "service_healthy",
-            "migrate": "service_completed_successfully",
-        },
+        "web": needs_all,
+        **{worker: needs_all for worker in _worker_services()},
         "beat": {"redis": "service_healthy", "migrate": "service_completed_successfully"},
     }
     for service, dependencies in expected.items():
@@ -330,7 +359,8 @@ def test_web_port_matches_the_image_and_the_healthcheck() -> None:
 def test_celery_commands_load_the_project_app() -> None:
     import config.celery
 
-    for service in ("worker", "beat"):
+    assert sorted(_worker_services()) == sorted(WORKERS)
+    for service in (*WORKERS, "beat"):
         argv = _command(service)
         assert argv[0] == "celery", f"{service} must run celery: {argv}"
         app_name = _option(argv, "-A", "--app")
@@ -338,7 +368,7 @@ def test_celery_commands_load_the_project_app() -> None:
         app = find_app(app_name)
         assert isinstance(app, Celery), f"celery -A {app_name} finds {app!r}, not a Celery app"
         assert app is config.celery.app
-    assert "worker" in _command("worker")
+    assert all("worker" in _command(service) for service in WORKERS)
     assert "beat" in _command("beat")
 
 
@@ -347,18 +377,32 @@ def test_worker_queues_are_the_routed_queues() -> None:
     assert isinstance(routes, dict), "CELERY_TASK_ROUTES is expected to be a mapping"
     expected = {route["queue"] for route in routes.values()} | {settings.CELERY_TASK_DEFAULT_QUEUE}
     consumed: set[str] = set()
-    for name in _services():
-        argv = _argv(_services()[name].get("command", []))
-        if argv[:1] == ["celery"] and "worker" in argv:
-            queues = _option(argv, "-Q", "--queues")
-            assert queues, f"{name}: a worker must name its queues with -Q"
-            listed = {queue.strip() for queue in queues.split(",")}
-            assert listed <= expected, f"{name} consumes queues nothing is routed to: {listed - expected}"
-            consumed |= listed
+    for name in _worker_services():
+        listed = _queues(name)
+        assert listed <= expected, f"{name} consumes queues nothing is routed to: {listed - expected}"
+        consumed |= listed
     assert consumed == expected, f"queues without a worker: {sorted(expected - consumed)}"
 
 
-@pytest.mark.parametrize("service", ["worker", "beat"])
+def test_each_queue_has_a_worker_service_of_its_own() -> None:
+    # A burst on one queue (a thousand letters) must never hold another (the e-mails).
+    owners: dict[str, list[str]] = {}
+    for name in _worker_services():
+        assert len(_queues(name)) == 1, f"{name} consumes several queues: {sorted(_queues(name))}"
+        owners.setdefault(next(iter(_queues(name))), []).append(name)
+    assert all(len(services) == 1 for services in owners.values()), owners
+    assert {owners[queue][0] for queue in ("pdf", "email", "reports", "default")} == set(WORKERS)
+
+
+def test_every_task_is_consumed_by_a_worker() -> None:
+    tasks = _project_tasks()
+    assert len(tasks) >= 6, sorted(tasks)
+    consumed = set().union(*(_queues(name) for name in _worker_services()))
+    orphans = {name: _queue_of(name) for name in tasks if _queue_of(name) not in consumed}
+    assert not orphans, f"tasks routed to a queue no worker consumes: {orphans}"
+
+
+@pytest.mark.parametrize("service", [*WORKERS, "beat"])
 def test_celery_accepts_the_command_line(service: str) -> None:
     # click rejects an unknown option before it handles --help.
     argv = _command(service)
@@ -368,13 +412,14 @@ def test_celery_accepts_the_command_line(service: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_worker_healthcheck_pings_this_worker() -> None:
-    argv = _healthcheck_argv("worker")
+@pytest.mark.parametrize("service", WORKERS)
+def test_worker_healthcheck_pings_this_worker(service: str) -> None:
+    argv = _healthcheck_argv(service)
     assert argv[0] == "CMD-SHELL"
     command = shlex.split(argv[1])
     assert command[:5] == ["celery", "-A", "config", "inspect", "ping"], command
-    node = _option(_command("worker"), "-n", "--hostname")
-    assert node == "worker@%h", f"the worker's node name is {node}"
+    node = _option(_command(service), "-n", "--hostname")
+    assert node == f"{service}@%h", f"the node name of {service} is {node}"
     assert _option(command, "-d", "--destination") == node.replace("%h", "$HOSTNAME")
     result = _run(
         [sys.executable, "-m", "celery", *command[1:], "--help"],
@@ -383,10 +428,17 @@ def test_worker_healthcheck_pings_this_worker() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_worker_gets_time_to_finish_its_tasks_when_stopped() -> None:
-    grace = _services()["worker"].get("stop_grace_period")
-    assert grace is not None, "the worker needs a stop_grace_period (docker's default is 10s)"
-    assert _duration_seconds(grace) > settings.CELERY_TASK_TIME_LIMIT
+@pytest.mark.parametrize("service", WORKERS)
+def test_worker_gets_time_to_finish_its_tasks_when_stopped(service: str) -> None:
+    grace = _services()[service].get("stop_grace_period")
+    assert grace is not None, f"{service} needs a stop_grace_period (docker's default is 10s)"
+    # The longest hard time limit among the tasks of its queues (a task may set its own).
+    limits = [
+        task.time_limit or settings.CELERY_TASK_TIME_LIMIT
+        for name, task in _project_tasks().items()
+        if _queue_of(name) in _queues(service)
+    ]
+    assert _duration_seconds(grace) > max([settings.CELERY_TASK_TIME_LIMIT, *limits])
 
 
 def test_web_healthcheck_hits_the_health_view() -> None:
@@ -525,12 +577,14 @@ def test_referenced_volumes_are_declared() -> None:
     assert declared <= used, f"declared but unused volumes: {sorted(declared - used)}"
 
 
-def test_media_volume_is_shared_by_web_and_worker() -> None:
+def test_media_volume_is_shared_by_web_and_the_workers() -> None:
     media_root = _env_example().get("MEDIA_ROOT")
     assert media_root, ".env.example must set MEDIA_ROOT to the mount point"
-    web, worker = _mounts("web").get(media_root), _mounts("worker").get(media_root)
+    web = _mounts("web").get(media_root)
     assert web and _is_named_volume(web), f"web does not mount a volume on {media_root}"
-    assert web == worker, f"web and worker must share the media volume: {web} != {worker}"
+    for service in WORKERS:
+        worker = _mounts(service).get(media_root)
+        assert web == worker, f"web and {service} must share the media volume: {web} != {worker}"
     assert _dockerfile_chowns(media_root), f"the image must create {media_root} owned by its user"
 
 

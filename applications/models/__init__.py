@@ -1,6 +1,7 @@
 """The models of calls, dossiers and their review, split by subject."""
 
 from applications.models.calls import Call, RequiredDocument, Wave
+from applications.models.counts import DossierCount
 from applications.models.dossiers import (
     Access,
     Application,
@@ -31,6 +32,7 @@ __all__ = [
     "BudgetYear",
     "Call",
     "Criterion",
+    "DossierCount",
     "EligibilityAnswer",
     "EligibilityCheck",
     "Member",

@@ -125,6 +125,12 @@ class Application(models.Model):
         verbose_name = _("dossier")
         verbose_name_plural = _("dossiers")
         ordering = ("-created_at",)
+        indexes = [
+            # The review workspace: a tab's states in the order of submission, then the same
+            # states within a territory (and « a laureate in this département »).
+            models.Index(fields=["status", "submitted_at"], name="applications_status_submitted"),
+            models.Index(fields=["departement", "status"], name="applications_dep_status"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status="draft") | Q(status="withdrawn") | Q(submitted_at__isnull=False),

@@ -1,5 +1,6 @@
 """The applicant's journey: list, create, fill section by section, submit, withdraw, share."""
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -8,6 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
@@ -50,6 +52,33 @@ from fabriques.services import tiers_lieu_create
 
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
+
+
+class CensusSearchForm(forms.Form):
+    """The census search of the places page, read from the query string.
+
+    A form rather than the raw parameter: its CharField refuses NUL characters, which PostgreSQL
+    cannot compare (psycopg2 raises ValueError), and over-long strings.
+    """
+
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        error_messages={
+            "max_length": gettext_lazy("La recherche est trop longue : 200 caractères au plus."),
+            "null_characters_not_allowed": gettext_lazy("La recherche contient un caractère non autorisé."),
+        },
+    )
+
+
+def _census_query(request: HttpRequest) -> str:
+    """The search typed, or nothing (with the reason as a message) when it cannot be searched."""
+    search = CensusSearchForm(request.GET)
+    if search.is_valid():
+        return str(search.cleaned_data["q"])
+    for message in search.errors.get("q", []):
+        messages.error(request, str(message))
+    return ""
 
 
 @role_required(can_use_applicant_space)
@@ -149,7 +178,7 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
     choices = _place_choices(application)
     form = PlacesForm(initial={"places": list(application.places.all())}, places=choices)
     place_form = PlaceCreateForm(prefix="lieu")
-    query = request.GET.get("q", "").strip()
+    query = _census_query(request)
     census = []
     if query:
         census = list(

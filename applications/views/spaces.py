@@ -19,4 +19,3 @@ def applicant_home(request: HttpRequest) -> HttpResponse:
             "organisations": organisations_of(user=user),  # type: ignore[arg-type]
         },
     )
-

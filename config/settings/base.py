@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "dsfr",
     "axes",
     "csp",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     # The project's apps, in the order of their dependencies.
     "accounts",
     "fabriques",
@@ -60,11 +63,17 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # Query strings reach the views without NUL characters, which PostgreSQL refuses in text.
+    "config.middleware.StripNullCharactersFromQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session gave its second factor.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     # After authentication (it needs the user) and messages (it leaves one on the login page).
     "accounts.middleware.StaffIdleTimeoutMiddleware",
+    # Instructors and admins give a TOTP code after their password (accounts/two_factor.py).
+    "accounts.middleware.TwoFactorRequiredMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Axes last, so that it sees the outcome of authentication.
@@ -114,6 +123,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
+# Optional read replica (a PostgreSQL hot standby of the same database) for the budget reports:
+# config.db_routers sends reads there only inside `reading_from_replica()`, and every write,
+# every other read and every migration to "default". Tests mirror it onto the test database.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = environ.Env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"]["ATOMIC_REQUESTS"] = False
+    DATABASES["replica"]["CONN_MAX_AGE"] = DATABASES["default"]["CONN_MAX_AGE"]
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+DATABASE_ROUTERS = ["config.db_routers.ReplicaRouter"]
+
 # --- Accounts -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
@@ -158,6 +178,12 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 # (accounts.middleware.StaffIdleTimeoutMiddleware); applicants keep SESSION_COOKIE_AGE alone.
 STAFF_SESSION_IDLE_SECONDS = env.int("STAFF_SESSION_IDLE_SECONDS", default=60 * 60)
 
+# Two-factor authentication (accounts/two_factor.py): the name authenticator applications show,
+# and django-otp's throttling of wrong codes (1 s, then doubled after each failure).
+OTP_TOTP_ISSUER = "Fabriques de territoires"
+OTP_TOTP_THROTTLE_FACTOR = 1
+OTP_STATIC_THROTTLE_FACTOR = 1
+
 # --- Security headers ---------------------------------------------------------------------------
 # Sent in every environment; HTTPS-only ones (HSTS, secure cookies, redirect) are in production.py.
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -191,6 +217,8 @@ TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# A form posted without a valid CSRF token gets a French page (templates/403_csrf.html).
+CSRF_FAILURE_VIEW = "config.views.csrf_failure"
 USE_THOUSAND_SEPARATOR = True
 
 # --- Static and media ---------------------------------------------------------------------------
@@ -201,8 +229,36 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # that check permissions.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 MEDIA_URL = "/media/"
+# Media on an S3-compatible object storage (django-storages) when a bucket is named, so that web
+# replicas and workers on several hosts share them; otherwise files under MEDIA_ROOT. The bucket
+# stays private: objects are written with a private ACL, never overwritten (a second file with the
+# same name gets a suffix), and any URL is signed and short-lived. The views stream files through
+# the storage API (open/read) and check permissions first, as with the file system.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    MEDIA_STORAGE: dict[str, object] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            # Empty: Amazon S3 itself; otherwise the provider's address (https://s3.fr-par...).
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            # Empty: boto3's own chain (instance role, ~/.aws) finds the credentials.
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "location": env.str("AWS_LOCATION", default=""),
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": 300,
+            "file_overwrite": False,
+            # A file read back (a download, an attachment) spills to a temporary file past 5 MiB.
+            "max_memory_size": 5 * 1024 * 1024,
+        },
+    }
+else:
+    MEDIA_STORAGE = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": MEDIA_STORAGE,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 FILE_UPLOAD_PERMISSIONS = 0o640
@@ -243,10 +299,17 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 # Redis redelivers unacknowledged messages after this delay: it must exceed the longest task.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)}
+# One queue per kind of work, each consumed by its own workers (docker-compose.yml,
+# docs/operations.md): a burst of PDFs never delays the e-mails, a long export never holds the
+# sweep. Every other task (the sweep, the daily beat tasks) goes to the default queue.
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
+    # WeasyPrint: CPU and memory, a fraction of a second to a few seconds per document.
     "notifications.tasks.document_render_task": {"queue": "pdf"},
-    "notifications.tasks.*": {"queue": "default"},
+    # SMTP: network-bound; waits for its attachments to be rendered by the pdf queue.
+    "notifications.tasks.email_send_task": {"queue": "email"},
+    # Budget workbooks: minutes of reading, allowed up to 16 minutes (its own time limits).
+    "grants.tasks_exports.budget_report_build_task": {"queue": "reports"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE

@@ -7,7 +7,7 @@ from accounts.roles import home_url_for, roles_of
 from accounts.services import user_set_role
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
-from tests.factories import applicant, instructor, programme_admin
+from tests.factories import applicant, give_second_factor, instructor, programme_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +36,10 @@ def test_each_role_lands_on_its_own_home_page_after_login(client, make_user, url
     )
     assert response.status_code == 302
     assert response["Location"] == reverse(url_name)
+    if make_user is not applicant:
+        # Instructors and admins give a second factor first (tests/accounts/test_two_factor.py).
+        assert client.get(response["Location"])["Location"].startswith(reverse("accounts:two-factor-verify"))
+        give_second_factor(client, user)
     page = client.get(response["Location"])
     assert page.status_code == 200
     assert f"<h1>{heading}</h1>" in page.content.decode()

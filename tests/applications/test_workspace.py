@@ -343,3 +343,25 @@ def test_25_dossiers_per_page_by_default(client):
     assert "À instruire : 26 dossiers — page 1 sur 2" in page
     assert len(references_in(page_of(client, page="2"))) == 1
     assert len(references_in(page_of(client, per_page="100"))) == 26
+
+
+def test_the_unfiltered_page_reads_the_counts_and_runs_the_same_queries_for_2_and_30(client):
+    """Without a filter the tabs are counted from DossierCount: as many queries at any size."""
+    call = CallFactory()
+    user = occitanie_instructor()
+    client.force_login(user)
+    for number in range(2):
+        quick_dossier(call, number)
+    page_of(client)
+
+    with CaptureQueriesContext(connection) as small:
+        page = page_of(client)
+    assert "À instruire : 2 dossiers" in page
+    assert any("applications_dossiercount" in query["sql"] for query in small.captured_queries)
+
+    for number in range(2, 30):
+        quick_dossier(call, number)
+    with CaptureQueriesContext(connection) as large:
+        page = page_of(client)
+    assert "À instruire : 30 dossiers" in page
+    assert len(large.captured_queries) == len(small.captured_queries)

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,6 +34,8 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 # Long enough for a PDF rendered in process (WeasyPrint) on a slow CI machine.
 TIMEOUT_MS = 20_000
+# `expect(...)` waits 5 s by default: the same allowance as the actions on a loaded machine.
+expect.set_options(timeout=TIMEOUT_MS)
 BLOCKING_IMPACTS = frozenset({"serious", "critical"})
 
 

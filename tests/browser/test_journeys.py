@@ -49,14 +49,58 @@ def spaced_siret(siret: str) -> str:
     return f"{siret[:3]} {siret[3:6]} {siret[6:9]} {siret[9:]}"
 
 
-def log_in(page, email: str, password: str) -> None:  # type: ignore[no-untyped-def]
-    """Through the login form, as a person would."""
+def log_in(page, email: str, password: str, journey=None) -> None:  # type: ignore[no-untyped-def]
+    """Through the login form, as a person would, and the second step for instructors and admins."""
     page.goto("/compte/connexion/")
     page.locator("#id_username").fill(email)
     page.locator("#id_password").fill(password)
     with page.expect_navigation():
         page.get_by_role("button", name="Se connecter", exact=True).click()
+    if "/compte/double-authentification/" in page.url:
+        second_step(page, email, journey)
     expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+
+
+def authenticator_code(base32_key: str, *, after_step: int = -1) -> str:
+    """What an authenticator application holding the key shows (a step later than `after_step`)."""
+    import time
+    from base64 import b32decode
+
+    from django_otp.oath import TOTP
+
+    totp = TOTP(b32decode(base32_key))
+    totp.time = max(time.time(), (after_step + 1) * totp.step)
+    return f"{totp.token():06d}"
+
+
+def second_step(page, email: str, journey=None) -> None:  # type: ignore[no-untyped-def]
+    """Enrol an authenticator from the key the page shows, or give the code of the enrolled one."""
+    from base64 import b32encode
+
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    if page.locator("[data-otp-key]").count():
+        # First login: the key is typed into the authenticator from the page, as text.
+        key = page.locator("[data-otp-key]").inner_text().replace(" ", "")
+        if journey is not None:
+            journey.step(page, "double authentification activation")
+        page.get_by_label("Code de vérification").fill(authenticator_code(key))
+        with page.expect_navigation():
+            page.get_by_role("button", name="Activer").click()
+        expect(page.get_by_role("heading", name="Vos codes de secours")).to_be_visible()
+        expect(page.locator("[data-backup-codes] li")).to_have_count(10)
+        if journey is not None:
+            journey.step(page, "double authentification codes de secours")
+        with page.expect_navigation():
+            page.get_by_role("link", name="J'ai noté mes codes, continuer").click()
+        return
+    device = TOTPDevice.objects.get(user__email=email, confirmed=True)
+    key = b32encode(device.bin_key).decode()
+    if journey is not None:
+        journey.step(page, "double authentification code")
+    page.get_by_label("Code de vérification").fill(authenticator_code(key, after_step=device.last_t))
+    with page.expect_navigation():
+        page.get_by_role("button", name="Vérifier").click()
 
 
 def submit(page, button_name: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
@@ -361,7 +405,7 @@ def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(n
 
     # The instructor opens the dossier from the workspace.
     desk = new_page()
-    log_in(desk, reviewer.email, INSTRUCTOR_PASSWORD)
+    log_in(desk, reviewer.email, INSTRUCTOR_PASSWORD, journey)
     assert desk.url.endswith("/instruction/")
     expect(desk.get_by_role("link", name="À instruire (1)")).to_be_visible()
     journey.step(desk, "instructeur espace instruction")
@@ -493,7 +537,7 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
 
     # The admin opens the envelope's dashboard: nothing committed yet.
     desk = new_page()
-    log_in(desk, admin.email, ADMIN_PASSWORD)
+    log_in(desk, admin.email, ADMIN_PASSWORD, journey)
     expect(desk.get_by_role("heading", name="Pilotage du programme")).to_be_visible()
     journey.step(desk, "admin pilotage")
     with desk.expect_navigation():

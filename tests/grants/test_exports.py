@@ -7,7 +7,7 @@ Every expected figure is computed here from the rows, independently of grants.ex
 import csv
 import io
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -176,6 +176,59 @@ def test_the_grants_csv_gives_committed_and_paid_amounts(call_with_grants):
     assert sum((row[11] for row in rows), Decimal("0")) == expected_totals(call)["paid"]
     fnt = next(row for row in rows if row[2] == "FNT")
     assert fnt[9] == Decimal("100000") and fnt[10] == Decimal("250000")
+
+
+def test_the_rows_give_what_the_models_say_local_dates_labels_and_the_payment_deadline(call_with_grants):
+    """The rows are read as tuples: each cell checked against the model instances it stands for,
+    with moments at 23:30 UTC, the next day in Paris."""
+    call, grants = call_with_grants
+    late_evening = datetime(2026, 1, 14, 23, 30, tzinfo=UTC)
+    Tranche.objects.filter(grant=grants[2], year_index=1).update(
+        status="requested", requested_at=late_evening
+    )
+    Grant.objects.filter(pk=grants[1].pk).update(awarded_at=late_evening)
+    agreement = sign(grants[1], "CONV-2026-00042")
+    Agreement.objects.filter(pk=agreement.pk).update(signed_at=late_evening)
+    Grant.objects.filter(pk=grants[0].pk).update(status="cancelled")
+
+    tranches = (
+        Tranche.objects.filter(grant__call=call)
+        .select_related("grant__application__departement__region")
+        .order_by("grant__application__reference", "grant_id", "year_index")
+    )
+    expected = []
+    for tranche in tranches:
+        application = tranche.grant.application
+        lead = application.members.get(is_lead=True).organisation
+        expected.append(
+            [
+                application.reference,
+                lead.name,
+                lead.siret,
+                application.departement.code,
+                application.departement.region.name,
+                {"ft": "FT", "fnt": "FNT"}[application.kind],
+                tranche.year_index,
+                tranche.amount,
+                tranche.due_date,
+                tranche.get_status_display(),
+                timezone.localdate(tranche.requested_at) if tranche.requested_at else None,
+                tranche.pay_by,
+                tranche.paid_on,
+                tranche.payment_reference,
+                tranche.grant.get_status_display(),
+            ]
+        )
+    assert list(report_rows_tranches(call)) == expected
+    requested = next(row for row in expected if row[9] == "Demandée")
+    assert requested[10].isoformat() == "2026-01-15" and requested[11].isoformat() == "2026-03-16"
+
+    rows = {row[0]: row for row in report_rows_grants(call)}
+    fnt = rows[grants[1].application.reference]
+    assert fnt[13].isoformat() == fnt[17].isoformat() == "2026-01-15"
+    assert fnt[14:17] == ["En cours", "CONV-2026-00042", "Signée"]
+    cancelled = rows[grants[0].application.reference]
+    assert cancelled[14] == "Annulée" and cancelled[12] == Decimal("0")
 
 
 def test_the_csv_export_runs_the_same_number_of_queries_for_2_and_6_grants(client):
@@ -541,3 +594,34 @@ def test_the_laureates_page_of_a_call_without_grants_says_so(client):
     response = client.get(reverse("grants:export-laureates", args=[call.slug]))
     assert response.status_code == 200
     assert "Aucun lauréat pour l'instant." in response.content.decode()
+
+
+def test_workbooks_go_through_the_media_storage_and_a_day_old_one_is_purged(client, call_with_grants):
+    import os
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from grants.exports import xlsx_job_build, xlsx_job_name
+
+    call, _grants = call_with_grants
+    admin = programme_admin()
+    old = xlsx_job_name(xlsx_job_create(call=call, actor=admin))
+    default_storage.save(old, ContentFile(b"ancien classeur"))
+    two_days_ago = (timezone.now() - timedelta(days=2)).timestamp()
+    os.utime(default_storage.path(old), (two_days_ago, two_days_ago))
+
+    job_id = xlsx_job_create(call=call, actor=admin)
+    xlsx_job_build(job_id=job_id)
+    # Built again (a redelivered task after the save): the same name, no "_abc123" copy.
+    from django.core.cache import cache
+
+    cache.set(f"grants:export-job:{job_id}", {**cache.get(f"grants:export-job:{job_id}"), "ready": False})
+    xlsx_job_build(job_id=job_id)
+
+    _folders, names = default_storage.listdir("exports")
+    assert names == [f"{job_id}.xlsx"]
+    client.force_login(admin)
+    response = client.get(reverse("grants:export-job-download", kwargs={"job_id": job_id}))
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
+    assert workbook.sheetnames

@@ -131,6 +131,13 @@ TABLE: dict[str, Row] = {
     # A wrong token: Django's page says the link is invalid (200, no form).
     "accounts:password-reset-confirm": EVERYONE_200,
     "accounts:password-reset-complete": EVERYONE_200,
+    # Every logged-in actor here has given the second factor (instructors, admin) or owes none.
+    "accounts:security": GET(LOGIN, 200, 200, 200, 200, 200),
+    "accounts:two-factor-verify": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),  # to next
+    "accounts:two-factor-setup": GET(LOGIN, 200, 200, 200, 200, 200),
+    # Without codes just created in the session: to the security page.
+    "accounts:two-factor-backup-codes": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    "accounts:two-factor-backup-codes-new": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     # Structures (the applicant's space).
     "fabriques:organisation-list": APPLICANTS_ONLY,
     "fabriques:organisation-create": APPLICANTS_ONLY,

@@ -189,7 +189,7 @@ def test_applicants_get_no_stamp_at_login(client: Client, clock: Clock) -> None:
 
 
 def test_logging_in_again_after_expiry_works(client: Client, clock: Clock) -> None:
-    from tests.factories import PASSWORD
+    from tests.factories import PASSWORD, give_second_factor
 
     user = instructor()
     client.force_login(user)
@@ -200,6 +200,9 @@ def test_logging_in_again_after_expiry_works(client: Client, clock: Clock) -> No
     response = client.post(login_page, {"username": user.email, "password": PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"] == _home(user)
+    # The new session owes the second factor again.
+    assert client.get(_home(user)).headers["Location"].startswith(reverse("accounts:two-factor-verify"))
+    give_second_factor(client, user)
     assert client.get(_home(user)).status_code == 200
 
 

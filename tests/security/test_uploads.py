@@ -1,0 +1,334 @@
+"""Uploads are checked by their content, in the service, and served back as what they were found to be.
+
+Every upload of the portal (a dossier's supporting documents, the signed copy of an agreement,
+the yearly reports) goes through a service that reads the file itself with libmagic: a name
+ending in .pdf and a content type the browser claims decide nothing. For each endpoint: a PNG,
+an executable or an HTML page named .pdf is refused, with a French error next to the field and
+nothing stored (no row, no file under MEDIA_ROOT); a real PDF passes, whatever content type the
+browser announced; a file over the limit is refused. The services refuse the same files when
+called directly, so no other caller (a command, the admin) can skip the check.
+
+Downloads send the type found at upload (never one guessed again from the name), with
+`X-Content-Type-Options: nosniff` and `Content-Disposition: attachment`: the browser saves the
+file rather than displaying it inside the portal's origin.
+"""
+
+import io
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from accounts.models import User
+from applications.models import Application, Attachment, RequiredDocument
+from applications.services import attachment_add
+from grants.models import Agreement, Grant, Report
+from grants.services import application_award
+from grants.services.agreements import agreement_upload_signed_copy
+from grants.services.reports import report_upload
+from tests.factories import PDF_BYTES, PNG_BYTES, complete_application, in_review_application
+
+pytestmark = pytest.mark.django_db
+
+# A 64-bit ELF header (what `file` calls an executable) and a Windows one.
+ELF_BYTES = bytes.fromhex("7f454c4602010100000000000000000002003e00010000000000000000000000") + b"\x00" * 64
+EXE_BYTES = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x40\x00\x00\x00"
+EXE_BYTES += b"\x00" * 64 + b"PE\x00\x00\x4c\x01" + b"\x00" * 128
+HTML_BYTES = (
+    b"<!DOCTYPE html>\n<html><head><title>x</title></head><body><script>alert(1)</script></body></html>\n"
+)
+
+DISGUISED = {
+    "png": PNG_BYTES,
+    "elf executable": ELF_BYTES,
+    "windows executable": EXE_BYTES,
+    "html": HTML_BYTES,
+}
+CONTENT_CHECKED = "son contenu a été vérifié"
+
+
+@dataclass
+class Upload:
+    """An upload endpoint: who posts, where, under which field name, and how to count what it kept."""
+
+    name: str
+    user: User
+    url: str
+    field: str
+    extra: dict[str, str]
+    stored: Callable[[], int]
+    set_limit_mb: Callable[[pytest.MonkeyPatch, int], None]
+
+
+def _awarded() -> tuple[Application, Grant, Agreement]:
+    application, reviewer = in_review_application()
+    grant = application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    return application, grant, Agreement.objects.get(grant=grant)
+
+
+def dossier_documents() -> Upload:
+    application = complete_application()
+    document = RequiredDocument.objects.get(call=application.call, code="statuts")
+
+    def limit(monkeypatch: pytest.MonkeyPatch, size_mb: int) -> None:
+        RequiredDocument.objects.filter(pk=document.pk).update(max_size_mb=size_mb)
+
+    prefix = f"doc-{document.pk}-"
+    return Upload(
+        "dossier documents",
+        application.created_by,
+        reverse("applications:dossier-documents", args=[application.reference]),
+        f"{prefix}file",
+        {f"{prefix}required_document": str(document.pk)},
+        lambda: Attachment.objects.filter(application=application).count(),
+        limit,
+    )
+
+
+def report() -> Upload:
+    application, grant, agreement = _awarded()
+    Agreement.objects.filter(pk=agreement.pk).update(
+        status=Agreement.Status.ACTIVE, signed_at=timezone.now(), commitment_number="2103987654"
+    )
+
+    def limit(monkeypatch: pytest.MonkeyPatch, size_mb: int) -> None:
+        monkeypatch.setattr("grants.services.reports.REPORT_MAX_SIZE_MB", size_mb)
+
+    return Upload(
+        "activity report",
+        application.created_by,
+        reverse("grants:report-upload", args=[application.reference, 1, "activity"]),
+        "rapport-1-activity-file",
+        {},
+        lambda: Report.objects.filter(grant=grant).count(),
+        limit,
+    )
+
+
+def signed_copy() -> Upload:
+    application, _grant, agreement = _awarded()
+
+    def limit(monkeypatch: pytest.MonkeyPatch, size_mb: int) -> None:
+        monkeypatch.setattr("grants.services.agreements.SIGNED_COPY_MAX_MB", size_mb)
+
+    def stored() -> int:
+        agreement.refresh_from_db()
+        return int(bool(agreement.signed_copy))
+
+    return Upload(
+        "agreement signed copy",
+        application.created_by,
+        reverse("grants:agreement-signed-copy", args=[agreement.number]),
+        "file",
+        {},
+        stored,
+        limit,
+    )
+
+
+ENDPOINTS = [dossier_documents, report, signed_copy]
+
+
+def _files(media: Path) -> set[Path]:
+    return {path for path in media.rglob("*") if path.is_file()}
+
+
+def _post(client: Client, upload: Upload, name: str, content: bytes, content_type: str) -> Any:
+    client.force_login(upload.user)
+    data: dict[str, Any] = {**upload.extra, upload.field: SimpleUploadedFile(name, content, content_type)}
+    return client.post(upload.url, data)
+
+
+def _error_next_to_the_field(response: Any, upload: Upload, words: str) -> None:
+    """The page again (200), the error in French under the field, tied to it for screen readers."""
+    assert response.status_code == 200, response.status_code
+    content = response.content.decode()
+    assert words in content, content[:300]
+    field_id = f"id_{upload.field}"
+    # The input points at its error.
+    assert re.search(rf'aria-describedby="[^"]*\b{re.escape(field_id)}-erreurs\b', content), field_id
+    error_block = content[content.index(f'id="{field_id}-erreurs"') :]
+    assert "fr-error-text" in error_block[:600] and words in error_block[:1200]
+
+
+@pytest.mark.parametrize("kind", sorted(DISGUISED))
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_file_named_pdf_that_is_not_one_is_refused_and_nothing_is_kept(
+    client: Client, _media_root: Path, endpoint: Callable[[], Upload], kind: str
+) -> None:
+    upload = endpoint()
+    before_rows, before_files = upload.stored(), _files(_media_root)
+    # The browser says PDF, the name says PDF: only the content is believed.
+    response = _post(client, upload, "document.pdf", DISGUISED[kind], "application/pdf")
+    _error_next_to_the_field(response, upload, CONTENT_CHECKED)
+    assert upload.stored() == before_rows
+    assert _files(_media_root) == before_files
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_real_pdf_passes_whatever_type_the_browser_announced(
+    client: Client, endpoint: Callable[[], Upload]
+) -> None:
+    upload = endpoint()
+    before = upload.stored()
+    response = _post(client, upload, "document.pdf", PDF_BYTES, "text/html")
+    assert response.status_code == 302, response.status_code
+    assert upload.stored() == before + 1
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
+    client: Client, monkeypatch: pytest.MonkeyPatch, _media_root: Path, endpoint: Callable[[], Upload]
+) -> None:
+    upload = endpoint()
+    upload.set_limit_mb(monkeypatch, 1)
+    before_rows, before_files = upload.stored(), _files(_media_root)
+    too_big = PDF_BYTES + b"%" + b"0" * (1024 * 1024)
+    response = _post(client, upload, "document.pdf", too_big, "application/pdf")
+    _error_next_to_the_field(response, upload, "dépasse la taille maximale de 1 Mo")
+    assert upload.stored() == before_rows
+    assert _files(_media_root) == before_files
+    # Just under the limit passes.
+    response = _post(client, upload, "document.pdf", PDF_BYTES + b"%" * 1000, "application/pdf")
+    assert response.status_code == 302
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_an_empty_file_is_refused(client: Client, endpoint: Callable[[], Upload]) -> None:
+    upload = endpoint()
+    before = upload.stored()
+    response = _post(client, upload, "document.pdf", b"", "application/pdf")
+    _error_next_to_the_field(response, upload, "est vide")
+    assert upload.stored() == before
+
+
+# --- the services check by themselves -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", sorted(DISGUISED))
+def test_the_services_refuse_a_disguised_file_without_any_form(kind: str) -> None:
+    application = complete_application()
+    statuts = RequiredDocument.objects.get(call=application.call, code="statuts")
+    with pytest.raises(ValidationError) as refused:
+        attachment_add(
+            application=application,
+            required_document=statuts,
+            file=io.BytesIO(DISGUISED[kind]),
+            filename="statuts.pdf",
+            actor=application.created_by,
+        )
+    assert "file" in refused.value.error_dict
+
+    awarded, grant, agreement = _awarded()
+    with pytest.raises(ValidationError) as refused:
+        agreement_upload_signed_copy(
+            agreement=agreement, file=io.BytesIO(DISGUISED[kind]), filename="c.pdf", actor=awarded.created_by
+        )
+    assert "file" in refused.value.error_dict
+
+    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ACTIVE, signed_at=timezone.now())
+    with pytest.raises(ValidationError) as refused:
+        report_upload(
+            grant=grant,
+            year_index=1,
+            kind="financial",
+            file=io.BytesIO(DISGUISED[kind]),
+            filename="r.pdf",
+            actor=awarded.created_by,
+        )
+    assert "file" in refused.value.error_dict
+
+
+def test_a_document_accepting_images_takes_a_png_only_under_its_own_name() -> None:
+    application = complete_application()
+    rib = RequiredDocument.objects.get(call=application.call, code="rib")  # pdf, jpg, png
+    user = application.created_by
+    for name, content in [("rib.pdf", PNG_BYTES), ("rib.png", PDF_BYTES), ("rib.jpg", PNG_BYTES)]:
+        with pytest.raises(ValidationError):
+            attachment_add(
+                application=application,
+                required_document=rib,
+                file=io.BytesIO(content),
+                filename=name,
+                actor=user,
+            )
+    kept = attachment_add(
+        application=application,
+        required_document=rib,
+        file=io.BytesIO(PNG_BYTES),
+        filename="rib.png",
+        actor=user,
+    )
+    assert kept.content_type == "image/png"
+
+
+# --- serving -------------------------------------------------------------------------------------
+
+
+def _assert_served_as(response: Any, content_type: str, body: bytes) -> None:
+    assert response.status_code == 200
+    assert response["Content-Type"] == content_type
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Disposition"].startswith("attachment;"), response["Content-Disposition"]
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+    assert b"".join(response.streaming_content) == body
+
+
+def test_a_supporting_document_is_served_as_the_type_found_at_upload(client: Client) -> None:
+    application = complete_application()
+    user = application.created_by
+    rib = RequiredDocument.objects.get(call=application.call, code="rib")
+    image = attachment_add(
+        application=application,
+        required_document=rib,
+        file=io.BytesIO(PNG_BYTES),
+        filename="rib.png",
+        actor=user,
+    )
+    statuts = Attachment.objects.get(application=application, required_document__code="statuts")
+    client.force_login(user)
+    for attachment, content_type, body in [
+        (image, "image/png", PNG_BYTES),
+        (statuts, "application/pdf", PDF_BYTES),
+    ]:
+        # Whatever the name would suggest, the stored type decides.
+        Attachment.objects.filter(pk=attachment.pk).update(original_name="piece.html")
+        url = reverse("applications:attachment-download", args=[application.reference, attachment.pk])
+        _assert_served_as(client.get(url), content_type, body)
+
+
+def test_reports_and_signed_copies_are_served_as_pdf_attachments(client: Client) -> None:
+    application, grant, agreement = _awarded()
+    user = application.created_by
+    agreement_upload_signed_copy(
+        agreement=agreement, file=io.BytesIO(PDF_BYTES), filename="c.pdf", actor=user
+    )
+    Agreement.objects.filter(pk=agreement.pk).update(status=Agreement.Status.ACTIVE, signed_at=timezone.now())
+    filed = report_upload(
+        grant=grant,
+        year_index=1,
+        kind="activity",
+        file=io.BytesIO(PDF_BYTES),
+        filename="rapport.pdf",
+        actor=user,
+    )
+    client.force_login(user)
+    _assert_served_as(
+        client.get(reverse("grants:report-download", args=[application.reference, filed.pk])),
+        "application/pdf",
+        PDF_BYTES,
+    )
+    _assert_served_as(
+        client.get(reverse("grants:agreement-signed-copy-download", args=[agreement.number])),
+        "application/pdf",
+        PDF_BYTES,
+    )
