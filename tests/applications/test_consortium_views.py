@@ -426,3 +426,26 @@ def test_another_applicant_cannot_change_a_share(client, application):
     assert response.status_code == 404
     lead.refresh_from_db()
     assert lead.share_percent == Decimal("100")
+
+
+def test_a_member_numbered_past_999_is_updated_from_the_fields_the_page_names(lead_client, application):
+    # Numbers are shown with a thousands separator (« 1 234 »): an id printed in a field's name
+    # must not be, or the posted fields no longer match the form.
+    organisation = OrganisationFactory()
+    partner = Member.objects.create(
+        pk=12345,
+        application=application,
+        organisation=organisation,
+        role="Partenaire",
+        share_percent=Decimal("10"),
+    )
+    html = lead_client.get(page_url(application)).content.decode()
+    assert 'name="membre-12345-role"' in html and 'name="membre-12345-share_percent"' in html
+    response = lead_client.post(
+        update_url(application, partner),
+        {"membre-12345-role": "Atelier", "membre-12345-share_percent": "25"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    partner.refresh_from_db()
+    assert partner.share_percent == Decimal("25") and partner.role == "Atelier"
