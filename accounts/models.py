@@ -131,3 +131,31 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.action} {self.target_repr}"
+
+
+class GroupHeadcount(models.Model):
+    """How many accounts each group (role) has, kept by database triggers (migration 0004).
+
+    The steering page shows the accounts per role; counting tens of thousands of user-group links
+    on each visit would grow with the number of applicants, this row does not. Every write to the
+    user-group links updates it in the same transaction, whatever made it (the role service, the
+    admin site, a deletion, a bulk load). No foreign key constraint: the row of a deleted group
+    may outlive it for a moment without blocking the deletion.
+    """
+
+    group = models.OneToOneField(
+        "auth.Group",
+        verbose_name=_("groupe"),
+        primary_key=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    count = models.IntegerField(_("comptes"), default=0)
+
+    class Meta:
+        verbose_name = _("effectif d'un rôle")
+        verbose_name_plural = _("effectifs des rôles")
+
+    def __str__(self) -> str:
+        return f"{self.group_id}: {self.count}"

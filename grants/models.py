@@ -152,6 +152,8 @@ class Agreement(models.Model):
         ACTIVE = "active", _("En cours")
         COMPLETED = "completed", _("Soldée")
         TERMINATED = "terminated", _("Résiliée")
+        # The award it carried out was reopened by an admin before any payment: void.
+        CANCELLED = "cancelled", _("Annulée")
 
     grant = models.OneToOneField(Grant, on_delete=models.PROTECT, related_name="agreement")
     number = models.CharField(_("numéro"), max_length=30, unique=True)
@@ -195,7 +197,7 @@ class Agreement(models.Model):
         ordering = ("-created_at",)
         constraints = [
             models.CheckConstraint(
-                condition=Q(status="awaiting_signature") | Q(signed_at__isnull=False),
+                condition=Q(status__in=["awaiting_signature", "cancelled"]) | Q(signed_at__isnull=False),
                 name="grants_agreement_signed_has_date",
             ),
             models.CheckConstraint(condition=Q(clawback_amount__gte=0), name="grants_clawback_non_negative"),

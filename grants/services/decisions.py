@@ -24,7 +24,7 @@ from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import DECIDED_STATES, transition
-from grants.models import Grant, Tranche
+from grants.models import Agreement, Grant, Tranche
 from notifications.services import document_request, email_queue
 
 S = Application.Status
@@ -297,6 +297,16 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
         grant.status = Grant.Status.CANCELLED
         grant.save(update_fields=["status"])
         grant.tranches.update(status=Tranche.Status.CANCELLED)
+        # Its agreement, signed or not, carries out a decision that no longer stands.
+        agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
+        if agreement is not None and agreement.status not in (
+            Agreement.Status.COMPLETED,
+            Agreement.Status.TERMINATED,
+        ):
+            agreement.status = Agreement.Status.CANCELLED
+            agreement.terminated_at = timezone.now()
+            agreement.termination_reason = reason.strip()
+            agreement.save(update_fields=["status", "terminated_at", "termination_reason"])
     change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
     audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})
     return change

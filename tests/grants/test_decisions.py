@@ -6,7 +6,8 @@ from django.db import IntegrityError, transaction
 
 from applications.models import Application, Assignment, Call, EligibilityAnswer
 from applications.services.review import assignment_declare_conflict
-from grants.models import Grant, Tranche
+from fabriques.models import OrganisationMembership
+from grants.models import Agreement, Grant, Tranche
 from grants.services import (
     application_award,
     application_close,
@@ -14,6 +15,7 @@ from grants.services import (
     application_reopen,
     decisions_bulk,
 )
+from grants.services.agreements import agreement_accept
 from notifications.models import Document
 from tests.factories import in_review_application, instructor, programme_admin
 
@@ -155,12 +157,24 @@ def test_an_admin_reopens_an_award_and_the_envelope_is_released():
     grant = Grant.objects.get()
     assert grant.status == "cancelled"
     assert set(Tranche.objects.values_list("status", flat=True)) == {"cancelled"}
+    # The agreement drawn up at the award is void too, with the reason, and cannot be accepted.
+    void = Agreement.objects.get(grant=grant)
+    assert void.status == "cancelled" and void.termination_reason == "Erreur sur le montant"
+    representative = OrganisationMembership.objects.get(
+        organisation__application_memberships__application=application,
+        organisation__application_memberships__is_lead=True,
+        is_legal_representative=True,
+    ).user
+    with pytest.raises(ValidationError, match="sans objet"):
+        agreement_accept(agreement=void, actor=representative)
     application.refresh_from_db()
     assert application.status == "in_review"
     assert application.status_changes.last().note == "Erreur sur le montant"
-    # And it may be awarded again.
+    # And it may be awarded again, with an agreement of its own.
     application_award(application=application, amount=Decimal("120000"), actor=reviewer)
-    assert Grant.objects.filter(status="active").get().amount == Decimal("120000")
+    new_grant = Grant.objects.filter(status="active").get()
+    assert new_grant.amount == Decimal("120000")
+    assert Agreement.objects.get(grant=new_grant).status == "awaiting_signature"
 
 
 def test_bulk_decisions_report_each_dossier_as_done_or_refused_with_the_reason():
@@ -173,3 +187,15 @@ def test_bulk_decisions_report_each_dossier_as_done_or_refused_with_the_reason()
     second.refresh_from_db()
     assert second.status == "in_review"
     assert Grant.objects.count() == 1
+
+
+def test_the_page_of_an_agreement_voided_by_a_reopening_says_so(client):
+    application, reviewer = in_review_application()
+    application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    admin = programme_admin()
+    application_reopen(application=application, reason="Erreur sur le montant", actor=admin)
+    agreement = Agreement.objects.get()
+    client.force_login(admin)
+    page = client.get(f"/conventions/{agreement.number}/").content.decode()
+    assert "Annulée" in page
+    assert "attribution a été rouverte : Erreur sur le montant" in page
