@@ -11,6 +11,8 @@ import io
 from decimal import Decimal
 from typing import Any
 
+from stdnum import luhn
+
 PDF_BYTES = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
     b"trailer<</Root 1 0 R>>\n%%EOF\n"
@@ -18,16 +20,8 @@ PDF_BYTES = (
 
 
 def luhn_complete(prefix: str) -> str:
-    """Append the Luhn check digit that makes `prefix` + digit valid (SIREN and SIRET use it)."""
-    for digit in "0123456789":
-        candidate = prefix + digit
-        total = 0
-        for index, char in enumerate(reversed(candidate)):
-            value = int(char) * (2 if index % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError("unreachable")
+    """`prefix` followed by the Luhn check digit that makes it valid (SIREN and SIRET use it)."""
+    return prefix + luhn.calc_check_digit(prefix)
 
 
 def make_siret(n: int) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
+from stdnum import luhn
 
 from accounts.models import Role, User
 
@@ -51,16 +52,8 @@ def programme_admin(**kwargs: object) -> User:
 
 
 def luhn_complete(prefix: str) -> str:
-    """Append the Luhn check digit that makes `prefix` + digit valid (SIREN and SIRET use it)."""
-    for digit in "0123456789":
-        candidate = prefix + digit
-        total = 0
-        for index, char in enumerate(reversed(candidate)):
-            value = int(char) * (2 if index % 2 else 1)
-            total += value - 9 if value > 9 else value
-        if total % 10 == 0:
-            return candidate
-    raise AssertionError("unreachable")
+    """`prefix` followed by the Luhn check digit that makes it valid (SIREN and SIRET use it)."""
+    return prefix + luhn.calc_check_digit(prefix)
 
 
 def make_siret(n: int) -> str:
