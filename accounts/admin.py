@@ -48,7 +48,10 @@ class UserAdmin(BaseUserAdmin):
     def make_admin(self, request: HttpRequest, queryset: Any) -> None:
         self._set_role(request, queryset, Role.ADMIN)
 
-    @admin.action(description=_("Réinitialiser la vérification en deux étapes (téléphone perdu)"))
+    @admin.action(
+        description=_("Réinitialiser la vérification en deux étapes (téléphone perdu)"),
+        permissions=["change"],
+    )
     def reset_two_factor(self, request: HttpRequest, queryset: Any) -> None:
         for user in queryset:
             two_factor_reset(user=user, actor=cast(User, request.user))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -40,7 +41,8 @@ def two_factor_required(user: object) -> bool:
     """Instructors and programme admins (superusers included) must give a second factor."""
     if not isinstance(user, User) or not user.is_authenticated:
         return False
-    return has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
+    # is_staff opens the Django admin even without a portal role: it owes the code too.
+    return user.is_staff or has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
 
 
 def has_confirmed_device(user: User) -> bool:
@@ -74,14 +76,24 @@ def _qr_svg(data: str) -> str:
     return svg[svg.index("<svg") :]
 
 
-def enrolment_for(user: User) -> Enrolment:
-    """The unconfirmed device of the user's enrolment, created at the first visit and kept.
+# The pending device of an enrolment belongs to the session that opened the page: another session
+# (someone else who has the password) never sees its key, and opening the page elsewhere voids it.
+PENDING_DEVICE_SESSION_KEY = "two_factor_pending_device"
+
+
+def enrolment_for(user: User, session: SessionBase) -> Enrolment:
+    """The unconfirmed device of this session's enrolment, created at its first visit and kept.
 
     Reloading the page shows the same key, so a user who scanned it before a reload is not lost.
+    A new enrolment removes the user's other unconfirmed devices: a key shown to any other session
+    (an attacker who has the password and opened the page first) is void before it is ever used.
     """
-    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    pending = session.get(PENDING_DEVICE_SESSION_KEY)
+    device = TOTPDevice.objects.filter(user=user, confirmed=False, pk=pending).first() if pending else None
     if device is None:
+        TOTPDevice.objects.filter(user=user, confirmed=False).delete()
         device = TOTPDevice.objects.create(user=user, name=DEVICE_NAME, confirmed=False)
+        session[PENDING_DEVICE_SESSION_KEY] = device.pk
     key = _base32_key(device)
     # config_url is the otpauth:// address, with the issuer of settings.OTP_TOTP_ISSUER.
     return Enrolment(
@@ -95,7 +107,17 @@ def _clean_code(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
+# django-otp doubles the delay after each wrong code without a useful bound; counted past this
+# many failures, the delay stays at 2^(n-1) s = 8.5 minutes, so that someone who has the password
+# cannot lock the owner out for days with one wrong code now and then.
+MAX_COUNTED_FAILURES = 10
+
+
 def _throttle_error(device: Device) -> ValidationError | None:
+    failures = getattr(device, "throttling_failure_count", 0)
+    if failures > MAX_COUNTED_FAILURES:
+        device.throttling_failure_count = MAX_COUNTED_FAILURES  # type: ignore[attr-defined]
+        device.save(update_fields=["throttling_failure_count"])
     allowed, details = device.verify_is_allowed()
     if allowed:
         return None
@@ -110,31 +132,41 @@ def _throttle_error(device: Device) -> ValidationError | None:
     )
 
 
-@transaction.atomic
-def enrolment_confirm(*, user: User, code: str) -> list[str]:
-    """Confirm the pending device with a code it generated; return the new backup codes.
+def enrolment_confirm(*, user: User, session: SessionBase, code: str) -> tuple[TOTPDevice, list[str]]:
+    """Confirm this session's pending device with a code it generated; return it and the new
+    backup codes.
 
     The other devices of the user (an older authenticator, older backup codes) are removed: one
-    authenticator and one set of backup codes per account.
+    authenticator and one set of backup codes per account. A wrong code is counted by django-otp's
+    throttling, in its own transaction, before the error is raised.
     """
-    device = TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False).order_by("pk").first()
-    if device is None:
-        raise ValidationError(_("La page d'activation a expiré : rechargez-la."), code="no_device")
-    throttled = _throttle_error(device)
+    pending = session.get(PENDING_DEVICE_SESSION_KEY)
+    with transaction.atomic():
+        device = (
+            TOTPDevice.objects.select_for_update().filter(user=user, confirmed=False, pk=pending).first()
+            if pending
+            else None
+        )
+        if device is None:
+            raise ValidationError(_("La page d'activation a expiré : rechargez-la."), code="no_device")
+        throttled = _throttle_error(device)
+        accepted = throttled is None and device.verify_token(_clean_code(code))
     if throttled is not None:
         raise throttled
-    if not device.verify_token(_clean_code(code)):
+    if not accepted:
         raise ValidationError(
             _("Ce code ne correspond pas. Vérifiez l'heure de votre téléphone et saisissez le code affiché."),
             code="invalid",
         )
-    TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    StaticDevice.objects.filter(user=user).delete()
-    device.confirmed = True
-    device.save(update_fields=["confirmed"])
-    codes = _new_backup_codes(user)
-    audit_record(actor=user, action="two_factor.enrolled", target=user)
-    return codes
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        device.confirmed = True
+        device.save(update_fields=["confirmed"])
+        codes = _new_backup_codes(user)
+        audit_record(actor=user, action="two_factor.enrolled", target=user)
+    session.pop(PENDING_DEVICE_SESSION_KEY, None)
+    return device, codes
 
 
 def _new_backup_codes(user: User) -> list[str]:
@@ -167,6 +199,7 @@ def verify_code(*, user: User, code: str) -> Device:
     cleaned = _clean_code(code)
     if not cleaned:
         raise ValidationError(_("Saisissez le code à six chiffres de votre application."), code="required")
+    throttled: ValidationError | None = None
     with transaction.atomic():
         devices = list(devices_for_user(user, confirmed=True, for_verify=True))
         totp = [device for device in devices if isinstance(device, TOTPDevice)]
@@ -176,7 +209,7 @@ def verify_code(*, user: User, code: str) -> Device:
         for device in candidates:
             throttled = _throttle_error(device)
             if throttled is not None:
-                raise throttled
+                break
             if device.verify_token(cleaned):
                 if isinstance(device, StaticDevice):
                     audit_record(
@@ -186,6 +219,9 @@ def verify_code(*, user: User, code: str) -> Device:
                         data={"remaining": device.token_set.count()},
                     )
                 return device
+    # Raised once the block has committed, so that the failures counted stay counted.
+    if throttled is not None:
+        raise throttled
     raise ValidationError(_("Ce code est incorrect ou a déjà servi."), code="invalid")
 
 

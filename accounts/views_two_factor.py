@@ -19,6 +19,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticToken
 
 from accounts.forms import TwoFactorCodeForm
+from accounts.middleware import TWO_FACTOR_PENDING_KEY
 from accounts.models import User
 from accounts.roles import home_url_for
 from accounts.two_factor import (
@@ -64,6 +65,8 @@ def verify(request: HttpRequest) -> HttpResponse:
         return redirect(next_url)
     if not has_confirmed_device(user):
         if not two_factor_required(user):
+            # An applicant whose authenticator was reset owes nothing any more.
+            request.session.pop(TWO_FACTOR_PENDING_KEY, None)
             return redirect(next_url)
         return redirect(_with_next("accounts:two-factor-setup", next_url))
     form = TwoFactorCodeForm(request.POST or None)
@@ -99,18 +102,18 @@ def setup(request: HttpRequest) -> HttpResponse:
     form.fields["code"].help_text = _("Les six chiffres affichés par votre application.")
     if request.method == "POST" and form.is_valid():
         try:
-            codes = enrolment_confirm(user=user, code=form.cleaned_data["code"])
+            device, codes = enrolment_confirm(
+                user=user, session=request.session, code=form.cleaned_data["code"]
+            )
         except ValidationError as error:
             form.add_error("code", error)
         else:
-            from django_otp.plugins.otp_totp.models import TOTPDevice
-
             request.session.cycle_key()
-            otp_login(request, TOTPDevice.objects.get(user=user, confirmed=True))
+            otp_login(request, device)
             request.session[BACKUP_CODES_SESSION_KEY] = codes
             messages.success(request, _("La vérification en deux étapes est activée sur votre compte."))
             return redirect(_with_next("accounts:two-factor-backup-codes", next_url))
-    enrolment = enrolment_for(user)
+    enrolment = enrolment_for(user, request.session)
     return render(
         request,
         "accounts/two_factor_setup.html",

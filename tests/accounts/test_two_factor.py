@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from accounts.admin import UserAdmin
 from accounts.models import AuditEvent, User
 from accounts.two_factor import BACKUP_CODE_COUNT
-from tests.factories import PASSWORD, applicant, instructor, programme_admin, totp_code
+from tests.factories import PASSWORD, UserFactory, applicant, instructor, programme_admin, totp_code
 
 pytestmark = [pytest.mark.django_db, pytest.mark.password_only]
 
@@ -292,3 +292,94 @@ def test_the_security_page_regenerates_backup_codes():
     other = Client()
     password_login(other, user)
     assert other.post(VERIFY, {"code": old[1]}).status_code == 200  # the old codes no longer work
+
+
+def test_a_key_shown_to_another_session_is_void_once_the_owner_opens_the_page():
+    user = instructor()
+    thief = Client()
+    password_login(thief, user)
+    thief.get(SETUP)
+    stolen = TOTPDevice.objects.get(user=user, confirmed=False)
+    owner = Client()
+    password_login(owner, user)
+    owner_page = owner.get(SETUP).content.decode()
+    own = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert own.pk != stolen.pk and own.key != stolen.key
+    assert stolen.key.upper() not in owner_page
+    # The thief can no longer confirm the key they copied, nor the owner's.
+    refused = thief.post(SETUP, {"code": totp_code(stolen), "next": WORKSPACE})
+    assert (
+        "La page d&#x27;activation a expiré" in refused.content.decode()
+        or "expiré" in refused.content.decode()
+    )
+    assert thief.post(SETUP, {"code": totp_code(own), "next": WORKSPACE}).status_code == 200
+    assert not TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    # Each page drawn for the thief voided the owner's key in turn: the owner reloads and confirms
+    # a key the thief never saw; the thief's session still cannot reach the workspace.
+    assert not TOTPDevice.objects.filter(pk=own.pk).exists()
+    owner.get(SETUP)
+    own = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = owner.post(SETUP, {"code": totp_code(own), "next": WORKSPACE})
+    assert response.status_code == 302
+    assert thief.get(WORKSPACE).status_code == 302
+
+
+def test_wrong_codes_at_enrolment_are_counted():
+    user = instructor()
+    client = Client()
+    password_login(client, user)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    client.post(SETUP, {"code": "000000"})
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1
+
+
+def test_the_delay_after_many_wrong_codes_is_capped(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.two_factor import MAX_COUNTED_FAILURES
+
+    user = instructor()
+    client = Client()
+    password_login(client, user)
+    enrol(client, user)
+    device = TOTPDevice.objects.get(user=user)
+    # Forty failures would mean years of waiting; the count is held at the cap instead.
+    TOTPDevice.objects.filter(pk=device.pk).update(
+        throttling_failure_count=40, throttling_failure_timestamp=timezone.now() - timedelta(minutes=9)
+    )
+    other = Client()
+    password_login(other, user)
+    response = other.post(VERIFY, {"code": totp_code(device, offset=1), "next": WORKSPACE})
+    assert response.status_code == 302 and response["Location"] == WORKSPACE
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 0  # reset by the success
+    assert MAX_COUNTED_FAILURES == 10
+
+
+def test_an_applicant_whose_authenticator_was_reset_is_not_sent_round_in_circles():
+    from accounts.two_factor import two_factor_reset
+
+    user = applicant()
+    client = Client()
+    password_login(client, user)
+    enrol(client, user)
+    later = Client()
+    password_login(later, user)
+    two_factor_reset(user=user, actor=None)
+    home = reverse("applications:applicant-home")
+    first = later.get(home)
+    assert first["Location"].startswith(VERIFY)
+    assert later.get(first["Location"])["Location"] == home
+    assert later.get(home).status_code == 200
+
+
+def test_an_account_with_is_staff_but_no_role_owes_the_code():
+    user = UserFactory(is_staff=True)
+    client = Client()
+    password_login(client, user)
+    response = client.get(reverse("admin:index"))
+    assert response.status_code == 302 and response["Location"].startswith(VERIFY)
