@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from accounts.models import Role, User
-from accounts.roles import has_role
+from accounts.roles import has_staff_access
 
 LAST_ACTIVITY_KEY = "staff_last_activity"
 ACTIVITY_RESOLUTION_SECONDS = 60
@@ -40,10 +40,7 @@ def current_time() -> float:
 
 def is_staff_session(user: object) -> bool:
     """Instructors and programme admins (superusers included) have the short idle limit."""
-    # request.user is a lazy object; isinstance() sees the User it wraps.
-    if not isinstance(user, User) or not user.is_authenticated:
-        return False
-    return user.is_staff or has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
+    return has_staff_access(user)
 
 
 def idle_limit_text(seconds: int) -> str:
@@ -64,7 +61,7 @@ def staff_login_stamp(sender: object, request: HttpRequest | None, user: object,
     # Asked of the database rather than through accounts.roles, whose answer is cached on the
     # user object: the caller may change the user's roles after logging them in.
     staff_groups = user.groups.filter(name__in=[Role.INSTRUCTOR.value, Role.ADMIN.value])
-    if user.is_superuser or staff_groups.exists():
+    if user.is_superuser or user.is_staff or staff_groups.exists():
         request.session[LAST_ACTIVITY_KEY] = current_time()
 
 

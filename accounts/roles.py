@@ -37,6 +37,15 @@ def has_role(user: User | AnonymousUser, role: Role) -> bool:
     return role in roles_of(user)
 
 
+def has_staff_access(user: object) -> bool:
+    """Instructors, programme admins (superusers included) and `is_staff` accounts (the Django
+    admin): the accounts that owe a second factor and have the short idle limit."""
+    # request.user is a lazy object; isinstance() sees the User it wraps.
+    if not isinstance(user, User) or not user.is_authenticated:
+        return False
+    return user.is_staff or has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
+
+
 def primary_role(user: User | AnonymousUser) -> Role | None:
     roles = roles_of(user)
     return next((role for role in ROLE_ORDER if role in roles), None)

@@ -28,8 +28,8 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from accounts.models import Role, User
-from accounts.roles import has_role
+from accounts.models import User
+from accounts.roles import has_staff_access
 from accounts.services import audit_record
 
 BACKUP_CODE_COUNT = 10
@@ -38,11 +38,8 @@ BACKUP_DEVICE_NAME = "Codes de secours"
 
 
 def two_factor_required(user: object) -> bool:
-    """Instructors and programme admins (superusers included) must give a second factor."""
-    if not isinstance(user, User) or not user.is_authenticated:
-        return False
-    # is_staff opens the Django admin even without a portal role: it owes the code too.
-    return user.is_staff or has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
+    """Instructors, programme admins and `is_staff` accounts must give a second factor."""
+    return has_staff_access(user)
 
 
 def has_confirmed_device(user: User) -> bool:
