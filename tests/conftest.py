@@ -92,8 +92,10 @@ def _flush_empties_the_counters_last() -> Iterator[None]:
     in no fixed order, so the triggers may write counts for rows deleted after the counter table
     was emptied: on SQLite the flush empties the counter tables once more, last.
     """
-    from django.db.backends.sqlite3.operations import DatabaseOperations
-
+    if connection.vendor != "sqlite":
+        yield
+        return
+    DatabaseOperations = type(connection.ops)
     original = DatabaseOperations.sql_flush
 
     def sql_flush(self, style, tables, **kwargs):  # type: ignore[no-untyped-def]
