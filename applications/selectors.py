@@ -13,6 +13,7 @@ from accounts.roles import has_role
 from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
 from applications.rules import budget_errors
 from fabriques.models import Departement, Region
+from fabriques.search import normalise
 from fabriques.selectors import departements_in_scope
 
 
@@ -216,7 +217,8 @@ class Territory:
         regions: dict[str, Region] = {}
         for departement in self.choices:
             regions.setdefault(departement.region_id, departement.region)
-        return sorted(regions.values(), key=lambda region: region.name)
+        # « Île-de-France » among the I, not after the Z.
+        return sorted(regions.values(), key=lambda region: normalise(region.name))
 
     @property
     def spans_regions(self) -> bool:

@@ -107,7 +107,9 @@ def application_move_territory(
             _("Seul un administrateur du programme peut changer le département d'un dossier.")
         )
     application = (
-        Application.objects.select_for_update().select_related("departement__region").get(pk=application.pk)
+        Application.objects.select_for_update(of=("self",))
+        .select_related("departement__region")
+        .get(pk=application.pk)
     )
     reason = reason.strip()
     if not reason:

@@ -24,7 +24,13 @@ def fill_search_text(apps: Any, schema_editor: Any) -> None:
     for place in TiersLieu.objects.only(
         "pk", "name", "commune_name", "postal_code", "departement_id"
     ).iterator(chunk_size=1000):
-        parts = (place.name, place.commune_name, place.postal_code, place.departement_id, names.get(place.departement_id, ""))
+        parts = (
+            place.name,
+            place.commune_name,
+            place.postal_code,
+            place.departement_id,
+            names.get(place.departement_id, ""),
+        )
         words = " ".join(word for word in (normalise(part or "") for part in parts) if word)
         place.search_text = f" {words} " if words else ""
         batch.append(place)
@@ -35,16 +41,17 @@ def fill_search_text(apps: Any, schema_editor: Any) -> None:
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('fabriques', '0004_reference_lists'),
+        ("fabriques", "0004_reference_lists"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tierslieu',
-            name='search_text',
-            field=models.TextField(blank=True, db_default='', default='', editable=False, verbose_name='texte de recherche'),
+            model_name="tierslieu",
+            name="search_text",
+            field=models.TextField(
+                blank=True, db_default="", default="", editable=False, verbose_name="texte de recherche"
+            ),
         ),
         migrations.RunPython(fill_search_text, migrations.RunPython.noop),
     ]
