@@ -200,6 +200,20 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
                     )
                     return redirect("applications:dossier-places", reference=reference)
             elif action == "territory":
+                if not territory.can_choose:
+                    # The form is not on the page: nothing to choose, or the dossier already submitted.
+                    messages.error(
+                        request,
+                        _(
+                            "Le département d'instruction découle des lieux du dossier : "
+                            "il n'y a pas de choix à faire."
+                        )
+                        if not territory.settled
+                        else _(
+                            "Le dossier a déjà été déposé : son département d'instruction ne change plus."
+                        ),
+                    )
+                    return redirect("applications:dossier-places", reference=reference)
                 territory_form = TerritoryChoiceForm(request.POST, choices=territory.choices)
                 if territory_form.is_valid():
                     chosen = territory_form.cleaned_data["departement"]

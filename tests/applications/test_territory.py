@@ -330,3 +330,16 @@ def test_instructors_see_that_the_places_span_several_regions(client):
     page = client.get(url("review-detail", application)).content.decode()
     assert "Les lieux de ce dossier sont dans plusieurs régions (Île-de-France, Occitanie)" in page
     assert "Changer le département d'instruction" not in page
+
+
+def test_a_choice_posted_when_there_is_none_to_make_says_why(client):
+    application = complete_application()
+    client.force_login(application.created_by)
+    response = client.post(
+        url("dossier-places", application),
+        {"action": "territory", "territoire-departement": "32"},
+        follow=True,
+    )
+    assert "Le département d&#x27;instruction découle des lieux du dossier" in response.content.decode()
+    application.refresh_from_db()
+    assert application.chosen_departement_id is None
