@@ -6,7 +6,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from accounts.models import AuditEvent
-from applications.models import Application, TerritoryMove
+from applications.counters import dossier_counts_recount, dossier_counts_stored
+from applications.models import Application, DossierCount, TerritoryMove
 from applications.selectors import (
     application_completeness,
     application_territory,
@@ -226,6 +227,15 @@ def test_an_admin_moves_a_submitted_dossier_with_audit_log_and_emails_to_both_sc
     assert "Le lieu parisien a été ajouté par erreur." in outgoing.body
     assert application in applications_reviewable_by(gers)
     assert application not in applications_reviewable_by(paris)
+    # The counts per département follow the move (the database's triggers).
+    assert dossier_counts_stored() == dossier_counts_recount()
+    assert (
+        DossierCount.objects.get(
+            call=application.call, departement_code="32", status=application.status
+        ).count
+        == 1
+    )
+    assert not DossierCount.objects.filter(departement_code="75", count__gt=0).exists()
 
 
 @pytest.mark.parametrize(
