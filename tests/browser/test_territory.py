@@ -123,3 +123,53 @@ def test_applicant_with_places_in_two_departements_chooses_the_instructing_one(n
     assert application.status == Application.Status.DRAFT
 
     journey.assert_accessible()
+
+
+def test_admin_moves_a_submitted_dossier_after_a_recap(new_page, journey, site):  # type: ignore[no-untyped-def]
+    from django.conf import settings
+    from django.test import Client
+
+    from applications.models import Application
+    from tests.factories import occitanie_instructor, programme_admin, submitted_application
+
+    application = submitted_application()
+    reviewer = occitanie_instructor()
+    admin = programme_admin()
+    # The admin's session (second factor given) from the test client, handed to the browser: the
+    # login and its second step are the journeys' subject (tests/browser/test_journeys.py).
+    client = Client()
+    client.force_login(admin)
+    page = new_page()
+    page.context.add_cookies(
+        [
+            {
+                "name": settings.SESSION_COOKIE_NAME,
+                "value": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                "url": site,
+            }
+        ]
+    )
+    page.goto(f"/instruction/dossiers/{application.reference}/")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Changer le département d'instruction").click()
+    journey.step(page, "changement formulaire")
+
+    page.get_by_label("Nouveau département d'instruction").select_option("31")
+    page.get_by_label("Motif du changement").fill("Le lieu principal est à Toulouse.")
+    submit(page, "Voir le récapitulatif")
+    recap = page.locator("#recapitulatif")
+    expect(recap).to_contain_text("Haute-Garonne (31), région Occitanie")
+    expect(recap).to_contain_text(reviewer.email)
+    journey.step(page, "changement recapitulatif")
+    application.refresh_from_db()
+    assert application.departement_id == "32"
+
+    submit(page, "Confirmer le changement de département")
+    expect(page.locator(".fr-alert--success")).to_contain_text(
+        f"Le dossier {application.reference} est désormais instruit dans le département Haute-Garonne (31)."
+    )
+    expect(page.locator("#territoire")).to_contain_text("de Gers vers Haute-Garonne")
+    journey.step(page, "changement fait")
+    assert Application.objects.get(pk=application.pk).departement_id == "31"
+
+    journey.assert_accessible()
