@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from applications.models import Application, Call, RequiredDocument, StatusChange, Wave
+from applications.models import Application, Call, RequiredDocument, StatusChange, TerritoryMove, Wave
 
 
 class WaveInline(admin.TabularInline):
@@ -33,6 +33,18 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
+class TerritoryMoveInline(admin.TabularInline):
+    """Moves to another département, made from the instruction page (a reason, a recap, e-mails)."""
+
+    model = TerritoryMove
+    extra = 0
+    can_delete = False
+    readonly_fields = ("from_departement", "to_departement", "reason", "actor", "at")
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
 @admin.register(Application)
 class ApplicationAdmin(admin.ModelAdmin):
     """Read-only: dossiers change through the portal's services, which keep their history."""
@@ -40,7 +52,7 @@ class ApplicationAdmin(admin.ModelAdmin):
     list_display = ("reference", "title", "call", "status", "submitted_at")
     list_filter = ("call", "status", "kind")
     search_fields = ("reference", "title", "members__organisation__name", "members__organisation__siret")
-    inlines = (StatusChangeInline,)
+    inlines = (StatusChangeInline, TerritoryMoveInline)
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -12,6 +12,8 @@ from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
 from applications.rules import budget_errors
+from fabriques.models import Departement, Region
+from fabriques.search import normalise
 from fabriques.selectors import departements_in_scope
 
 
@@ -152,6 +154,19 @@ def application_completeness(application: Application) -> list[Section]:
 
     if not application.places.exists():
         sections["places"].missing.append(_("Choisissez au moins un tiers-lieu."))
+    else:
+        territory = application_territory(application)
+        if territory.stale_choice:
+            sections["places"].missing.append(
+                _(
+                    "Le département choisi pour l'instruction n'est plus celui d'un lieu du dossier : "
+                    "choisissez-le à nouveau parmi ceux de vos lieux."
+                )
+            )
+        elif territory.needs_choice:
+            sections["places"].missing.append(
+                _("Vos lieux sont dans plusieurs départements : choisissez celui qui instruira le dossier.")
+            )
 
     years = {
         row.year_index: {
@@ -177,3 +192,74 @@ def application_completeness(application: Application) -> list[Section]:
 
 def is_complete(application: Application) -> bool:
     return all(section.complete for section in application_completeness(application))
+
+
+@dataclass(frozen=True)
+class Territory:
+    """Which département (so which région and which instructors) instructs a dossier, and why.
+
+    A draft is instructed by the département of its places, or, when they lie in several, by the
+    one its applicant chose among them; a submitted dossier by its stored `departement`, which only
+    a programme admin moves (application_move_territory). Without places yet: the lead structure's.
+    """
+
+    departement: Departement | None
+    choices: list[Departement]
+    chosen: Departement | None
+    settled: bool
+
+    @property
+    def region(self) -> Region | None:
+        return self.departement.region if self.departement is not None else None
+
+    @property
+    def regions(self) -> list[Region]:
+        regions: dict[str, Region] = {}
+        for departement in self.choices:
+            regions.setdefault(departement.region_id, departement.region)
+        # « Île-de-France » among the I, not after the Z.
+        return sorted(regions.values(), key=lambda region: normalise(region.name))
+
+    @property
+    def spans_regions(self) -> bool:
+        return len(self.regions) > 1
+
+    @property
+    def can_choose(self) -> bool:
+        return not self.settled and len(self.choices) > 1
+
+    @property
+    def needs_choice(self) -> bool:
+        return self.can_choose and self.departement is None
+
+    @property
+    def stale_choice(self) -> bool:
+        """A choice left over from places since removed: it must be made again (with one
+        département left, that one applies, as for any single-département dossier)."""
+        return self.can_choose and self.chosen is not None and self.chosen not in self.choices
+
+
+def application_territory(application: Application) -> Territory:
+    """The dossier's territory: two queries (its places' départements, and its stored ones)."""
+    choices = list(
+        Departement.objects.filter(places__applications=application)
+        .select_related("region")
+        .distinct()
+        .order_by("code")
+    )
+    stored = {
+        departement.code: departement
+        for departement in Departement.objects.filter(
+            code__in=[application.departement_id, application.chosen_departement_id]
+        ).select_related("region")
+    }
+    chosen = stored.get(application.chosen_departement_id or "")
+    current = stored.get(application.departement_id or "")
+    settled = application.status != Application.Status.DRAFT
+    if settled or not choices:
+        departement = current
+    elif len(choices) == 1:
+        departement = choices[0]
+    else:
+        departement = chosen if chosen in choices else None
+    return Territory(departement=departement, choices=choices, chosen=chosen, settled=settled)

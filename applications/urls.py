@@ -1,6 +1,6 @@
 from django.urls import path
 
-from applications.views import consortium, documents, dossiers, review, spaces, workspace
+from applications.views import consortium, documents, dossiers, review, spaces, territory, workspace
 
 app_name = "applications"
 
@@ -46,6 +46,7 @@ urlpatterns = [
     path(f"{review_dossier}annotations/", review.review_annotate, name="review-annotate"),
     path(f"{review_dossier}messages/", review.review_message, name="review-message"),
     path(f"{review_dossier}complements/", review.review_corrections, name="review-corrections"),
+    path(f"{review_dossier}territoire/", territory.review_territory, name="review-territory"),
     path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
 ]

@@ -141,6 +141,7 @@ def tiers_lieux_import(*, rows: Iterable[Mapping[str, str | None]]) -> ImportRep
     """
     report = ImportReport()
     regions_by_departement = dict(Departement.objects.values_list("code", "region_id"))
+    departement_names = dict(Departement.objects.values_list("code", "name"))
     known_activities = set(Activity.objects.values_list("code", flat=True))
 
     places: dict[str, _Place] = {}
@@ -173,13 +174,17 @@ def tiers_lieux_import(*, rows: Iterable[Mapping[str, str | None]]) -> ImportRep
     for source_id, parsed in places.items():
         place = existing.get(source_id)
         if place is None:
-            to_create.append(TiersLieu(source=SOURCE, source_id=source_id, **parsed.values))
+            place = TiersLieu(source=SOURCE, source_id=source_id, **parsed.values)
+            # bulk_create skips save(): the search text is computed here.
+            place.search_text = place.compute_search_text(departement_names[place.departement_id])
+            to_create.append(place)
             continue
         fields_changed = any(getattr(place, name) != value for name, value in parsed.values.items())
         activities_changed = stored_activities.get(place.pk, set()) != parsed.activities
         if fields_changed:
             for name, value in parsed.values.items():
                 setattr(place, name, value)
+            place.search_text = place.compute_search_text(departement_names[place.departement_id])
             to_update.append(place)
         if activities_changed:
             activities_to_replace.append(place.pk)
@@ -190,7 +195,7 @@ def tiers_lieux_import(*, rows: Iterable[Mapping[str, str | None]]) -> ImportRep
 
     TiersLieu.objects.bulk_create(to_create, batch_size=BATCH_SIZE)
     report.created = len(to_create)
-    TiersLieu.objects.bulk_update(to_update, IMPORTED_FIELDS, batch_size=BATCH_SIZE)
+    TiersLieu.objects.bulk_update(to_update, [*IMPORTED_FIELDS, "search_text"], batch_size=BATCH_SIZE)
 
     links: list[Any] = []
     if to_create:

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fabriques.search import search_text as place_search_text
 from fabriques.validators import (
     format_siret,
     normalise_siret,
@@ -290,6 +291,10 @@ class Zone(models.TextChoices):
     OTHER = "other", _("Autre")
 
 
+# The fields the places search reads (with the département's name).
+SEARCHED_FIELDS = frozenset({"name", "commune_name", "postal_code", "departement", "departement_id"})
+
+
 class TiersLieu(models.Model):
     """A place: the tiers-lieu a dossier is about, or one of the places of the national census."""
 
@@ -331,6 +336,12 @@ class TiersLieu(models.Model):
     longitude = models.DecimalField(_("longitude"), max_digits=9, decimal_places=6, null=True, blank=True)
     source = models.CharField(_("origine"), max_length=20, choices=Source.choices, default=Source.APPLICANT)
     source_id = models.CharField(_("identifiant d'origine"), max_length=20, blank=True)
+    # Name, commune, postcode and département without accents or case, for the places search
+    # (fabriques.search); kept by save() and by the census import, which bulk-creates. The
+    # database default covers the rows written by COPY (grants.bulk), which are never searched.
+    search_text = models.TextField(
+        _("texte de recherche"), blank=True, default="", db_default="", editable=False
+    )
 
     class Meta:
         verbose_name = _("tiers-lieu")
@@ -351,6 +362,20 @@ class TiersLieu(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.commune_name})" if self.commune_name else self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.search_text = self.compute_search_text()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and set(update_fields) & SEARCHED_FIELDS:
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
+
+    def compute_search_text(self, departement_name: str | None = None) -> str:
+        if departement_name is None:
+            departement_name = self.departement.name if self.departement_id else ""
+        return place_search_text(
+            (self.name, self.commune_name, self.postal_code, self.departement_id or "", departement_name)
+        )
 
     def clean(self) -> None:
         super().clean()

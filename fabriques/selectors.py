@@ -1,9 +1,12 @@
 """Reads on territories."""
 
-from django.db.models import Q, QuerySet
+from typing import Any
 
-from accounts.models import User
-from fabriques.models import Departement, InstructorScope, Organisation
+from django.db.models import Case, Q, QuerySet, Value, When
+
+from accounts.models import Role, User
+from fabriques.models import Departement, InstructorScope, Organisation, TiersLieu
+from fabriques.search import search_words
 
 
 def instructor_scopes(*, instructor: User) -> QuerySet[InstructorScope]:
@@ -32,3 +35,48 @@ def organisations_of(*, user: User) -> QuerySet[Organisation]:
         .select_related("legal_category", "departement")
         .order_by("name")
     )
+
+
+def instructors_covering(*, departement: Departement) -> QuerySet[User]:
+    """The active instructors whose scope covers a département (by its région or by itself)."""
+    return (
+        User.objects.filter(groups__name=Role.INSTRUCTOR.value, is_active=True)
+        .filter(
+            Q(territorial_scopes__departement=departement)
+            | Q(territorial_scopes__region_id=departement.region_id)
+        )
+        .distinct()
+        .order_by("last_name", "first_name", "email")
+    )
+
+
+# Census places shown for one search: beyond that, the applicant narrows the search.
+CENSUS_RESULTS = 20
+
+
+def census_search(*, query: str, departement: Departement | None = None) -> list[TiersLieu]:
+    """Places of the national census matching every word of `query`, whole words first.
+
+    Accents and case are ignored on both sides (the stored `search_text`), so « gers », « Gers »,
+    « 32 » and « Auch » find the places of the Gers; a place whose name or commune merely contains
+    the word (« Rive Gauche » for « auch ») comes after those where it is a whole word. With a
+    département and no words: that département's places, commune or not. One query, at most
+    CENSUS_RESULTS + 1 rows (the extra one tells the page there are more).
+    """
+    words = search_words(query)
+    if not words and departement is None:
+        return []
+    places = TiersLieu.objects.filter(source=TiersLieu.Source.CGET_2019)
+    if departement is not None:
+        places = places.filter(departement=departement)
+    whole_words: list[Any] = []
+    for word in words:
+        places = places.filter(search_text__contains=word)
+        whole_words.append(Case(When(search_text__contains=f" {word} ", then=Value(1)), default=Value(0)))
+    if whole_words:
+        places = places.annotate(whole_words=sum(whole_words[1:], whole_words[0])).order_by(
+            "-whole_words", "name", "pk"
+        )
+    else:
+        places = places.order_by("name", "pk")
+    return list(places.select_related("departement")[: CENSUS_RESULTS + 1])

@@ -10,6 +10,7 @@ from applications.models.dossiers import (
     Member,
     ReferenceCounter,
     StatusChange,
+    TerritoryMove,
     attachment_path,
 )
 from applications.models.review import (
@@ -42,6 +43,7 @@ __all__ = [
     "RequiredDocument",
     "Score",
     "StatusChange",
+    "TerritoryMove",
     "Wave",
     "attachment_path",
 ]

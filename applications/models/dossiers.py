@@ -93,7 +93,20 @@ class Application(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="applications",
-        help_text=_("Le territoire du dossier : celui de son premier lieu, à défaut celui du chef de file."),
+        help_text=_(
+            "Le territoire qui instruit le dossier : fixé au dépôt (le département de ses lieux choisi "
+            "par le porteur), changé ensuite seulement par un administrateur du programme."
+        ),
+    )
+    # The applicant's choice among the départements of the dossier's places, when they differ;
+    # applications.selectors.application_territory reads it, application_submit applies it.
+    chosen_departement = models.ForeignKey(
+        Departement,
+        verbose_name=_("département choisi par le porteur"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     # Kept up to date by applications.services.review.scores_save when an instructor hands in
     # their scores, so that lists filter and rank by score in SQL.
@@ -343,3 +356,35 @@ class Access(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} → {self.application.reference}"
+
+
+class TerritoryMove(models.Model):
+    """A submitted dossier moved by a programme admin to another département, and why."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="territory_moves")
+    from_departement = models.ForeignKey(
+        Departement,
+        verbose_name=_("ancien département"),
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    to_departement = models.ForeignKey(
+        Departement, verbose_name=_("nouveau département"), on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(_("motif"), max_length=2000)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("auteur"), on_delete=models.PROTECT, related_name="+"
+    )
+    at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("changement de département")
+        verbose_name_plural = _("changements de département")
+        ordering = ("application", "at", "pk")
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="applications_territory_move_has_reason"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.application.reference}: {self.from_departement_id} → {self.to_departement_id}"

@@ -8,12 +8,15 @@ from applications.services.consortium import member_add, member_remove, member_u
 from applications.services.dossiers import application_create, application_update_sections
 from applications.services.places import application_set_places
 from applications.services.submission import application_submit, application_withdraw
+from applications.services.territory import application_choose_departement, application_move_territory
 
 __all__ = [
     "access_accept",
     "access_invite",
     "access_revoke",
+    "application_choose_departement",
     "application_create",
+    "application_move_territory",
     "application_set_budget",
     "application_set_places",
     "application_submit",

@@ -20,3 +20,9 @@ def application_set_places(*, application: Application, places: Iterable[TiersLi
     if not places:
         raise ValidationError({"places": _("Choisissez au moins un tiers-lieu.")})
     application.places.set(places)
+    # A choice of territory among départements the places no longer have is forgotten.
+    if application.chosen_departement_id is not None and application.chosen_departement_id not in {
+        place.departement_id for place in places
+    }:
+        application.chosen_departement = None
+        application.save(update_fields=["chosen_departement", "updated_at"])

@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, StatusChange, Wave
 from applications.rules import budget_totals
-from applications.selectors import application_completeness
+from applications.selectors import application_completeness, application_territory
 from applications.workflow import transition
 from notifications.services import document_request, email_queue
 
@@ -102,10 +102,23 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
         raise ValidationError(missing, code="incomplete")
     if application.wave_id is None:
         application.wave = _wave_for(application, now)
-    # The dossier's territory, which decides who instructs it: its first place's département.
-    first_place = application.places.order_by("pk").first()
-    if first_place is not None:
-        application.departement_id = first_place.departement_id
+    # The dossier's territory, which decides who instructs it: the département of its places, or
+    # the one the applicant chose among them. Set at the first submission only: a dossier sent
+    # back with corrections returns to the instructors it had (or to where an admin moved it).
+    territory = application_territory(application)
+    if not territory.settled:
+        if territory.stale_choice:
+            raise ValidationError(
+                _("Le département choisi (%(departement)s) n'est celui d'aucun lieu du dossier.")
+                % {"departement": territory.chosen},
+                code="territory",
+            )
+        if territory.departement is None:
+            raise ValidationError(
+                _("Choisissez le département qui instruira le dossier parmi ceux de vos lieux."),
+                code="territory",
+            )
+        application.departement = territory.departement
     application.save(update_fields=["wave", "departement", "updated_at"])
     change = transition(application=application, to_status=Application.Status.SUBMITTED, actor=actor)
     number = application.status_changes.filter(to_status=Application.Status.SUBMITTED).count()

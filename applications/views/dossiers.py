@@ -1,6 +1,5 @@
 """The applicant's journey: list, create, fill section by section, submit, withdraw, share."""
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -9,7 +8,6 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import User
@@ -23,9 +21,10 @@ from applications.forms import (
     ProjectForm,
     WithdrawForm,
 )
+from applications.forms_territory import CensusSearchForm, TerritoryChoiceForm
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name, budget_totals
-from applications.selectors import application_list_for_applicant
+from applications.selectors import application_list_for_applicant, application_territory
 from applications.services import (
     access_invite,
     access_revoke,
@@ -39,6 +38,7 @@ from applications.services import (
 from applications.services.access import access_accept as accept_invitation
 from applications.services.access import is_lead_staff
 from applications.services.dossiers import SECTION_FIELDS
+from applications.services.territory import application_choose_departement
 from applications.views.common import (
     dossier_context,
     error_to_form,
@@ -46,7 +46,7 @@ from applications.views.common import (
     get_visible_application,
 )
 from fabriques.models import TiersLieu
-from fabriques.selectors import organisations_of
+from fabriques.selectors import CENSUS_RESULTS, census_search, organisations_of
 from fabriques.services import tiers_lieu_create
 
 
@@ -54,31 +54,22 @@ def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
 
-class CensusSearchForm(forms.Form):
-    """The census search of the places page, read from the query string.
+def _census_search(request: HttpRequest) -> tuple[CensusSearchForm, list[TiersLieu] | None]:
+    """The search form as typed, and its results (None when nothing was searched).
 
-    A form rather than the raw parameter: its CharField refuses NUL characters, which PostgreSQL
-    cannot compare (psycopg2 raises ValueError), and over-long strings.
+    A search that cannot be run (a NUL character, too long, an unknown département) runs
+    nothing and says why in a message.
     """
-
-    q = forms.CharField(
-        required=False,
-        max_length=200,
-        error_messages={
-            "max_length": gettext_lazy("La recherche est trop longue : 200 caractères au plus."),
-            "null_characters_not_allowed": gettext_lazy("La recherche contient un caractère non autorisé."),
-        },
-    )
-
-
-def _census_query(request: HttpRequest) -> str:
-    """The search typed, or nothing (with the reason as a message) when it cannot be searched."""
     search = CensusSearchForm(request.GET)
-    if search.is_valid():
-        return str(search.cleaned_data["q"])
-    for message in search.errors.get("q", []):
-        messages.error(request, str(message))
-    return ""
+    if not search.is_valid():
+        for errors in search.errors.values():
+            for message in errors:
+                messages.error(request, str(message))
+        return CensusSearchForm(), None
+    query, departement = search.cleaned_data["q"], search.cleaned_data["departement"]
+    if not query.strip() and departement is None:
+        return search, None
+    return search, census_search(query=query, departement=departement)
 
 
 @role_required(can_use_applicant_space)
@@ -131,7 +122,9 @@ def dossier_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render(
         request,
         "applications/dossier_detail.html",
-        dossier_context(request, application, "overview", history=history),
+        dossier_context(
+            request, application, "overview", history=history, territory=application_territory(application)
+        ),
     )
 
 
@@ -178,15 +171,12 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
     choices = _place_choices(application)
     form = PlacesForm(initial={"places": list(application.places.all())}, places=choices)
     place_form = PlaceCreateForm(prefix="lieu")
-    query = _census_query(request)
-    census = []
-    if query:
-        census = list(
-            TiersLieu.objects.filter(source=TiersLieu.Source.CGET_2019)
-            .filter(Q(name__icontains=query) | Q(commune_name__icontains=query))
-            .select_related("departement")
-            .order_by("name")[:20]
-        )
+    search, census = _census_search(request)
+    territory = application_territory(application)
+    territory_form = TerritoryChoiceForm(
+        initial={"departement": territory.chosen if territory.chosen in territory.choices else None},
+        choices=territory.choices,
+    )
     if request.method == "POST":
         application = get_editable_application(request, reference)
         action = request.POST.get("action")
@@ -207,6 +197,31 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
                     )
                     messages.success(
                         request, _("Le lieu « %(name)s » est ajouté au dossier.") % {"name": place.name}
+                    )
+                    return redirect("applications:dossier-places", reference=reference)
+            elif action == "territory":
+                if not territory.can_choose:
+                    # The form is not on the page: nothing to choose, or the dossier already submitted.
+                    messages.error(
+                        request,
+                        _(
+                            "Le département d'instruction découle des lieux du dossier : "
+                            "il n'y a pas de choix à faire."
+                        )
+                        if not territory.settled
+                        else _(
+                            "Le dossier a déjà été déposé : son département d'instruction ne change plus."
+                        ),
+                    )
+                    return redirect("applications:dossier-places", reference=reference)
+                territory_form = TerritoryChoiceForm(request.POST, choices=territory.choices)
+                if territory_form.is_valid():
+                    chosen = territory_form.cleaned_data["departement"]
+                    application_choose_departement(application=application, departement=chosen, actor=user)
+                    messages.success(
+                        request,
+                        _("Le dossier sera instruit dans le département %(departement)s.")
+                        % {"departement": f"{chosen.name} ({chosen.code})"},
                     )
                     return redirect("applications:dossier-places", reference=reference)
             elif action == "census":
@@ -230,7 +245,8 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
                     messages.success(request, _("Les lieux du dossier sont enregistrés."))
                     return redirect("applications:dossier-places", reference=reference)
         except ValidationError as error:
-            error_to_form(place_form if action == "create" else form, error)
+            target = {"create": place_form, "territory": territory_form}.get(action or "", form)
+            error_to_form(target, error)
     return render(
         request,
         "applications/places.html",
@@ -240,8 +256,11 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
             "places",
             form=form,
             place_form=place_form,
-            query=query,
-            census=census,
+            search=search,
+            census=census[:CENSUS_RESULTS] if census is not None else None,
+            census_more=census is not None and len(census) > CENSUS_RESULTS,
+            territory=territory,
+            territory_form=territory_form,
             places=application.places.select_related("departement").prefetch_related("activities"),
         ),
     )

@@ -43,7 +43,7 @@ from applications.forms_review import (
 )
 from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion
 from applications.rules import budget_totals
-from applications.selectors import PROJECT_TEXTS, applications_reviewable_by
+from applications.selectors import PROJECT_TEXTS, application_territory, applications_reviewable_by
 from applications.services.review import (
     annotation_add,
     assignment_create,
@@ -223,6 +223,10 @@ def _detail_context(
         "project_texts": _project_texts(application),
         "members": members,
         "places": application.places.select_related("departement").prefetch_related("activities"),
+        "territory": application_territory(application),
+        "territory_moves": application.territory_moves.select_related(
+            "from_departement", "to_departement", "actor"
+        ),
         "budget_rows": application.budget_years.order_by("year_index"),
         "budget_totals": asked,
         "attachments": application.attachments.select_related("required_document").order_by(

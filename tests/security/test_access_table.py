@@ -179,6 +179,8 @@ TABLE: dict[str, Row] = {
     "applications:review-annotate": POST(LOGIN, 403, 403, 200, 404, 200),
     "applications:review-message": POST(LOGIN, 403, 403, 200, 404, 200),
     "applications:review-corrections": POST(LOGIN, 403, 403, 200, 404, 200),
+    # Moving a dossier to another département is the admins' (form, recap, confirmation).
+    "applications:review-territory": ADMIN_ONLY,
     # The consulted service's page, by the token of its e-mail: no account.
     "applications:opinion-give": EVERYONE_200,
     # Decisions.

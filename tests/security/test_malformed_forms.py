@@ -325,8 +325,10 @@ def dossier_places(request: pytest.FixtureRequest) -> Endpoint:
     return Endpoint(
         url,
         draft.applicant,
-        ["places", "action", "place", *PLACE_FIELDS],
+        ["places", "action", "place", "territoire-departement", *PLACE_FIELDS],
         [
+            ("territory abc", {"action": "territory", "territoire-departement": "abc"}),
+            ("territory list", {"action": "territory", "territoire-departement": ["32", "75"]}),
             ("census place abc", {"action": "census", "place": "abc"}),
             {"action": "census", "place": UNKNOWN},
             ("census place list", {"action": "census", "place": ["1", "abc"]}),
@@ -602,6 +604,15 @@ ENDPOINTS: list[Builder] = [
     _review("applications:review-annotate", ["annotation-body"]),
     _review("applications:review-message", ["message-body"]),
     _review("applications:review-corrections", ["corrections-points"]),
+    _review(
+        "applications:review-territory",
+        ["departement", "reason", "confirm", "edit"],
+        [
+            {"departement": "31", "reason": "Erreur", "confirm": "1"},
+            {"departement": "32", "reason": "Erreur", "confirm": "1"},
+        ],
+        admin=True,
+    ),
     review_decide,
     review_bulk,
     opinion_give,
