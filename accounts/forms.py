@@ -1,3 +1,4 @@
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
@@ -5,7 +6,34 @@ from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
+from accounts.formatting import format_decimal_input, parse_money
 from accounts.models import User
+
+
+class FrenchDecimalField(forms.DecimalField):
+    """A decimal shown and read the French way, « 50 000,00 », for the admin site's amounts.
+
+    Django's localized input refuses the ordinary space people type between thousands; this field
+    reads what `parse_money` reads (spaces of any kind, a comma or a point) and prefills what
+    `format_decimal_input` writes.
+    """
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal"})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            return format_decimal_input(value)
+        return value
+
+    def to_python(self, value: Any) -> Decimal | None:
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            try:
+                value = parse_money(value)
+            except (InvalidOperation, ValueError) as error:
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
+        return super().to_python(value)
 
 
 class LoginForm(AuthenticationForm):

@@ -505,10 +505,19 @@ def seed_grant_life(gers: Application, claire: User, reviewer: User, admin: User
         )
 
 
+def seed_call_signature(call: Call) -> None:
+    """Who signs the demo call's letters and agreements, and where (settings of the call)."""
+    call.signature_place = call.signature_place or "Paris"
+    call.grantor_representative = call.grantor_representative or "le directeur général"
+    call.full_clean()
+    call.save(update_fields=["signature_place", "grantor_representative"])
+
+
 def seed_all() -> dict[str, Any]:
     users = seed_accounts()
     created_places = seed_places()
     call = Call.objects.get(slug=CALL_SLUG)
+    seed_call_signature(call)
     gers = seed_gers(call, users[Role.APPLICANT.value])
     others = seed_other_dossiers(call)
     seed_decisions(gers, others, users[Role.INSTRUCTOR.value])
