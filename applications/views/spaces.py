@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from accounts.permissions import can_use_applicant_space, role_required
+from applications.next_steps import applicant_next_steps
 from applications.selectors import application_list_for_applicant
 from fabriques.selectors import organisations_of
 
@@ -17,5 +18,6 @@ def applicant_home(request: HttpRequest) -> HttpResponse:
             "title": _("Mon espace porteur"),
             "applications": application_list_for_applicant(user)[:10],  # type: ignore[arg-type]
             "organisations": organisations_of(user=user),  # type: ignore[arg-type]
+            "next_steps": applicant_next_steps(user),  # type: ignore[arg-type]
         },
     )
