@@ -1,7 +1,11 @@
 """Presentation of amounts and identifiers the French way, for pages, PDFs and exports alike."""
 
 import unicodedata
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
+
+T = TypeVar("T")
 
 NBSP = "\u00a0"  # keeps "150 000 €" on one line
 
@@ -75,6 +79,15 @@ def french_sort_key(text: str) -> str:
     for mark in "-'\u2019":
         bare = bare.replace(mark, " ")
     return " ".join(bare.casefold().split())
+
+
+def french_sorted(items: Iterable[T], key: Callable[[T], str] = str) -> list[T]:
+    """`items` in French alphabetical order of `key(item)` (see `french_sort_key`), ties by the raw text.
+
+    For the short lists the portal sorts in Python (régions, a user's structures, instructors);
+    the database's order depends on its collation (SQLite and PostgreSQL's « C » put « Île » after « Z »).
+    """
+    return sorted(items, key=lambda item: (french_sort_key(key(item)), key(item)))
 
 
 def parse_money(text: str) -> Decimal:

@@ -1,13 +1,26 @@
+from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
-from accounts.formatting import format_decimal_input, parse_money
+from accounts.formatting import format_decimal_input, french_sorted, parse_money
 from accounts.models import User
+
+
+class FrenchOrderedChoiceIterator(ModelChoiceIterator):
+    """The choices of a short list in French alphabetical order of their labels (« Île-de-France »
+    among the I), whatever the database's collation."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in french_sorted(self.queryset.all(), key=self.field.label_from_instance):
+            yield self.choice(obj)
 
 
 class FrenchDecimalField(forms.DecimalField):
@@ -25,7 +38,7 @@ class FrenchDecimalField(forms.DecimalField):
             return format_decimal_input(value)
         return value
 
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
         if value in self.empty_values or (isinstance(value, str) and not value.strip()):
             return None
         if isinstance(value, str):

@@ -5,6 +5,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from accounts.formatting import format_decimal_input, parse_money
+from accounts.forms import FrenchOrderedChoiceIterator
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name
 from applications.services.dossiers import SECTION_FIELDS
@@ -37,6 +38,7 @@ class DossierCreateForm(forms.Form):
 
     def __init__(self, *args: Any, calls: Any, organisations: Any, refused: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["lead_organisation"].iterator = FrenchOrderedChoiceIterator  # type: ignore[attr-defined]
         self.fields["call"].queryset = calls  # type: ignore[attr-defined]
         self.fields["lead_organisation"].queryset = organisations  # type: ignore[attr-defined]
         self.fields["previous_application"].queryset = refused  # type: ignore[attr-defined]

@@ -84,7 +84,8 @@ def _tranche_step(
     if refusals:
         return NextStep(
             label=label,
-            detail=_("En attente : %(reasons)s") % {"reasons": " ".join(refusals)},
+            # The « En attente » badge heads the reasons, worded by the request's own rule.
+            detail=" ".join(refusals),
             url=url,
             action=_("Voir la subvention"),
             due=tranche.due_date,

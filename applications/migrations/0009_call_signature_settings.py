@@ -6,8 +6,12 @@ from django.db import migrations, models
 
 # The seeded call (0002): its documents printed « Paris » and the ANCT from the templates; they
 # now come from the call, so the seeded call gets them as data. The party block of its agreements
-# names the representative without the delegation formula of the signature.
+# names the representative without the delegation formula of the signature. 0005 had put a role
+# in the signatory's name (« Le directeur général de l'ANCT ») as a placeholder: it moves to the
+# title, and the name is left for the programme to set, as the letters need a legible name.
 SEEDED_CALL = "fabriques-de-territoires"
+PLACEHOLDER_NAME = "Le directeur général de l'ANCT"
+PLACEHOLDER_TITLE = "Pour le ministre, par délégation"
 
 
 def fill_seeded_call(apps: Any, schema_editor: Any) -> None:
@@ -15,7 +19,12 @@ def fill_seeded_call(apps: Any, schema_editor: Any) -> None:
     for call in Call.objects.filter(slug=SEEDED_CALL):
         call.signature_place = call.signature_place or "Paris"
         call.grantor_representative = call.grantor_representative or "le directeur général"
-        call.save(update_fields=["signature_place", "grantor_representative"])
+        if call.signatory_name == PLACEHOLDER_NAME and call.signatory_title == PLACEHOLDER_TITLE:
+            call.signatory_name = ""
+            call.signatory_title = "Pour le ministre et par délégation, le directeur général de l'ANCT"
+        call.save(
+            update_fields=["signature_place", "grantor_representative", "signatory_name", "signatory_title"]
+        )
 
 
 class Migration(migrations.Migration):

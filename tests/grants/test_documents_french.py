@@ -17,6 +17,7 @@ from django.utils import timezone
 from applications.models import Application, Member
 from applications.services import application_submit
 from fabriques.models import OrganisationMembership
+from grants.exports import pdf_summary
 from grants.models import Agreement, Tranche
 from grants.services import application_award, application_refuse
 from grants.services.agreements import (
@@ -192,6 +193,12 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_
     assert_issuer(amendment_text, "amendment")
     assert f"représentée par {REPRESENTATIVE}, {SIGNATORY_NAME}" in amendment_text
     assert f"120{NBSP}000{NBSP}€" in amendment_text
+
+    # The budget summary of the call (an export, rendered on demand) follows the same forms.
+    summary_pdf = pdf_summary(call)
+    summary = flat("\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(summary_pdf)).pages))
+    assert_french_forms(summary, "budget_summary")
+    assert GRANTOR in summary
 
     payment = texts["payment_request"]
     assert_issuer(payment, "payment_request", signatory=False, place=False)
