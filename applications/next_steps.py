@@ -28,7 +28,11 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Assignment, Opinion, StatusChange
-from applications.selectors import applications_reviewable_by, applications_visible_to
+from applications.selectors import (
+    applications_editable_by,
+    applications_reviewable_by,
+    applications_visible_to,
+)
 
 S = Application.Status
 
@@ -99,8 +103,16 @@ def _long_date(value: date) -> str:
 
 
 def _dossier_steps(user: User, applications: Sequence[Application]) -> dict[int, list[NextStep]]:
-    """Drafts to submit and corrections asked: one query (the corrections' notes)."""
+    """Drafts to submit and corrections asked, on the dossiers the user may change (a partner
+    structure's member sees them in « Mes dossiers », the lead acts): two queries at most."""
     steps: dict[int, list[NextStep]] = {}
+    open_ids = [
+        application.pk for application in applications if application.status in (S.DRAFT, S.CORRECTIONS)
+    ]
+    if not open_ids:
+        return steps
+    editable = set(applications_editable_by(user).filter(pk__in=open_ids).values_list("pk", flat=True))
+    applications = [application for application in applications if application.pk in editable]
     asked = [application.pk for application in applications if application.status == S.CORRECTIONS]
     notes: dict[int, str] = {}
     if asked:

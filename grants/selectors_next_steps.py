@@ -22,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
-from applications.models import Application
+from applications.models import Application, Member
 from applications.next_steps import NextStep, TodoGroup, TodoItem, limited
 from applications.selectors import applications_reviewable_by
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
@@ -162,8 +162,17 @@ def _payment_steps(grant: Grant, tranches: list[Tranche], today: date) -> list[N
 
 
 def applicant_grant_steps(user: User, applications: Sequence[Application]) -> dict[int, list[NextStep]]:
-    """The grant steps of the awarded dossiers among `applications`: three queries at most."""
+    """The grant steps of the awarded dossiers among `applications` whose lead structure the user
+    acts for (the beneficiary: grants.services.payments.is_beneficiary): four queries at most."""
     awarded = {application.pk: application for application in applications if application.status == "awarded"}
+    if not awarded:
+        return {}
+    lead_of = set(
+        Member.objects.filter(
+            application_id__in=awarded, is_lead=True, organisation__memberships__user=user
+        ).values_list("application_id", flat=True)
+    )
+    awarded = {pk: application for pk, application in awarded.items() if pk in lead_of}
     if not awarded:
         return {}
     grants = list(

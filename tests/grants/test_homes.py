@@ -16,8 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from applications.models import Application
+from applications.models import Application, Member
 from applications.next_steps import applicant_next_steps, staff_todo
+from applications.selectors import applications_visible_to
 from applications.services import application_submit
 from applications.services.review import assignment_create, corrections_request, opinion_give, opinion_request
 from grants.models import Agreement, Tranche
@@ -294,3 +295,27 @@ def test_amounts_in_the_steps_are_french():
     assert f"25{NBSP}000{NBSP}€" in tranche_step.label
     assert ".00" not in tranche_step.label
     assert Decimal("25000") == setup.tranche(1).amount
+
+
+def test_a_partner_structures_member_sees_the_dossier_but_no_step_of_the_lead():
+    setup = Setup(agreement_status="awaiting_signature")
+    partner_user = applicant()
+    partner = OrganisationFactory(name="Coopérative Kanopé")
+    member_of(partner, partner_user)
+    Member.objects.create(
+        application=setup.application,
+        organisation=partner,
+        is_lead=False,
+        role="CAE",
+        share_percent=Decimal("0"),
+    )
+    assert setup.application in applications_visible_to(partner_user)
+    assert applicant_next_steps(partner_user) == []
+
+    application, reviewer = in_review_application()
+    Member.objects.create(
+        application=application, organisation=partner, is_lead=False, role="CAE", share_percent=Decimal("0")
+    )
+    corrections_request(application=application, points=["Le budget"], actor=reviewer)
+    assert applicant_next_steps(partner_user) == []
+    assert labels(steps_of(application.created_by, application)) == ["Compléments demandés"]
