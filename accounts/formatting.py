@@ -1,6 +1,11 @@
 """Presentation of amounts and identifiers the French way, for pages, PDFs and exports alike."""
 
+import unicodedata
+from collections.abc import Callable, Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TypeVar
+
+T = TypeVar("T")
 
 NBSP = "\u00a0"  # keeps "150 000 €" on one line
 
@@ -28,6 +33,61 @@ def format_money(value: Decimal | int | str | None, *, cents: bool | None = None
     if show_cents:
         text += f",{fraction}"
     return f"{sign}{text}{NBSP}€"
+
+
+def format_percent(value: Decimal | int | float | str | None, *, places: int = 2) -> str:
+    """60 -> "60 %"; Decimal("60.00") -> "60 %"; 12.5 -> "12,5 %": French digits, no trailing zeros.
+
+    The sign is preceded by a no-break space, as in French typography, so it never starts a line.
+    """
+    if value is None or value == "":
+        return ""
+    try:
+        number = Decimal(str(value)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    except (InvalidOperation, ValueError):
+        return str(value)
+    text = f"{number:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in {"-0", ""}:
+        text = "0"
+    return f"{text.replace('.', ',')}{NBSP}%"
+
+
+def format_decimal_input(value: Decimal | int | str | None) -> str:
+    """An amount prefilled in a form the French way: 50000 -> "50 000,00" (no currency sign).
+
+    Read back by `parse_money`, so a form shows what its user would have typed.
+    """
+    if value is None or value == "":
+        return ""
+    return format_money(value, cents=True).removesuffix(f"{NBSP}€")
+
+
+def french_sort_key(text: str) -> str:
+    """A sort key that orders French names as a reader expects: « Île-de-France » among the I.
+
+    Accents and case are dropped (NFKD decomposition, combining marks removed, casefolded), and
+    hyphens and apostrophes count as spaces. Python's default order puts every accented capital
+    after Z; `locale.strxfrm` depends on the locales installed on the host (a container often has
+    only C.UTF-8) and PyICU needs a compiled ICU: this key gives the same order everywhere, which
+    is the order of the French dictionary for the names the portal sorts (places, structures).
+    """
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
+    bare = bare.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    for mark in "-'\u2019":
+        bare = bare.replace(mark, " ")
+    return " ".join(bare.casefold().split())
+
+
+def french_sorted(items: Iterable[T], key: Callable[[T], str] = str) -> list[T]:
+    """`items` in French alphabetical order of `key(item)` (see `french_sort_key`), ties by the raw text.
+
+    For the short lists the portal sorts in Python (régions, a user's structures, instructors);
+    the database's order depends on its collation (SQLite and PostgreSQL's « C » put « Île » after « Z »).
+    """
+    return sorted(items, key=lambda item: (french_sort_key(key(item)), key(item)))
 
 
 def parse_money(text: str) -> Decimal:

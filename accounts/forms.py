@@ -1,11 +1,52 @@
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
+from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
+from accounts.formatting import format_decimal_input, french_sorted, parse_money
 from accounts.models import User
+
+
+class FrenchOrderedChoiceIterator(ModelChoiceIterator):
+    """The choices of a short list in French alphabetical order of their labels (« Île-de-France »
+    among the I), whatever the database's collation."""
+
+    def __iter__(self) -> Iterator[Any]:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in french_sorted(self.queryset.all(), key=self.field.label_from_instance):
+            yield self.choice(obj)
+
+
+class FrenchDecimalField(forms.DecimalField):
+    """A decimal shown and read the French way, « 50 000,00 », for the admin site's amounts.
+
+    Django's localized input refuses the ordinary space people type between thousands; this field
+    reads what `parse_money` reads (spaces of any kind, a comma or a point) and prefills what
+    `format_decimal_input` writes.
+    """
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal"})
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            return format_decimal_input(value)
+        return value
+
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
+        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, str):
+            try:
+                value = parse_money(value)
+            except (InvalidOperation, ValueError) as error:
+                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
+        return super().to_python(value)
 
 
 class LoginForm(AuthenticationForm):

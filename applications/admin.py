@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.db import models
 
+from accounts.forms import FrenchDecimalField
 from applications.models import Application, Call, RequiredDocument, StatusChange, TerritoryMove, Wave
 
 
@@ -21,6 +23,8 @@ class CallAdmin(admin.ModelAdmin):
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
     inlines = (WaveInline, RequiredDocumentInline)
+    # Amounts prefilled and read the French way (« 50 000,00 »), not as « 50000.00 ».
+    formfield_overrides = {models.DecimalField: {"form_class": FrenchDecimalField}}
 
 
 class StatusChangeInline(admin.TabularInline):

@@ -4,7 +4,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.formatting import parse_money
+from accounts.formatting import format_decimal_input, parse_money
+from accounts.forms import FrenchOrderedChoiceIterator
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name
 from applications.services.dossiers import SECTION_FIELDS
@@ -37,6 +38,7 @@ class DossierCreateForm(forms.Form):
 
     def __init__(self, *args: Any, calls: Any, organisations: Any, refused: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["lead_organisation"].iterator = FrenchOrderedChoiceIterator  # type: ignore[attr-defined]
         self.fields["call"].queryset = calls  # type: ignore[attr-defined]
         self.fields["lead_organisation"].queryset = organisations  # type: ignore[attr-defined]
         self.fields["previous_application"].queryset = refused  # type: ignore[attr-defined]
@@ -76,6 +78,12 @@ class MoneyField(forms.CharField):
     """An amount typed the French way ("50 000", "74 999,99"), read as a Decimal."""
 
     default_error_messages = {"invalid": _("Saisissez un montant en euros, par exemple 50 000 ou 49 999,99.")}
+
+    def prepare_value(self, value: Any) -> Any:
+        # An amount prefilled from the database (a Decimal) reads « 50 000,00 », as typed.
+        if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+            return format_decimal_input(value)
+        return value
 
     def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
         text = super().to_python(value)

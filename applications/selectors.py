@@ -8,6 +8,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.formatting import format_percent
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
@@ -148,8 +149,8 @@ def application_completeness(application: Application) -> list[Section]:
     total_share = sum((member.share_percent for member in members), Decimal("0"))
     if total_share != 100:
         consortium.missing.append(
-            _("Les parts des membres totalisent %(total)s %% au lieu de 100 %%.")
-            % {"total": f"{total_share:g}"}
+            _("Les parts des membres totalisent %(total)s au lieu de 100 %%.")
+            % {"total": format_percent(total_share)}
         )
 
     if not application.places.exists():

@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from accounts.formatting import french_sorted
 from accounts.permissions import can_use_applicant_space, role_required
 from fabriques.forms import OrganisationCreateForm, OrganisationForm
 from fabriques.selectors import organisations_of
@@ -18,7 +19,8 @@ def _organisation_fields(form: OrganisationForm) -> dict[str, Any]:
 
 @role_required(can_use_applicant_space)
 def organisation_list(request: HttpRequest) -> HttpResponse:
-    organisations = organisations_of(user=request.user)  # type: ignore[arg-type]
+    # French order (« Éco-lieu » among the E), not the database's collation.
+    organisations = french_sorted(organisations_of(user=request.user), key=lambda o: o.name)  # type: ignore[arg-type]
     return render(
         request,
         "fabriques/organisation_list.html",

@@ -449,6 +449,8 @@ def _past_call(year: int) -> Call:
         signatory_name=template.signatory_name if template else "Le directeur général de l'ANCT",
         signatory_title=template.signatory_title if template else "Pour le ministre, par délégation",
         grantor_siret=template.grantor_siret if template else "",
+        grantor_representative=template.grantor_representative if template else "le directeur général",
+        signature_place=template.signature_place if template else "Paris",
     )
     call.full_clean()
     call.save()

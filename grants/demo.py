@@ -505,10 +505,27 @@ def seed_grant_life(gers: Application, claire: User, reviewer: User, admin: User
         )
 
 
+def seed_call_signature(call: Call) -> None:
+    """Who signs the demo call's letters and agreements, and where (settings of the call; the
+    name is a demo one: the programme sets the real signatory in the admin)."""
+    call.signature_place = call.signature_place or "Paris"
+    call.grantor_representative = call.grantor_representative or "le directeur général"
+    call.signatory_name = call.signatory_name or "Camille Durand"
+    call.signatory_title = call.signatory_title or (
+        "Pour le ministre et par délégation, le directeur général de l'Agence nationale de la cohésion "
+        "des territoires"
+    )
+    call.full_clean()
+    call.save(
+        update_fields=["signature_place", "grantor_representative", "signatory_name", "signatory_title"]
+    )
+
+
 def seed_all() -> dict[str, Any]:
     users = seed_accounts()
     created_places = seed_places()
     call = Call.objects.get(slug=CALL_SLUG)
+    seed_call_signature(call)
     gers = seed_gers(call, users[Role.APPLICANT.value])
     others = seed_other_dossiers(call)
     seed_decisions(gers, others, users[Role.INSTRUCTOR.value])

@@ -35,6 +35,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils.translation import gettext as _
 
+from accounts.formatting import french_sorted
 from accounts.models import GroupHeadcount, Role
 from applications.models import Application, Call, DossierCount, Member
 from fabriques.models import ApplicantFamily, Departement, Region, Zone
@@ -158,7 +159,7 @@ def _territories(call: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
                 grouped.get("committed"),
                 paid_by_region.get(region.code),
             )
-    by_region = sorted(regions.values(), key=lambda row: row["name"])
+    by_region = french_sorted(regions.values(), key=lambda row: row["name"])
     # A grant whose dossier has no département (not expected: it is set at submission) stays
     # visible in a row of its own rather than vanishing from the breakdown.
     if None in grants_by_dep:

@@ -28,6 +28,7 @@ from applications.forms_review import (
     RefuseForm,
     ReopenForm,
 )
+from applications.next_steps import staff_todo
 from applications.selectors import applications_reviewable_by
 from applications.views.review import (
     refused_action_response,
@@ -55,6 +56,7 @@ def admin_home(request: HttpRequest) -> HttpResponse:
             "title": _("Pilotage du programme"),
             "overview": accounts_overview(),
             "calls": calls_with_dossier_counts(),
+            "todo": staff_todo(request.user),  # type: ignore[arg-type]
         },
     )
 

@@ -104,6 +104,8 @@ class CallFactory(factory.django.DjangoModelFactory):
     max_per_year = Decimal("50000")
     duration_years = 3
     fnt_bonus = Decimal("100000")
+    grantor_representative = "le directeur général"
+    signature_place = "Paris"
 
     @factory.post_generation
     def documents(self, create: bool, extracted: object, **kwargs: object) -> None:

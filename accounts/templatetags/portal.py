@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import template
 
-from accounts.formatting import format_money
+from accounts.formatting import format_decimal_input, format_money, format_percent
 
 register = template.Library()
 
@@ -11,3 +11,15 @@ register = template.Library()
 def money(value: Decimal | int | str | None) -> str:
     """{{ amount|money }} -> "150 000 €"."""
     return format_money(value)
+
+
+@register.filter
+def percent(value: Decimal | int | str | None) -> str:
+    """{{ share|percent }} -> "60 %" (never "60.00 %")."""
+    return format_percent(value)
+
+
+@register.filter
+def amount_input(value: Decimal | int | str | None) -> str:
+    """{{ amount|amount_input }} -> "50 000,00": an amount prefilled in a form, the French way."""
+    return format_decimal_input(value)

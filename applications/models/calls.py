@@ -9,6 +9,13 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from fabriques.validators import format_siret
+
+
+class GrantorGender(models.TextChoices):
+    FEMININE = "f", _("féminin (l'Agence, la préfecture)")
+    MASCULINE = "m", _("masculin (l'État, le ministère)")
+
 
 class Call(models.Model):
     """A call for expressions of interest. Every figure of the programme is a field here."""
@@ -62,6 +69,30 @@ class Call(models.Model):
         _("autorité qui attribue"), max_length=200, default="Agence nationale de la cohésion des territoires"
     )
     grantor_siret = models.CharField(_("SIRET de l'autorité qui attribue"), max_length=14, blank=True)
+    # The documents' wording comes from these settings, never from the templates: another grantor
+    # (a préfecture, a région) runs a call with its own signatory, place and representative.
+    grantor_gender = models.CharField(
+        _("genre grammatical de l'autorité"),
+        max_length=1,
+        choices=GrantorGender.choices,
+        default=GrantorGender.FEMININE,
+        help_text=_("Accorde « représentée » ou « représenté » dans les conventions : l'Agence, l'État."),
+    )
+    grantor_representative = models.CharField(
+        _("représentant de l'autorité dans les conventions"),
+        max_length=200,
+        blank=True,
+        help_text=_(
+            "Sa qualité, sans formule de délégation, telle qu'elle suit « représentée par » : "
+            "par exemple « le directeur général »."
+        ),
+    )
+    signature_place = models.CharField(
+        _("lieu de signature"),
+        max_length=100,
+        blank=True,
+        help_text=_("Imprimé avant la date des lettres et des conventions : « Paris, le 3 mars 2026 »."),
+    )
     fnt_bonus = models.DecimalField(
         _("bonus fabrique numérique de territoire"), max_digits=14, decimal_places=2, default=Decimal("0")
     )
@@ -103,6 +134,23 @@ class Call(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def letterhead(self) -> dict[str, str]:
+        """What every letter and agreement of the call prints about its issuer, from the call alone.
+
+        Strings only, so that it can be frozen in a document row's context.
+        """
+        feminine = self.grantor_gender == GrantorGender.FEMININE
+        return {
+            "grantor_name": self.grantor_name,
+            "grantor_siret": format_siret(self.grantor_siret) if self.grantor_siret else "",
+            "grantor_represented": str(_("représentée par") if feminine else _("représenté par")),
+            "grantor_designated": str(_("ci-après désignée") if feminine else _("ci-après désigné")),
+            "grantor_representative": self.grantor_representative,
+            "signatory_name": self.signatory_name,
+            "signatory_title": self.signatory_title,
+            "signature_place": self.signature_place,
+        }
 
     def is_open_for_submission(self, at: datetime | None = None) -> bool:
         moment = at or timezone.now()

@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
+from accounts.formatting import format_money, format_percent
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, StatusChange, Wave
@@ -36,6 +36,8 @@ def receipt_context(application: Application, change: StatusChange) -> dict[str,
         "call": application.call.title,
         "wave": application.wave.name if application.wave else "",
         "submitted_at": date_format(at, "j F Y à H:i"),
+        "date": date_format(at, "j F Y"),
+        **application.call.letterhead(),
         "resubmission": change.from_status == Application.Status.CORRECTIONS,
         "submitted_by": change.actor.get_full_name() or change.actor.email if change.actor else "",
         "members": [
@@ -44,7 +46,7 @@ def receipt_context(application: Application, change: StatusChange) -> dict[str,
                 "siret": member.organisation.siret_display,
                 "role": member.role,
                 "lead": member.is_lead,
-                "share": f"{member.share_percent:g} %",
+                "share": format_percent(member.share_percent),
             }
             for member in members
         ],

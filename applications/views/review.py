@@ -22,7 +22,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
@@ -185,7 +184,7 @@ def _detail_context(
         "corrections_form": CorrectionsForm,
         "award_form": lambda: AwardForm(
             years=application.call.duration_years,
-            initial={"amount": format_money(asked["requested"]).replace("\u00a0€", "")},
+            initial={"amount": asked["requested"]},
         ),
         "refuse_form": RefuseForm,
         "close_form": CloseForm,

@@ -25,6 +25,7 @@ from accounts.permissions import role_required
 from accounts.roles import has_role
 from applications.forms_workspace import DEFAULT_PER_PAGE, DEFAULT_SORT, WorkspaceFilterForm
 from applications.models import Application, Member
+from applications.next_steps import staff_todo
 from applications.selectors import applications_reviewable_by, reviewable_counts_by_status
 from fabriques.models import Departement
 from fabriques.selectors import departements_in_scope, instructor_scopes
@@ -208,6 +209,8 @@ def workspace(request: HttpRequest) -> HttpResponse:
             "show_rank": show_rank,
             "filtered_on": filtered_on,
             "is_admin": is_admin,
+            # Programme admins find their to-do on the steering page.
+            "todo": [] if is_admin else staff_todo(user),
             "scopes": [] if is_admin else list(instructor_scopes(instructor=user)),
             "departements": [] if is_admin else list(departements),
         },

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
+from accounts.formatting import format_money, format_percent
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
@@ -36,7 +36,6 @@ from applications.models import Application, Member, ReferenceCounter
 from applications.services.attachments import SNIFF_BYTES, sanitise_filename, sniff_mime
 from applications.services.review import ensure_reviewer
 from fabriques.models import Organisation, OrganisationMembership
-from fabriques.validators import format_siret
 from grants.models import Agreement, Amendment, Grant, Tranche
 from grants.services.decisions import _check_award, _commit, _lock, add_years
 from notifications.models import Document
@@ -124,14 +123,6 @@ def _recipients(application: Application) -> list[str]:
     return sorted(recipients)
 
 
-def _inline_title(title: str) -> str:
-    """« La directrice générale » inside a sentence: « représenté par la directrice générale »."""
-    first, _space, rest = title.partition(" ")
-    if first in {"Le", "La", "Les"} or title.startswith(("L'", "L\u2019")):
-        return title[0].lower() + title[1:]
-    return title
-
-
 def _address(organisation: Organisation) -> str:
     return f"{organisation.address}, {organisation.postal_code} {organisation.commune_name}"
 
@@ -153,11 +144,7 @@ def _parties(application: Application) -> dict[str, Any]:
         legal_representative(organisation) if organisation is not None else None
     )
     return {
-        "grantor_name": call.grantor_name,
-        "grantor_siret": format_siret(call.grantor_siret) if call.grantor_siret else "",
-        "signatory_name": call.signatory_name,
-        "signatory_title": call.signatory_title,
-        "signatory_title_inline": _inline_title(call.signatory_title),
+        **call.letterhead(),
         "beneficiary_name": organisation.name if organisation else "",
         "beneficiary_siret": organisation.siret_display if organisation else "",
         "beneficiary_address": _address(organisation) if organisation else "",
@@ -169,7 +156,7 @@ def _parties(application: Application) -> dict[str, Any]:
                 "name": member.organisation.name,
                 "siret": member.organisation.siret_display,
                 "role": member.role,
-                "share": f"{member.share_percent.normalize():f}".replace(".", ","),
+                "share": format_percent(member.share_percent),
             }
             for member in members
             if not member.is_lead
@@ -213,11 +200,7 @@ def _agreement_base(agreement: Agreement, application: Application) -> dict[str,
         "call": call.title,
         "reference": application.reference,
         "title": application.title,
-        "grantor_name": call.grantor_name,
-        "grantor_siret": format_siret(call.grantor_siret) if call.grantor_siret else "",
-        "signatory_name": call.signatory_name,
-        "signatory_title": call.signatory_title,
-        "signatory_title_inline": _inline_title(call.signatory_title),
+        **call.letterhead(),
         "beneficiary_name": organisation.name if organisation else "",
         "beneficiary_siret": organisation.siret_display if organisation else "",
         "beneficiary_address": _address(organisation) if organisation else "",

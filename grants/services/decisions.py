@@ -128,7 +128,8 @@ def _decider(actor: User, application: Application) -> None:
 
 
 def _appeal_context(call: Call) -> dict[str, str]:
-    return {"signatory_name": call.signatory_name, "signatory_title": call.signatory_title}
+    """The issuer of the letter (body, signatory, place), from the call: never from the template."""
+    return call.letterhead()
 
 
 def _letter(

@@ -135,8 +135,18 @@ def _label(status: str) -> str:
     return str(T(status).label)
 
 
-def tranche_request_refusals(tranche: Tranche, agreement: Agreement | None = None) -> list[str]:
-    """Why the tranche cannot be requested now (empty when it can). Who asks is checked apart."""
+def tranche_request_refusals(
+    tranche: Tranche,
+    agreement: Agreement | None = None,
+    *,
+    tranches: list[Tranche] | None = None,
+    accepted_reports: set[tuple[int, str]] | None = None,
+) -> list[str]:
+    """Why the tranche cannot be requested now (empty when it can). Who asks is checked apart.
+
+    A caller that loaded many grants at once (the homes' next steps) passes the grant's
+    `tranches` and its accepted reports as (year, kind) pairs, so that no query runs here.
+    """
     grant = tranche.grant
     if grant.status != Grant.Status.ACTIVE:
         return [_("Cette subvention est annulée : aucune tranche ne peut être demandée.")]
@@ -160,19 +170,33 @@ def tranche_request_refusals(tranche: Tranche, agreement: Agreement | None = Non
                 "versement sera possible dès son activation par le programme."
             )
         )
-    earlier = grant.tranches.filter(year_index__lt=tranche.year_index).exclude(status__in=REQUESTED_OR_LATER)
-    for year in earlier.values_list("year_index", flat=True):
+    if tranches is not None:
+        earlier_years = [
+            other.year_index
+            for other in sorted(tranches, key=lambda other: other.year_index)
+            if other.year_index < tranche.year_index and other.status not in REQUESTED_OR_LATER
+        ]
+    else:
+        earlier_years = list(
+            grant.tranches.filter(year_index__lt=tranche.year_index)
+            .exclude(status__in=REQUESTED_OR_LATER)
+            .values_list("year_index", flat=True)
+        )
+    for year in earlier_years:
         refusals.append(
             _("Demandez d'abord la tranche de l'année %(previous)d : les tranches se demandent dans l'ordre.")
             % {"previous": year}
         )
     if tranche.year_index >= 2:
         previous = tranche.year_index - 1
-        accepted = set(
-            Report.objects.filter(
-                grant=grant, year_index=previous, status=Report.Status.ACCEPTED
-            ).values_list("kind", flat=True)
-        )
+        if accepted_reports is not None:
+            accepted = {kind for year, kind in accepted_reports if year == previous}
+        else:
+            accepted = set(
+                Report.objects.filter(
+                    grant=grant, year_index=previous, status=Report.Status.ACCEPTED
+                ).values_list("kind", flat=True)
+            )
         for kind in ReportKind:
             if kind.value not in accepted:
                 refusals.append(
@@ -266,6 +290,7 @@ def _payment_request_context(
         "reference": application.reference,
         "title": application.title,
         "call": grant.call.title,
+        **grant.call.letterhead(),
         "date": date_format(timezone.localtime(now), "j F Y"),
         "beneficiary_name": organisation.name if organisation else "",
         "beneficiary_siret": organisation.siret_display if organisation else "",

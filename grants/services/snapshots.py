@@ -14,7 +14,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
+from accounts.formatting import format_money, format_percent
 from accounts.models import Role, User
 from applications.models import Call
 from grants.models import EnvelopeSnapshot
@@ -76,8 +76,8 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
     percent = (call.committed_amount * 100 / call.envelope).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     context = {
         "call": call.title,
-        "percent": f"{percent}".replace(".", ","),
-        "threshold": call.commitment_alert_percent,
+        "percent": format_percent(percent),
+        "threshold": format_percent(call.commitment_alert_percent),
         "committed": format_money(call.committed_amount),
         "envelope": format_money(call.envelope),
         "remaining": format_money(call.remaining_amount),
@@ -88,8 +88,8 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
     body = (
         _(
             "Bonjour,\n\n"
-            "Au %(day)s, %(percent)s %% de l'enveloppe de l'appel « %(call)s » est engagé, au-delà du seuil "
-            "d'alerte de %(threshold)s %%.\n\n"
+            "Au %(day)s, %(percent)s de l'enveloppe de l'appel « %(call)s » est engagé, au-delà du seuil "
+            "d'alerte de %(threshold)s.\n\n"
             "Engagé : %(committed)s sur %(envelope)s\n"
             "Restant : %(remaining)s\n"
             "Lauréats : %(laureates)s sur un objectif de %(target)s\n"
@@ -103,6 +103,6 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
     return email_queue(
         key=alert_key(call, day),
         to=recipients,
-        subject=_("Enveloppe de l'appel « %(call)s » engagée à %(percent)s %%") % context,
+        subject=_("Enveloppe de l'appel « %(call)s » engagée à %(percent)s") % context,
         body=body,
     )

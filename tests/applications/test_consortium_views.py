@@ -90,7 +90,7 @@ def test_the_page_lists_the_lead_first_with_its_formatted_siret(lead_client, app
     assert "Ajouter un partenaire" in html
     assert f'hx-post="{add_url(application)}"' in html
     assert f'action="{add_url(application)}"' in html
-    assert "110 %" in html
+    assert "110\u00a0%" in html  # a no-break space before « % »
     assert "elles doivent totaliser 100 % avant le dépôt" in html
 
 

@@ -193,9 +193,12 @@ def test_an_agreement_has_a_number_and_a_pdf_with_every_clause_the_law_asks_for(
         "Un lieu ressource.",  # the dossier's summary: the agreement's purpose
         "durée de 3 ans",
         "montant total de 150 000 €",
-        "Année 1 50 000 € À la signature de la convention",
-        "Année 2 50 000 € Après acceptation du rapport d'activité et du compte rendu financier de l'année 1",
-        "Année 3 50 000 € Après acceptation du rapport d'activité et du compte rendu financier de l'année 2",
+        # The first tranche is requested once the agreement is signed and activated (the portal's rule).
+        "Année 1 50 000 € Sur demande du bénéficiaire, une fois la convention signée et activée",
+        "Année 2 50 000 € Sur demande du bénéficiaire, après acceptation du rapport d'activité et du compte "
+        "rendu financier de l'année 1",
+        "Année 3 50 000 € Sur demande du bénéficiaire, après acceptation du rapport d'activité et du compte "
+        "rendu financier de l'année 2",
         "60 jours",
         "six mois suivant la fin de chaque exercice",
         "compte rendu financier",

@@ -488,7 +488,8 @@ def test_the_alert_is_sent_once_when_commitments_pass_the_threshold_and_not_belo
     email = commitment_alerts_send(call=call, day=day)
     assert email is not None and email.key == alert_key(call, day) == f"envelope-alert:{call.pk}:{day}"
     assert email.to == sorted([admin.email, other_admin.email])
-    assert "75,0 %" in email.subject and format_money(Decimal("300000")) in email.body
+    assert "engagée à 75\u00a0%" in email.subject  # « 75 % »: no « ,0 », a no-break space
+    assert format_money(Decimal("300000")) in email.body
     assert commitment_alerts_send(call=call, day=day).pk == email.pk
     assert OutgoingEmail.objects.filter(key__startswith="envelope-alert:").count() == 1
 

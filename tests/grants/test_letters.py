@@ -94,9 +94,12 @@ def test_an_award_letter_gives_the_amount_the_schedule_the_agreement_and_the_app
         f"SIRET : {flat(lead.siret_display)}",
         "Objet :",
         "150 000 € sur une durée de 3 ans",
-        "Année 1 50 000 € À la signature de la convention",
-        "Année 2 50 000 € Après réception du rapport d’activité et du compte rendu financier de l’année 1",
-        "Année 3 50 000 € Après réception du rapport d’activité et du compte rendu financier de l’année 2",
+        # The first tranche is requested once the agreement is signed and activated (the portal's rule).
+        "Année 1 50 000 € Sur demande du bénéficiaire, une fois la convention signée et activée",
+        "Année 2 50 000 € Sur demande du bénéficiaire, après acceptation du rapport d’activité et du compte "
+        "rendu financier de l’année 1",
+        "Année 3 50 000 € Sur demande du bénéficiaire, après acceptation du rapport d’activité et du compte "
+        "rendu financier de l’année 2",
         "Total 150 000 €",
         "23 000 €",
         "loi n° 2000-321 du 12 avril 2000",
