@@ -590,15 +590,21 @@ def amendment_create(
             "bonus": format_money(bonus),
         }
         if bonus:
-            frozen[f"yearly_{index}"] = _(
-                "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s, hors "
-                "bonus « fabrique numérique » de %(bonus)s) ne peut plus changer."
-            ) % values
+            frozen[f"yearly_{index}"] = (
+                _(
+                    "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s, hors "
+                    "bonus « fabrique numérique » de %(bonus)s) ne peut plus changer."
+                )
+                % values
+            )
         else:
-            frozen[f"yearly_{index}"] = _(
-                "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s) ne "
-                "peut plus changer."
-            ) % values
+            frozen[f"yearly_{index}"] = (
+                _(
+                    "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s) ne "
+                    "peut plus changer."
+                )
+                % values
+            )
     if frozen:
         raise ValidationError(frozen)
     previous_amount = grant.amount

@@ -261,7 +261,11 @@ def run(case: Case, step: tuple[object, ...]) -> None:
             actor=case.admin,
         )
     elif action == "pay":
-        tranche = Tranche.objects.filter(grant=grant, status=Tranche.Status.SCHEDULED).order_by("year_index").first()
+        tranche = (
+            Tranche.objects.filter(grant=grant, status=Tranche.Status.SCHEDULED)
+            .order_by("year_index")
+            .first()
+        )
         if tranche is not None:
             pay(case, tranche)
     elif action == "cancel":
@@ -270,7 +274,9 @@ def run(case: Case, step: tuple[object, ...]) -> None:
         )
     elif action == "terminate":
         agreement_terminate(
-            agreement=Agreement.objects.get(grant=grant), reason="Résiliée.", clawback_amount=Decimal("0"),
+            agreement=Agreement.objects.get(grant=grant),
+            reason="Résiliée.",
+            clawback_amount=Decimal("0"),
             actor=case.admin,
         )
     elif action == "reopen":

@@ -155,7 +155,9 @@ def outage_chain(
     mail_dir = folder / "mail"
     mail_dir.mkdir(parents=True)
     module = f"outage_worker_settings_{run}"
-    (folder / f"{module}.py").write_text(OUTAGE_WORKER_SETTINGS.format(mail_dir=str(mail_dir)), encoding="utf-8")
+    (folder / f"{module}.py").write_text(
+        OUTAGE_WORKER_SETTINGS.format(mail_dir=str(mail_dir)), encoding="utf-8"
+    )
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": module,
@@ -246,7 +248,9 @@ def test_the_email_worker_survives_a_broker_outage_and_then_sends_each_email_onc
         lambda: sum(1 for line in worker.log().splitlines() if " retry: " in line) >= EMAILS,
         "the e-mails to wait for their PDF",
     )
-    assert OutgoingEmail.objects.filter(pk__in=[row.pk for row in rows], status=Status.PENDING).count() == EMAILS
+    assert (
+        OutgoingEmail.objects.filter(pk__in=[row.pk for row in rows], status=Status.PENDING).count() == EMAILS
+    )
 
     own_redis.stop()
     stopped_at = time.monotonic()
