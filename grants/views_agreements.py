@@ -521,7 +521,10 @@ def agreement_amend_view(request: HttpRequest, number: str) -> HttpResponse:
     grant = agreement.grant
     call = grant.application.call
     tranches = list(grant.tranches.order_by("year_index"))
-    initial = {"amount": grant.amount} | {f"yearly_{t.year_index}": t.amount for t in tranches}
+    # The breakdown typed is the operating grant's: the FNT bonus rides on the first tranche apart.
+    initial = {"amount": grant.amount} | {
+        f"yearly_{t.year_index}": t.amount - (grant.bonus if t.year_index == 1 else 0) for t in tranches
+    }
     form = AmendForm(request.POST or None, initial=initial, years=call.duration_years)
     if request.method == "POST" and form.is_valid():
         try:

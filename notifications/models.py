@@ -16,6 +16,20 @@ class Status(models.TextChoices):
     FAILED = "failed", _("En échec")
 
 
+class EmailStatus(models.TextChoices):
+    """An e-mail's states; the moves allowed between them are `notifications.services.EMAIL_TRANSITIONS`.
+
+    The values shared with `Status` are the same strings, so filters written with `Status` still hold.
+    """
+
+    PENDING = "pending", _("En attente")
+    # Claimed by an attempt and handed (or about to be handed) to the SMTP relay; committed before
+    # the relay is called, so that an interrupted attempt is seen as such.
+    SENDING = "sending", _("En cours d'envoi")
+    DONE = "done", _("Envoyé")
+    FAILED = "failed", _("En échec")
+
+
 class Document(models.Model):
     key = models.CharField(
         _("clé"),
@@ -62,11 +76,12 @@ class OutgoingEmail(models.Model):
         Document, verbose_name=_("pièces jointes"), blank=True, related_name="emails"
     )
     status = models.CharField(
-        _("état"), max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True
+        _("état"), max_length=10, choices=EmailStatus.choices, default=EmailStatus.PENDING, db_index=True
     )
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
     last_error = models.TextField(_("dernière erreur"), blank=True)
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    sending_since = models.DateTimeField(_("envoi commencé le"), null=True, blank=True)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 
     class Meta:
@@ -77,6 +92,10 @@ class OutgoingEmail(models.Model):
             models.CheckConstraint(
                 condition=~models.Q(status="done") | models.Q(sent_at__isnull=False),
                 name="notifications_email_done_has_sent_at",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(status="sending") | models.Q(sending_since__isnull=False),
+                name="notifications_email_sending_has_start",
             ),
         ]
 

@@ -9,14 +9,16 @@ redelivered task does nothing twice.
 import hashlib
 import logging
 from datetime import timedelta
+from email.utils import parseaddr
 from typing import Any
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.models import Document, OutgoingEmail, Status
+from notifications.models import Document, EmailStatus, OutgoingEmail, Status
 from notifications.pdf import render_pdf
 
 logger = logging.getLogger(__name__)
@@ -24,6 +26,27 @@ logger = logging.getLogger(__name__)
 # Rows younger than this are left to the task queued at their creation.
 SWEEP_GRACE = timedelta(minutes=5)
 MAX_ATTEMPTS = 10
+# An e-mail still « sending » this long after its claim was interrupted (its worker killed, or the
+# database lost before the row was marked sent): longer than the tasks' hard time limit
+# (CELERY_TASK_TIME_LIMIT, 180 s by default), so that no attempt is still running then.
+SENDING_STALE = timedelta(minutes=10)
+
+E = EmailStatus
+
+# The e-mail's machine: every move a service may make, through `_email_move`.
+EMAIL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {
+        # A claim: one attempt counted, committed before the relay is called.
+        (E.PENDING, E.SENDING),
+        # The relay accepted the message.
+        (E.SENDING, E.DONE),
+        # The attempt failed before the relay accepted it; or, found stale by the sweep, it was
+        # interrupted and the message may or may not have left (sent again, same Message-ID).
+        (E.SENDING, E.PENDING),
+        # Attempts used up: a human looks at it.
+        (E.PENDING, E.FAILED),
+    }
+)
 
 
 def _enqueue_render(document_id: int) -> None:
@@ -67,19 +90,52 @@ def _claim_attempt(model: type[Document] | type[OutgoingEmail], pk: int) -> bool
     killed mid-task rolls the work back, and a count taken inside it would be lost, letting the
     sweep or a redelivery retry the row forever. Past MAX_ATTEMPTS the row is marked failed for
     a human to look at. Returns False when there is nothing (more) to do.
+
+    An e-mail's claim also moves it to « sending » (committed here): one claim, one attempt at the
+    relay. A row found « sending » is left alone, as its attempt may be talking to the relay.
     """
     with transaction.atomic():
         row = model.objects.select_for_update().get(pk=pk)
         if row.status != Status.PENDING:
             return False
         if row.attempts >= MAX_ATTEMPTS:
-            row.status = Status.FAILED
-            row.save(update_fields=["status"])
+            if isinstance(row, OutgoingEmail):
+                _email_move(row, E.FAILED)
+            else:
+                row.status = Status.FAILED
+                row.save(update_fields=["status"])
             logger.error("%s %s failed %s times, given up", model.__name__, pk, row.attempts)
             return False
         row.attempts += 1
-        row.save(update_fields=["attempts"])
+        if isinstance(row, OutgoingEmail):
+            _email_move(row, E.SENDING, attempts=row.attempts, sending_since=timezone.now())
+        else:
+            row.save(update_fields=["attempts"])
     return True
+
+
+def _email_move(email: OutgoingEmail, to_status: str, **fields: Any) -> None:
+    """The one place an e-mail's status changes: checks EMAIL_TRANSITIONS, saves the move.
+
+    The caller holds the row's lock (select_for_update) in its transaction.
+    """
+    if (email.status, to_status) not in EMAIL_TRANSITIONS:
+        raise ValueError(f"E-mail {email.pk}: no move from {email.status} to {to_status}")
+    email.status = to_status
+    for name, value in fields.items():
+        setattr(email, name, value)
+    email.save(update_fields=["status", *fields])
+
+
+def email_message_id(email: OutgoingEmail) -> str:
+    """The Message-ID of an e-mail: derived from its row's key, so every attempt carries the same.
+
+    A copy sent again after an interrupted attempt is recognisable as the same message (and
+    dropped as a duplicate by the relays and clients that look at Message-ID).
+    """
+    digest = hashlib.sha256(email.key.encode("utf-8")).hexdigest()[:32]
+    domain = parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2] or "localhost"
+    return f"<{digest}.{email.pk}@{domain}>"
 
 
 def document_render(*, document_id: int) -> Document:
@@ -136,6 +192,10 @@ class AttachmentsPending(Exception):
 def email_send(*, email_id: int, render_pending_attachments: bool = False) -> OutgoingEmail:
     """Send a queued e-mail with its documents attached. Idempotent.
 
+    One claim, one attempt at the relay: the claim commits « sending » first; the relay's answer
+    moves the row to done, or back to pending. A row found « sending » is left to the sweep
+    (EMAIL_TRANSITIONS, SENDING_STALE). Every attempt carries the same Message-ID.
+
     The documents are rendered by the workers of the pdf queue, not by those of the e-mails: while
     one is still pending, this raises AttachmentsPending before counting an attempt (a long PDF
     queue must not use up the e-mail's attempts), and the task looks again later.
@@ -153,11 +213,16 @@ def email_send(*, email_id: int, render_pending_attachments: bool = False) -> Ou
             raise AttachmentsPending(email_id, waiting)
     if not _claim_attempt(OutgoingEmail, email_id):
         return OutgoingEmail.objects.get(pk=email_id)
-    with transaction.atomic():
-        email = OutgoingEmail.objects.select_for_update().get(pk=email_id)
-        if email.status != Status.PENDING:
-            return email
-        message = EmailMessage(subject=email.subject, body=email.body, to=email.to)
+    # Claimed: the row is « sending », committed. The relay is called outside any transaction, so
+    # a slow relay holds no row lock; what follows settles the claim either way.
+    email = OutgoingEmail.objects.get(pk=email_id)
+    try:
+        message = EmailMessage(
+            subject=email.subject,
+            body=email.body,
+            to=email.to,
+            headers={"Message-ID": email_message_id(email)},
+        )
         for attachment in email.attachments.order_by("pk"):
             if attachment.status == Status.PENDING and render_pending_attachments:
                 attachment = document_render(document_id=attachment.pk)
@@ -167,22 +232,34 @@ def email_send(*, email_id: int, render_pending_attachments: bool = False) -> Ou
             with attachment.file.open("rb") as handle:
                 message.attach(attachment.filename, handle.read(), "application/pdf")
         message.send(fail_silently=False)
-        email.status = Status.DONE
-        email.sent_at = timezone.now()
-        email.last_error = ""
-        email.save(update_fields=["status", "sent_at", "last_error"])
+    except BaseException as error:
+        # Not accepted by the relay: back to pending, for a retry or the sweep (the attempt stays
+        # counted). A kill ends the process before this runs: the row stays « sending ».
+        with transaction.atomic():
+            locked = OutgoingEmail.objects.select_for_update().get(pk=email_id)
+            if locked.status == E.SENDING:
+                _email_move(locked, E.PENDING, last_error=repr(error)[:2000])
+        raise
+    with transaction.atomic():
+        email = OutgoingEmail.objects.select_for_update().get(pk=email_id)
+        _email_move(email, E.DONE, sent_at=timezone.now(), last_error="")
     return email
 
 
 def notification_record_failure(*, model: type[Document] | type[OutgoingEmail], pk: int, error: str) -> None:
     """Keep the last error on the row; the attempt was already counted by _claim_attempt."""
-    row = model.objects.get(pk=pk)
-    row.last_error = error[:2000]
-    update_fields = ["last_error"]
-    if row.attempts >= MAX_ATTEMPTS and row.status == Status.PENDING:
-        row.status = Status.FAILED
-        update_fields.append("status")
-    row.save(update_fields=update_fields)
+    with transaction.atomic():
+        row = model.objects.select_for_update().get(pk=pk)
+        given_up = row.attempts >= MAX_ATTEMPTS and row.status == Status.PENDING
+        if isinstance(row, OutgoingEmail) and given_up:
+            _email_move(row, E.FAILED, last_error=error[:2000])
+            return
+        row.last_error = error[:2000]
+        update_fields = ["last_error"]
+        if given_up:
+            row.status = Status.FAILED
+            update_fields.append("status")
+        row.save(update_fields=update_fields)
 
 
 def notifications_sweep(*, now: Any = None) -> dict[str, int]:
@@ -196,6 +273,21 @@ def notifications_sweep(*, now: Any = None) -> dict[str, int]:
             "pk", flat=True
         )
     )
+    # Interrupted sends: the relay may have accepted the message before the worker died. They are
+    # sent again (at least once), with the same Message-ID; see docs/operations.md.
+    stale = (now or timezone.now()) - SENDING_STALE
+    for email_id in OutgoingEmail.objects.filter(status=E.SENDING, sending_since__lt=stale).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            email = OutgoingEmail.objects.select_for_update().get(pk=email_id)
+            if email.status == E.SENDING and email.sending_since is not None and email.sending_since < stale:
+                _email_move(
+                    email,
+                    E.PENDING,
+                    last_error="Interrupted while sending: sent again with the same Message-ID.",
+                )
+                emails.append(email_id)
     for document_id in documents:
         _enqueue_render(document_id)
     for email_id in emails:

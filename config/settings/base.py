@@ -312,6 +312,9 @@ CELERY_TASK_ROUTES = {
     "grants.tasks_exports.budget_report_build_task": {"queue": "reports"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Redis's transport with the fix that keeps a worker alive through a broker outage (config/broker.py).
+if CELERY_BROKER_URL.split("://", 1)[0] in {"redis", "rediss"}:
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

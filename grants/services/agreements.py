@@ -37,7 +37,7 @@ from applications.services.attachments import SNIFF_BYTES, sanitise_filename, sn
 from applications.services.review import ensure_reviewer
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
-from grants.services.decisions import _check_award, _commit, _lock, add_years
+from grants.services.decisions import _check_award, _commit, _lock, add_years, tranche_amounts
 from notifications.models import Document
 from notifications.services import document_request, email_queue
 
@@ -50,8 +50,11 @@ AMENDMENT_TEMPLATE = "pdf/amendment.html"
 NUMBER_PREFIX = "CONV"
 SIGNED_COPY_MAX_MB = 20
 # Tranches whose payment is under way or done: an amendment leaves their amount alone.
-FROZEN_TRANCHES = frozenset({Tranche.Status.REQUESTED, Tranche.Status.VALIDATED, Tranche.Status.PAID})
 UNPAID_TRANCHES = (Tranche.Status.SCHEDULED, Tranche.Status.REQUESTED, Tranche.Status.VALIDATED)
+# Tranches whose amount an amendment cannot change: asked for, paid, or cancelled (released).
+AMENDMENT_FROZEN = frozenset(
+    {Tranche.Status.REQUESTED, Tranche.Status.VALIDATED, Tranche.Status.PAID, Tranche.Status.CANCELLED}
+)
 
 A = Agreement.Status
 
@@ -550,20 +553,41 @@ def amendment_create(
         _("La convention %(number)s est « %(status)s » : elle ne peut plus être modifiée par avenant."),
     )
     yearly = [Decimal(part) for part in yearly]
+    # `yearly` is the operating grant's breakdown, as at the award: the yearly cap applies to it,
+    # and the FNT bonus rides on the first tranche on top of it (tranche_amounts).
     _check_award(call, new_amount, yearly)
+    scheduled = tranche_amounts(yearly, grant.bonus)
     tranches = {t.year_index: t for t in Tranche.objects.select_for_update().filter(grant=grant)}
     frozen: dict[str, str] = {}
-    for index, part in enumerate(yearly, start=1):
+    for index, amount in enumerate(scheduled, start=1):
         tranche = tranches.get(index)
-        if tranche is not None and tranche.status in FROZEN_TRANCHES and tranche.amount != part:
-            frozen[f"yearly_{index}"] = _(
-                "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s) ne "
-                "peut plus changer."
-            ) % {
-                "year": index,
-                "status": Tranche.Status(tranche.status).label,
-                "amount": format_money(tranche.amount),
-            }
+        # A cancelled tranche keeps its amount too: it was released from the envelope when it was
+        # cancelled, and changing it would make the envelope and the schedule disagree.
+        if tranche is None or tranche.status not in AMENDMENT_FROZEN or tranche.amount == amount:
+            continue
+        bonus = grant.bonus if index == 1 else Decimal("0")
+        values = {
+            "year": index,
+            "status": Tranche.Status(tranche.status).label,
+            "amount": format_money(tranche.amount - bonus),
+            "bonus": format_money(bonus),
+        }
+        if bonus:
+            frozen[f"yearly_{index}"] = (
+                _(
+                    "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s, hors "
+                    "bonus « fabrique numérique » de %(bonus)s) ne peut plus changer."
+                )
+                % values
+            )
+        else:
+            frozen[f"yearly_{index}"] = (
+                _(
+                    "La tranche de l'année %(year)d est « %(status)s » : son montant (%(amount)s) ne "
+                    "peut plus changer."
+                )
+                % values
+            )
     if frozen:
         raise ValidationError(frozen)
     previous_amount = grant.amount
@@ -571,14 +595,14 @@ def amendment_create(
     difference = new_amount - previous_amount
     if difference:
         _commit(call, difference, laureates=0)
-    for index, part in enumerate(yearly, start=1):
+    for index, amount in enumerate(scheduled, start=1):
         tranche = tranches.get(index)
         if tranche is None:
-            tranche = Tranche(grant=grant, year_index=index, amount=part)
+            tranche = Tranche(grant=grant, year_index=index, amount=amount)
             tranche.full_clean()
             tranche.save()
-        elif tranche.amount != part:
-            tranche.amount = part
+        elif tranche.amount != amount:
+            tranche.amount = amount
             tranche.full_clean()
             tranche.save(update_fields=["amount"])
     grant.amount = new_amount
@@ -596,7 +620,11 @@ def amendment_create(
     )
     amendment.full_clean()
     amendment.save()
+    # The table of the amendment is the operating grant's, as its totals: the bonus, unchanged, is
+    # stated apart, so it is taken out of the first tranche's previous amount.
     previous = dict(previous_parts)
+    if 1 in previous:
+        previous[1] -= grant.bonus
     context = _agreement_base(agreement, application) | {
         "amendment_number": number,
         "date": _long_date(timezone.localdate(amendment.decided_at)),

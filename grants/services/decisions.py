@@ -83,6 +83,16 @@ def split_yearly(amount: Decimal, years: int, asked: list[Decimal]) -> list[Deci
     return [Decimal(base + (1 if index >= years - extra else 0)) / 100 for index in range(years)]
 
 
+def tranche_amounts(yearly: list[Decimal], bonus: Decimal) -> list[Decimal]:
+    """What each tranche pays: its year's part of the operating grant, plus the FNT bonus on the first.
+
+    The bonus is a one-off sum paid with the first tranche, outside the yearly cap: every euro
+    committed is scheduled, so what is paid can reach what is committed. Awards and amendments
+    both build their tranches here; `schedule_update` applies the same rule to the cap.
+    """
+    return [part + (bonus if index == 1 else Decimal("0")) for index, part in enumerate(yearly, start=1)]
+
+
 def _check_award(call: Call, amount: Decimal, yearly: list[Decimal]) -> None:
     errors: dict[str, list[str]] = {}
     if not call.min_award <= amount <= call.max_award:
@@ -209,15 +219,8 @@ def application_award(
     start = timezone.localdate()
     Tranche.objects.bulk_create(
         [
-            # The FNT bonus is a one-off sum, paid with the first tranche: every euro committed
-            # is scheduled, so what is paid can reach what is committed.
-            Tranche(
-                grant=grant,
-                year_index=index,
-                amount=part + (bonus if index == 1 else Decimal("0")),
-                due_date=add_years(start, index - 1),
-            )
-            for index, part in enumerate(yearly, start=1)
+            Tranche(grant=grant, year_index=index, amount=amount, due_date=add_years(start, index - 1))
+            for index, amount in enumerate(tranche_amounts(yearly, bonus), start=1)
         ]
     )
     change = transition(
@@ -288,18 +291,21 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
         Grant.objects.select_for_update().filter(application=application, status=Grant.Status.ACTIVE).first()
     )
     if grant is not None:
-        if grant.tranches.filter(status=Tranche.Status.PAID).exists():
+        # The order of every write on money: dossier, call, grant, then its agreement and tranches.
+        agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
+        tranches = list(Tranche.objects.select_for_update().filter(grant=grant))
+        if any(tranche.status == Tranche.Status.PAID for tranche in tranches):
             raise ValidationError(
                 _("Une tranche de cette subvention est déjà versée : la décision ne se rouvre pas.")
             )
-        call.committed_amount -= grant.committed
-        call.laureate_count -= 1
-        call.save(update_fields=["committed_amount", "laureate_count"])
+        # What the envelope still holds for the grant: a tranche cancelled earlier (alone, or by
+        # a termination) was released then, and must not be released twice.
+        live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
+        release(call, sum(live, Decimal("0")), laureates=1)
         grant.status = Grant.Status.CANCELLED
         grant.save(update_fields=["status"])
-        grant.tranches.update(status=Tranche.Status.CANCELLED)
+        Tranche.objects.filter(grant=grant).update(status=Tranche.Status.CANCELLED)
         # Its agreement, signed or not, carries out a decision that no longer stands.
-        agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
         if agreement is not None and agreement.status not in (
             Agreement.Status.COMPLETED,
             Agreement.Status.TERMINATED,
