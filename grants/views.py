@@ -350,14 +350,10 @@ def bulk_recap(
         notified = [_("Aucun courrier n'est envoyé pour un classement sans suite.")]
     else:
         notified = [
-            ngettext(
-                "Le représentant légal et les membres de la structure cheffe de file du dossier recevront "
-                "la lettre de décision par courriel.",
-                "Pour chacun des %(count)d dossiers, le représentant légal et les membres de la structure "
-                "cheffe de file recevront la lettre de décision par courriel.",
-                count,
+            _(
+                "Pour chaque dossier, le représentant légal et les membres de la structure cheffe de "
+                "file recevront la lettre de décision par courriel."
             )
-            % {"count": count}
         ]
     irreversible = [
         _(
@@ -392,6 +388,48 @@ def bulk_recap(
     )
 
 
+def _bulk_decide(
+    request: HttpRequest, form: BulkDecisionForm, user: User
+) -> list[BulkRow] | HttpResponse | None:
+    """The recap (a response), the rows of a confirmed decision, or None with an error on the form."""
+    references = form.reference_list()
+    found = {
+        application.reference: application
+        for application in applications_reviewable_by(user)
+        .filter(reference__in=references)
+        .select_related("call", "created_by")
+    }
+    if not found:
+        form.add_error("references", _("Aucun de ces dossiers n'est dans votre périmètre d'instruction."))
+        return None
+    if not is_confirmed(request):
+        return recap_response(
+            request,
+            bulk_recap(
+                form,
+                [found[reference] for reference in references if reference in found],
+                [reference for reference in references if reference not in found],
+                reverse("grants:review-bulk"),
+            ),
+        )
+    results = decisions_bulk(
+        applications=[found[reference] for reference in references if reference in found],
+        decision=form.cleaned_data["decision"],
+        actor=user,
+        reasons=form.cleaned_data["reasons"],
+        amount=form.cleaned_data["amount"],
+    )
+    by_reference = {result.reference: result for result in results}
+    rows = []
+    for reference in references:
+        result = by_reference.get(reference)
+        if result is None:
+            rows.append(BulkRow(reference, False, _("Dossier introuvable ou hors de votre périmètre.")))
+        else:
+            rows.append(BulkRow(result.reference, result.done, result.message))
+    return rows
+
+
 @review_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def review_bulk(request: HttpRequest) -> HttpResponse:
@@ -400,38 +438,10 @@ def review_bulk(request: HttpRequest) -> HttpResponse:
     form = BulkDecisionForm(request.POST or None)
     rows: list[BulkRow] | None = None
     if request.method == "POST" and form.is_valid() and not wants_edit(request):
-        references = form.reference_list()
-        found = {
-            application.reference: application
-            for application in applications_reviewable_by(user)
-            .filter(reference__in=references)
-            .select_related("call", "created_by")
-        }
-        if not is_confirmed(request):
-            return recap_response(
-                request,
-                bulk_recap(
-                    form,
-                    [found[reference] for reference in references if reference in found],
-                    [reference for reference in references if reference not in found],
-                    reverse("grants:review-bulk"),
-                ),
-            )
-        results = decisions_bulk(
-            applications=[found[reference] for reference in references if reference in found],
-            decision=form.cleaned_data["decision"],
-            actor=user,
-            reasons=form.cleaned_data["reasons"],
-            amount=form.cleaned_data["amount"],
-        )
-        by_reference = {result.reference: result for result in results}
-        rows = []
-        for reference in references:
-            result = by_reference.get(reference)
-            if result is None:
-                rows.append(BulkRow(reference, False, _("Dossier introuvable ou hors de votre périmètre.")))
-            else:
-                rows.append(BulkRow(result.reference, result.done, result.message))
+        outcome = _bulk_decide(request, form, user)
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        rows = outcome
     return render(
         request,
         "applications/review/bulk.html",
