@@ -260,6 +260,13 @@ def _detail_context(
         "annotations": application.annotations.select_related("author").order_by("created_at", "pk"),
         "thread": application.messages.select_related("author").order_by("created_at", "pk"),
         "in_review": in_review,
+        # A folded section holding a form with errors is served open (see review_detail.html).
+        "open_folds": {
+            "dossier": False,
+            "avis": "opinion_form" in bound,
+            "annotations": "annotation_form" in bound,
+            "messages": "message_form" in bound,
+        },
         **context_forms,
     }
 

@@ -677,3 +677,74 @@ def test_project_form_filled_and_submitted_with_the_keyboard_alone(new_page, jou
     expect(page.locator("#id_summary")).to_have_value("Un tiers-lieu rural.")
 
     journey.assert_accessible()
+
+
+# --- the instruction page: short, the scoring and the decision one click away ------------------
+
+# A long dossier as instructors meet them: each of the nine texts of the project about 900
+# characters (the demo's are shorter), three partners, a thread and private notes.
+LONG_TEXT = (
+    "Le lieu accueille chaque semaine des habitants, des associations et des indépendants du "
+    "territoire : ateliers de réparation, permanences numériques, formations et temps de rencontre. "
+) * 5
+
+
+def _long_dossier():  # type: ignore[no-untyped-def]
+    from applications.models import Application, Member
+    from applications.selectors import PROJECT_TEXTS
+    from applications.services.review import annotation_add, message_post
+    from tests.factories import OrganisationFactory
+
+    application, reviewer = in_review_application()
+    Application.objects.filter(pk=application.pk).update(**dict.fromkeys(PROJECT_TEXTS, LONG_TEXT))
+    for n in range(3):
+        Member.objects.create(
+            application=application,
+            organisation=OrganisationFactory(name=f"Partenaire {n + 1}"),
+            role="Animation d'ateliers et accueil des publics",
+            share_percent=Decimal("0"),
+        )
+    for n in range(3):
+        annotation_add(application=application, body=f"Note {n + 1} : {LONG_TEXT[:300]}", actor=reviewer)
+        message_post(application=application, body=f"Question {n + 1} : {LONG_TEXT[:300]}", actor=reviewer)
+    return application, reviewer
+
+
+HEIGHT_BEFORE_FOLDS = 9596
+
+
+def page_height(page) -> int:  # type: ignore[no-untyped-def]
+    return int(page.evaluate("document.documentElement.scrollHeight"))
+
+
+def test_the_instruction_page_is_short_and_scoring_and_decision_are_one_click_away(new_page, journey):  # type: ignore[no-untyped-def]
+    application, reviewer = _long_dossier()
+    desk = new_page()
+    log_in(desk, reviewer.email, PASSWORD)
+    desk.goto(f"/instruction/dossiers/{application.reference}/")
+    journey.step(desk, "instruction dossier long")
+    height = page_height(desk)
+    print(f"instruction page height: {height} px")  # noqa: T201 (reported in docs/architecture.md)
+    # The same dossier measured 9 596 px before the folds (1 280 px wide). What stays unfolded
+    # (header, eligibility, assignments, the scoring form, the decision forms) no longer grows
+    # with the dossier's texts: the page must stay under half of that.
+    assert height < HEIGHT_BEFORE_FOLDS // 2, height
+
+    # « Décider » in the sticky bar: one click, and the award's amount field is on screen.
+    desk.get_by_role("navigation", name="Actions sur le dossier").get_by_role("link", name="Décider").click()
+    expect(desk.locator("#decision").get_by_label("Montant attribué (en euros)")).to_be_in_viewport()
+    journey.step(desk, "instruction decider en un clic")
+    # « Noter »: the scoring form (the attestation was given), one click.
+    desk.get_by_role("navigation", name="Actions sur le dossier").get_by_role("link", name="Noter").click()
+    expect(desk.locator("#notation").get_by_role("button", name="Remettre ma notation")).to_be_in_viewport()
+    # A section of the folded dossier, from the side menu: its fold opens.
+    budget = desk.locator("#budget")
+    expect(budget).to_be_hidden()
+    desk.locator("#menu-instruction").get_by_role("link", name="Le budget").click()
+    expect(budget).to_be_visible()
+    expect(budget).to_be_in_viewport()
+    # The fold also opens with a click on its summary, without any script.
+    desk.locator("#volet-messages > summary").click()
+    expect(desk.locator("#messages")).to_contain_text("Question 1")
+    journey.step(desk, "instruction dossier deplie")
+    journey.assert_accessible()
