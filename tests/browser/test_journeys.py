@@ -16,7 +16,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from accounts.formatting import parse_money
+from accounts.formatting import format_money, parse_money
 from tests.factories import (
     PASSWORD,
     PDF_BYTES,
@@ -103,7 +103,7 @@ def second_step(page, email: str, journey=None) -> None:  # type: ignore[no-unty
         page.get_by_role("button", name="Vérifier").click()
 
 
-def submit(page, button_name: str, **kwargs) -> None:  # type: ignore[no-untyped-def]
+def submit(page, button_name: str | re.Pattern[str], **kwargs) -> None:  # type: ignore[no-untyped-def]
     """Click a submit button and wait for the page it leads to."""
     with page.expect_navigation():
         page.get_by_role("button", name=button_name, **kwargs).click()
@@ -339,7 +339,7 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
     journey.step(page, "budget rempli")
     submit(page, "Enregistrer le budget")
     success_message(page, "Le budget est enregistré.")
-    expect(page.locator("table").last).to_contain_text("150\u00a0000\u00a0€")
+    expect(page.locator("table").last).to_contain_text(format_money(Decimal("150000")))
     journey.step(page, "budget enregistre")
 
     # The required documents (an association: statutes, bank details, republican commitment).
@@ -364,6 +364,16 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
     expect(page.get_by_role("heading", name="5 sections complètes sur 5")).to_be_visible()
     journey.step(page, "avant le depot")
     submit(page, "Déposer le dossier")
+    # The recap first: what is asked, who gets the receipt, what cannot be undone. Nothing is done yet.
+    expect(page.get_by_role("heading", name=f"Confirmer le dépôt – {application.reference}")).to_be_visible()
+    recap = page.locator("[data-recap]")
+    expect(recap).to_contain_text(format_money(Decimal("150000")))
+    expect(recap).to_contain_text(f"L'accusé de réception (PDF) sera envoyé par courriel à : {email}")
+    expect(recap).to_contain_text("ne peut plus être modifié")
+    journey.step(page, "depot recapitulatif")
+    application.refresh_from_db()
+    assert application.status == Application.Status.DRAFT
+    submit(page, "Confirmer le dépôt du dossier")
     success_message(page, f"Votre dossier {application.reference} est déposé.")
     journey.step(page, "dossier depose")
     application.refresh_from_db()
@@ -384,7 +394,7 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
 
 
 def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(new_page, journey, tmp_path):  # type: ignore[no-untyped-def]
-    from applications.models import Application, Criterion
+    from applications.models import Application, Assignment, Criterion
     from grants.models import Agreement
 
     # The starting state, through the services: a submitted dossier of the Gers (Occitanie) whose
@@ -431,13 +441,29 @@ def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(n
     expect(eligibility).to_contain_text("Vérifiée")
     journey.step(desk, "instructeur eligibilite")
 
-    # Every criterion scored with a comment, then handed in.
+    # No scoring before the attestation of no conflict of interests.
     scores = desk.locator("#notation")
+    expect(scores.get_by_role("button", name="Remettre ma notation")).to_have_count(0)
+    tick(desk, scores.get_by_label("Je n'ai pas de conflit d'intérêts avec ce dossier"))
+    journey.step(desk, "instructeur attestation")
+    submit(desk, "Attester et ouvrir la notation")
+    success_message(desk, "Votre attestation d'absence de conflit d'intérêts est enregistrée")
+    assignment = Assignment.objects.get(application=application, instructor=reviewer)
+    assert assignment.no_conflict_attested_by == reviewer and assignment.no_conflict_attested_at
+
+    # Every criterion scored with a comment, then handed in through its recap.
     for criterion, value in (("Gouvernance", "4"), ("Modèle économique", "7")):
         scores.get_by_label(f"Note de « {criterion} »").select_option(value)
         scores.get_by_label(f"Commentaire sur « {criterion} »").fill(f"{criterion} : solide, à suivre.")
     journey.step(desk, "instructeur notation remplie")
     submit(desk, "Remettre ma notation")
+    recap = desk.locator("[data-recap]")
+    expect(recap).to_contain_text("77,5 sur 100")
+    expect(recap).to_contain_text("Une notation remise ne se modifie plus")
+    journey.step(desk, "instructeur notation recapitulatif")
+    assignment.refresh_from_db()
+    assert assignment.scores_submitted_at is None
+    submit(desk, "Confirmer la remise de ma notation")
     success_message(desk, "Votre notation est remise.")
     # (4/5 × 3 + 7/10 × 1) / 4 = 77,5 sur 100.
     expect(scores).to_contain_text("Ma notation – 77,5 sur 100")
@@ -473,6 +499,9 @@ def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(n
     journey.step(home, "porteur projet corrige")
     sidemenu(home, "Vue d'ensemble")
     submit(home, "Déposer le dossier")
+    expect(home.locator("[data-recap]")).to_contain_text("Le dossier retourne à ses instructeurs")
+    journey.step(home, "porteur redepot recapitulatif")
+    submit(home, "Confirmer le dépôt du dossier")
     success_message(home, f"Votre dossier {reference} est déposé.")
     journey.step(home, "porteur dossier redepose")
     application.refresh_from_db()
@@ -486,8 +515,25 @@ def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(n
     amount.fill("150 000")
     journey.step(desk, "instructeur attribution")
     submit(desk, "Attribuer la subvention")
+    # The recap: the amount in full, its split by year, who receives the letter; nothing done yet.
+    recap = desk.locator("[data-recap]")
+    expect(
+        recap.locator("xpath=.//dt[normalize-space()='Montant attribué']/following-sibling::dd[1]")
+    ).to_have_text(format_money(Decimal("150000")))
+    split = recap.locator("table")
+    expect(split.locator("tbody tr")).to_have_count(3)
+    expect(split).to_contain_text(format_money(Decimal("50000")))
+    lead = application.members.get(is_lead=True).organisation.name
+    expect(recap).to_contain_text(
+        f"Le représentant légal de {lead} (Claire Dupont) recevra la lettre de décision par courriel."
+    )
+    journey.step(desk, "instructeur attribution recapitulatif")
+    application.refresh_from_db()
+    assert application.status == Application.Status.IN_REVIEW
+    submit(desk, re.compile(r"^Confirmer l'attribution"))
     success_message(
-        desk, f"Le dossier {reference} est lauréat : subvention de 150\u00a0000\u00a0€ attribuée."
+        desk,
+        f"Le dossier {reference} est lauréat : subvention de {format_money(Decimal('150000'))} attribuée.",
     )
     journey.step(desk, "instructeur laureat")
     application.refresh_from_db()
@@ -562,6 +608,9 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     review.locator("#decision").get_by_label("Montant attribué (en euros)").fill("150 000")
     journey.step(review, "instructeur attribution")
     submit(review, "Attribuer la subvention")
+    expect(review.locator("[data-recap]")).to_contain_text("Répartition par année")
+    journey.step(review, "instructeur attribution recapitulatif")
+    submit(review, re.compile(r"^Confirmer l'attribution"))
     success_message(review, f"Le dossier {application.reference} est lauréat")
     journey.step(review, "instructeur laureat")
 
