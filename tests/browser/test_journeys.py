@@ -651,6 +651,49 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     assert Decimal(str(summary["Engagé"])) == Decimal("150000"), summary
     workbook.close()
 
+    # The beneficiary accepts the agreement (through the service); the admin activates it in the
+    # browser, through its recap.
+    from grants.models import Agreement, Tranche
+    from grants.services.agreements import agreement_accept
+    from grants.services.payments import tranche_request, tranche_validate
+
+    agreement = Agreement.objects.get(grant__application=application)
+    agreement_accept(agreement=agreement, actor=application.created_by)
+    desk.goto(f"/conventions/{agreement.number}/")
+    desk.get_by_label("Numéro d'engagement juridique").fill("2100123456")
+    submit(desk, "Rendre la convention exécutoire")
+    recap = desk.locator("[data-recap]")
+    expect(recap).to_contain_text("2100123456")
+    expect(recap).to_contain_text("Période d'exécution")
+    expect(recap.locator("table tbody tr")).to_have_count(3)
+    journey.step(desk, "admin activation recapitulatif")
+    agreement.refresh_from_db()
+    assert agreement.status == Agreement.Status.SIGNED
+    submit(desk, "Confirmer l'activation de la convention")
+    success_message(desk, f"La convention {agreement.number} est en cours d'exécution.")
+    agreement.refresh_from_db()
+    assert agreement.status == Agreement.Status.ACTIVE and agreement.commitment_number == "2100123456"
+
+    # The first tranche asked and validated (through the services), then paid through its recap.
+    first = Tranche.objects.get(grant__application=application, year_index=1)
+    tranche_request(tranche=first, iban="FR76 3000 6000 0112 3456 7890 189", actor=application.created_by)
+    tranche_validate(tranche=first, actor=reviewer)
+    desk.goto(f"/instruction/dossiers/{application.reference}/versements/")
+    actions = desk.locator("#actions-1")
+    actions.get_by_label("Référence du paiement").fill("VIR-2026-0001")
+    submit(desk, "Enregistrer le versement")
+    recap = desk.locator("[data-recap]")
+    expect(recap).to_contain_text(format_money(first.amount))
+    expect(recap).to_contain_text("VIR-2026-0001")
+    expect(recap).to_contain_text("Un versement enregistré ne s'annule pas")
+    journey.step(desk, "admin versement recapitulatif")
+    first.refresh_from_db()
+    assert first.status == Tranche.Status.VALIDATED
+    submit(desk, re.compile(r"^Confirmer le versement"))
+    success_message(desk, "Le versement de la tranche de l'année 1 est enregistré.")
+    first.refresh_from_db()
+    assert first.status == Tranche.Status.PAID and first.payment_reference == "VIR-2026-0001"
+
     journey.assert_accessible()
 
 
