@@ -6,29 +6,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0008_dossier_count_no_fk_constraint'),
+        ("applications", "0008_dossier_count_no_fk_constraint"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='assignment',
-            name='no_conflict_attested_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name="absence de conflit d'intérêts attestée le"),
+            model_name="assignment",
+            name="no_conflict_attested_at",
+            field=models.DateTimeField(
+                blank=True, null=True, verbose_name="absence de conflit d'intérêts attestée le"
+            ),
         ),
         migrations.AddField(
-            model_name='assignment',
-            name='no_conflict_attested_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name="absence de conflit d'intérêts attestée par"),
+            model_name="assignment",
+            name="no_conflict_attested_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to=settings.AUTH_USER_MODEL,
+                verbose_name="absence de conflit d'intérêts attestée par",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.CheckConstraint(condition=models.Q(('conflict_of_interest', False), ('no_conflict_attested_at__isnull', True), _connector='OR'), name='applications_conflicted_never_attests', violation_error_message="Un instructeur ne peut pas à la fois déclarer un conflit d'intérêts et attester n'en avoir aucun."),
+            model_name="assignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("conflict_of_interest", False),
+                    ("no_conflict_attested_at__isnull", True),
+                    _connector="OR",
+                ),
+                name="applications_conflicted_never_attests",
+                violation_error_message="Un instructeur ne peut pas à la fois déclarer un conflit d'intérêts et attester n'en avoir aucun.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assignment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('no_conflict_attested_at__isnull', True), ('no_conflict_attested_by__isnull', True)), models.Q(('no_conflict_attested_at__isnull', False), ('no_conflict_attested_by__isnull', False)), _connector='OR'), name='applications_attestation_dated_and_signed'),
+            model_name="assignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("no_conflict_attested_at__isnull", True), ("no_conflict_attested_by__isnull", True)
+                    ),
+                    models.Q(
+                        ("no_conflict_attested_at__isnull", False), ("no_conflict_attested_by__isnull", False)
+                    ),
+                    _connector="OR",
+                ),
+                name="applications_attestation_dated_and_signed",
+            ),
         ),
     ]
