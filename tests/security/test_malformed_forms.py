@@ -599,6 +599,7 @@ ENDPOINTS: list[Builder] = [
         "applications:review-assign", ["assign-instructor"], [{"assign-instructor": UNKNOWN}], admin=True
     ),
     _review("applications:review-conflict", ["conflict-conflict_note"]),
+    _review("applications:review-attest", ["attestation-no_conflict"]),
     review_scores,
     review_eligibility,
     _review("applications:review-opinion-request", ["opinion-organisation_name", "opinion-email"]),
