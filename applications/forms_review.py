@@ -93,6 +93,25 @@ class ConflictForm(forms.Form):
         super().__init__(*args, **kwargs)
 
 
+class AttestationForm(forms.Form):
+    no_conflict = forms.BooleanField(
+        label=_("Je n'ai pas de conflit d'intérêts avec ce dossier"),
+        help_text=_(
+            "Aucun lien personnel, familial, professionnel ou financier avec les structures du "
+            "consortium. L'attestation est datée et enregistrée à votre nom."
+        ),
+        error_messages={
+            "required": _(
+                "Cochez la case pour attester l'absence de conflit d'intérêts, ou déclarez le conflit."
+            )
+        },
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("prefix", "attestation")
+        super().__init__(*args, **kwargs)
+
+
 class ScoresForm(forms.Form):
     """One value (0 to the criterion's maximum) and one comment per criterion of the grid.
 

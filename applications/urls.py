@@ -40,6 +40,7 @@ urlpatterns = [
     path(f"{review_dossier}", review.review_detail, name="review-detail"),
     path(f"{review_dossier}affecter/", review.review_assign, name="review-assign"),
     path(f"{review_dossier}conflit/", review.review_conflict, name="review-conflict"),
+    path(f"{review_dossier}attestation/", review.review_attest, name="review-attest"),
     path(f"{review_dossier}notation/", review.review_scores, name="review-scores"),
     path(f"{review_dossier}eligibilite/", review.review_eligibility, name="review-eligibility"),
     path(f"{review_dossier}avis/", review.review_opinion_request, name="review-opinion-request"),

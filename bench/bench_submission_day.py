@@ -42,7 +42,7 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 def _client(
     base_url: str, reference: str, cookies: dict[str, str], barrier: threading.Barrier, out: dict[str, Any]
 ) -> None:
-    """One applicant's browser: the dossier page, then « Déposer » once everyone is ready."""
+    """One applicant's browser: the dossier page, then « Confirmer le dépôt » once everyone is ready."""
     try:
         page = http_request(f"{base_url}/mon-espace/dossiers/{reference}/", cookies=cookies)
         jar = {**cookies, **page.cookies}
@@ -51,7 +51,8 @@ def _client(
             out["error"] = f"dossier page: {page.status}, token {'found' if match else 'missing'}"
             barrier.abort()
             return
-        body = urlencode({"csrfmiddlewaretoken": match.group(1)}).encode()
+        # « Confirmer » on the recap: the post that submits (without the flag, only the recap).
+        body = urlencode({"csrfmiddlewaretoken": match.group(1), "confirmer": "1"}).encode()
         headers = {
             "Content-Type": "application/x-www-form-urlencoded",
             "Referer": f"{base_url}/mon-espace/dossiers/{reference}/",

@@ -28,7 +28,12 @@ from applications.services import (
     application_withdraw,
     attachment_add,
 )
-from applications.services.review import assignment_create, eligibility_record, scores_save
+from applications.services.review import (
+    assignment_attest_no_conflict,
+    assignment_create,
+    eligibility_record,
+    scores_save,
+)
 from fabriques.importers import tiers_lieux_import
 from fabriques.models import (
     Activity,
@@ -451,6 +456,7 @@ def _review(application: Application, reviewer: User, marks: list[int]) -> None:
             actor=reviewer,
         )
     if assignment.scores_submitted_at is None:
+        assignment_attest_no_conflict(assignment=assignment, actor=reviewer)
         criteria = list(application.call.criteria.order_by("position"))
         values = {
             criterion.pk: (min(mark, criterion.scale_max), "Appréciation de démonstration.")

@@ -6,15 +6,19 @@ with the bound form when a decision is refused.
 """
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_money
 from accounts.models import User
 from accounts.permissions import can_use_admin_space, role_required
@@ -28,6 +32,7 @@ from applications.forms_review import (
     RefuseForm,
     ReopenForm,
 )
+from applications.models import Application
 from applications.next_steps import staff_todo
 from applications.selectors import applications_reviewable_by
 from applications.views.review import (
@@ -45,6 +50,7 @@ from grants.services import (
     application_reopen,
     decisions_bulk,
 )
+from grants.services.decisions import AwardPreview, award_preview, decision_check, decision_recipients
 
 
 @role_required(can_use_admin_space)
@@ -61,19 +67,171 @@ def admin_home(request: HttpRequest) -> HttpResponse:
     )
 
 
+# --- the recaps shown before a decision ---------------------------------------------------------
+
+
+def _lead_names(application: Application) -> tuple[str, str]:
+    """The lead structure's name and its legal representative's name (either may be empty)."""
+    lead = application.members.select_related("organisation").filter(is_lead=True).first()
+    if lead is None:
+        return "", ""
+    representative = (
+        lead.organisation.memberships.select_related("user")
+        .filter(is_legal_representative=True, user__is_active=True)
+        .order_by("created_at", "pk")
+        .first()
+    )
+    name = (representative.user.get_full_name() or representative.user.email) if representative else ""
+    return lead.organisation.name, name
+
+
+def _letter_notified(application: Application) -> list[str]:
+    structure, representative = _lead_names(application)
+    if structure and representative:
+        first = _(
+            "Le représentant légal de %(structure)s (%(name)s) recevra la lettre de décision par courriel."
+        ) % {"structure": structure, "name": representative}
+    elif structure:
+        first = _("La structure cheffe de file %(structure)s recevra la lettre de décision par courriel.") % {
+            "structure": structure
+        }
+    else:
+        first = _("Le porteur du dossier recevra la lettre de décision par courriel.")
+    return [
+        first,
+        _("Adresses destinataires : %(emails)s.") % {"emails": ", ".join(decision_recipients(application))},
+    ]
+
+
+def _dossier_lines(application: Application) -> list[tuple[str, str]]:
+    structure, _representative = _lead_names(application)
+    return [
+        (_("Dossier"), f"{application.reference} – {application.title}"),
+        (_("Structure cheffe de file"), structure or "—"),
+        (_("Appel"), application.call.title),
+    ]
+
+
+def _decide_url(application: Application) -> str:
+    return reverse("grants:review-decide", kwargs={"reference": application.reference})
+
+
+def award_recap(application: Application, preview: AwardPreview) -> Recap:
+    rows = [
+        (
+            str(year),
+            _("Tranche %(index)d") % {"index": index},
+            format_money(part + (preview.bonus if index == 1 else Decimal("0"))),
+        )
+        for index, (year, part) in enumerate(
+            zip(preview.calendar_years, preview.yearly, strict=True), start=1
+        )
+    ]
+    facts = [
+        *_dossier_lines(application),
+        (_("Montant attribué"), format_money(preview.amount)),
+    ]
+    if preview.bonus:
+        facts.append(
+            (
+                _("Bonus « fabrique numérique de territoire »"),
+                _("%(bonus)s, versés avec la première tranche") % {"bonus": format_money(preview.bonus)},
+            )
+        )
+        facts.append((_("Total engagé"), format_money(preview.amount + preview.bonus)))
+    facts.append(
+        (_("Reste à engager sur l'enveloppe après cette décision"), format_money(preview.remaining_after))
+    )
+    return Recap(
+        title=_("Confirmer l'attribution – %(reference)s") % {"reference": application.reference},
+        intro=_(
+            "Vous allez attribuer une subvention de %(amount)s au dossier %(reference)s. Vérifiez le "
+            "montant et sa répartition par année avant de confirmer."
+        )
+        % {"amount": format_money(preview.amount), "reference": application.reference},
+        action_url=_decide_url(application),
+        confirm_label=_("Confirmer l'attribution de %(amount)s") % {"amount": format_money(preview.amount)},
+        lines=lines(facts),
+        table_caption=_("Répartition par année"),
+        table_header=(_("Année"), _("Tranche"), _("Montant")),
+        table_rows=rows,
+        notified=[
+            *_letter_notified(application),
+            _("La convention est établie aussitôt et proposée à l'acceptation du représentant légal."),
+        ],
+        irreversible=[
+            _("Le montant est engagé sur l'enveloppe de l'appel et la lettre de décision est envoyée."),
+            _(
+                "Seul un administrateur du programme pourra rouvrir le dossier, avec un motif, et tant "
+                "qu'aucune tranche n'est versée."
+            ),
+        ],
+    )
+
+
+def refusal_recap(application: Application, reasons: str) -> Recap:
+    return Recap(
+        title=_("Confirmer le refus – %(reference)s") % {"reference": application.reference},
+        intro=_(
+            "Vous allez refuser le dossier %(reference)s. Les motifs ci-dessous sont imprimés dans la "
+            "lettre de décision, avec les voies et délais de recours."
+        )
+        % {"reference": application.reference},
+        action_url=_decide_url(application),
+        confirm_label=_("Confirmer le refus"),
+        lines=lines([*_dossier_lines(application), (_("Motifs du refus"), reasons.strip())]),
+        notified=_letter_notified(application),
+        irreversible=[
+            _(
+                "La lettre de refus est envoyée au porteur : elle fait courir le délai de recours "
+                "de deux mois."
+            ),
+            _("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif."),
+        ],
+    )
+
+
+def closing_recap(application: Application, reason: str) -> Recap:
+    return Recap(
+        title=_("Confirmer le classement sans suite – %(reference)s") % {"reference": application.reference},
+        intro=_("Vous allez classer sans suite le dossier %(reference)s.")
+        % {"reference": application.reference},
+        action_url=_decide_url(application),
+        confirm_label=_("Confirmer le classement sans suite"),
+        lines=lines([*_dossier_lines(application), (_("Motif"), reason.strip())]),
+        notified=[
+            _(
+                "Aucun courrier n'est envoyé ; le porteur voit le nouvel état et le motif sur la page de "
+                "son dossier."
+            )
+        ],
+        irreversible=[_("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif.")],
+    )
+
+
 @review_required
 @require_POST
 def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
-    """Award, refuse or close, according to the posted `decision`."""
+    """Award, refuse or close, according to the posted `decision`, once its recap is confirmed.
+
+    A post without the confirmation flag writes nothing: it answers with the recap (amounts,
+    yearly split, who receives the letter, what cannot be undone), whose « Confirmer » posts again.
+    """
     application = reviewable_application(request, reference)
     user = cast(User, request.user)
     decision = request.POST.get("decision")
+    confirmed = is_confirmed(request)
     if decision == AWARD:
         award = AwardForm(request.POST, years=application.call.duration_years)
-        if not award.is_valid():
+        if not award.is_valid() or wants_edit(request):
             return render_review_detail(request, application, award_form=award)
         amount = award.cleaned_data["amount"]
         try:
+            if not confirmed:
+                preview = award_preview(
+                    application=application, amount=amount, yearly=award.yearly(), actor=user
+                )
+                return recap_response(request, award_recap(application, preview))
             application_award(application=application, amount=amount, yearly=award.yearly(), actor=user)
         except ValidationError as error:
             return refused_action_response(request, application, error, award_form=award)
@@ -87,10 +245,15 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
         )
     elif decision == REFUSE:
         refuse = RefuseForm(request.POST)
-        if not refuse.is_valid():
+        if not refuse.is_valid() or wants_edit(request):
             return render_review_detail(request, application, refuse_form=refuse)
+        reasons = refuse.cleaned_data["reasons"]
         try:
-            application_refuse(application=application, reasons=refuse.cleaned_data["reasons"], actor=user)
+            if not confirmed and reasons.strip():
+                # An empty motive goes straight to the service, whose message says what is missing.
+                decision_check(application=application, actor=user)
+                return recap_response(request, refusal_recap(application, reasons))
+            application_refuse(application=application, reasons=reasons, actor=user)
         except ValidationError as error:
             return refused_action_response(request, application, error, refuse_form=refuse)
         messages.success(
@@ -100,10 +263,14 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
         )
     elif decision == CLOSE:
         close = CloseForm(request.POST)
-        if not close.is_valid():
+        if not close.is_valid() or wants_edit(request):
             return render_review_detail(request, application, close_form=close)
+        reason = close.cleaned_data["reason"]
         try:
-            application_close(application=application, reason=close.cleaned_data["reason"], actor=user)
+            if not confirmed and reason.strip():
+                decision_check(application=application, actor=user)
+                return recap_response(request, closing_recap(application, reason))
+            application_close(application=application, reason=reason, actor=user)
         except ValidationError as error:
             return refused_action_response(request, application, error, close_form=close)
         messages.success(
@@ -148,36 +315,135 @@ class BulkRow:
     message: str
 
 
+def bulk_recap(
+    form: BulkDecisionForm, found: list[Application], missing: list[str], action_url: str
+) -> Recap:
+    decision = form.cleaned_data["decision"]
+    amount = form.cleaned_data["amount"]
+    reasons = form.cleaned_data["reasons"]
+    label = dict(BulkDecisionForm.base_fields["decision"].choices)[decision]  # type: ignore[attr-defined]
+    rows = []
+    for application in found:
+        structure, _representative = _lead_names(application)
+        row: tuple[str, ...] = (application.reference, application.title, structure or "—")
+        if decision == AWARD:
+            asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
+            row = (*row, format_money(amount or asked))
+        rows.append(row)
+    header: tuple[str, ...] = (_("Dossier"), _("Projet"), _("Structure cheffe de file"))
+    if decision == AWARD:
+        header = (*header, _("Montant attribué"))
+    facts = [(_("Décision"), str(label))]
+    if decision == AWARD:
+        facts.append(
+            (
+                _("Montant"),
+                _("%(amount)s pour chaque dossier") % {"amount": format_money(amount)}
+                if amount
+                else _("Le montant demandé par chaque dossier, réparti comme il l'a demandé"),
+            )
+        )
+    elif reasons.strip():
+        facts.append((_("Motifs, les mêmes pour chaque dossier"), reasons.strip()))
+    if missing:
+        facts.append((_("Références introuvables ou hors de votre périmètre (ignorées)"), ", ".join(missing)))
+    count = len(found)
+    if decision == CLOSE:
+        notified = [_("Aucun courrier n'est envoyé pour un classement sans suite.")]
+    else:
+        notified = [
+            _(
+                "Pour chaque dossier, le représentant légal et les membres de la structure cheffe de "
+                "file recevront la lettre de décision par courriel."
+            )
+        ]
+    irreversible = [
+        _(
+            "Chaque dossier est décidé séparément : une décision refusée pour un dossier "
+            "n'empêche pas les autres."
+        ),
+        _("Seul un administrateur du programme pourra rouvrir un dossier décidé, avec un motif."),
+    ]
+    if decision == AWARD:
+        irreversible.insert(0, _("Les montants sont engagés sur l'enveloppe et les conventions établies."))
+    return Recap(
+        title=_("Confirmer la décision groupée"),
+        intro=ngettext(
+            "Vous allez appliquer la décision « %(decision)s » à %(count)d dossier.",
+            "Vous allez appliquer la décision « %(decision)s » à %(count)d dossiers.",
+            count,
+        )
+        % {"decision": label, "count": count},
+        action_url=action_url,
+        confirm_label=ngettext(
+            "Confirmer la décision pour %(count)d dossier",
+            "Confirmer la décision pour %(count)d dossiers",
+            count,
+        )
+        % {"count": count},
+        lines=lines(facts),
+        table_caption=_("Dossiers concernés"),
+        table_header=header,
+        table_rows=rows,
+        notified=notified,
+        irreversible=irreversible,
+    )
+
+
+def _bulk_decide(
+    request: HttpRequest, form: BulkDecisionForm, user: User
+) -> list[BulkRow] | HttpResponse | None:
+    """The recap (a response), the rows of a confirmed decision, or None with an error on the form."""
+    references = form.reference_list()
+    found = {
+        application.reference: application
+        for application in applications_reviewable_by(user)
+        .filter(reference__in=references)
+        .select_related("call", "created_by")
+    }
+    if not found:
+        form.add_error("references", _("Aucun de ces dossiers n'est dans votre périmètre d'instruction."))
+        return None
+    if not is_confirmed(request):
+        return recap_response(
+            request,
+            bulk_recap(
+                form,
+                [found[reference] for reference in references if reference in found],
+                [reference for reference in references if reference not in found],
+                reverse("grants:review-bulk"),
+            ),
+        )
+    results = decisions_bulk(
+        applications=[found[reference] for reference in references if reference in found],
+        decision=form.cleaned_data["decision"],
+        actor=user,
+        reasons=form.cleaned_data["reasons"],
+        amount=form.cleaned_data["amount"],
+    )
+    by_reference = {result.reference: result for result in results}
+    rows = []
+    for reference in references:
+        result = by_reference.get(reference)
+        if result is None:
+            rows.append(BulkRow(reference, False, _("Dossier introuvable ou hors de votre périmètre.")))
+        else:
+            rows.append(BulkRow(result.reference, result.done, result.message))
+    return rows
+
+
 @review_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def review_bulk(request: HttpRequest) -> HttpResponse:
-    """One decision on several dossiers: each is decided or refused on its own, with its reason."""
+    """One decision on several dossiers, after its recap: each is decided or refused on its own."""
     user = cast(User, request.user)
     form = BulkDecisionForm(request.POST or None)
     rows: list[BulkRow] | None = None
-    if request.method == "POST" and form.is_valid():
-        references = form.reference_list()
-        found = {
-            application.reference: application
-            for application in applications_reviewable_by(user)
-            .filter(reference__in=references)
-            .select_related("call")
-        }
-        results = decisions_bulk(
-            applications=[found[reference] for reference in references if reference in found],
-            decision=form.cleaned_data["decision"],
-            actor=user,
-            reasons=form.cleaned_data["reasons"],
-            amount=form.cleaned_data["amount"],
-        )
-        by_reference = {result.reference: result for result in results}
-        rows = []
-        for reference in references:
-            result = by_reference.get(reference)
-            if result is None:
-                rows.append(BulkRow(reference, False, _("Dossier introuvable ou hors de votre périmètre.")))
-            else:
-                rows.append(BulkRow(result.reference, result.done, result.message))
+    if request.method == "POST" and form.is_valid() and not wants_edit(request):
+        outcome = _bulk_decide(request, form, user)
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        rows = outcome
     return render(
         request,
         "applications/review/bulk.html",

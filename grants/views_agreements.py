@@ -11,6 +11,7 @@ The forms are small and used only here, so they live in this module.
 """
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -23,11 +24,14 @@ from django.forms import BoundField
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.cache import patch_cache_control
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, role_required
@@ -40,6 +44,7 @@ from grants.models import Agreement, Amendment, Tranche
 from grants.services.agreements import (
     agreement_accept,
     agreement_activate,
+    agreement_activation_check,
     agreement_complete,
     agreement_terminate,
     agreement_upload_signed_copy,
@@ -47,6 +52,7 @@ from grants.services.agreements import (
     is_lead_legal_representative,
     termination_document,
 )
+from grants.services.decisions import add_years
 from notifications.models import Document, Status
 
 A = Agreement.Status
@@ -434,13 +440,90 @@ def agreement_signed_copy_download(request: HttpRequest, number: str) -> FileRes
 admin_required = role_required(can_use_admin_space)
 
 
+def _long_date(moment: date) -> str:
+    return date_format(moment, "j F Y")
+
+
+def activation_recap(
+    agreement: Agreement, user: User, commitment_number: str, starts_on: date, ends_on: date
+) -> Recap:
+    """What activating states: the commitment number, the agreement's dates, the schedule from then."""
+    grant = agreement.grant
+    application = grant.application
+    lead = _lead_side(agreement, user)
+    rows = [
+        (
+            _("Année %(year)d") % {"year": tranche.year_index},
+            format_money(tranche.amount),
+            _long_date(add_years(starts_on, tranche.year_index - 1))
+            if tranche.status == Tranche.Status.SCHEDULED
+            else (_long_date(tranche.due_date) if tranche.due_date else "—"),
+            tranche.get_status_display(),
+        )
+        for tranche in grant.tranches.all()
+    ]
+    return Recap(
+        title=_("Confirmer l'activation – convention %(number)s") % {"number": agreement.number},
+        intro=_(
+            "Vous allez rendre exécutoire la convention %(number)s (%(amount)s) avec le numéro d'engagement "
+            "juridique %(commitment)s."
+        )
+        % {
+            "number": agreement.number,
+            "amount": format_money(grant.committed),
+            "commitment": commitment_number,
+        },
+        action_url=reverse("grants:agreement-activate", kwargs={"number": agreement.number}),
+        confirm_label=_("Confirmer l'activation de la convention"),
+        lines=lines(
+            [
+                (_("Dossier"), f"{application.reference} – {application.title}"),
+                (_("Bénéficiaire"), lead.organisation.name if lead.organisation else "—"),
+                (_("Montant de la subvention"), format_money(grant.committed)),
+                (_("Numéro d'engagement juridique"), commitment_number),
+                (
+                    _("Période d'exécution"),
+                    _("du %(start)s au %(end)s")
+                    % {"start": _long_date(starts_on), "end": _long_date(ends_on)},
+                ),
+            ]
+        ),
+        table_caption=_("Échéancier à partir de la signature"),
+        table_header=(_("Tranche"), _("Montant"), _("Échéance"), _("État")),
+        table_rows=rows,
+        notified=[
+            _(
+                "Aucun courriel n'est envoyé : le bénéficiaire voit la convention « En cours d'exécution » "
+                "et peut demander la première tranche."
+            ),
+            _("Le numéro d'engagement figure sur chaque demande de paiement."),
+        ],
+        irreversible=[
+            _(
+                "Une convention en cours d'exécution ne revient pas à l'état « Signée » : elle ne change "
+                "plus que par avenant ou par résiliation."
+            )
+        ],
+    )
+
+
 @admin_required
 @require_POST
 def agreement_activate_view(request: HttpRequest, number: str) -> HttpResponse:
+    """Activate once the recap is confirmed; without the confirmation, only the recap."""
     agreement = visible_agreement(request, number)
     form = ActivateForm(request.POST)
-    if form.is_valid():
+    if form.is_valid() and not wants_edit(request):
         try:
+            if not is_confirmed(request):
+                commitment, starts_on, ends_on = agreement_activation_check(
+                    agreement=agreement,
+                    commitment_number=form.cleaned_data["commitment_number"],
+                    actor=_user(request),
+                )
+                return recap_response(
+                    request, activation_recap(agreement, _user(request), commitment, starts_on, ends_on)
+                )
             agreement_activate(
                 agreement=agreement,
                 commitment_number=form.cleaned_data["commitment_number"],

@@ -23,10 +23,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
+from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, can_use_applicant_space, role_required
 from accounts.roles import has_role
@@ -36,6 +39,7 @@ from applications.selectors import applications_reviewable_by, applications_visi
 from applications.views.common import error_to_form
 from applications.views.review import review_required
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
+from grants.services.agreements import lead_organisation
 from grants.services.payments import (
     agreement_of,
     grant_years,
@@ -44,6 +48,7 @@ from grants.services.payments import (
     schedule_update,
     tranche_cancel,
     tranche_pay,
+    tranche_pay_check,
     tranche_request,
     tranche_request_refusals,
     tranche_validate,
@@ -565,22 +570,71 @@ def tranche_validate_view(request: HttpRequest, reference: str, year: int) -> Ht
     return redirect(_manage_url(application))
 
 
+def payment_recap(
+    application: Application, grant: Grant, tranche: Tranche, form: PayForm, settles: bool
+) -> Recap:
+    """What recording a payment states: the amount paid, to whom, when, under which reference."""
+    agreement = agreement_of(grant)
+    organisation = lead_organisation(application)
+    row = _row(tranche)
+    facts = [
+        (_("Dossier"), f"{application.reference} – {application.title}"),
+        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        (_("Convention"), agreement.number if agreement is not None else "—"),
+        (_("Tranche"), _("Année %(year)d") % {"year": tranche.year_index}),
+        (_("Montant versé"), format_money(tranche.amount)),
+        (_("Compte crédité (IBAN)"), row.iban or "—"),
+        (_("Date du versement"), date_format(form.cleaned_data["paid_on"], "j F Y")),
+        (_("Référence du paiement"), form.cleaned_data["payment_reference"].strip()),
+    ]
+    irreversible = [
+        _(
+            "Un versement enregistré ne s'annule pas : la tranche reste « Versée » avec cette date "
+            "et cette référence."
+        )
+    ]
+    if settles:
+        irreversible.append(_("C'est la dernière tranche à verser : la convention sera soldée."))
+    return Recap(
+        title=_("Confirmer le versement – %(reference)s") % {"reference": application.reference},
+        intro=_("Vous allez enregistrer le versement de %(amount)s pour la tranche de l'année %(year)d.")
+        % {"amount": format_money(tranche.amount), "year": tranche.year_index},
+        action_url=reverse(
+            "grants:tranche-pay", kwargs={"reference": application.reference, "year": tranche.year_index}
+        ),
+        confirm_label=_("Confirmer le versement de %(amount)s") % {"amount": format_money(tranche.amount)},
+        lines=lines(facts),
+        notified=[
+            _(
+                "Aucun courriel n'est envoyé : le bénéficiaire voit la tranche versée, avec sa date et sa "
+                "référence, sur la page de sa subvention."
+            )
+        ],
+        irreversible=irreversible,
+    )
+
+
 @role_required(can_use_admin_space)
 @require_POST
 def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
+    """Record a payment once its recap is confirmed; without the confirmation, only the recap."""
     application, grant = _reviewable(request, reference)
     tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
     key = f"versement-{year}"
     form = PayForm(request.POST, prefix=key)
-    if not form.is_valid():
+    if not form.is_valid() or wants_edit(request):
         return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
+    arguments = {
+        "tranche": tranche,
+        "paid_on": form.cleaned_data["paid_on"],
+        "payment_reference": form.cleaned_data["payment_reference"],
+        "actor": _user(request),
+    }
     try:
-        tranche_pay(
-            tranche=tranche,
-            paid_on=form.cleaned_data["paid_on"],
-            payment_reference=form.cleaned_data["payment_reference"],
-            actor=_user(request),
-        )
+        if not is_confirmed(request):
+            settles = tranche_pay_check(**arguments)
+            return recap_response(request, payment_recap(application, grant, tranche, form, settles))
+        tranche_pay(**arguments)
     except ValidationError as error:
         if _names_a_field(error, form):
             error_to_form(form, error)

@@ -229,13 +229,21 @@ def grid(call: object) -> None:
 
 
 def in_review_application(**kwargs: object):  # type: ignore[no-untyped-def]
-    """A submitted dossier taken into review by an Occitanie instructor, eligibility confirmed."""
-    from applications.services.review import assignment_create, eligibility_record
+    """A submitted dossier taken into review by an Occitanie instructor, eligibility confirmed.
+
+    The instructor has attested having no conflict of interests, so may score at once.
+    """
+    from applications.services.review import (
+        assignment_attest_no_conflict,
+        assignment_create,
+        eligibility_record,
+    )
 
     application = submitted_application(**kwargs)
     grid(application.call)
     reviewer = occitanie_instructor()
-    assignment_create(application=application, instructor=reviewer, actor=reviewer)
+    assignment = assignment_create(application=application, instructor=reviewer, actor=reviewer)
+    assignment_attest_no_conflict(assignment=assignment, actor=reviewer)
     eligibility_record(
         application=application,
         answers={check.pk: (True, "") for check in application.call.eligibility_checks.all()},

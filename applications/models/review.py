@@ -93,6 +93,19 @@ class Assignment(models.Model):
     conflict_of_interest = models.BooleanField(_("conflit d'intérêts déclaré"), default=False)
     conflict_note = models.TextField(_("nature du conflit"), blank=True)
     declared_at = models.DateTimeField(_("déclaration faite le"), null=True, blank=True)
+    # « Je n'ai pas de conflit d'intérêts avec ce dossier »: attested before any scoring, by the
+    # instructor of the assignment (kept apart from `instructor` so the record names its author).
+    no_conflict_attested_at = models.DateTimeField(
+        _("absence de conflit d'intérêts attestée le"), null=True, blank=True
+    )
+    no_conflict_attested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("absence de conflit d'intérêts attestée par"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     scores_submitted_at = models.DateTimeField(_("notation remise le"), null=True, blank=True)
 
     class Meta:
@@ -107,6 +120,19 @@ class Assignment(models.Model):
                 condition=Q(conflict_of_interest=False) | Q(scores_submitted_at__isnull=True),
                 name="applications_conflicted_never_scores",
                 violation_error_message=_("Un instructeur en conflit d'intérêts ne note pas le dossier."),
+            ),
+            models.CheckConstraint(
+                condition=Q(conflict_of_interest=False) | Q(no_conflict_attested_at__isnull=True),
+                name="applications_conflicted_never_attests",
+                violation_error_message=_(
+                    "Un instructeur ne peut pas à la fois déclarer un conflit d'intérêts et attester "
+                    "n'en avoir aucun."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(no_conflict_attested_at__isnull=True, no_conflict_attested_by__isnull=True)
+                | Q(no_conflict_attested_at__isnull=False, no_conflict_attested_by__isnull=False),
+                name="applications_attestation_dated_and_signed",
             ),
         ]
 

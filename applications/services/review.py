@@ -104,6 +104,43 @@ def assignment_create(*, application: Application, instructor: User, actor: User
 
 
 @transaction.atomic
+def assignment_attest_no_conflict(*, assignment: Assignment, actor: User) -> Assignment:
+    """The instructor attests « Je n'ai pas de conflit d'intérêts avec ce dossier », before scoring."""
+    if assignment.instructor_id != actor.pk:
+        raise PermissionDenied(_("Chacun atteste pour lui-même de l'absence de conflit d'intérêts."))
+    ensure_reviewer(actor, assignment.application)
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.conflict_of_interest:
+        raise ValidationError(
+            _(
+                "Vous avez déclaré un conflit d'intérêts sur ce dossier : vous ne pouvez pas attester "
+                "n'en avoir aucun."
+            ),
+            code="conflict",
+        )
+    if assignment.no_conflict_attested_at is not None:
+        return assignment
+    assignment.no_conflict_attested_at = timezone.now()
+    assignment.no_conflict_attested_by = actor
+    assignment.full_clean()
+    assignment.save(update_fields=["no_conflict_attested_at", "no_conflict_attested_by"])
+    audit_record(actor=actor, action="review.no_conflict_attested", target=assignment.application)
+    return assignment
+
+
+def ensure_attested(assignment: Assignment) -> None:
+    """No score without the attestation: the rule is the service's, whatever form or script posts."""
+    if assignment.no_conflict_attested_at is None:
+        raise ValidationError(
+            _(
+                "Attestez d'abord que vous n'avez pas de conflit d'intérêts avec ce dossier "
+                "(ou déclarez-le) : la notation s'ouvre après cette attestation."
+            ),
+            code="attestation",
+        )
+
+
+@transaction.atomic
 def assignment_declare_conflict(*, assignment: Assignment, note: str, actor: User) -> Assignment:
     """The instructor declares a conflict of interests: their scores, if any, are withdrawn."""
     if assignment.instructor_id != actor.pk:
@@ -116,36 +153,42 @@ def assignment_declare_conflict(*, assignment: Assignment, note: str, actor: Use
     assignment.conflict_note = note.strip()
     assignment.declared_at = timezone.now()
     assignment.scores_submitted_at = None
+    # A conflict found after attesting none replaces the attestation.
+    assignment.no_conflict_attested_at = None
+    assignment.no_conflict_attested_by = None
     assignment.save(
-        update_fields=["conflict_of_interest", "conflict_note", "declared_at", "scores_submitted_at"]
+        update_fields=[
+            "conflict_of_interest",
+            "conflict_note",
+            "declared_at",
+            "scores_submitted_at",
+            "no_conflict_attested_at",
+            "no_conflict_attested_by",
+        ]
     )
     application_score_refresh(application=assignment.application)
     audit_record(actor=actor, action="review.conflict", target=assignment.application)
     return assignment
 
 
-@transaction.atomic
-def scores_save(
-    *,
-    assignment: Assignment,
-    values: Mapping[int, tuple[int | None, str]],
-    submit: bool,
-    actor: User,
-) -> Assignment:
-    """Save an instructor's scores (criterion id -> value and comment); submitting makes them final."""
-    assignment = (
-        Assignment.objects.select_for_update().select_related("application__call").get(pk=assignment.pk)
-    )
+def _scoring_guards(assignment: Assignment, actor: User) -> None:
     if assignment.instructor_id != actor.pk:
         raise PermissionDenied(_("Chacun note avec son propre compte."))
     ensure_reviewer(actor, assignment.application)
     ensure_no_conflict(actor, assignment.application)
+    ensure_attested(assignment)
     if assignment.application.status != S.IN_REVIEW:
         raise ValidationError(_("Seul un dossier en instruction se note."), code="state")
     if assignment.scores_submitted_at is not None:
         raise ValidationError(
             _("Votre notation est déjà remise : elle ne se modifie plus."), code="submitted"
         )
+
+
+def _check_scores(
+    assignment: Assignment, values: Mapping[int, tuple[int | None, str]], submit: bool
+) -> dict[int, Criterion]:
+    """The grid's rules on the values; every error at once, keyed by the form's field names."""
     criteria = {c.pk: c for c in Criterion.objects.filter(call=assignment.application.call)}
     errors: dict[str, list[str]] = {}
     for criterion_id, (value, comment) in values.items():
@@ -172,6 +215,45 @@ def scores_save(
                 errors.setdefault(f"criterion_{criterion_id}", []).append(_("Notez ce critère."))
     if errors:
         raise ValidationError(errors)
+    return criteria
+
+
+def scores_preview(
+    *, assignment: Assignment, values: Mapping[int, tuple[int | None, str]], actor: User
+) -> tuple[list[Score], Decimal | None]:
+    """The scores as they would be handed in (unsaved) and their total on 100, or the refusal.
+
+    Read-only, for the recap shown before handing in: the same guards and rules as scores_save.
+    """
+    assignment = Assignment.objects.select_related("application__call").get(pk=assignment.pk)
+    _scoring_guards(assignment, actor)
+    criteria = _check_scores(assignment, values, submit=True)
+    scores = [
+        Score(assignment=assignment, criterion=criteria[criterion_id], value=value, comment=comment.strip())
+        for criterion_id, (value, comment) in values.items()
+        if value is not None
+    ]
+    scores.sort(key=lambda score: (score.criterion.position, score.criterion.pk))
+    return scores, weighted_total(scores)
+
+
+@transaction.atomic
+def scores_save(
+    *,
+    assignment: Assignment,
+    values: Mapping[int, tuple[int | None, str]],
+    submit: bool,
+    actor: User,
+) -> Assignment:
+    """Save an instructor's scores (criterion id -> value and comment); submitting makes them final.
+
+    Scoring needs the instructor's attestation of no conflict of interests (`ensure_attested`).
+    """
+    assignment = (
+        Assignment.objects.select_for_update().select_related("application__call").get(pk=assignment.pk)
+    )
+    _scoring_guards(assignment, actor)
+    _check_scores(assignment, values, submit)
     for criterion_id, (value, comment) in values.items():
         if value is None:
             continue

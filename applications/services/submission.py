@@ -76,7 +76,8 @@ def _wave_for(application: Application, at: datetime) -> Wave | None:
     return application.call.waves.filter(deadline__gte=at).order_by("deadline").first()
 
 
-def _receipt_recipients(application: Application, actor: User) -> list[str]:
+def receipt_recipients(application: Application, actor: User) -> list[str]:
+    """Who receives the receipt: the person submitting and the lead structure's members."""
     lead = application.members.get(is_lead=True)
     emails = [actor.email]
     emails += list(lead.organisation.memberships.values_list("user__email", flat=True))
@@ -135,7 +136,7 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
     change.save(update_fields=["document"])
     email_queue(
         key=f"application:{application.pk}:receipt-email:{number}",
-        to=_receipt_recipients(application, actor),
+        to=receipt_recipients(application, actor),
         subject=_("Accusé de réception de votre dossier %(reference)s")
         % {"reference": application.reference},
         body=_(

@@ -6,10 +6,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.confirmation import Recap, is_confirmed, lines, recap_response
+from accounts.formatting import format_money
 from accounts.models import User
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.forms import (
@@ -24,7 +28,11 @@ from applications.forms import (
 from applications.forms_territory import CensusSearchForm, TerritoryChoiceForm
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name, budget_totals
-from applications.selectors import application_list_for_applicant, application_territory
+from applications.selectors import (
+    application_completeness,
+    application_list_for_applicant,
+    application_territory,
+)
 from applications.services import (
     access_invite,
     access_revoke,
@@ -38,6 +46,7 @@ from applications.services import (
 from applications.services.access import access_accept as accept_invitation
 from applications.services.access import is_lead_staff
 from applications.services.dossiers import SECTION_FIELDS
+from applications.services.submission import receipt_recipients
 from applications.services.territory import application_choose_departement
 from applications.views.common import (
     dossier_context,
@@ -45,6 +54,7 @@ from applications.views.common import (
     get_editable_application,
     get_visible_application,
 )
+from applications.workflow import EDITABLE_STATES
 from fabriques.models import TiersLieu
 from fabriques.selectors import CENSUS_RESULTS, census_search, organisations_of
 from fabriques.services import tiers_lieu_create
@@ -299,10 +309,102 @@ def dossier_budget(request: HttpRequest, reference: str) -> HttpResponse:
     )
 
 
+def submission_recap(request: HttpRequest, application: Application) -> Recap:
+    """What submitting does: the dossier frozen, the receipt e-mailed, the instruction begun."""
+    lead = application.members.select_related("organisation").filter(is_lead=True).first()
+    budget = list(application.budget_years.order_by("year_index"))
+    totals = budget_totals(budget)
+    members = application.members.count()
+    resubmission = application.status == Application.Status.CORRECTIONS
+    territory = application_territory(application)
+    if territory.departement is not None:
+        where = _("%(departement)s (%(code)s), région %(region)s") % {
+            "departement": territory.departement.name,
+            "code": territory.departement.code,
+            "region": territory.region.name if territory.region else "—",
+        }
+    else:
+        where = "—"
+    return Recap(
+        title=_("Confirmer le dépôt – %(reference)s") % {"reference": application.reference},
+        intro=_(
+            "Vous allez déposer le dossier %(reference)s « %(title)s » à l'appel « %(call)s ». "
+            "Vérifiez ce récapitulatif avant de confirmer."
+        )
+        % {"reference": application.reference, "title": application.title, "call": application.call.title},
+        action_url=reverse("applications:dossier-submit", kwargs={"reference": application.reference}),
+        confirm_label=_("Confirmer le dépôt du dossier"),
+        lines=lines(
+            [
+                (_("Structure cheffe de file"), lead.organisation.name if lead else "—"),
+                (_("Territoire d'instruction"), where),
+                (
+                    _("Consortium"),
+                    ngettext("%(count)d structure", "%(count)d structures", members) % {"count": members},
+                ),
+                (_("Subvention demandée"), format_money(totals["requested"])),
+                (_("Coût total de fonctionnement"), format_money(totals["total_cost"])),
+            ]
+        ),
+        table_caption=_("Subvention demandée par année"),
+        table_header=(_("Année"), _("Subvention demandée"), _("Autres financements"), _("Coût total")),
+        table_rows=[
+            (
+                str(year.year_index),
+                format_money(year.requested),
+                format_money(year.other_funding),
+                format_money(year.total_cost),
+            )
+            for year in budget
+        ],
+        notified=[
+            _("L'accusé de réception (PDF) sera envoyé par courriel à : %(emails)s.")
+            % {"emails": ", ".join(receipt_recipients(application, _user(request)))},
+            _("Le dossier retourne à ses instructeurs, qui reprennent l'instruction.")
+            if resubmission
+            else _("Les instructeurs du département %(where)s le reçoivent pour instruction.")
+            % {"where": where},
+        ],
+        irreversible=[
+            _(
+                "Une fois déposé, le dossier ne peut plus être modifié, sauf si l'instruction vous "
+                "demande des compléments."
+            ),
+            _("La date et l'heure du dépôt figurent sur l'accusé de réception."),
+        ],
+        can_edit=False,
+        back_url=reverse("applications:dossier-detail", kwargs={"reference": application.reference}),
+        back_label=_("Revenir au dossier sans déposer"),
+    )
+
+
 @role_required(can_use_applicant_space)
 @require_POST
 def dossier_submit(request: HttpRequest, reference: str) -> HttpResponse:
+    """Submit once the recap is confirmed; a post without the confirmation only shows the recap."""
     application = get_editable_application(request, reference)
+    if not is_confirmed(request):
+        missing = [
+            message for section in application_completeness(application) for message in section.missing
+        ]
+        submittable = application.status in EDITABLE_STATES and application.call.is_open_for_submission(
+            timezone.now()
+        )
+        if missing or not submittable:
+            # Nothing to recap: the service says why the dossier cannot be submitted.
+            try:
+                application_submit(application=application, actor=_user(request))
+            except ValidationError as error:
+                for message in error.messages:
+                    messages.error(request, message)
+                return redirect("applications:dossier-detail", reference=reference)
+        else:
+            return recap_response(
+                request,
+                submission_recap(request, application),
+                template="applications/submit_confirm.html",
+                extra=dossier_context(request, application, "overview"),
+            )
     try:
         application_submit(application=application, actor=_user(request))
     except ValidationError as error:

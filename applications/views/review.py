@@ -18,16 +18,19 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.models import Role, User
 from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.forms_review import (
     AnnotationForm,
     AssignForm,
+    AttestationForm,
     AwardForm,
     CloseForm,
     ConflictForm,
@@ -45,6 +48,7 @@ from applications.rules import budget_totals
 from applications.selectors import PROJECT_TEXTS, application_territory, applications_reviewable_by
 from applications.services.review import (
     annotation_add,
+    assignment_attest_no_conflict,
     assignment_create,
     assignment_declare_conflict,
     corrections_request,
@@ -53,6 +57,7 @@ from applications.services.review import (
     message_post,
     opinion_give,
     opinion_request,
+    scores_preview,
     scores_save,
     weighted_total,
 )
@@ -62,7 +67,7 @@ from applications.workflow import DECIDED_STATES, REVIEWABLE_STATES
 S = Application.Status
 
 # Errors that refuse the action as a whole, whatever was typed: shown as a message.
-BLOCKING_CODES = frozenset({"conflict", "state", "submitted", "invalid_transition"})
+BLOCKING_CODES = frozenset({"conflict", "state", "submitted", "invalid_transition", "attestation"})
 
 
 def can_review(user: Any) -> bool:
@@ -146,6 +151,7 @@ def _detail_context(
     assignments = list(application.assignments.select_related("instructor").order_by("assigned_at", "pk"))
     mine = next((a for a in assignments if a.instructor_id == user.pk), None)
     conflicted = mine is not None and mine.conflict_of_interest
+    attested = mine is not None and mine.no_conflict_attested_at is not None
     handed_in = mine is not None and mine.scores_submitted_at is not None
 
     criteria = list(Criterion.objects.filter(call=application.call_id))
@@ -160,8 +166,16 @@ def _detail_context(
     # Who may do what here; the services check it again.
     allowed = {
         "assign_form": is_admin and reviewable_state,
+        "attestation_form": mine is not None and not conflicted and not attested and reviewable_state,
         "conflict_form": mine is not None and not conflicted,
-        "scores_form": mine is not None and not conflicted and not handed_in and in_review and bool(criteria),
+        "scores_form": (
+            mine is not None
+            and not conflicted
+            and attested
+            and not handed_in
+            and in_review
+            and bool(criteria)
+        ),
         "eligibility_form": not conflicted and reviewable_state and bool(checks),
         "opinion_form": reviewable_state,
         "annotation_form": True,
@@ -175,6 +189,7 @@ def _detail_context(
     asked = budget_totals(list(application.budget_years.order_by("year_index")))
     fresh: dict[str, Any] = {
         "assign_form": lambda: AssignForm(application=application),
+        "attestation_form": AttestationForm,
         "conflict_form": ConflictForm,
         "scores_form": lambda: ScoresForm(criteria=criteria, scores=my_scores),
         "eligibility_form": lambda: EligibilityForm(checks=checks, answers=answers),
@@ -235,6 +250,7 @@ def _detail_context(
         "assignments": assignments,
         "mine": mine,
         "conflicted": conflicted,
+        "attested": attested,
         "can_assign_self": mine is None and reviewable_state,
         "criteria": criteria,
         "checks": checks,
@@ -247,6 +263,13 @@ def _detail_context(
         "annotations": application.annotations.select_related("author").order_by("created_at", "pk"),
         "thread": application.messages.select_related("author").order_by("created_at", "pk"),
         "in_review": in_review,
+        # A folded section holding a form with errors is served open (see review_detail.html).
+        "open_folds": {
+            "dossier": False,
+            "avis": "opinion_form" in bound,
+            "annotations": "annotation_form" in bound,
+            "messages": "message_form" in bound,
+        },
         **context_forms,
     }
 
@@ -317,17 +340,80 @@ def review_conflict(request: HttpRequest, reference: str) -> HttpResponse:
 
 @review_required
 @require_POST
+def review_attest(request: HttpRequest, reference: str) -> HttpResponse:
+    """« Je n'ai pas de conflit d'intérêts avec ce dossier »: the attestation that opens scoring."""
+    application = reviewable_application(request, reference)
+    user = _user(request)
+    assignment = get_object_or_404(Assignment, application=application, instructor=user)
+    form = AttestationForm(request.POST)
+    if not form.is_valid():
+        return render_review_detail(request, application, attestation_form=form)
+    try:
+        assignment_attest_no_conflict(assignment=assignment, actor=user)
+    except ValidationError as error:
+        return refused_action_response(request, application, error, attestation_form=form)
+    messages.success(
+        request,
+        _("Votre attestation d'absence de conflit d'intérêts est enregistrée : la notation est ouverte."),
+    )
+    return redirect(review_detail_url(application, "notation"))
+
+
+def scores_recap(application: Application, scores: list[Any], total: Any) -> Recap:
+    """What handing in makes final: each criterion's score and comment, and the total on 100."""
+    shown_total = number_format(total, decimal_pos=1) if total is not None else "—"
+    return Recap(
+        title=_("Confirmer la remise de ma notation – %(reference)s") % {"reference": application.reference},
+        intro=_(
+            "Vous allez remettre votre notation du dossier %(reference)s : %(total)s sur 100. "
+            "Relisez-la avant de confirmer."
+        )
+        % {"reference": application.reference, "total": shown_total},
+        action_url=reverse("applications:review-scores", kwargs={"reference": application.reference}),
+        confirm_label=_("Confirmer la remise de ma notation"),
+        lines=lines(
+            [
+                (_("Dossier"), f"{application.reference} – {application.title}"),
+                (_("Note sur 100 (moyenne pondérée)"), shown_total),
+            ]
+        ),
+        table_caption=_("Ma notation, critère par critère"),
+        table_header=(_("Critère"), _("Poids"), _("Note"), _("Commentaire")),
+        table_rows=[
+            (
+                score.criterion.label,
+                str(score.criterion.weight),
+                f"{score.value} / {score.criterion.scale_max}",
+                score.comment or "—",
+            )
+            for score in scores
+        ],
+        notified=[
+            _(
+                "Personne n'est prévenu par courriel ; les autres instructeurs et les administrateurs du "
+                "programme verront votre notation, et vous verrez la leur."
+            )
+        ],
+        irreversible=[_("Une notation remise ne se modifie plus : elle compte dans la note du dossier.")],
+    )
+
+
+@review_required
+@require_POST
 def review_scores(request: HttpRequest, reference: str) -> HttpResponse:
-    """« Enregistrer » keeps the scores editable; « Remettre ma notation » makes them final."""
+    """« Enregistrer » keeps the scores editable; « Remettre ma notation » makes them final, after a recap."""
     application = reviewable_application(request, reference)
     user = _user(request)
     assignment = get_object_or_404(Assignment, application=application, instructor=user)
     criteria = list(Criterion.objects.filter(call=application.call_id))
     form = ScoresForm(request.POST, criteria=criteria, scores=[])
     submit = request.POST.get("action") == "submit"
-    if not form.is_valid():
+    if not form.is_valid() or wants_edit(request):
         return render_review_detail(request, application, scores_form=form)
     try:
+        if submit and not is_confirmed(request):
+            scores, total = scores_preview(assignment=assignment, values=form.values(), actor=user)
+            return recap_response(request, scores_recap(application, scores, total))
         scores_save(assignment=assignment, values=form.values(), submit=submit, actor=user)
     except ValidationError as error:
         return refused_action_response(request, application, error, scores_form=form)

@@ -370,16 +370,20 @@ def agreement_upload_signed_copy(
     return agreement
 
 
-@transaction.atomic
-def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: User) -> Agreement:
-    """A programme admin starts a signed agreement, with the commitment number of the accounts."""
+def agreement_activation_check(
+    *, agreement: Agreement, commitment_number: str, actor: User
+) -> tuple[str, date, date]:
+    """The activation's checks without writing: the commitment number, the first and last days.
+
+    Used for the recap shown before the activation; `agreement_activate` runs it again on its
+    locked row.
+    """
     _ensure_admin(actor, _("Seul un administrateur du programme peut rendre une convention exécutoire."))
     commitment_number = (commitment_number or "").strip()
     if not commitment_number:
         raise ValidationError(
             {"commitment_number": _("Indiquez le numéro d'engagement juridique de la convention.")}
         )
-    agreement = _lock_agreement(agreement)
     _ensure_active_grant(agreement.grant)
     _ensure_status(
         agreement,
@@ -390,9 +394,19 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
         raise ValidationError(_("La convention n'a pas de date de signature."), code="state")
     starts_on = timezone.localdate(agreement.signed_at)
     duration = agreement.grant.call.duration_years
+    return commitment_number, starts_on, add_years(starts_on, duration) - timedelta(days=1)
+
+
+@transaction.atomic
+def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: User) -> Agreement:
+    """A programme admin starts a signed agreement, with the commitment number of the accounts."""
+    agreement = _lock_agreement(agreement)
+    commitment_number, starts_on, ends_on = agreement_activation_check(
+        agreement=agreement, commitment_number=commitment_number, actor=actor
+    )
     agreement.commitment_number = commitment_number
     agreement.starts_on = starts_on
-    agreement.ends_on = add_years(starts_on, duration) - timedelta(days=1)
+    agreement.ends_on = ends_on
     agreement.status = A.ACTIVE
     agreement.full_clean()
     agreement.save(update_fields=["commitment_number", "starts_on", "ends_on", "status"])

@@ -142,6 +142,69 @@ def _appeal_context(call: Call) -> dict[str, str]:
     return call.letterhead()
 
 
+def decision_recipients(application: Application) -> list[str]:
+    """Who receives a decision letter: the dossier's author and the lead structure's members."""
+    lead = application.members.filter(is_lead=True).first()
+    recipients = {application.created_by.email}
+    if lead is not None:
+        recipients |= set(lead.organisation.memberships.values_list("user__email", flat=True))
+    return sorted(recipients)
+
+
+@dataclass(frozen=True)
+class AwardPreview:
+    """What an award would commit, computed by the award's own rules without writing anything."""
+
+    amount: Decimal
+    bonus: Decimal
+    yearly: list[Decimal]
+    # The calendar year of each tranche's first due date (tranche 1 this year, then one a year).
+    calendar_years: list[int]
+    remaining_after: Decimal
+
+
+def decision_check(*, application: Application, actor: User) -> None:
+    """The checks every decision starts with (decider, no conflict, dossier in review), read-only."""
+    _decider(actor, application)
+    if application.status != S.IN_REVIEW:
+        raise ValidationError(
+            _("Seul un dossier en instruction peut être décidé (ce dossier est « %(status)s »).")
+            % {"status": S(application.status).label},
+            code="state",
+        )
+
+
+def award_preview(
+    *, application: Application, amount: Decimal, yearly: list[Decimal] | None = None, actor: User
+) -> AwardPreview:
+    """The award's checks (decider, state, bounds, yearly cap, eligibility, envelope), read-only.
+
+    For the recap shown before the award: it refuses what `application_award` would refuse, with
+    the same messages. The award checks everything again under its locks.
+    """
+    decision_check(application=application, actor=actor)
+    call = Call.objects.get(pk=application.call_id)
+    asked = list(application.budget_years.order_by("year_index").values_list("requested", flat=True))
+    parts = list(yearly) if yearly is not None else split_yearly(amount, call.duration_years, asked)
+    _check_award(call, amount, parts)
+    _check_eligibility(application)
+    bonus = call.fnt_bonus if application.kind == Application.Kind.FNT else Decimal("0")
+    if amount + bonus > call.remaining_amount:
+        message = _(
+            "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne peuvent "
+            "pas être engagés."
+        ) % {"remaining": format_money(call.remaining_amount), "amount": format_money(amount + bonus)}
+        raise ValidationError({"amount": ValidationError(message, code="envelope")})
+    start = timezone.localdate()
+    return AwardPreview(
+        amount=amount,
+        bonus=bonus,
+        yearly=parts,
+        calendar_years=[add_years(start, index).year for index in range(len(parts))],
+        remaining_after=call.remaining_amount - amount - bonus,
+    )
+
+
 def _letter(
     application: Application, change: StatusChange, *, kind: str, template: str, context: dict[str, object]
 ) -> None:
@@ -155,13 +218,9 @@ def _letter(
     )
     change.document = letter
     change.save(update_fields=["document"])
-    lead = application.members.filter(is_lead=True).first()
-    recipients = {application.created_by.email}
-    if lead is not None:
-        recipients |= set(lead.organisation.memberships.values_list("user__email", flat=True))
     email_queue(
         key=f"application:{application.pk}:{kind}-email:{change.pk}",
-        to=sorted(recipients),
+        to=decision_recipients(application),
         subject=_("Décision sur votre dossier %(reference)s") % {"reference": application.reference},
         body=_(
             "Bonjour,\n\nLa décision prise sur votre dossier %(reference)s « %(title)s » est jointe à ce "

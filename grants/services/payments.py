@@ -362,11 +362,8 @@ def tranche_validate(*, tranche: Tranche, actor: User) -> Tranche:
     return tranche
 
 
-@transaction.atomic
-def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, actor: User) -> Tranche:
-    """An admin records the payment of a validated tranche; the last one completes the agreement."""
-    ensure_admin(actor)
-    grant, _agreement, tranche = _lock(tranche)
+def _check_payment(tranche: Tranche, paid_on: date, payment_reference: str) -> str:
+    """The payment's rules on a tranche; the reference, stripped, if they hold."""
     _refuse_move(tranche, T.PAID)
     errors: dict[str, str] = {}
     reference = (payment_reference or "").strip()
@@ -384,6 +381,26 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
         }
     if errors:
         raise ValidationError(errors)
+    return reference
+
+
+def tranche_pay_check(*, tranche: Tranche, paid_on: date, payment_reference: str, actor: User) -> bool:
+    """The payment's checks without writing (for the recap shown first): True if it settles the grant.
+
+    `tranche_pay` checks everything again under its locks.
+    """
+    ensure_admin(actor)
+    _check_payment(tranche, paid_on, payment_reference)
+    others = tranche.grant.tranches.exclude(pk=tranche.pk)
+    return not others.exclude(status__in=SETTLED).exists()
+
+
+@transaction.atomic
+def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, actor: User) -> Tranche:
+    """An admin records the payment of a validated tranche; the last one completes the agreement."""
+    ensure_admin(actor)
+    grant, _agreement, tranche = _lock(tranche)
+    reference = _check_payment(tranche, paid_on, payment_reference)
     tranche.status = T.PAID
     tranche.paid_on = paid_on
     tranche.payment_reference = reference

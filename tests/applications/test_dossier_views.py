@@ -162,8 +162,15 @@ def test_submitting_from_the_page_issues_the_receipt_and_makes_the_dossier_read_
     client.force_login(application.created_by)
     detail = client.get(url("dossier-detail", application)).content.decode()
     assert "Déposer le dossier" in detail
+    # The button leads to the recap: nothing is submitted yet.
+    recap = client.post(url("dossier-submit", application))
+    assert recap.status_code == 200
+    assert "Confirmer le dépôt du dossier" in recap.content.decode()
+    application.refresh_from_db()
+    assert application.status == "draft"
+    assert not mail.outbox
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url("dossier-submit", application), follow=True)
+        response = client.post(url("dossier-submit", application), {"confirmer": "1"}, follow=True)
     page = response.content.decode()
     assert "est déposé" in page
     application.refresh_from_db()

@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from applications.models import Application, Assignment, Criterion, Score
 from applications.services import application_submit
 from applications.services.review import (
+    assignment_attest_no_conflict,
     assignment_create,
     assignment_declare_conflict,
     corrections_request,
@@ -71,7 +72,9 @@ def test_the_weighted_score_on_100_and_the_spread_between_instructors():
     governance, economy = criteria(application)
     second = occitanie_instructor()
     assignment_create(application=application, instructor=programme_admin(), actor=programme_admin())
-    Assignment.objects.create(application=application, instructor=second)
+    assignment_attest_no_conflict(
+        assignment=Assignment.objects.create(application=application, instructor=second), actor=second
+    )
     first_assignment = Assignment.objects.get(application=application, instructor=reviewer)
     # Reviewer 1: 4/5 (weight 3) and 5/10 (weight 1) -> (0.8*3 + 0.5*1) / 4 * 100 = 72.5
     scores_save(

@@ -20,7 +20,12 @@ from applications.models import (
     Score,
     StatusChange,
 )
-from applications.services.review import assignment_create, eligibility_record, scores_save
+from applications.services.review import (
+    assignment_attest_no_conflict,
+    assignment_create,
+    eligibility_record,
+    scores_save,
+)
 from grants.models import Grant
 from tests.factories import (
     close_response,
@@ -91,7 +96,8 @@ def hand_in(application: Application, instructor, comment: str = "Solide") -> No
 
 def second_reviewer(application: Application):  # type: ignore[no-untyped-def]
     other = occitanie_instructor()
-    assignment_create(application=application, instructor=other, actor=other)
+    assignment = assignment_create(application=application, instructor=other, actor=other)
+    assignment_attest_no_conflict(assignment=assignment, actor=other)
     return other
 
 
@@ -182,7 +188,21 @@ def test_the_scoring_form_saves_then_hands_in():
     assert assignment.scores_submitted_at is None
     assert 'value="4" selected' in response.content.decode()  # saved values are shown again
 
-    response = client.post(url("review-scores", application), score_data(application, "submit"), follow=True)
+    # Handing in shows the recap first and writes nothing...
+    response = client.post(url("review-scores", application), score_data(application, "submit"))
+    assert response.status_code == 200
+    recap = page(response)
+    assert "Confirmer la remise de ma notation" in recap
+    assert "77,5 sur 100" in recap
+    assert "Une notation remise ne se modifie plus" in recap
+    assignment.refresh_from_db()
+    assert assignment.scores_submitted_at is None
+    # ...« Confirmer » hands it in.
+    response = client.post(
+        url("review-scores", application),
+        {**score_data(application, "submit"), "confirmer": "1"},
+        follow=True,
+    )
     assert "Votre notation est remise" in page(response)
     assignment.refresh_from_db()
     assert assignment.scores_submitted_at is not None
@@ -232,7 +252,7 @@ def test_other_instructors_scores_are_hidden_until_one_has_handed_in_ones_own():
     assert "Note du dossier" not in before
     assert "s'affichent quand vous avez remis votre notation" in before
 
-    client.post(url("review-scores", application), score_data(application, "submit"))
+    client.post(url("review-scores", application), {**score_data(application, "submit"), "confirmer": "1"})
     after = page(client.get(url("review-detail", application)))
     assert "Gouvernance exemplaire" in after
     assert "Note du dossier" in after
@@ -325,7 +345,9 @@ def test_award_from_the_page_with_a_french_amount_creates_the_grant_and_links_th
     application, reviewer = in_review_application()
     client = logged(reviewer)
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(url("review-decide", application), {"decision": "award", "amount": "150 000"})
+        response = client.post(
+            url("review-decide", application), {"decision": "award", "amount": "150 000", "confirmer": "1"}
+        )
     assert response.status_code == 302
     grant = Grant.objects.get(application=application)
     assert grant.amount == Decimal("150000")
@@ -369,7 +391,7 @@ def test_refusing_without_reasons_is_refused_in_french_and_writes_nothing():
 
     response = client.post(
         url("review-decide", application),
-        {"decision": "refuse", "reasons": "Projet hors champ."},
+        {"decision": "refuse", "reasons": "Projet hors champ.", "confirmer": "1"},
         follow=True,
     )
     assert f"Le dossier {application.reference} est refusé." in page(response)
@@ -544,7 +566,13 @@ def test_bulk_award_reports_each_dossier_and_the_envelope_refusal():
 
     response = logged(reviewer).post(
         reverse("grants:review-bulk"),
-        {"references": [first.reference, second.reference], "decision": "award", "reasons": "", "amount": ""},
+        {
+            "references": [first.reference, second.reference],
+            "decision": "award",
+            "reasons": "",
+            "amount": "",
+            "confirmer": "1",
+        },
     )
     assert response.status_code == 200
     text = page(response)
@@ -574,6 +602,7 @@ def test_bulk_reports_a_dossier_out_of_scope_and_needs_a_decision():
             "references": f"{application.reference}\n{elsewhere.reference}",
             "decision": "close",
             "reasons": "Abandon.",
+            "confirmer": "1",
         },
     )
     text = page(response)
@@ -625,7 +654,9 @@ def test_an_applicant_gets_403_or_404_on_every_instruction_url():
 def test_reopen_works_for_an_admin_and_is_403_for_an_instructor():
     application, reviewer = in_review_application()
     client = logged(reviewer)
-    client.post(url("review-decide", application), {"decision": "award", "amount": "150 000"})
+    client.post(
+        url("review-decide", application), {"decision": "award", "amount": "150 000", "confirmer": "1"}
+    )
     application.refresh_from_db()
     assert application.status == S.AWARDED
 

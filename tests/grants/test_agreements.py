@@ -21,6 +21,7 @@ from django.urls import include, path, reverse
 from django.utils import timezone
 
 import config.urls
+from accounts.formatting import format_money
 from accounts.models import AuditEvent, User
 from applications.models import Application, Call, Member
 from fabriques.models import Organisation, OrganisationMembership
@@ -680,9 +681,15 @@ def test_an_admin_activates_amends_and_terminates_on_the_pages(client, django_ca
 
     response = client.post(detail_url(case.agreement, "agreement-activate"), {"commitment_number": ""})
     assert response.status_code == 200 and "Indiquez le numéro d&#x27;engagement" in response.content.decode()
+    # The recap first: nothing is activated until « Confirmer ».
+    recap = client.post(detail_url(case.agreement, "agreement-activate"), {"commitment_number": "2100"})
+    assert recap.status_code == 200
+    assert "Confirmer l&#x27;activation de la convention" in recap.content.decode()
+    assert format_money(Decimal("120000")) in recap.content.decode()
+    assert Agreement.objects.get(pk=case.agreement.pk).status == Agreement.Status.SIGNED
     assert (
         client.post(
-            detail_url(case.agreement, "agreement-activate"), {"commitment_number": "2100"}
+            detail_url(case.agreement, "agreement-activate"), {"commitment_number": "2100", "confirmer": "1"}
         ).status_code
         == 302
     )

@@ -587,10 +587,16 @@ def test_an_admin_pays_cancels_and_edits_the_schedule_from_the_page(client):
     body = client.get(manage_url(setup)).content.decode()
     assert "Enregistrer le versement" in body and "Modifier l'échéancier" in body
 
-    paid = client.post(
-        reverse("grants:tranche-pay", args=[reference, 1]),
-        {"versement-1-paid_on": timezone.localdate().isoformat(), "versement-1-payment_reference": "VIR-77"},
-    )
+    data = {
+        "versement-1-paid_on": timezone.localdate().isoformat(),
+        "versement-1-payment_reference": "VIR-77",
+    }
+    # The recap first: nothing is recorded until « Confirmer ».
+    recap = client.post(reverse("grants:tranche-pay", args=[reference, 1]), data)
+    assert recap.status_code == 200
+    assert "Confirmer le versement de" in recap.content.decode()
+    assert setup.tranche(1).status == T.VALIDATED
+    paid = client.post(reverse("grants:tranche-pay", args=[reference, 1]), {**data, "confirmer": "1"})
     assert paid.status_code == 302
     assert (setup.tranche(1).status, setup.tranche(1).payment_reference) == (T.PAID, "VIR-77")
 

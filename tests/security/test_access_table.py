@@ -172,6 +172,8 @@ TABLE: dict[str, Row] = {
     # redirect with the service's refusal as a message.
     "applications:review-assign": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
     "applications:review-conflict": POST(LOGIN, 403, 403, 200, 404, 404),  # the admin is not assigned
+    # No box ticked: the page with the error (as a message: D is decided); the admin is not assigned.
+    "applications:review-attest": POST(LOGIN, 403, 403, 200, 404, 404),
     # D is no longer in review: the instructor's scores are refused with a message.
     "applications:review-scores": POST(LOGIN, 403, 403, REDIRECT, 404, 404),  # the admin is not assigned
     "applications:review-eligibility": POST(LOGIN, 403, 403, 200, 404, 200),

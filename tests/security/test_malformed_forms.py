@@ -53,6 +53,9 @@ LONG_EMAIL = "a" * 64 + "@" + ".".join(["b" * 63, "c" * 63, "d" * 63]) + ".fr"  
 NUMBER_LOOKALIKES = ["Infinity", "-inf", "NaN", "sNaN", "1e30", "1E+999999", "12,5,5", "٣٣", "-1", "0x10"]
 DATE_LOOKALIKES = ["2026-13-45", "99999-01-01", "0000-00-00", "31/02/2026", "demain"]
 ERROR_MARKERS = ("fr-error-text", "fr-alert--error", "portal-error-summary")
+# The recap asked before an irreversible action (accounts.confirmation): a post that happens to be
+# valid gets it, writes nothing, and is answered, not silently dropped.
+RECAP_MARKER = "data-recap"
 STRIP_NUL = "config.middleware.StripNullCharactersFromQueryMiddleware"
 
 
@@ -598,6 +601,7 @@ ENDPOINTS: list[Builder] = [
         "applications:review-assign", ["assign-instructor"], [{"assign-instructor": UNKNOWN}], admin=True
     ),
     _review("applications:review-conflict", ["conflict-conflict_note"]),
+    _review("applications:review-attest", ["attestation-no_conflict"]),
     review_scores,
     review_eligibility,
     _review("applications:review-opinion-request", ["opinion-organisation_name", "opinion-email"]),
@@ -725,7 +729,12 @@ def _check(client: Client, endpoint: Endpoint) -> Outcome:
         content = response.content.decode(errors="replace")
         if response.status_code >= 500 or "Traceback" in content:
             outcome.errors[label] = _describe(response)
-        elif response.status_code == 200 and data and not any(marker in content for marker in ERROR_MARKERS):
+        elif (
+            response.status_code == 200
+            and data
+            and not any(marker in content for marker in ERROR_MARKERS)
+            and RECAP_MARKER not in content
+        ):
             # (An empty body shows the form again, unbound, as a GET would: that is fine.)
             outcome.silent.append(label)
     return outcome
