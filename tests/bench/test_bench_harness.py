@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from django.urls import reverse
 
+from applications.models import Call
 from bench import report, run
 from bench.bench_letters import TEMPLATE, compare_render
 from bench.common import Result, _python_load, percentile, session_cookie
@@ -135,8 +136,14 @@ def test_the_letter_comparison_in_quick_mode():
         "lead_name": "Gers Développement",
         "lead_siret": "123 456 789 00012",
         "lead_address": "1 place de la Mairie, 32000 Auch",
-        "signatory_name": "Camille Martin",
-        "signatory_title": "Directrice du programme",
+        **Call(
+            grantor_name="Agence nationale de la cohésion des territoires",
+            grantor_siret="13002612300013",
+            grantor_representative="le directeur général",
+            signatory_name="Camille Martin",
+            signatory_title="Directrice du programme",
+            signature_place="Paris",
+        ).letterhead(),
         "amount": "150 000 €",
         "bonus": "",
         "duration": 3,
