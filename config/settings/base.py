@@ -165,6 +165,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
+# Failures are counted per normalised address (stripped, lower-cased), the form the login
+# compares: « Someone@Example.org » must not get attempts of its own once « someone@… » is locked.
+AXES_USERNAME_CALLABLE = "accounts.views.lockout_username"
 # Behind N reverse proxies the client's address is the N-th from the right of X-Forwarded-For;
 # with no proxy that header is the client's own word and must be ignored.
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
