@@ -51,7 +51,12 @@ def test_a_success_resets_the_counter_of_the_normalised_address(client, settings
 def test_the_admin_login_counts_the_same_normalised_address(client, settings):
     applicant(email="someone@example.org")
     admin_login = reverse("admin:login")
-    for typed in ["someone@example.org", "SOMEONE@EXAMPLE.ORG", " Someone@example.org", "someone@Example.org"]:
+    for typed in [
+        "someone@example.org",
+        "SOMEONE@EXAMPLE.ORG",
+        " Someone@example.org",
+        "someone@Example.org",
+    ]:
         client.post(admin_login, {"username": typed, "password": "mauvais-mot-de-passe"})
     assert _login(client, "Someone@Example.ORG", "mauvais-mot-de-passe").status_code == 429
     assert _login(client, "someone@example.org", PASSWORD).status_code == 429

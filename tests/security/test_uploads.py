@@ -15,6 +15,7 @@ file rather than displaying it inside the portal's origin.
 
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,11 +32,12 @@ from django.utils import timezone
 from accounts.models import User
 from applications.models import Application, Attachment, RequiredDocument
 from applications.services import attachment_add
+from applications.services.attachments import SNIFF_BYTES, sniff_mime
 from grants.models import Agreement, Grant, Report
 from grants.services import application_award
 from grants.services.agreements import agreement_upload_signed_copy
 from grants.services.reports import report_upload
-from tests.factories import PDF_BYTES, PNG_BYTES, complete_application, in_review_application
+from tests.factories import PDF_BYTES, PNG_BYTES, complete_application, in_review_application, pdf_variant
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +56,35 @@ DISGUISED = {
     "html": HTML_BYTES,
 }
 CONTENT_CHECKED = "son contenu a été vérifié"
+
+
+def _zip_with_a_page() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.html", HTML_BYTES)
+    return buffer.getvalue()
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 0, 145)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+# Files whose first bytes are those of a PDF (libmagic says application/pdf) but which are not one,
+# or not only one: each is something else to another reader.
+PDF_POLYGLOTS = {
+    "pdf with a zip appended": PDF_BYTES + _zip_with_a_page(),
+    "pdf header then html": b"%PDF-1.4\n" + HTML_BYTES,
+    "pdf without any page": (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    ),
+    "pdf with html after eof": PDF_BYTES + HTML_BYTES,
+}
 
 
 @dataclass
@@ -174,6 +205,37 @@ def test_a_file_named_pdf_that_is_not_one_is_refused_and_nothing_is_kept(
     assert _files(_media_root) == before_files
 
 
+@pytest.mark.parametrize("kind", sorted(PDF_POLYGLOTS))
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_file_that_starts_like_a_pdf_but_does_not_parse_as_one_is_refused(
+    client: Client, _media_root: Path, endpoint: Callable[[], Upload], kind: str
+) -> None:
+    upload = endpoint()
+    before_rows, before_files = upload.stored(), _files(_media_root)
+    content = PDF_POLYGLOTS[kind]
+    assert sniff_mime(content[:SNIFF_BYTES]) == "application/pdf"  # the first bytes alone would pass
+    response = _post(client, upload, "document.pdf", content, "application/pdf")
+    _error_next_to_the_field(response, upload, CONTENT_CHECKED)
+    assert upload.stored() == before_rows
+    assert _files(_media_root) == before_files
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_trailing_whitespace_after_eof_and_incremental_updates_still_pass(
+    client: Client, endpoint: Callable[[], Upload]
+) -> None:
+    upload = endpoint()
+    before = upload.stored()
+    # An incremental update: a second body, xref and %%EOF after the first (signing tools do this).
+    updated = PDF_BYTES + b"4 0 obj<</Producer(x)>>endobj\n" + PDF_BYTES[PDF_BYTES.index(b"xref") :]
+    assert (
+        _post(client, upload, "document.pdf", PDF_BYTES + b"\r\n \n\x00", "application/pdf").status_code
+        == 302
+    )
+    assert _post(client, upload, "document.pdf", updated, "application/pdf").status_code == 302
+    assert upload.stored() > before
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
 def test_a_real_pdf_passes_whatever_type_the_browser_announced(
     client: Client, endpoint: Callable[[], Upload]
@@ -198,7 +260,7 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
     assert upload.stored() == before_rows
     assert _files(_media_root) == before_files
     # Just under the limit passes.
-    response = _post(client, upload, "document.pdf", PDF_BYTES + b"%" * 1000, "application/pdf")
+    response = _post(client, upload, "document.pdf", pdf_variant("x" * 1000), "application/pdf")
     assert response.status_code == 302
 
 
@@ -269,6 +331,48 @@ def test_a_document_accepting_images_takes_a_png_only_under_its_own_name() -> No
         actor=user,
     )
     assert kept.content_type == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("rib.jpg", JPEG_HEADER + HTML_BYTES),
+        ("rib.jpg", _jpeg()[:200]),  # cut short: the header is right, the image does not decode
+        ("rib.png", PNG_BYTES[:40] + HTML_BYTES),
+        ("rib.pdf", b"%PDF-1.7\n" + HTML_BYTES),
+    ],
+)
+def test_an_image_or_pdf_that_does_not_decode_is_refused_and_nothing_is_kept(
+    _media_root: Path, name: str, content: bytes
+) -> None:
+    application = complete_application()
+    rib = RequiredDocument.objects.get(call=application.call, code="rib")  # pdf, jpg, png
+    assert sniff_mime(content[:SNIFF_BYTES]) in {"image/jpeg", "image/png", "application/pdf"}
+    before, before_rows = _files(_media_root), Attachment.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        attachment_add(
+            application=application,
+            required_document=rib,
+            file=io.BytesIO(content),
+            filename=name,
+            actor=application.created_by,
+        )
+    assert CONTENT_CHECKED in refused.value.message_dict["file"][0]
+    assert Attachment.objects.count() == before_rows
+    assert _files(_media_root) == before
+
+
+def test_a_real_jpeg_passes() -> None:
+    application = complete_application()
+    rib = RequiredDocument.objects.get(call=application.call, code="rib")
+    kept = attachment_add(
+        application=application,
+        required_document=rib,
+        file=io.BytesIO(_jpeg()),
+        filename="rib.jpg",
+        actor=application.created_by,
+    )
+    assert kept.content_type == "image/jpeg"
 
 
 # --- serving -------------------------------------------------------------------------------------
