@@ -6,3 +6,14 @@ class ApplicationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "applications"
     verbose_name = _("Appels et dossiers")
+
+    def ready(self) -> None:
+        from django.http import multipartparser
+
+        # Django reads the headers of each part of an upload within 1 KiB, so a file name of some
+        # 900 characters turns the whole request into a bare 400 before any form sees it. 8 KiB
+        # holds any name a file system allows (255 bytes) however the browser encodes it, so the
+        # form answers in French next to the field (UploadFileField); still a bound, not unlimited.
+        # (A module constant, read at each request; the stubs do not declare it.)
+        current = getattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", 1024)
+        setattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", max(current, 8 * 1024))  # noqa: B010

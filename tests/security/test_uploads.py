@@ -273,6 +273,38 @@ def test_an_empty_file_is_refused(client: Client, endpoint: Callable[[], Upload]
     assert upload.stored() == before
 
 
+def _post_raw(client: Client, upload: Upload, filename: str, content: bytes) -> Any:
+    """A multipart body written by hand: the test client would cut the file name at 255 characters."""
+    client.force_login(upload.user)
+    boundary = "frontiere-de-test"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in upload.extra.items()
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{upload.field}"; filename="{filename}"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode()
+    body += content + f"\r\n--{boundary}--\r\n".encode()
+    return client.post(upload.url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+@pytest.mark.parametrize("filename", ["a" * 1000 + ".pdf", "é" * 996 + ".pdf", "b" * 197 + ".pdf"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_file_name_too_long_gets_the_form_error_not_a_bare_400(
+    client: Client, _media_root: Path, endpoint: Callable[[], Upload], filename: str
+) -> None:
+    upload = endpoint()
+    before_rows, before_files = upload.stored(), _files(_media_root)
+    response = _post_raw(client, upload, filename, PDF_BYTES)
+    _error_next_to_the_field(response, upload, "Le nom de ce fichier dépasse 200 caractères")
+    assert upload.stored() == before_rows
+    assert _files(_media_root) == before_files
+    # A name of 200 characters is taken (stored under a shortened, sanitised name).
+    assert _post_raw(client, upload, "c" * 196 + ".pdf", PDF_BYTES).status_code == 302
+    assert upload.stored() > before_rows
+
+
 # --- the services check by themselves -------------------------------------------------------------
 
 
