@@ -16,4 +16,4 @@ class ApplicationsConfig(AppConfig):
         # form answers in French next to the field (UploadFileField); still a bound, not unlimited.
         # (A module constant, read at each request; the stubs do not declare it.)
         current = getattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", 1024)
-        setattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", max(current, 8 * 1024))  # noqa: B010
+        setattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", max(current, 8 * 1024))
