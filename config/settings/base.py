@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "config.middleware.StripNullCharactersFromQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Logged-in pages: Cache-Control: private, no-store (config/middleware.py).
+    "config.middleware.PrivatePagesNotStoredMiddleware",
     # request.user.is_verified(): whether this session gave its second factor.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
