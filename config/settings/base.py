@@ -230,6 +230,9 @@ USE_THOUSAND_SEPARATOR = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files served at the root of the site by WhiteNoise, without a view: /favicon.ico, which
+# browsers ask for by themselves (on pages that link no icon, the admin's, downloads).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 # Uploaded and generated files live outside the static root and are served only through views
 # that check permissions.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
