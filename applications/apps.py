@@ -14,6 +14,5 @@ class ApplicationsConfig(AppConfig):
         # 900 characters turns the whole request into a bare 400 before any form sees it. 8 KiB
         # holds any name a file system allows (255 bytes) however the browser encodes it, so the
         # form answers in French next to the field (UploadFileField); still a bound, not unlimited.
-        # (A module constant, read at each request; the stubs do not declare it.)
-        current = getattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", 1024)
-        setattr(multipartparser, "MAX_TOTAL_HEADER_SIZE", max(current, 8 * 1024))
+        # A module constant, read at each request (the stubs do not declare it).
+        multipartparser.MAX_TOTAL_HEADER_SIZE = max(multipartparser.MAX_TOTAL_HEADER_SIZE, 8 * 1024)  # type: ignore[attr-defined]
