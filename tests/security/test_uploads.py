@@ -32,7 +32,7 @@ from django.utils import timezone
 from accounts.models import User
 from applications.models import Application, Attachment, RequiredDocument
 from applications.services import attachment_add
-from applications.services.attachments import SNIFF_BYTES, sniff_mime
+from applications.services.attachments import SNIFF_BYTES, checked_mime, sniff_mime
 from grants.models import Agreement, Grant, Report
 from grants.services import application_award
 from grants.services.agreements import agreement_upload_signed_copy
@@ -468,3 +468,47 @@ def test_reports_and_signed_copies_are_served_as_pdf_attachments(client: Client)
         "application/pdf",
         PDF_BYTES,
     )
+
+
+# --- office documents: readable archives of their format ------------------------------------------
+
+
+def _docx(*, extra: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        archive.writestr("_rels/.rels", "<Relationships/>")
+        archive.writestr("word/document.xml", "<w:document/>" + "<w:p/>" * 200)
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _odt() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", "<office:document-content/>", zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", "<manifest/>", zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def test_office_documents_pass_when_whole_and_are_refused_when_damaged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docx, odt = _docx(), _odt()
+    assert checked_mime(docx) == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert checked_mime(odt) == "application/vnd.oasis.opendocument.text"
+    # A flipped byte inside the compressed document: the CRC no longer matches.
+    member = docx.index(b"word/document.xml") + len(b"word/document.xml") + 4
+    damaged = docx[:member] + bytes([docx[member] ^ 0xFF]) + docx[member + 1 :]
+    assert sniff_mime(damaged[:SNIFF_BYTES]) == sniff_mime(docx[:SNIFF_BYTES])
+    assert checked_mime(damaged) == ""
+    # An archive that would unpack beyond the bound is refused unread.
+    monkeypatch.setattr("applications.services.attachments.MAX_UNZIPPED_BYTES", 1000)
+    assert checked_mime(_docx(extra={"word/media/big.bin": b"0" * 2000})) == ""
