@@ -7,6 +7,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The links of the e-mails (account confirmation, new password) point at the server started here:
+# `make demo PORT=8101` sends links to http://127.0.0.1:8101. Set SITE_URL to override.
+SITE_URL ?= http://$(HOST):$(PORT)
 
 .PHONY: demo serve install install-dev migrate seed test lint typecheck bench clean
 
@@ -35,10 +38,11 @@ seed: migrate
 demo: seed
 	@echo ""
 	@echo "Fabriques de territoires : http://$(HOST):$(PORT)/ (comptes de démonstration dans README.md)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "Les e-mails (liens de confirmation, nouveau mot de passe) s'affichent dans ce terminal."
+	SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 serve: install
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 test: install-dev
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

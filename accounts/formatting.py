@@ -92,7 +92,11 @@ def french_sorted(items: Iterable[T], key: Callable[[T], str] = str) -> list[T]:
 
 def parse_money(text: str) -> Decimal:
     """Read an amount typed the French way: "150 000", "74 999,99", "50000.00 €"."""
-    cleaned = (text or "").replace("€", "").replace(NBSP, "").replace("\u202f", "").replace(" ", "")
+    # Thousands are grouped with a space, a no-break space, a narrow one (U+202F, what
+    # format_money writes) or a thin one (U+2009, what word processors and copies from PDFs give).
+    cleaned = (text or "").replace("€", "")
+    for space in (" ", NBSP, "\u202f", "\u2009"):
+        cleaned = cleaned.replace(space, "")
     cleaned = cleaned.replace(",", ".")
     if cleaned.count(".") > 1:
         raise InvalidOperation(text)

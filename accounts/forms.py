@@ -153,8 +153,15 @@ class ResetRequestForm(PasswordResetForm):
         to_email: str,
         html_email_template_name: str | None = None,
     ) -> None:
-        """Queue the reset e-mail as a row, like every other e-mail of the portal."""
+        """Queue the reset e-mail as a row, like every other e-mail of the portal.
+
+        The link starts with SITE_URL, as every link the portal e-mails, never with the Host
+        header of the request that asked for it (which a client chooses).
+        """
+        from django.conf import settings
         from django.template.loader import render_to_string
+
+        context = {**context, "site_url": settings.SITE_URL}
 
         from notifications.services import email_queue
 

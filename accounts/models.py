@@ -15,6 +15,15 @@ class Role(models.TextChoices):
     ADMIN = "programme_admin", _("Administrateur du programme")
 
 
+def normalise_login(value: object) -> str:
+    """An address as the login compares it: without surrounding spaces, lower-cased.
+
+    The failed-login counter (django-axes, accounts.views.lockout_username) uses the same form,
+    so that every spelling of one address shares one counter.
+    """
+    return str(value or "").strip().lower()
+
+
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
@@ -39,7 +48,7 @@ class UserManager(BaseUserManager["User"]):
 
     def get_by_natural_key(self, username: str | None) -> "User":
         # E-mail addresses are compared without case: Jeanne@X.fr and jeanne@x.fr are one person.
-        return self.get(email__iexact=username)
+        return self.get(email__iexact=normalise_login(username))
 
 
 class User(AbstractBaseUser, PermissionsMixin):

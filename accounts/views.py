@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
@@ -14,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm, SignUpForm
-from accounts.models import User
+from accounts.models import User, normalise_login
 from accounts.roles import home_url_for
 from accounts.services import user_confirm_email, user_sign_up
 from accounts.tokens import email_confirmation_token
@@ -115,10 +116,23 @@ class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     extra_context = {"title": gettext_lazy("Mot de passe modifié")}
 
 
+def lockout_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str:
+    """The address django-axes counts failures under: stripped and lower-cased, as the login does.
+
+    Logins ignore the case of the address (User.objects.get_by_natural_key), so a counter per
+    spelling would give « Someone@Example.org » a fresh set of attempts while « someone@… » is
+    locked out. Every path into authenticate() (the login page, the admin's) goes through here.
+    """
+    field = settings.AXES_USERNAME_FORM_FIELD
+    if credentials is not None:
+        value = credentials.get(field)
+    else:
+        value = getattr(request, "data", request.POST).get(field)
+    return normalise_login(value)
+
+
 def locked_out(request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any) -> HttpResponse:
     """Shown by django-axes instead of the login page while a client cools off."""
-    from django.conf import settings
-
     minutes = max(1, int(settings.AXES_COOLOFF_TIME.total_seconds() // 60))
     return render(
         request,

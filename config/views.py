@@ -15,7 +15,11 @@ logger = logging.getLogger(__name__)
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/home.html", {"title": _("Accueil")})
+    from applications.models import Call
+
+    # The calls whose laureates page is public (every call but those in preparation).
+    public_calls = Call.objects.exclude(status=Call.Status.DRAFT).only("slug", "title")
+    return render(request, "pages/home.html", {"title": _("Accueil"), "public_calls": public_calls})
 
 
 def legal_notice(request: HttpRequest) -> HttpResponse:

@@ -36,6 +36,7 @@ from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, role_required
 from accounts.roles import has_role
+from applications.forms_documents import UploadFileField
 from applications.forms_review import AmountField
 from applications.selectors import applications_visible_to
 from applications.views.common import error_to_form
@@ -70,7 +71,7 @@ class AcceptForm(forms.Form):
 
 class SignedCopyForm(forms.Form):
     # Empty files reach the service, whose message names the file.
-    file = forms.FileField(
+    file = UploadFileField(
         label=gettext_lazy("Exemplaire signé (PDF)"),
         allow_empty_file=True,
         widget=forms.FileInput(attrs={"accept": "application/pdf,.pdf"}),

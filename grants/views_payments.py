@@ -33,6 +33,7 @@ from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, can_use_applicant_space, role_required
 from accounts.roles import has_role
+from applications.forms_documents import UploadFileField
 from applications.forms_review import AmountField
 from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
@@ -95,7 +96,7 @@ class PaymentRequestForm(forms.Form):
 
 class ReportUploadForm(forms.Form):
     # Empty files reach the service, whose message names the file.
-    file = forms.FileField(
+    file = UploadFileField(
         label=gettext_lazy("Fichier PDF"),
         allow_empty_file=True,
         widget=forms.FileInput(attrs={"accept": ".pdf,application/pdf"}),

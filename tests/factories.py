@@ -140,10 +140,22 @@ class CallFactory(factory.django.DjangoModelFactory):
         )
 
 
+# The smallest well-formed PDF: one blank A4 page, a cross-reference table, nothing after %%EOF
+# (uploads are opened with pypdf and must have a page; see applications/services/attachments.py).
 PDF_BYTES = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
-    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\nxref\n0 4\n0000000000 65535 f \n"
+    b"0000000009 00000 n \n0000000052 00000 n \n0000000101 00000 n \ntrailer<</Size 4/Root 1 0 R>>\n"
+    b"startxref\n164\n%%EOF\n"
 )
+
+
+def pdf_variant(tag: str) -> bytes:
+    """PDF_BYTES with a comment of its own before %%EOF: another file (another hash), still valid."""
+    return PDF_BYTES.replace(b"startxref", f"% {tag}\nstartxref".encode())
+
+
 PNG_BYTES = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360000002000100e221bc330000000049454e44ae426082"

@@ -1,6 +1,9 @@
 """Supporting documents: checked by their content, not their name, and fingerprinted."""
 
 import hashlib
+import io
+import warnings
+import zipfile
 from typing import IO
 
 import magic
@@ -9,6 +12,8 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext as _
+from PIL import Image
+from pypdf import PdfReader
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -49,6 +54,94 @@ def sniff_mime(head: bytes) -> str:
     return magic.from_buffer(head, mime=True)
 
 
+# Bytes the PDF syntax counts as white space (ISO 32000-1, 7.2.2): all that may follow %%EOF.
+PDF_WHITESPACE = b"\x00\t\n\x0c\r "
+# Past this many pixels an image is refused rather than decoded (Pillow's own bomb threshold).
+MAX_IMAGE_PIXELS = 89_478_485
+# An office document (a ZIP) whose members would expand beyond this is refused unread.
+MAX_UNZIPPED_BYTES = 256 * 1024 * 1024
+# The member each office format must hold, and what an OpenDocument's `mimetype` member says.
+OPENDOCUMENT_TYPES = frozenset(
+    {"application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet"}
+)
+
+
+def _parses_as_pdf(content: bytes) -> bool:
+    """Opens with pypdf, has at least one page, and nothing but white space after the last %%EOF.
+
+    Data after %%EOF is ignored by PDF readers but not by others: a ZIP or a page appended there
+    makes the file a polyglot. Incremental updates (signatures) end with their own %%EOF, so
+    looking after the last one accepts them.
+    """
+    end = content.rfind(b"%%EOF")
+    if end < 0 or content[end + len(b"%%EOF") :].strip(PDF_WHITESPACE):
+        return False
+    try:
+        with warnings.catch_warnings():
+            # What pypdf finds odd in a file is about the file: the answer is yes or no.
+            warnings.simplefilter("ignore")
+            return len(PdfReader(io.BytesIO(content)).pages) >= 1
+    except Exception:  # noqa: BLE001 - any failure of the parser means "not a PDF we accept"
+        return False
+
+
+def _parses_as_image(content: bytes, image_format: str) -> bool:
+    """Pillow identifies the format and decodes the whole image (a truncated one fails)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(content), formats=[image_format]) as image:
+                if image.width * image.height > MAX_IMAGE_PIXELS:
+                    return False
+                if image_format == "JPEG":
+                    # Decoding at 1/8 scale reads every compressed byte with 1/64 of the memory.
+                    image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+        return True
+    except Exception:  # noqa: BLE001 - any failure of the decoder means "not an image we accept"
+        return False
+
+
+def _parses_as_office_document(content: bytes, mime: str) -> bool:
+    """A readable ZIP with the member its format requires, whose members all pass their CRC."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = set(archive.namelist())
+            if sum(member.file_size for member in archive.infolist()) > MAX_UNZIPPED_BYTES:
+                return False
+            if mime in OPENDOCUMENT_TYPES:
+                if "mimetype" not in names or archive.read("mimetype").strip() != mime.encode():
+                    return False
+            elif "[Content_Types].xml" not in names:
+                return False
+            return archive.testzip() is None
+    except Exception:  # noqa: BLE001 - any failure of the reader means "not a document we accept"
+        return False
+
+
+def checked_mime(content: bytes) -> str:
+    """The type of a whole uploaded file: what libmagic reads in its first bytes, confirmed by a parser.
+
+    Magic bytes alone let polyglots through (a PDF with a ZIP appended, « %PDF- » followed by a
+    web page, a JPEG header followed by HTML). Each accepted type is therefore read by a real
+    parser; "" when the file does not parse as what its first bytes claim. Every upload service
+    (supporting documents, signed agreements, reports) calls this one check.
+    """
+    mime = sniff_mime(content[:SNIFF_BYTES])
+    if mime == "application/pdf":
+        accepted = _parses_as_pdf(content)
+    elif mime == "image/jpeg":
+        accepted = _parses_as_image(content, "JPEG")
+    elif mime == "image/png":
+        accepted = _parses_as_image(content, "PNG")
+    elif mime.startswith(("application/vnd.oasis.opendocument.", "application/vnd.openxmlformats-")):
+        accepted = _parses_as_office_document(content, mime)
+    else:
+        # No other type is accepted anywhere: the callers refuse it by its name alone.
+        accepted = True
+    return mime if accepted else ""
+
+
 @transaction.atomic
 def attachment_add(
     *,
@@ -78,7 +171,7 @@ def attachment_add(
         )
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     allowed = required_document.extensions
-    mime = sniff_mime(content[:SNIFF_BYTES])
+    mime = checked_mime(content)
     if extension not in allowed or mime not in MIME_TYPES.get(extension, frozenset()):
         raise ValidationError(
             {

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "config.middleware.StripNullCharactersFromQueryMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Logged-in pages: Cache-Control: private, no-store (config/middleware.py).
+    "config.middleware.PrivatePagesNotStoredMiddleware",
     # request.user.is_verified(): whether this session gave its second factor.
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -165,6 +167,9 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "accounts.views.locked_out"
 AXES_USERNAME_FORM_FIELD = "username"
+# Failures are counted per normalised address (stripped, lower-cased), the form the login
+# compares: « Someone@Example.org » must not get attempts of its own once « someone@… » is locked.
+AXES_USERNAME_CALLABLE = "accounts.views.lockout_username"
 # Behind N reverse proxies the client's address is the N-th from the right of X-Forwarded-For;
 # with no proxy that header is the client's own word and must be ignored.
 AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
@@ -225,6 +230,9 @@ USE_THOUSAND_SEPARATOR = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files served at the root of the site by WhiteNoise, without a view: /favicon.ico, which
+# browsers ask for by themselves (on pages that link no icon, the admin's, downloads).
+WHITENOISE_ROOT = BASE_DIR / "static" / "root"
 # Uploaded and generated files live outside the static root and are served only through views
 # that check permissions.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")

@@ -33,7 +33,7 @@ from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Application, Member, ReferenceCounter
-from applications.services.attachments import SNIFF_BYTES, sanitise_filename, sniff_mime
+from applications.services.attachments import checked_mime, sanitise_filename
 from applications.services.review import ensure_reviewer
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
@@ -333,7 +333,7 @@ def agreement_upload_signed_copy(
             code="too_large",
         )
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension != "pdf" or sniff_mime(content[:SNIFF_BYTES]) != "application/pdf":
+    if extension != "pdf" or checked_mime(content) != "application/pdf":
         raise ValidationError(
             {
                 "file": _(

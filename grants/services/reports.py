@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
-from applications.services.attachments import SNIFF_BYTES, sanitise_filename, sniff_mime
+from applications.services.attachments import checked_mime, sanitise_filename
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from grants.models import Grant, Report, ReportKind
 from grants.services.payments import beneficiary_emails, ensure_beneficiary, grant_years
@@ -47,7 +47,7 @@ def _read_pdf(file: IO[bytes], name: str) -> bytes:
             code="too_large",
         )
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension != "pdf" or sniff_mime(content[:SNIFF_BYTES]) != PDF_MIME:
+    if extension != "pdf" or checked_mime(content) != PDF_MIME:
         raise ValidationError(
             {
                 "file": _(

@@ -12,7 +12,7 @@ from grants.models import Report
 from grants.services import reports as reports_service
 from grants.services.reports import report_review, report_upload
 from notifications.models import OutgoingEmail
-from tests.factories import PDF_BYTES, PNG_BYTES, applicant, instructor, member_of
+from tests.factories import PDF_BYTES, PNG_BYTES, applicant, instructor, member_of, pdf_variant
 from tests.grants.test_payments import Setup
 
 pytestmark = pytest.mark.django_db
@@ -103,14 +103,14 @@ def test_a_submitted_report_is_replaced_an_accepted_one_is_not(
     setup = Setup()
     first = upload(setup)
     with django_capture_on_commit_callbacks(execute=True):
-        second = upload(setup, content=PDF_BYTES + b"% v2\n")
+        second = upload(setup, content=pdf_variant("v2"))
     assert list(Report.objects.values_list("pk", flat=True)) == [second.pk]
     assert second.sha256 != first.sha256
     assert len(stored_files(_media_root)) == 1
 
     report_review(report=second, accept=True, note="", actor=setup.reviewer)
     with pytest.raises(ValidationError) as error:
-        upload(setup, content=PDF_BYTES + b"% v3\n")
+        upload(setup, content=pdf_variant("v3"))
     assert "déjà accepté" in error.value.messages[0]
     assert Report.objects.count() == 1
 
@@ -133,7 +133,7 @@ def test_a_rejected_report_needs_a_note_and_may_be_filed_again():
     assert setup.beneficiary.email in email.to
     assert "à reprendre" in email.subject and "Les charges de personnel manquent." in email.body
 
-    again = upload(setup, kind="financial", content=PDF_BYTES + b"% v2\n")
+    again = upload(setup, kind="financial", content=pdf_variant("v2"))
     assert again.status == Report.Status.SUBMITTED
     assert Report.objects.filter(kind="financial").count() == 2
 

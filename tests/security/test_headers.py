@@ -330,7 +330,12 @@ def test_htmx_is_configured_for_the_policy(client: Client) -> None:
     html = client.get("/").content.decode()
     config = re.search(r"<meta name=\"htmx-config\" content='([^']*)'>", html)
     assert config is not None
-    assert json.loads(config.group(1)) == {"includeIndicatorStyles": False, "allowEval": False}
+    # Nor copy an element's `style` attribute onto its swapped copy while settling (tests/browser/test_csp.py).
+    assert json.loads(config.group(1)) == {
+        "includeIndicatorStyles": False,
+        "attributesToSettle": ["class", "width", "height"],
+        "allowEval": False,
+    }
     assert ".htmx-indicator" in (ROOT / "static" / "css" / "portal.css").read_text(encoding="utf-8")
 
 

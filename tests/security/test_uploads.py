@@ -15,6 +15,7 @@ file rather than displaying it inside the portal's origin.
 
 import io
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -31,11 +32,12 @@ from django.utils import timezone
 from accounts.models import User
 from applications.models import Application, Attachment, RequiredDocument
 from applications.services import attachment_add
+from applications.services.attachments import SNIFF_BYTES, checked_mime, sniff_mime
 from grants.models import Agreement, Grant, Report
 from grants.services import application_award
 from grants.services.agreements import agreement_upload_signed_copy
 from grants.services.reports import report_upload
-from tests.factories import PDF_BYTES, PNG_BYTES, complete_application, in_review_application
+from tests.factories import PDF_BYTES, PNG_BYTES, complete_application, in_review_application, pdf_variant
 
 pytestmark = pytest.mark.django_db
 
@@ -54,6 +56,35 @@ DISGUISED = {
     "html": HTML_BYTES,
 }
 CONTENT_CHECKED = "son contenu a été vérifié"
+
+
+def _zip_with_a_page() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.html", HTML_BYTES)
+    return buffer.getvalue()
+
+
+def _jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (0, 0, 145)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+JPEG_HEADER = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+# Files whose first bytes are those of a PDF (libmagic says application/pdf) but which are not one,
+# or not only one: each is something else to another reader.
+PDF_POLYGLOTS = {
+    "pdf with a zip appended": PDF_BYTES + _zip_with_a_page(),
+    "pdf header then html": b"%PDF-1.4\n" + HTML_BYTES,
+    "pdf without any page": (
+        b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\n"
+        b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    ),
+    "pdf with html after eof": PDF_BYTES + HTML_BYTES,
+}
 
 
 @dataclass
@@ -174,6 +205,37 @@ def test_a_file_named_pdf_that_is_not_one_is_refused_and_nothing_is_kept(
     assert _files(_media_root) == before_files
 
 
+@pytest.mark.parametrize("kind", sorted(PDF_POLYGLOTS))
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_file_that_starts_like_a_pdf_but_does_not_parse_as_one_is_refused(
+    client: Client, _media_root: Path, endpoint: Callable[[], Upload], kind: str
+) -> None:
+    upload = endpoint()
+    before_rows, before_files = upload.stored(), _files(_media_root)
+    content = PDF_POLYGLOTS[kind]
+    assert sniff_mime(content[:SNIFF_BYTES]) == "application/pdf"  # the first bytes alone would pass
+    response = _post(client, upload, "document.pdf", content, "application/pdf")
+    _error_next_to_the_field(response, upload, CONTENT_CHECKED)
+    assert upload.stored() == before_rows
+    assert _files(_media_root) == before_files
+
+
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_trailing_whitespace_after_eof_and_incremental_updates_still_pass(
+    client: Client, endpoint: Callable[[], Upload]
+) -> None:
+    upload = endpoint()
+    before = upload.stored()
+    # An incremental update: a second body, xref and %%EOF after the first (signing tools do this).
+    updated = PDF_BYTES + b"4 0 obj<</Producer(x)>>endobj\n" + PDF_BYTES[PDF_BYTES.index(b"xref") :]
+    assert (
+        _post(client, upload, "document.pdf", PDF_BYTES + b"\r\n \n\x00", "application/pdf").status_code
+        == 302
+    )
+    assert _post(client, upload, "document.pdf", updated, "application/pdf").status_code == 302
+    assert upload.stored() > before
+
+
 @pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
 def test_a_real_pdf_passes_whatever_type_the_browser_announced(
     client: Client, endpoint: Callable[[], Upload]
@@ -198,7 +260,7 @@ def test_a_file_over_the_limit_is_refused_and_nothing_is_kept(
     assert upload.stored() == before_rows
     assert _files(_media_root) == before_files
     # Just under the limit passes.
-    response = _post(client, upload, "document.pdf", PDF_BYTES + b"%" * 1000, "application/pdf")
+    response = _post(client, upload, "document.pdf", pdf_variant("x" * 1000), "application/pdf")
     assert response.status_code == 302
 
 
@@ -209,6 +271,38 @@ def test_an_empty_file_is_refused(client: Client, endpoint: Callable[[], Upload]
     response = _post(client, upload, "document.pdf", b"", "application/pdf")
     _error_next_to_the_field(response, upload, "est vide")
     assert upload.stored() == before
+
+
+def _post_raw(client: Client, upload: Upload, filename: str, content: bytes) -> Any:
+    """A multipart body written by hand: the test client would cut the file name at 255 characters."""
+    client.force_login(upload.user)
+    boundary = "frontiere-de-test"
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode()
+        for key, value in upload.extra.items()
+    )
+    body += (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{upload.field}"; filename="{filename}"\r\n'
+        "Content-Type: application/pdf\r\n\r\n"
+    ).encode()
+    body += content + f"\r\n--{boundary}--\r\n".encode()
+    return client.post(upload.url, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+@pytest.mark.parametrize("filename", ["a" * 1000 + ".pdf", "é" * 996 + ".pdf", "b" * 197 + ".pdf"])
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=[endpoint.__name__ for endpoint in ENDPOINTS])
+def test_a_file_name_too_long_gets_the_form_error_not_a_bare_400(
+    client: Client, _media_root: Path, endpoint: Callable[[], Upload], filename: str
+) -> None:
+    upload = endpoint()
+    before_rows, before_files = upload.stored(), _files(_media_root)
+    response = _post_raw(client, upload, filename, PDF_BYTES)
+    _error_next_to_the_field(response, upload, "Le nom de ce fichier dépasse 200 caractères")
+    assert upload.stored() == before_rows
+    assert _files(_media_root) == before_files
+    # A name of 200 characters is taken (stored under a shortened, sanitised name).
+    assert _post_raw(client, upload, "c" * 196 + ".pdf", PDF_BYTES).status_code == 302
+    assert upload.stored() > before_rows
 
 
 # --- the services check by themselves -------------------------------------------------------------
@@ -269,6 +363,48 @@ def test_a_document_accepting_images_takes_a_png_only_under_its_own_name() -> No
         actor=user,
     )
     assert kept.content_type == "image/png"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("rib.jpg", JPEG_HEADER + HTML_BYTES),
+        ("rib.jpg", _jpeg()[:200]),  # cut short: the header is right, the image does not decode
+        ("rib.png", PNG_BYTES[:40] + HTML_BYTES),
+        ("rib.pdf", b"%PDF-1.7\n" + HTML_BYTES),
+    ],
+)
+def test_an_image_or_pdf_that_does_not_decode_is_refused_and_nothing_is_kept(
+    _media_root: Path, name: str, content: bytes
+) -> None:
+    application = complete_application()
+    rib = RequiredDocument.objects.get(call=application.call, code="rib")  # pdf, jpg, png
+    assert sniff_mime(content[:SNIFF_BYTES]) in {"image/jpeg", "image/png", "application/pdf"}
+    before, before_rows = _files(_media_root), Attachment.objects.count()
+    with pytest.raises(ValidationError) as refused:
+        attachment_add(
+            application=application,
+            required_document=rib,
+            file=io.BytesIO(content),
+            filename=name,
+            actor=application.created_by,
+        )
+    assert CONTENT_CHECKED in refused.value.message_dict["file"][0]
+    assert Attachment.objects.count() == before_rows
+    assert _files(_media_root) == before
+
+
+def test_a_real_jpeg_passes() -> None:
+    application = complete_application()
+    rib = RequiredDocument.objects.get(call=application.call, code="rib")
+    kept = attachment_add(
+        application=application,
+        required_document=rib,
+        file=io.BytesIO(_jpeg()),
+        filename="rib.jpg",
+        actor=application.created_by,
+    )
+    assert kept.content_type == "image/jpeg"
 
 
 # --- serving -------------------------------------------------------------------------------------
@@ -332,3 +468,47 @@ def test_reports_and_signed_copies_are_served_as_pdf_attachments(client: Client)
         "application/pdf",
         PDF_BYTES,
     )
+
+
+# --- office documents: readable archives of their format ------------------------------------------
+
+
+def _docx(*, extra: dict[str, bytes] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Override PartName="/word/document.xml" ContentType="application/'
+            'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>',
+        )
+        archive.writestr("_rels/.rels", "<Relationships/>")
+        archive.writestr("word/document.xml", "<w:document/>" + "<w:p/>" * 200)
+        for name, content in (extra or {}).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _odt() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", "<office:document-content/>", zipfile.ZIP_DEFLATED)
+        archive.writestr("META-INF/manifest.xml", "<manifest/>", zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
+
+
+def test_office_documents_pass_when_whole_and_are_refused_when_damaged(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    docx, odt = _docx(), _odt()
+    assert checked_mime(docx) == "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert checked_mime(odt) == "application/vnd.oasis.opendocument.text"
+    # A flipped byte inside the compressed document: the CRC no longer matches.
+    member = docx.index(b"word/document.xml") + len(b"word/document.xml") + 4
+    damaged = docx[:member] + bytes([docx[member] ^ 0xFF]) + docx[member + 1 :]
+    assert sniff_mime(damaged[:SNIFF_BYTES]) == sniff_mime(docx[:SNIFF_BYTES])
+    assert checked_mime(damaged) == ""
+    # An archive that would unpack beyond the bound is refused unread.
+    monkeypatch.setattr("applications.services.attachments.MAX_UNZIPPED_BYTES", 1000)
+    assert checked_mime(_docx(extra={"word/media/big.bin": b"0" * 2000})) == ""
