@@ -1,4 +1,4 @@
-"""Budget reports and open data of a call: CSV, XLSX and PDF, and the « données essentielles ».
+"""Budget reports of a call: CSV, XLSX and PDF (the open data is in grants.open_data).
 
 Reading
     Every row generator runs one query (joins, plus correlated subqueries for the lead structure
@@ -49,12 +49,8 @@ from django.db.models import (
     CharField,
     Count,
     DecimalField,
-    ExpressionWrapper,
     F,
-    Max,
-    Min,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -85,7 +81,7 @@ from notifications.services import document_request
 CHUNK_SIZE = 2000
 CSV_FLUSH_BYTES = 64 * 1024
 BUDGET_REPORT_ACTION = "export.budget_report"
-OPEN_DATA_ACTION = "export.open_data"
+OPEN_DATA_ACTION = "export.open_data"  # the rows: grants.open_data
 PDF_TEMPLATE = "pdf/budget_summary.html"
 PDF_KIND = "budget-summary"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -659,125 +655,6 @@ def summary_context(call: Call) -> dict[str, Any]:
 
 def pdf_summary(call: Call) -> bytes:
     return render_pdf(PDF_TEMPLATE, summary_context(call))
-
-
-# --- open data: the « données essentielles » of the agreements ----------------------------------
-
-# The columns of the SCDL « subventions » schema (décret 2017-779, arrêté du 17 novembre 2017).
-OPEN_DATA_COLUMNS = (
-    "nomAttribuant",
-    "idAttribuant",
-    "dateConvention",
-    "referenceDecision",
-    "nomBeneficiaire",
-    "idBeneficiaire",
-    "objet",
-    "montant",
-    "nature",
-    "conditionsVersement",
-    "datesPeriodeVersement",
-    "idRAE",
-    "notificationUE",
-    "pourcentageSubvention",
-)
-# Above this amount an agreement is mandatory (loi 2000-321, art. 10) and its data published.
-OPEN_DATA_THRESHOLD = Decimal("23000")
-OBJECT_MAX_LENGTH = 256
-
-
-def _open_data_agreements(call: Call) -> QuerySet[Agreement]:
-    live_tranche = ~Q(grant__tranches__status=Tranche.Status.CANCELLED)
-    return (
-        Agreement.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE, signed_at__isnull=False)
-        .annotate(total=ExpressionWrapper(F("grant__amount") + F("grant__bonus"), output_field=MONEY_FIELD))
-        .filter(total__gt=OPEN_DATA_THRESHOLD)
-        .annotate(
-            first_due=Min("grant__tranches__due_date", filter=live_tranche),
-            last_due=Max("grant__tranches__due_date", filter=live_tranche),
-        )
-        .select_related("grant__application")
-        .prefetch_related(
-            Prefetch(
-                "grant__application__members",
-                queryset=Member.objects.select_related("organisation").order_by(
-                    "-is_lead", "organisation__name"
-                ),
-                to_attr="open_data_members",
-            )
-        )
-        .order_by("signed_at", "number")
-    )
-
-
-def _fraction_text(fraction: Decimal) -> str:
-    """0.6 -> "0.60", 1 -> "1.00", 1/3 -> "0.3333": a point, at least two decimals."""
-    value = fraction.quantize(Decimal("0.0001")).normalize()
-    if value.as_tuple().exponent > -2:  # type: ignore[operator]
-        value = value.quantize(Decimal("0.01"))
-    return format(value, "f")
-
-
-def _payment_period(agreement: Agreement) -> str:
-    first = getattr(agreement, "first_due", None) or agreement.starts_on
-    last = getattr(agreement, "last_due", None) or agreement.ends_on
-    if first is None:
-        first = _local_date(agreement.signed_at)
-    if first is None:
-        return ""
-    if last is None or last == first:
-        return first.isoformat()
-    return f"{first.isoformat()}/{last.isoformat()}"
-
-
-def open_data_rows(call: Call) -> Iterator[list[Any]]:
-    """The « données essentielles » of each signed agreement above 23 000 €, in the SCDL schema.
-
-    One row per beneficiary structure, as the schema asks when a grant has several: every
-    structure of the consortium with a positive share of the project, with that share as
-    `pourcentageSubvention` (the shares normalised to add up to 1) and the grant's whole amount
-    as `montant` (« montant total … avant répartition »). A dossier whose structures all have a
-    nil share gets one row, its lead's, at 1.00. Legal persons only: a structure whose INSEE
-    legal category is a natural person's (level I "1", entrepreneur individuel) is left out, so no
-    person's name is ever published; nor any e-mail address, no user field being read.
-
-    `referenceDecision` is the agreement's number; `datesPeriodeVersement` runs from the first to
-    the last due date of the tranches (the agreement's dates, failing those).
-    """
-    for agreement in _open_data_agreements(call).iterator(chunk_size=CHUNK_SIZE):
-        application = agreement.grant.application
-        members: list[Member] = list(getattr(application, "open_data_members", []))
-        beneficiaries = [member for member in members if member.share_percent > 0]
-        if not beneficiaries:
-            beneficiaries = [member for member in members if member.is_lead]
-        shares = sum((member.share_percent for member in beneficiaries), ZERO)
-        objet = _("%(kind)s « %(title)s » — %(call)s") % {
-            "kind": Application.Kind(application.kind).label,
-            "title": application.title,
-            "call": call.title,
-        }
-        signed = _local_date(agreement.signed_at)
-        amount = (agreement.grant.amount + agreement.grant.bonus).quantize(CENT)
-        for member in beneficiaries:
-            organisation = member.organisation
-            if is_natural_person(organisation):
-                continue
-            fraction = member.share_percent / shares if shares > 0 else Decimal("1")
-            yield [
-                call.grantor_name,
-                call.grantor_siret,
-                signed,
-                agreement.number,
-                organisation.name,
-                organisation.siret,
-                objet[:OBJECT_MAX_LENGTH],
-                amount,
-                "aide en numéraire",
-                "échelonné",
-                _payment_period(agreement),
-                "",
-                "non",
-                _fraction_text(fraction),
-            ]
 
 
 # --- the public list of laureates ---------------------------------------------------------------

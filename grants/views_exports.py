@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
+from django.contrib import messages
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -31,7 +32,6 @@ from applications.models import Call
 from grants.exports import (
     BUDGET_REPORT_ACTION,
     OPEN_DATA_ACTION,
-    OPEN_DATA_COLUMNS,
     PDF_KIND,
     XLSX_CONTENT_TYPE,
     csv_stream,
@@ -39,7 +39,6 @@ from grants.exports import (
     grant_columns,
     labels,
     laureate_rows,
-    open_data_rows,
     pdf_summary_request,
     report_rows_grants,
     report_rows_tranches,
@@ -48,6 +47,7 @@ from grants.exports import (
     xlsx_job_name,
     xlsx_job_state,
 )
+from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
 from notifications.models import Document, Status
 
 admin_required = role_required(can_use_admin_space)
@@ -104,11 +104,19 @@ def export_csv(request: HttpRequest, slug: str, rows: str) -> StreamingHttpRespo
 
 @admin_required
 @require_GET
-def export_open_data(request: HttpRequest, slug: str) -> StreamingHttpResponse:
-    """The « données essentielles » of the call's agreements, in the SCDL « subventions » schema."""
+def export_open_data(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
+    """The « données essentielles » of the call's agreements, in the SCDL « subventions » schema.
+
+    A file the schema would refuse is not served: the exports page says which setting to fill in.
+    """
     call = get_object_or_404(Call, slug=slug)
+    try:
+        table = open_data_table(call)
+    except OpenDataError as error:
+        messages.error(request, str(error))
+        return redirect("grants:export-index")
     export_record(actor=cast(User, request.user), call=call, action=OPEN_DATA_ACTION, data={"format": "csv"})
-    chunks = csv_stream(open_data_rows(call), OPEN_DATA_COLUMNS, delimiter=",")
+    chunks = csv_stream(table, OPEN_DATA_COLUMNS, delimiter=",")
     return _csv_response(chunks, _dated(call, "donnees-essentielles-subventions", "csv"))
 
 

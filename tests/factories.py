@@ -104,6 +104,8 @@ class CallFactory(factory.django.DjangoModelFactory):
     max_per_year = Decimal("50000")
     duration_years = 3
     fnt_bonus = Decimal("100000")
+    # The ANCT's (public): the open data requires the grantor's SIRET.
+    grantor_siret = "13002612300013"
 
     @factory.post_generation
     def documents(self, create: bool, extracted: object, **kwargs: object) -> None:

@@ -25,11 +25,9 @@ from accounts.models import AuditEvent
 from applications.models import Application, Call, Member
 from fabriques.models import LegalCategory, Organisation
 from grants.exports import (
-    OPEN_DATA_COLUMNS,
     csv_stream,
     labels,
     neutralise,
-    open_data_rows,
     pdf_summary,
     report_rows_grants,
     report_rows_tranches,
@@ -38,9 +36,11 @@ from grants.exports import (
     xlsx_write,
 )
 from grants.models import Agreement, Grant, Tranche
+from grants.open_data import OPEN_DATA_COLUMNS, open_data_rows
 from grants.services import application_award
 from grants.tasks_exports import budget_report_build_task
 from notifications.models import Document
+from tests.grants.scdl import schema_errors
 from tests.factories import (
     CallFactory,
     OrganisationFactory,
@@ -389,9 +389,13 @@ def call_with_agreements() -> tuple[Call, dict[str, Grant]]:
 
 def test_open_data_has_one_row_per_beneficiary_structure_in_the_schema(call_with_agreements, tmp_path: Path):
     call, grants = call_with_agreements
+    association = grants["single"].application.members.get(is_lead=True).organisation
+    Organisation.objects.filter(pk=association.pk).update(rna="W321000123")
     call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
     text = (tmp_path / "od.csv").read_text(encoding="utf-8")
     rows = read_csv(text, delimiter=",")
+    assert len(rows[0]) == 16 and {"rnaBeneficiaire", "dispositifAide"} <= set(rows[0])
     assert tuple(rows[0]) == OPEN_DATA_COLUMNS
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [(r["referenceDecision"], r["pourcentageSubvention"]) for r in records] == [
@@ -403,6 +407,7 @@ def test_open_data_has_one_row_per_beneficiary_structure_in_the_schema(call_with
     lead = consortium.application.members.get(is_lead=True).organisation
     assert records[0]["nomBeneficiaire"] == lead.name and records[0]["idBeneficiaire"] == lead.siret
     assert records[1]["nomBeneficiaire"] == "Coopérative des Tiers-Lieux"
+    assert records[2]["rnaBeneficiaire"] == "W321000123" and records[0]["rnaBeneficiaire"] == ""
     assert {r["montant"] for r in records[:2]} == {"150000.00"}  # the total, before the split
     assert records[2]["montant"] == "250000.00"  # FNT: the bonus is part of the grant
     for record in records:
@@ -413,13 +418,90 @@ def test_open_data_has_one_row_per_beneficiary_structure_in_the_schema(call_with
         assert record["nature"] == "aide en numéraire"
         assert record["conditionsVersement"] == "échelonné"
         assert record["notificationUE"] == "non" and record["idRAE"] == ""
-        assert len(record["objet"]) <= 256 and call.title in record["objet"]
+        assert call.title in record["objet"]
     assert "Personne-Physique" not in text
     assert "@" not in text
     for grant in grants.values():
         creator = grant.application.created_by
         assert creator.last_name not in text and creator.email not in text
     assert AuditEvent.objects.filter(action="export.open_data", target_id=str(call.pk)).count() == 1
+
+
+def test_a_partner_with_half_a_percent_is_published_at_the_schemas_least_share(
+    call_with_agreements, tmp_path: Path
+):
+    call, grants = call_with_agreements
+    application = grants["consortium"].application
+    Member.objects.filter(application=application, is_lead=True).update(share_percent=Decimal("59.5"))
+    Member.objects.filter(application=application, organisation__name="Coopérative des Tiers-Lieux").update(
+        share_percent=40
+    )
+    small = OrganisationFactory(name="Petite Association")
+    Member.objects.create(
+        application=application, organisation=small, role="Appui", share_percent=Decimal("0.5")
+    )
+    call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
+    rows = read_csv((tmp_path / "od.csv").read_text(encoding="utf-8"), delimiter=",")
+    shares = {row[4]: Decimal(row[14]) for row in rows[1:] if row[3] == "CONV-2026-001"}
+    lead = application.members.get(is_lead=True).organisation.name
+    # 0.5 % is raised to 0.01, taken from the lead's 0.595: still one in all.
+    assert shares == {
+        lead: Decimal("0.59"),
+        "Coopérative des Tiers-Lieux": Decimal("0.40"),
+        "Petite Association": Decimal("0.01"),
+    }
+    assert sum(shares.values()) == 1
+
+
+def test_a_long_title_is_cut_on_a_word_with_an_ellipsis_within_256_characters(
+    call_with_agreements, tmp_path: Path
+):
+    call, grants = call_with_agreements
+    title = " ".join(["Tiers-lieu nourricier et numérique des coteaux de Gascogne"] * 6)
+    Application.objects.filter(pk=grants["single"].application_id).update(title=title)
+    call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
+    rows = read_csv((tmp_path / "od.csv").read_text(encoding="utf-8"), delimiter=",")
+    objet = next(row[7] for row in rows[1:] if row[3] == "CONV-2026-002")
+    assert len(objet) <= 256
+    assert objet.endswith(f"… » — {call.title}")
+    kept = objet.split("« ", 1)[1].split("… »", 1)[0]
+    assert title.startswith(kept) and title[len(kept)] == " "  # a whole word, no half word
+
+
+def test_open_data_without_the_grantors_siret_is_refused_naming_the_setting(
+    client, call_with_agreements, tmp_path: Path
+):
+    call, _grants = call_with_agreements
+    Call.objects.filter(pk=call.pk).update(grantor_siret="")
+    with pytest.raises(CommandError, match="« SIRET de l'autorité qui attribue » de l'appel"):
+        call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert not (tmp_path / "od.csv").exists()
+
+    client.force_login(programme_admin())
+    response = client.get(reverse("grants:export-open-data", args=[call.slug]), follow=True)
+    assert response.redirect_chain == [(reverse("grants:export-index"), 302)]
+    html = response.content.decode()
+    assert "idAttribuant" in html and "SIRET de l&#x27;autorité qui attribue" in html
+    assert not AuditEvent.objects.filter(action="export.open_data").exists()
+
+    Call.objects.filter(pk=call.pk).update(grantor_siret="13002603200017")  # a wrong check digit
+    with pytest.raises(CommandError, match="n'est pas un SIRET valide"):
+        call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert not (tmp_path / "od.csv").exists()
+
+
+def test_open_data_with_an_empty_required_cell_is_refused_naming_the_agreement(
+    call_with_agreements, tmp_path: Path
+):
+    call, grants = call_with_agreements
+    lead = grants["single"].application.members.get(is_lead=True).organisation
+    Organisation.objects.filter(pk=lead.pk).update(name=" ")  # written around the form's checks
+    assert any(row[4] == " " for row in open_data_rows(call))  # what the refusal prevents
+    with pytest.raises(CommandError, match="nomBeneficiaire.*CONV-2026-002"):
+        call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert not (tmp_path / "od.csv").exists()
 
 
 def test_open_data_leaves_out_grants_of_23_000_euros_or_less():
