@@ -24,15 +24,13 @@ XLSX
     string, so that a name beginning with "=" is never stored as a formula.
 
 Jobs
-    A workbook is built in the background by `grants.tasks_exports.budget_report_build_task`; its
-    progress lives in the Django cache under one key per job ({"done", "total", "ready", "path"}
-    and what the views need to check who may download it). The PDF summary is a
+    A workbook is built in the background by `grants.tasks_exports.budget_report_build_task`; the
+    job is an `ExportJob` row with its progress (grants.export_jobs). The PDF summary is a
     `notifications.Document` row, rendered by the existing document task.
 """
 
 import csv
 import io
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,9 +39,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from django.core.cache import cache
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import (
     CharField,
@@ -701,97 +696,6 @@ def laureate_rows(call: Call) -> Iterator[LaureateRow]:
 def export_record(*, actor: User | None, call: Call, action: str, data: dict[str, Any]) -> None:
     """Every export leaves an audit row: who took which data of which call, in which format."""
     audit_record(actor=actor, action=action, target=call, data=data)
-
-
-JOB_TIMEOUT = 60 * 60 * 24
-EXPORTS_DIR = "exports"
-
-
-def _job_key(job_id: str) -> str:
-    return f"grants:export-job:{job_id}"
-
-
-def xlsx_job_name(job_id: str) -> str:
-    """The workbook's name in the media storage: derived from the id, never read from the cache."""
-    return f"{EXPORTS_DIR}/{uuid.UUID(job_id)}.xlsx"
-
-
-def _purge_old_exports() -> None:
-    """A workbook lives as long as its job's cache entry (a day): older files are deleted.
-
-    Through the storage API, so that it works on the file system and on an S3 bucket alike.
-    """
-    cutoff = timezone.now() - timedelta(seconds=JOB_TIMEOUT)
-    try:
-        _folders, names = default_storage.listdir(EXPORTS_DIR)
-    except FileNotFoundError:
-        return
-    for name in names:
-        path = f"{EXPORTS_DIR}/{name}"
-        try:
-            if name.endswith(".xlsx") and default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except FileNotFoundError:  # removed meanwhile by another build
-            continue
-
-
-def xlsx_job_create(*, call: Call, actor: User) -> str:
-    """Record a workbook to build (the caller queues the task after commit) and audit it."""
-    job_id = str(uuid.uuid4())
-    state = {
-        "done": 0,
-        "total": 0,
-        "ready": False,
-        "failed": False,
-        "path": f"{EXPORTS_DIR}/{job_id}.xlsx",
-        "call_id": call.pk,
-        "call_slug": call.slug,
-        "requested_by": actor.pk,
-    }
-    cache.set(_job_key(job_id), state, JOB_TIMEOUT)
-    export_record(actor=actor, call=call, action=BUDGET_REPORT_ACTION, data={"format": "xlsx", "job": job_id})
-    return job_id
-
-
-def xlsx_job_state(job_id: str) -> dict[str, Any] | None:
-    state: dict[str, Any] | None = cache.get(_job_key(job_id))
-    return state
-
-
-def xlsx_job_build(*, job_id: str) -> None:
-    """Build a job's workbook, reporting progress in the cache. Idempotent: a finished or unknown
-    job is left alone.
-
-    The workbook is written to a local temporary file, then saved whole into the media storage
-    (a folder shared by the web and the workers, or an S3 bucket): a download never sees half a
-    file. Its rows are read on the read replica when one is configured.
-    """
-    key = _job_key(job_id)
-    state = xlsx_job_state(job_id)
-    if state is None or state["ready"]:
-        return
-    call = Call.objects.get(pk=state["call_id"])
-    name = xlsx_job_name(job_id)
-    _purge_old_exports()
-
-    def progress(done: int, total: int) -> None:
-        state.update(done=done, total=total)
-        cache.set(key, state, JOB_TIMEOUT)
-
-    with tempfile.TemporaryFile(suffix=".xlsx") as workbook:
-        try:
-            with reading_from_replica():
-                xlsx_write(call, workbook, progress=progress)
-        except Exception:
-            state["failed"] = True
-            cache.set(key, state, JOB_TIMEOUT)
-            raise
-        workbook.seek(0)
-        # A redelivered task may find the file of a build that stopped before its state was saved.
-        default_storage.delete(name)
-        saved = default_storage.save(name, File(workbook))
-    state.update(ready=True, failed=False, path=saved, done=max(state["done"], state["total"]))
-    cache.set(key, state, JOB_TIMEOUT)
 
 
 def pdf_summary_request(*, call: Call, actor: User) -> Document:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from applications.models import Application, Call, Member
 from fabriques.models import LegalCategory, Organisation
+from grants.export_jobs import export_job_build, export_job_create, export_job_file_name, transition
 from grants.exports import (
     csv_stream,
     labels,
@@ -32,15 +33,13 @@ from grants.exports import (
     report_rows_grants,
     report_rows_tranches,
     tranche_columns,
-    xlsx_job_create,
     xlsx_write,
 )
-from grants.models import Agreement, Grant, Tranche
+from grants.models import Agreement, ExportJob, Grant, Tranche
 from grants.open_data import OPEN_DATA_COLUMNS, open_data_rows
 from grants.services import application_award
 from grants.tasks_exports import budget_report_build_task
 from notifications.models import Document
-from tests.grants.scdl import schema_errors
 from tests.factories import (
     CallFactory,
     OrganisationFactory,
@@ -49,6 +48,7 @@ from tests.factories import (
     in_review_application,
     programme_admin,
 )
+from tests.grants.scdl import schema_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -603,7 +603,7 @@ def test_a_running_job_shows_a_progress_bar_polled_every_two_seconds(client):
     call = CallFactory()
     admin = programme_admin()
     client.force_login(admin)
-    job_id = xlsx_job_create(call=call, actor=admin)  # queued, not built
+    job_id = export_job_create(call=call, actor=admin).pk  # queued, not built
     page = client.get(reverse("grants:export-job", kwargs={"job_id": job_id})).content.decode()
     status_url = reverse("grants:export-job-status", kwargs={"job_id": job_id})
     assert f'hx-get="{status_url}"' in page and 'hx-trigger="every 2s"' in page
@@ -615,17 +615,25 @@ def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch):
     call = CallFactory()
     admin = programme_admin()
     client.force_login(admin)
-    job_id = xlsx_job_create(call=call, actor=admin)
+    job_id = export_job_create(call=call, actor=admin).pk
 
     def broken(*args, **kwargs):
         raise RuntimeError("disque plein")
 
     monkeypatch.setattr("grants.exports.xlsx_write", broken)
     with pytest.raises(RuntimeError):
-        budget_report_build_task.delay(job_id)
+        budget_report_build_task.delay(str(job_id))
     html = client.get(reverse("grants:export-job-status", kwargs={"job_id": job_id})).content.decode()
     assert "n'a pas pu être produit" in html and "hx-trigger" not in html
     assert not list(Path(django_settings.MEDIA_ROOT, "exports").glob("*"))
+    job = ExportJob.objects.get(pk=job_id)
+    assert (job.status, job.error) == ("failed", "RuntimeError('disque plein')")
+    assert [(c.from_status, c.to_status) for c in job.changes.all()] == [
+        ("queued", "running"),
+        ("running", "failed"),
+    ]
+    budget_report_build_task.delay(str(job_id))  # redelivered: a failed job is left alone
+    assert ExportJob.objects.get(pk=job_id).changes.count() == 2
 
 
 def test_the_pdf_summary_is_a_document_built_after_commit_and_downloaded(
@@ -678,28 +686,39 @@ def test_the_laureates_page_of_a_call_without_grants_says_so(client):
     assert "Aucun lauréat pour l'instant." in response.content.decode()
 
 
-def test_workbooks_go_through_the_media_storage_and_a_day_old_one_is_purged(client, call_with_grants):
+def kill_before_done(real):  # type: ignore[no-untyped-def]
+    def transition(*, job, to_status, **kwargs):  # type: ignore[no-untyped-def]
+        if to_status == "done":
+            raise SystemExit("worker killed")
+        return real(job=job, to_status=to_status, **kwargs)
+
+    return transition
+
+
+def test_workbooks_go_through_the_media_storage_and_a_day_old_one_is_purged(
+    client, call_with_grants, monkeypatch
+):
     import os
 
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from grants.exports import xlsx_job_build, xlsx_job_name
-
     call, _grants = call_with_grants
     admin = programme_admin()
-    old = xlsx_job_name(xlsx_job_create(call=call, actor=admin))
+    old = export_job_file_name(export_job_create(call=call, actor=admin).pk)
     default_storage.save(old, ContentFile(b"ancien classeur"))
     two_days_ago = (timezone.now() - timedelta(days=2)).timestamp()
     os.utime(default_storage.path(old), (two_days_ago, two_days_ago))
 
-    job_id = xlsx_job_create(call=call, actor=admin)
-    xlsx_job_build(job_id=job_id)
-    # Built again (a redelivered task after the save): the same name, no "_abc123" copy.
-    from django.core.cache import cache
-
-    cache.set(f"grants:export-job:{job_id}", {**cache.get(f"grants:export-job:{job_id}"), "ready": False})
-    xlsx_job_build(job_id=job_id)
+    job_id = export_job_create(call=call, actor=admin).pk
+    # Killed after the save, before the job was marked done: the redelivered task builds again,
+    # under the same name, no "_abc123" copy.
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr("grants.export_jobs.transition", kill_before_done(transition))
+        export_job_build(job_id=job_id)
+    assert ExportJob.objects.get(pk=job_id).status == "running"
+    export_job_build(job_id=job_id)
+    assert ExportJob.objects.get(pk=job_id).status == "done"
 
     _folders, names = default_storage.listdir("exports")
     assert names == [f"{job_id}.xlsx"]
