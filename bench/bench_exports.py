@@ -331,13 +331,13 @@ def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
     from accounts.models import User
     from applications.models import Call
     from grants import views_exports
+    from grants.export_jobs import export_job_build, export_job_create, export_job_file_name
     from grants.exports import (
         csv_stream,
         labels,
         report_rows_tranches,
         tranche_columns,
     )
-    from grants.export_jobs import export_job_build, export_job_create, export_job_file_name
 
     _limit_rows(rows)
     call = Call.objects.get(pk=call_id)
