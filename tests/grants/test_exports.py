@@ -458,8 +458,12 @@ def test_a_long_title_is_cut_on_a_word_with_an_ellipsis_within_256_characters(
     call_with_agreements, tmp_path: Path
 ):
     call, grants = call_with_agreements
-    title = " ".join(["Tiers-lieu nourricier et numérique des coteaux de Gascogne"] * 6)
+    title = " ".join(["Tiers-lieu nourricier et numérique des coteaux de Gascogne"] * 3)  # 176
     Application.objects.filter(pk=grants["single"].application_id).update(title=title)
+    Call.objects.filter(pk=call.pk).update(
+        title="Appel à manifestation d'intérêt Fabriques de territoires, deuxième vague nationale 2026"
+    )
+    call.refresh_from_db()
     call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
     assert schema_errors(tmp_path / "od.csv") == []
     rows = read_csv((tmp_path / "od.csv").read_text(encoding="utf-8"), delimiter=",")
