@@ -529,7 +529,7 @@ def admin_urls(call: Call) -> list[str]:
     ]
 
 
-def test_the_export_pages_are_for_programme_admins(client, call_with_grants):
+def test_the_export_pages_are_for_programme_admins(client, call_with_grants, tmp_path: Path):
     call, _grants = call_with_grants
     client.force_login(applicant())
     for url in admin_urls(call):
@@ -553,6 +553,9 @@ def test_the_export_pages_are_for_programme_admins(client, call_with_grants):
         content = b"".join(response.streaming_content).decode("utf-8")
         close_response(response)
         assert content.startswith("\ufeff")
+        if url == reverse("grants:export-open-data", args=[call.slug]):
+            (tmp_path / "od.csv").write_text(content, encoding="utf-8")
+            assert schema_errors(tmp_path / "od.csv") == []
     assert AuditEvent.objects.filter(action="export.budget_report").count() == 2
     assert AuditEvent.objects.filter(action="export.open_data").count() == 1
 
