@@ -78,9 +78,18 @@ class DocumentUploadForm(forms.Form):
             upload.label = gettext("Ajouter un fichier pour « %(label)s »") % {"label": document.label}
             upload.help_text = accepted_formats_hint(document)
             upload.widget.attrs["accept"] = ",".join(f".{ext}" for ext in document.extensions)
+            # An optional document's field carries no « * »: the form is only there to add a
+            # file, and posting it empty still gets « Choisissez un fichier » (clean_file).
+            upload.required = document.mandatory
             if isinstance(self.auto_id, str) and "%s" in self.auto_id:
                 # The template pack prints the hint with this id (Django's default would be "_helptext").
                 upload.widget.attrs["aria-describedby"] = f"{self.auto_id % self.add_prefix('file')}-aide"
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data.get("file")
+        if not upload:
+            raise forms.ValidationError(self.fields["file"].error_messages["required"], code="required")
+        return upload
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

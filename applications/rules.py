@@ -1,10 +1,11 @@
 """The rules of a dossier's budget, as pure functions: used by the services and the completeness check."""
 
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
+from accounts.formatting import format_money, parse_money
 from applications.models import BudgetYear, Call
 
 BUDGET_FIELDS = ("requested", "other_funding", "total_cost")
@@ -78,3 +79,50 @@ def budget_totals(budget_years: list[BudgetYear]) -> dict[str, Decimal]:
     return {
         field: sum((getattr(row, field) for row in budget_years), Decimal("0")) for field in BUDGET_FIELDS
     }
+
+
+@dataclass(frozen=True)
+class BudgetRunning:
+    """The running total of a budget as typed, against the call's bounds (shown beside the fields).
+
+    `state`: "below" the call's minimum, "above" its maximum, or "within"; `gap` is how far.
+    """
+
+    total: Decimal
+    minimum: Decimal
+    maximum: Decimal
+    cap: Decimal
+    state: str
+    gap: Decimal
+    years_over_cap: list[int]
+
+
+def typed_amount(value: object) -> Decimal:
+    """An amount as typed in a budget input; what cannot be read counts as 0 (its error says why)."""
+    if isinstance(value, Decimal):
+        return value
+    try:
+        amount = parse_money(str(value or "").strip() or "0")
+    except (InvalidOperation, ValueError):
+        return Decimal("0")
+    return amount if amount.is_finite() and abs(amount) < Decimal("1e12") else Decimal("0")
+
+
+def budget_running(*, call: Call, requested: dict[int, Decimal]) -> BudgetRunning:
+    """The total requested over the years (`requested`: year -> amount), and where it stands."""
+    total = sum(requested.values(), Decimal("0"))
+    if total < call.min_award:
+        state, gap = "below", call.min_award - total
+    elif total > call.max_award:
+        state, gap = "above", total - call.max_award
+    else:
+        state, gap = "within", Decimal("0")
+    return BudgetRunning(
+        total=total,
+        minimum=call.min_award,
+        maximum=call.max_award,
+        cap=call.max_per_year,
+        state=state,
+        gap=gap,
+        years_over_cap=[year for year, amount in sorted(requested.items()) if amount > call.max_per_year],
+    )

@@ -13,7 +13,7 @@ milliseconds), then the same with 40 more past calls seeded by grants.bulk.seed_
 bench database (about 50 000 tranches), where the times are well above the noise.
 
 Second part, one subprocess per size: the XLSX workbook built by the background job's code path
-(grants.exports.xlsx_job_build, into MEDIA_ROOT, a temporary folder), its two long sheets limited
+(grants.export_jobs.export_job_build, into MEDIA_ROOT, a temporary folder), its two long sheets limited
 to the first N tranches (and N/3 grants) of every call, for N, 2N, 4N... The child reports its
 peak RSS (VmHWM, reset just before the build) minus its RSS at that moment; flat means the
 largest size's peak stays within 1.5× of the peak at two chunks of rows (see memory_sizes) while
@@ -331,14 +331,12 @@ def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
     from accounts.models import User
     from applications.models import Call
     from grants import views_exports
+    from grants.export_jobs import export_job_build, export_job_create, export_job_file_name
     from grants.exports import (
         csv_stream,
         labels,
         report_rows_tranches,
         tranche_columns,
-        xlsx_job_build,
-        xlsx_job_create,
-        xlsx_job_name,
     )
 
     _limit_rows(rows)
@@ -351,9 +349,9 @@ def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
     if mode == "xlsx":
         if actor is None:
             raise RuntimeError("no user to request the workbook")
-        job_id = xlsx_job_create(call=call, actor=actor)
-        xlsx_job_build(job_id=job_id)
-        name = xlsx_job_name(job_id)
+        job_id = export_job_create(call=call, actor=actor).pk
+        export_job_build(job_id=job_id)
+        name = export_job_file_name(job_id)
         size = default_storage.size(name)
         default_storage.delete(name)
     elif mode == "csv":

@@ -52,6 +52,9 @@ from grants.services.payments import tranche_pay, tranche_request, tranche_valid
 from notifications.pdf import render_pdf
 
 CALL_SLUG = "fabriques-de-territoires"
+# The grantor's SIRET, public (annuaire des entreprises): the Agence nationale de la cohésion des
+# territoires. The open data's `idAttribuant` requires it; `export_open_data` refuses without it.
+ANCT_SIRET = "13002612300013"
 CENSUS = Path(__file__).resolve().parent.parent / "fabriques" / "data" / "tiers-lieux-cget-2019.csv"
 
 DEMO_ACCOUNTS: list[dict[str, Any]] = [
@@ -527,11 +530,20 @@ def seed_call_signature(call: Call) -> None:
     )
 
 
+def seed_grantor(call: Call) -> None:
+    """The demo call names its grantor by SIRET, as a real call must before publishing open data."""
+    if not call.grantor_siret:
+        call.grantor_siret = ANCT_SIRET
+        call.full_clean()
+        call.save(update_fields=["grantor_siret"])
+
+
 def seed_all() -> dict[str, Any]:
     users = seed_accounts()
     created_places = seed_places()
     call = Call.objects.get(slug=CALL_SLUG)
     seed_call_signature(call)
+    seed_grantor(call)
     gers = seed_gers(call, users[Role.APPLICANT.value])
     others = seed_other_dossiers(call)
     seed_decisions(gers, others, users[Role.INSTRUCTOR.value])

@@ -1,4 +1,4 @@
-"""Budget reports and open data of a call: CSV, XLSX and PDF, and the « données essentielles ».
+"""Budget reports of a call: CSV, XLSX and PDF (the open data is in grants.open_data).
 
 Reading
     Every row generator runs one query (joins, plus correlated subqueries for the lead structure
@@ -24,15 +24,13 @@ XLSX
     string, so that a name beginning with "=" is never stored as a formula.
 
 Jobs
-    A workbook is built in the background by `grants.tasks_exports.budget_report_build_task`; its
-    progress lives in the Django cache under one key per job ({"done", "total", "ready", "path"}
-    and what the views need to check who may download it). The PDF summary is a
+    A workbook is built in the background by `grants.tasks_exports.budget_report_build_task`; the
+    job is an `ExportJob` row with its progress (grants.export_jobs). The PDF summary is a
     `notifications.Document` row, rendered by the existing document task.
 """
 
 import csv
 import io
-import tempfile
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -41,20 +39,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from django.core.cache import cache
-from django.core.files import File
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import (
     CharField,
     Count,
     DecimalField,
-    ExpressionWrapper,
     F,
-    Max,
-    Min,
     OuterRef,
-    Prefetch,
     Q,
     QuerySet,
     Subquery,
@@ -85,7 +76,7 @@ from notifications.services import document_request
 CHUNK_SIZE = 2000
 CSV_FLUSH_BYTES = 64 * 1024
 BUDGET_REPORT_ACTION = "export.budget_report"
-OPEN_DATA_ACTION = "export.open_data"
+OPEN_DATA_ACTION = "export.open_data"  # the rows: grants.open_data
 PDF_TEMPLATE = "pdf/budget_summary.html"
 PDF_KIND = "budget-summary"
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -661,125 +652,6 @@ def pdf_summary(call: Call) -> bytes:
     return render_pdf(PDF_TEMPLATE, summary_context(call))
 
 
-# --- open data: the « données essentielles » of the agreements ----------------------------------
-
-# The columns of the SCDL « subventions » schema (décret 2017-779, arrêté du 17 novembre 2017).
-OPEN_DATA_COLUMNS = (
-    "nomAttribuant",
-    "idAttribuant",
-    "dateConvention",
-    "referenceDecision",
-    "nomBeneficiaire",
-    "idBeneficiaire",
-    "objet",
-    "montant",
-    "nature",
-    "conditionsVersement",
-    "datesPeriodeVersement",
-    "idRAE",
-    "notificationUE",
-    "pourcentageSubvention",
-)
-# Above this amount an agreement is mandatory (loi 2000-321, art. 10) and its data published.
-OPEN_DATA_THRESHOLD = Decimal("23000")
-OBJECT_MAX_LENGTH = 256
-
-
-def _open_data_agreements(call: Call) -> QuerySet[Agreement]:
-    live_tranche = ~Q(grant__tranches__status=Tranche.Status.CANCELLED)
-    return (
-        Agreement.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE, signed_at__isnull=False)
-        .annotate(total=ExpressionWrapper(F("grant__amount") + F("grant__bonus"), output_field=MONEY_FIELD))
-        .filter(total__gt=OPEN_DATA_THRESHOLD)
-        .annotate(
-            first_due=Min("grant__tranches__due_date", filter=live_tranche),
-            last_due=Max("grant__tranches__due_date", filter=live_tranche),
-        )
-        .select_related("grant__application")
-        .prefetch_related(
-            Prefetch(
-                "grant__application__members",
-                queryset=Member.objects.select_related("organisation").order_by(
-                    "-is_lead", "organisation__name"
-                ),
-                to_attr="open_data_members",
-            )
-        )
-        .order_by("signed_at", "number")
-    )
-
-
-def _fraction_text(fraction: Decimal) -> str:
-    """0.6 -> "0.60", 1 -> "1.00", 1/3 -> "0.3333": a point, at least two decimals."""
-    value = fraction.quantize(Decimal("0.0001")).normalize()
-    if value.as_tuple().exponent > -2:  # type: ignore[operator]
-        value = value.quantize(Decimal("0.01"))
-    return format(value, "f")
-
-
-def _payment_period(agreement: Agreement) -> str:
-    first = getattr(agreement, "first_due", None) or agreement.starts_on
-    last = getattr(agreement, "last_due", None) or agreement.ends_on
-    if first is None:
-        first = _local_date(agreement.signed_at)
-    if first is None:
-        return ""
-    if last is None or last == first:
-        return first.isoformat()
-    return f"{first.isoformat()}/{last.isoformat()}"
-
-
-def open_data_rows(call: Call) -> Iterator[list[Any]]:
-    """The « données essentielles » of each signed agreement above 23 000 €, in the SCDL schema.
-
-    One row per beneficiary structure, as the schema asks when a grant has several: every
-    structure of the consortium with a positive share of the project, with that share as
-    `pourcentageSubvention` (the shares normalised to add up to 1) and the grant's whole amount
-    as `montant` (« montant total … avant répartition »). A dossier whose structures all have a
-    nil share gets one row, its lead's, at 1.00. Legal persons only: a structure whose INSEE
-    legal category is a natural person's (level I "1", entrepreneur individuel) is left out, so no
-    person's name is ever published; nor any e-mail address, no user field being read.
-
-    `referenceDecision` is the agreement's number; `datesPeriodeVersement` runs from the first to
-    the last due date of the tranches (the agreement's dates, failing those).
-    """
-    for agreement in _open_data_agreements(call).iterator(chunk_size=CHUNK_SIZE):
-        application = agreement.grant.application
-        members: list[Member] = list(getattr(application, "open_data_members", []))
-        beneficiaries = [member for member in members if member.share_percent > 0]
-        if not beneficiaries:
-            beneficiaries = [member for member in members if member.is_lead]
-        shares = sum((member.share_percent for member in beneficiaries), ZERO)
-        objet = _("%(kind)s « %(title)s » — %(call)s") % {
-            "kind": Application.Kind(application.kind).label,
-            "title": application.title,
-            "call": call.title,
-        }
-        signed = _local_date(agreement.signed_at)
-        amount = (agreement.grant.amount + agreement.grant.bonus).quantize(CENT)
-        for member in beneficiaries:
-            organisation = member.organisation
-            if is_natural_person(organisation):
-                continue
-            fraction = member.share_percent / shares if shares > 0 else Decimal("1")
-            yield [
-                call.grantor_name,
-                call.grantor_siret,
-                signed,
-                agreement.number,
-                organisation.name,
-                organisation.siret,
-                objet[:OBJECT_MAX_LENGTH],
-                amount,
-                "aide en numéraire",
-                "échelonné",
-                _payment_period(agreement),
-                "",
-                "non",
-                _fraction_text(fraction),
-            ]
-
-
 # --- the public list of laureates ---------------------------------------------------------------
 
 
@@ -824,97 +696,6 @@ def laureate_rows(call: Call) -> Iterator[LaureateRow]:
 def export_record(*, actor: User | None, call: Call, action: str, data: dict[str, Any]) -> None:
     """Every export leaves an audit row: who took which data of which call, in which format."""
     audit_record(actor=actor, action=action, target=call, data=data)
-
-
-JOB_TIMEOUT = 60 * 60 * 24
-EXPORTS_DIR = "exports"
-
-
-def _job_key(job_id: str) -> str:
-    return f"grants:export-job:{job_id}"
-
-
-def xlsx_job_name(job_id: str) -> str:
-    """The workbook's name in the media storage: derived from the id, never read from the cache."""
-    return f"{EXPORTS_DIR}/{uuid.UUID(job_id)}.xlsx"
-
-
-def _purge_old_exports() -> None:
-    """A workbook lives as long as its job's cache entry (a day): older files are deleted.
-
-    Through the storage API, so that it works on the file system and on an S3 bucket alike.
-    """
-    cutoff = timezone.now() - timedelta(seconds=JOB_TIMEOUT)
-    try:
-        _folders, names = default_storage.listdir(EXPORTS_DIR)
-    except FileNotFoundError:
-        return
-    for name in names:
-        path = f"{EXPORTS_DIR}/{name}"
-        try:
-            if name.endswith(".xlsx") and default_storage.get_modified_time(path) < cutoff:
-                default_storage.delete(path)
-        except FileNotFoundError:  # removed meanwhile by another build
-            continue
-
-
-def xlsx_job_create(*, call: Call, actor: User) -> str:
-    """Record a workbook to build (the caller queues the task after commit) and audit it."""
-    job_id = str(uuid.uuid4())
-    state = {
-        "done": 0,
-        "total": 0,
-        "ready": False,
-        "failed": False,
-        "path": f"{EXPORTS_DIR}/{job_id}.xlsx",
-        "call_id": call.pk,
-        "call_slug": call.slug,
-        "requested_by": actor.pk,
-    }
-    cache.set(_job_key(job_id), state, JOB_TIMEOUT)
-    export_record(actor=actor, call=call, action=BUDGET_REPORT_ACTION, data={"format": "xlsx", "job": job_id})
-    return job_id
-
-
-def xlsx_job_state(job_id: str) -> dict[str, Any] | None:
-    state: dict[str, Any] | None = cache.get(_job_key(job_id))
-    return state
-
-
-def xlsx_job_build(*, job_id: str) -> None:
-    """Build a job's workbook, reporting progress in the cache. Idempotent: a finished or unknown
-    job is left alone.
-
-    The workbook is written to a local temporary file, then saved whole into the media storage
-    (a folder shared by the web and the workers, or an S3 bucket): a download never sees half a
-    file. Its rows are read on the read replica when one is configured.
-    """
-    key = _job_key(job_id)
-    state = xlsx_job_state(job_id)
-    if state is None or state["ready"]:
-        return
-    call = Call.objects.get(pk=state["call_id"])
-    name = xlsx_job_name(job_id)
-    _purge_old_exports()
-
-    def progress(done: int, total: int) -> None:
-        state.update(done=done, total=total)
-        cache.set(key, state, JOB_TIMEOUT)
-
-    with tempfile.TemporaryFile(suffix=".xlsx") as workbook:
-        try:
-            with reading_from_replica():
-                xlsx_write(call, workbook, progress=progress)
-        except Exception:
-            state["failed"] = True
-            cache.set(key, state, JOB_TIMEOUT)
-            raise
-        workbook.seek(0)
-        # A redelivered task may find the file of a build that stopped before its state was saved.
-        default_storage.delete(name)
-        saved = default_storage.save(name, File(workbook))
-    state.update(ready=True, failed=False, path=saved, done=max(state["done"], state["total"]))
-    cache.set(key, state, JOB_TIMEOUT)
 
 
 def pdf_summary_request(*, call: Call, actor: User) -> Document:

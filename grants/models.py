@@ -1,5 +1,6 @@
 """Grants: what an award commits, paid in yearly tranches."""
 
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -301,3 +302,79 @@ class EnvelopeSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call} {self.day}"
+
+
+class ExportJob(models.Model):
+    """A budget workbook (XLSX) to build in the background, and how far its build has gone.
+
+    A row rather than a cache entry: asking for a workbook is a write that must survive a cache or
+    broker outage. States move only through grants.export_jobs.transition (its table lists the
+    moves); a job left queued (the broker was down) or running (its worker died) is queued again by
+    the periodic sweep.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("en attente")
+        RUNNING = "running", _("en cours")
+        DONE = "done", _("prêt")
+        FAILED = "failed", _("échoué")
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    call = models.ForeignKey(Call, verbose_name=_("appel"), on_delete=models.CASCADE, related_name="+")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("demandé par"), on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(_("état"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    done = models.PositiveIntegerField(_("lignes écrites"), default=0)
+    total = models.PositiveIntegerField(_("lignes à écrire"), default=0)
+    # Set when the task could not be handed to the broker; cleared once the sweep has queued it.
+    waiting_for_queue = models.BooleanField(_("en attente de la file des tâches"), default=False)
+    attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    file_name = models.CharField(_("fichier"), max_length=200, blank=True)
+    error = models.TextField(_("erreur"), blank=True)
+    created_at = models.DateTimeField(_("demandé le"), default=timezone.now)
+    started_at = models.DateTimeField(_("commencé le"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export en arrière-plan")
+        verbose_name_plural = _("exports en arrière-plan")
+        ordering = ("-created_at",)
+        indexes = [models.Index(fields=["status", "created_at"], name="grants_exportjob_pending")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(done__lte=models.F("total")) | Q(total=0),
+                name="grants_exportjob_progress_within_total",
+                violation_error_message=_("La progression ne peut pas dépasser le total."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="done") | ~Q(file_name=""),
+                name="grants_exportjob_done_has_a_file",
+                violation_error_message=_("Un export prêt a un fichier."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call} – {self.get_status_display()} ({self.pk})"
+
+    @property
+    def percent(self) -> int:
+        return min(100, self.done * 100 // self.total) if self.total else 0
+
+
+class ExportJobChange(models.Model):
+    """The log of an export job's states: from which to which, when, and the error if any."""
+
+    job = models.ForeignKey(ExportJob, on_delete=models.CASCADE, related_name="changes")
+    from_status = models.CharField(_("état précédent"), max_length=10, choices=ExportJob.Status.choices)
+    to_status = models.CharField(_("nouvel état"), max_length=10, choices=ExportJob.Status.choices)
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("changement d'état d'un export")
+        verbose_name_plural = _("historique des exports")
+        ordering = ("job", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.job_id}: {self.from_status} → {self.to_status}"

@@ -8,7 +8,7 @@ of the exports).
 from celery import shared_task
 from django.db import OperationalError
 
-from grants.exports import xlsx_job_build
+from grants.export_jobs import export_job_build, export_jobs_sweep
 
 TRANSIENT_ERRORS = (OperationalError,)
 
@@ -22,5 +22,11 @@ TRANSIENT_ERRORS = (OperationalError,)
     time_limit=960,
 )
 def budget_report_build_task(job_id: str) -> None:
-    """Build the workbook of an export job; a finished or expired job is left alone."""
-    xlsx_job_build(job_id=job_id)
+    """Build the workbook of an export job; a finished or failed job is left alone."""
+    export_job_build(job_id=job_id)
+
+
+@shared_task
+def export_jobs_sweep_task() -> dict[str, int]:
+    """Every five minutes: the jobs left queued by a broker outage, or by a lost worker, go again."""
+    return export_jobs_sweep()

@@ -2,20 +2,21 @@
 
 - CSV files (tranches, grants, open data) are streamed as they are read: a StreamingHttpResponse
   over the row generators of grants.exports, one query whatever the size of the call.
-- The XLSX workbook is built in the background (grants.tasks_exports); its progress is in the
-  cache, shown by a fragment that htmx polls every 2 seconds, with a download link once ready.
+- The XLSX workbook is built in the background (grants.tasks_exports); the job is an ExportJob row
+  (grants.export_jobs) whose progress is shown by a fragment that htmx polls every 2 seconds, with
+  a download link once ready. With the broker down, the row is still written and the page says
+  the export will start once the queue is back.
 - The PDF summary is a notifications.Document row rendered by the document task; same polling.
 - Files are served by views that check the admin role, never from a media URL.
 Every export leaves an audit row (grants.exports.export_record).
 """
 
-import functools
 from decimal import Decimal
 from typing import Any, cast
 from uuid import UUID
 
+from django.contrib import messages
 from django.core.files.storage import default_storage
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,10 +29,10 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
+from grants.export_jobs import export_job_create
 from grants.exports import (
     BUDGET_REPORT_ACTION,
     OPEN_DATA_ACTION,
-    OPEN_DATA_COLUMNS,
     PDF_KIND,
     XLSX_CONTENT_TYPE,
     csv_stream,
@@ -39,15 +40,13 @@ from grants.exports import (
     grant_columns,
     labels,
     laureate_rows,
-    open_data_rows,
     pdf_summary_request,
     report_rows_grants,
     report_rows_tranches,
     tranche_columns,
-    xlsx_job_create,
-    xlsx_job_name,
-    xlsx_job_state,
 )
+from grants.models import ExportJob
+from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
 from notifications.models import Document, Status
 
 admin_required = role_required(can_use_admin_space)
@@ -104,54 +103,52 @@ def export_csv(request: HttpRequest, slug: str, rows: str) -> StreamingHttpRespo
 
 @admin_required
 @require_GET
-def export_open_data(request: HttpRequest, slug: str) -> StreamingHttpResponse:
-    """The « données essentielles » of the call's agreements, in the SCDL « subventions » schema."""
+def export_open_data(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
+    """The « données essentielles » of the call's agreements, in the SCDL « subventions » schema.
+
+    A file the schema would refuse is not served: the exports page says which setting to fill in.
+    """
     call = get_object_or_404(Call, slug=slug)
+    try:
+        table = open_data_table(call)
+    except OpenDataError as error:
+        messages.error(request, str(error))
+        return redirect("grants:export-index")
     export_record(actor=cast(User, request.user), call=call, action=OPEN_DATA_ACTION, data={"format": "csv"})
-    chunks = csv_stream(open_data_rows(call), OPEN_DATA_COLUMNS, delimiter=",")
+    chunks = csv_stream(table, OPEN_DATA_COLUMNS, delimiter=",")
     return _csv_response(chunks, _dated(call, "donnees-essentielles-subventions", "csv"))
 
 
 # --- XLSX, built in the background ---------------------------------------------------------------
 
 
-def _enqueue_xlsx(job_id: str) -> None:
-    from grants.tasks_exports import budget_report_build_task
-
-    budget_report_build_task.delay(job_id)
-
-
 @admin_required
 @require_POST
 def export_xlsx_start(request: HttpRequest, slug: str) -> HttpResponse:
     call = get_object_or_404(Call, slug=slug)
-    job_id = xlsx_job_create(call=call, actor=cast(User, request.user))
-    # robust: with in-process tasks a failed build must not turn the redirect into an error; the
-    # job is marked failed and its page says so.
-    transaction.on_commit(functools.partial(_enqueue_xlsx, job_id), robust=True)
-    return redirect("grants:export-job", job_id=job_id)
+    job = export_job_create(call=call, actor=cast(User, request.user))
+    return redirect("grants:export-job", job_id=job.pk)
 
 
-def _job_or_404(request: HttpRequest, job_id: UUID) -> dict[str, Any]:
-    """A job exists while its cache entry lives, and only its requester may follow it."""
-    state = xlsx_job_state(str(job_id))
-    if state is None or state.get("requested_by") != request.user.pk:
-        raise Http404
-    return state
+def _job_or_404(request: HttpRequest, job_id: UUID) -> ExportJob:
+    """Only its requester may follow a job."""
+    return get_object_or_404(ExportJob.objects.select_related("call"), pk=job_id, requested_by=request.user)
 
 
-def _xlsx_status_context(job_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
-    done, total = int(state["done"]), int(state["total"])
+def _xlsx_status_context(job: ExportJob) -> dict[str, Any]:
+    ready = job.status == ExportJob.Status.DONE
+    failed = job.status == ExportJob.Status.FAILED
     return {
-        "status_id": f"export-job-{job_id}",
-        "ready": bool(state["ready"]),
-        "failed": bool(state["failed"]),
-        "polling": not state["ready"] and not state["failed"],
-        "status_url": reverse("grants:export-job-status", kwargs={"job_id": job_id}),
-        "download_url": reverse("grants:export-job-download", kwargs={"job_id": job_id}),
-        "done": done,
-        "total": total,
-        "percent": min(100, done * 100 // total) if total else 0,
+        "status_id": f"export-job-{job.pk}",
+        "ready": ready,
+        "failed": failed,
+        "polling": not ready and not failed,
+        "waiting_for_queue": job.status == ExportJob.Status.QUEUED and job.waiting_for_queue,
+        "status_url": reverse("grants:export-job-status", kwargs={"job_id": job.pk}),
+        "download_url": reverse("grants:export-job-download", kwargs={"job_id": job.pk}),
+        "done": job.done,
+        "total": job.total,
+        "percent": job.percent,
         "file_label": _("Classeur budgétaire (XLSX)"),
     }
 
@@ -159,11 +156,11 @@ def _xlsx_status_context(job_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
 @admin_required
 @require_GET
 def export_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
-    state = _job_or_404(request, job_id)
+    job = _job_or_404(request, job_id)
     return render(
         request,
         "grants/exports/job.html",
-        {"title": _("Classeur budgétaire"), **_xlsx_status_context(job_id, state)},
+        {"title": _("Classeur budgétaire"), **_xlsx_status_context(job)},
     )
 
 
@@ -171,8 +168,8 @@ def export_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @require_GET
 def export_job_status(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The progress fragment that the job's page polls with htmx."""
-    state = _job_or_404(request, job_id)
-    response = render(request, "grants/exports/job_status.html", _xlsx_status_context(job_id, state))
+    job = _job_or_404(request, job_id)
+    response = render(request, "grants/exports/job_status.html", _xlsx_status_context(job))
     patch_cache_control(response, no_store=True)
     return response
 
@@ -180,14 +177,14 @@ def export_job_status(request: HttpRequest, job_id: UUID) -> HttpResponse:
 @admin_required
 @require_GET
 def export_job_download(request: HttpRequest, job_id: UUID) -> FileResponse:
-    state = _job_or_404(request, job_id)
-    if not state["ready"]:
+    job = _job_or_404(request, job_id)
+    if job.status != ExportJob.Status.DONE:
         raise Http404
     try:
-        handle = default_storage.open(xlsx_job_name(str(job_id)), "rb")
+        handle = default_storage.open(job.file_name, "rb")
     except FileNotFoundError as missing:
         raise Http404 from missing
-    filename = f"{state['call_slug']}-budget-{timezone.localdate().isoformat()}.xlsx"
+    filename = f"{job.call.slug}-budget-{timezone.localdate().isoformat()}.xlsx"
     response = FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
     _private(response)
     return response
@@ -212,6 +209,7 @@ def _pdf_status_context(document: Document) -> dict[str, Any]:
         "ready": ready,
         "failed": failed,
         "polling": not ready and not failed,
+        "waiting_for_queue": False,
         "status_url": reverse("grants:export-pdf-status", kwargs={"document_id": document.pk}),
         "download_url": reverse("grants:export-pdf-download", kwargs={"document_id": document.pk}),
         "done": 1 if ready else 0,

@@ -106,6 +106,8 @@ class CallFactory(factory.django.DjangoModelFactory):
     fnt_bonus = Decimal("100000")
     grantor_representative = "le directeur général"
     signature_place = "Paris"
+    # The ANCT's (public): the open data requires the grantor's SIRET.
+    grantor_siret = "13002612300013"
 
     @factory.post_generation
     def documents(self, create: bool, extracted: object, **kwargs: object) -> None:

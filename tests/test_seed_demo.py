@@ -77,3 +77,20 @@ def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice(django_captur
     for application in others:
         assert application.places.filter(source="cget-2019").exists()
     assert TiersLieu.objects.filter(source="cget-2019").count() > 1500
+
+
+def test_the_demo_call_names_its_grantor_and_exports_open_data_the_schema_accepts(
+    django_capture_on_commit_callbacks, tmp_path
+):
+    from django.core.management import call_command
+
+    from tests.grants.scdl import schema_errors
+
+    with django_capture_on_commit_callbacks(execute=True):
+        seed_all()
+    gers = Application.objects.get(title__startswith="Gers Développement et Kanopé")
+    assert gers.call.grantor_siret == "13002612300013" and siret.is_valid(gers.call.grantor_siret)
+    call_command("export_open_data", "--call", gers.call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
+    lines = (tmp_path / "od.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) >= 3 and all(",13002612300013," in line for line in lines[1:])

@@ -1,4 +1,11 @@
-"""The consortium: one lead (chef de file) and partner structures, each with a role and a share."""
+"""The consortium: one lead (chef de file) and partner structures, each with a role and a share.
+
+Shares never add up to more than 100 %: when a partner's share (added or changed) would pass
+100 %, the lead keeps what remains (60 % after a 40 % partner, the lead having had 100 %); when
+even a lead at 0 % would not make room, or when the lead's own share is set too high, the change is
+refused with a French error. Shares may add up to less than 100 % while the dossier is drafted
+(the completeness check asks for 100 % before submission).
+"""
 
 from decimal import Decimal
 from typing import Any
@@ -7,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from accounts.formatting import format_percent
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Member
@@ -14,6 +22,49 @@ from applications.services.dossiers import ensure_editable
 from fabriques.models import Organisation
 from fabriques.services import ORGANISATION_FIELDS
 from fabriques.validators import normalise_siret
+
+HUNDRED = Decimal("100")
+
+
+def _keep_shares_within_hundred(*, application: Application, changed: Member) -> None:
+    """Make room for `changed`'s share by lowering the lead's to what remains, or refuse.
+
+    Runs under the dossier's row lock, after `changed` is saved and before the caller commits.
+    """
+    members = list(Member.objects.select_for_update().filter(application=application).order_by("pk"))
+    total = sum((member.share_percent for member in members), Decimal("0"))
+    if total <= HUNDRED:
+        return
+    lead = next((member for member in members if member.is_lead), None)
+    if changed.is_lead or lead is None:
+        raise ValidationError(
+            {
+                "share_percent": _(
+                    "Les parts des membres totaliseraient %(total)s : elles ne peuvent pas dépasser "
+                    "100 %%. Réduisez d'abord la part d'un partenaire."
+                )
+                % {"total": format_percent(total)}
+            },
+            code="shares_above_100",
+        )
+    others = total - lead.share_percent
+    if others > HUNDRED:
+        raise ValidationError(
+            {
+                "share_percent": _(
+                    "Les parts des partenaires totaliseraient %(others)s : avec le chef de file, elles "
+                    "ne peuvent pas dépasser 100 %%. Il reste %(room)s à répartir."
+                )
+                % {
+                    "others": format_percent(others),
+                    "room": format_percent(max(Decimal("0"), HUNDRED - (others - changed.share_percent))),
+                }
+            },
+            code="shares_above_100",
+        )
+    lead.share_percent = HUNDRED - others
+    lead.full_clean()
+    lead.save(update_fields=["share_percent"])
 
 
 @transaction.atomic
@@ -25,7 +76,8 @@ def member_add(
     share_percent: Decimal,
     actor: User,
 ) -> Member:
-    """Add a partner. A structure already known by its SIRET is reused, never duplicated."""
+    """Add a partner. A structure already known by its SIRET is reused, never duplicated; the lead
+    keeps what remains of 100 % when the partner's share would pass it."""
     application = Application.objects.select_for_update().get(pk=application.pk)
     ensure_editable(application)
     unknown = set(organisation_fields) - set(ORGANISATION_FIELDS)
@@ -51,6 +103,7 @@ def member_add(
     )
     member.full_clean()
     member.save()
+    _keep_shares_within_hundred(application=application, changed=member)
     audit_record(actor=actor, action="application.member_add", target=application, data={"siret": siret})
     return member
 
@@ -64,6 +117,7 @@ def member_update(*, member: Member, role: str, share_percent: Decimal, actor: U
     member.share_percent = share_percent
     member.full_clean()
     member.save(update_fields=["role", "share_percent"])
+    _keep_shares_within_hundred(application=application, changed=member)
     return member
 
 

@@ -15,6 +15,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.formatting import format_percent
 from accounts.models import User
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.forms_consortium import MemberShareForm, PartnerForm
@@ -47,6 +48,25 @@ def _error_messages(error: ValidationError) -> list[str]:
     return [str(message) for message in error.messages]
 
 
+def _lead_share(application: Application) -> Decimal | None:
+    return (
+        Member.objects.filter(application=application, is_lead=True)
+        .values_list("share_percent", flat=True)
+        .first()
+    )
+
+
+def _lead_share_notice(application: Application, before: Decimal | None) -> str:
+    """Said when the service gave the lead what remains, so that no share changes unseen."""
+    after = _lead_share(application)
+    if after is None or after == before:
+        return ""
+    return " " + _("Le chef de file garde ce qui reste : sa part passe de %(before)s à %(after)s.") % {
+        "before": format_percent(before or Decimal("0")),
+        "after": format_percent(after),
+    }
+
+
 def _members_context(application: Application, *, editable: bool) -> dict[str, Any]:
     """The members (lead first) and their total share, in a constant number of queries."""
     members = list(
@@ -55,9 +75,12 @@ def _members_context(application: Application, *, editable: bool) -> dict[str, A
         .order_by("-is_lead", "organisation__name", "pk")
     )
     total_share = sum((member.share_percent for member in members), Decimal("0"))
+    partners_share = sum((member.share_percent for member in members if not member.is_lead), Decimal("0"))
     return {
         "members": members,
         "total_share": total_share,
+        # What the lead keeps when a partner is added: 100 % less the partners' shares.
+        "lead_remainder": max(Decimal("0"), Decimal("100") - partners_share),
         "share_balanced": total_share == 100,
         "editable": editable,
     }
@@ -115,6 +138,7 @@ def member_add_view(request: HttpRequest, reference: str) -> HttpResponse:
     except ValidationError as error:
         return _render(request, application, form=form, alerts=_error_messages(error))
     if form.is_valid():
+        lead_share = _lead_share(application)
         try:
             member = member_add(
                 application=application,
@@ -128,7 +152,7 @@ def member_add_view(request: HttpRequest, reference: str) -> HttpResponse:
         else:
             notice = _("La structure « %(name)s » a rejoint le consortium.") % {
                 "name": member.organisation.name
-            }
+            } + _lead_share_notice(application, lead_share)
             if _is_htmx(request):
                 return _render(request, application, notice=notice)
             messages.success(request, notice)
@@ -171,6 +195,7 @@ def member_update_view(request: HttpRequest, reference: str, member_id: int) -> 
     alerts: list[str] = []
     notice = ""
     if form.is_valid():
+        lead_share = _lead_share(application)
         try:
             member_update(
                 member=member,
@@ -181,7 +206,9 @@ def member_update_view(request: HttpRequest, reference: str, member_id: int) -> 
         except ValidationError as error:
             alerts = _error_messages(error)
         else:
-            notice = _("La part de « %(name)s » est enregistrée.") % {"name": member.organisation.name}
+            notice = _("La part de « %(name)s » est enregistrée.") % {
+                "name": member.organisation.name
+            } + _lead_share_notice(application, lead_share)
     else:
         alerts = [
             f"{form.fields[field].label} : {message}" if field in form.fields else str(message)

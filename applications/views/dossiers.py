@@ -27,7 +27,7 @@ from applications.forms import (
 )
 from applications.forms_territory import CensusSearchForm, TerritoryChoiceForm
 from applications.models import Access, Application, Call
-from applications.rules import BUDGET_FIELDS, budget_field_name, budget_totals
+from applications.rules import BUDGET_FIELDS, budget_field_name, budget_running, budget_totals, typed_amount
 from applications.selectors import (
     application_completeness,
     application_list_for_applicant,
@@ -302,10 +302,27 @@ def dossier_budget(request: HttpRequest, reference: str) -> HttpResponse:
         {"year": year, "fields": [form[budget_field_name(field, year)] for field in BUDGET_FIELDS]}
         for year in application.call.years
     ]
+    # The running total of what is typed (what was posted, else what is saved), so that the page
+    # never contradicts the amounts in its fields; static/js/budget.js keeps it current as one types.
+    running = budget_running(
+        call=application.call,
+        requested={
+            year: typed_amount(form[budget_field_name("requested", year)].value())
+            for year in application.call.years
+        },
+    )
     return render(
         request,
         "applications/budget.html",
-        dossier_context(request, application, "budget", form=form, table=table, totals=budget_totals(rows)),
+        dossier_context(
+            request,
+            application,
+            "budget",
+            form=form,
+            table=table,
+            totals=budget_totals(rows),
+            running=running,
+        ),
     )
 
 

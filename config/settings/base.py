@@ -347,6 +347,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.notifications_sweep_task",
         "schedule": timedelta(minutes=5),
     },
+    # Budget workbooks asked for while the broker was down, or whose worker died.
+    "grants-export-jobs-sweep": {
+        "task": "grants.tasks_exports.export_jobs_sweep_task",
+        "schedule": timedelta(minutes=5),
+    },
     # The envelope's daily snapshot, and the alert when commitments pass the call's threshold.
     "envelope-daily": {
         "task": "grants.tasks_envelope.envelope_daily_task",

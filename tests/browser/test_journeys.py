@@ -267,7 +267,9 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
         "La structure « Coopérative Kanopé » a rejoint le consortium."
     )
     expect(members).to_contain_text("Coopérative Kanopé")
-    expect(members.locator("tfoot")).to_contain_text("130 %")
+    # The lead keeps what remains (70 % after a 30 % partner), never a silent 130 %.
+    expect(members.locator("tfoot")).to_contain_text("100 %")
+    expect(members.locator("tfoot")).not_to_contain_text("130 %")
     assert page.url == consortium_url
     assert page.evaluate("window.__sameDocument") is True, "the page was reloaded"
     journey.step(page, "consortium partenaire ajoute")

@@ -24,20 +24,19 @@ from django.utils import timezone
 from accounts.models import AuditEvent
 from applications.models import Application, Call, Member
 from fabriques.models import LegalCategory, Organisation
+from grants.export_jobs import export_job_build, export_job_create, export_job_file_name, transition
 from grants.exports import (
-    OPEN_DATA_COLUMNS,
     csv_stream,
     labels,
     neutralise,
-    open_data_rows,
     pdf_summary,
     report_rows_grants,
     report_rows_tranches,
     tranche_columns,
-    xlsx_job_create,
     xlsx_write,
 )
-from grants.models import Agreement, Grant, Tranche
+from grants.models import Agreement, ExportJob, Grant, Tranche
+from grants.open_data import OPEN_DATA_COLUMNS, open_data_rows
 from grants.services import application_award
 from grants.tasks_exports import budget_report_build_task
 from notifications.models import Document
@@ -49,6 +48,7 @@ from tests.factories import (
     in_review_application,
     programme_admin,
 )
+from tests.grants.scdl import schema_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -389,9 +389,13 @@ def call_with_agreements() -> tuple[Call, dict[str, Grant]]:
 
 def test_open_data_has_one_row_per_beneficiary_structure_in_the_schema(call_with_agreements, tmp_path: Path):
     call, grants = call_with_agreements
+    association = grants["single"].application.members.get(is_lead=True).organisation
+    Organisation.objects.filter(pk=association.pk).update(rna="W321000123")
     call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
     text = (tmp_path / "od.csv").read_text(encoding="utf-8")
     rows = read_csv(text, delimiter=",")
+    assert len(rows[0]) == 16 and {"rnaBeneficiaire", "dispositifAide"} <= set(rows[0])
     assert tuple(rows[0]) == OPEN_DATA_COLUMNS
     records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
     assert [(r["referenceDecision"], r["pourcentageSubvention"]) for r in records] == [
@@ -403,6 +407,7 @@ def test_open_data_has_one_row_per_beneficiary_structure_in_the_schema(call_with
     lead = consortium.application.members.get(is_lead=True).organisation
     assert records[0]["nomBeneficiaire"] == lead.name and records[0]["idBeneficiaire"] == lead.siret
     assert records[1]["nomBeneficiaire"] == "Coopérative des Tiers-Lieux"
+    assert records[2]["rnaBeneficiaire"] == "W321000123" and records[0]["rnaBeneficiaire"] == ""
     assert {r["montant"] for r in records[:2]} == {"150000.00"}  # the total, before the split
     assert records[2]["montant"] == "250000.00"  # FNT: the bonus is part of the grant
     for record in records:
@@ -413,13 +418,94 @@ def test_open_data_has_one_row_per_beneficiary_structure_in_the_schema(call_with
         assert record["nature"] == "aide en numéraire"
         assert record["conditionsVersement"] == "échelonné"
         assert record["notificationUE"] == "non" and record["idRAE"] == ""
-        assert len(record["objet"]) <= 256 and call.title in record["objet"]
+        assert call.title in record["objet"]
     assert "Personne-Physique" not in text
     assert "@" not in text
     for grant in grants.values():
         creator = grant.application.created_by
         assert creator.last_name not in text and creator.email not in text
     assert AuditEvent.objects.filter(action="export.open_data", target_id=str(call.pk)).count() == 1
+
+
+def test_a_partner_with_half_a_percent_is_published_at_the_schemas_least_share(
+    call_with_agreements, tmp_path: Path
+):
+    call, grants = call_with_agreements
+    application = grants["consortium"].application
+    Member.objects.filter(application=application, is_lead=True).update(share_percent=Decimal("59.5"))
+    Member.objects.filter(application=application, organisation__name="Coopérative des Tiers-Lieux").update(
+        share_percent=40
+    )
+    small = OrganisationFactory(name="Petite Association")
+    Member.objects.create(
+        application=application, organisation=small, role="Appui", share_percent=Decimal("0.5")
+    )
+    call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
+    rows = read_csv((tmp_path / "od.csv").read_text(encoding="utf-8"), delimiter=",")
+    shares = {row[4]: Decimal(row[14]) for row in rows[1:] if row[3] == "CONV-2026-001"}
+    lead = application.members.get(is_lead=True).organisation.name
+    # 0.5 % is raised to 0.01, taken from the lead's 0.595: still one in all.
+    assert shares == {
+        lead: Decimal("0.59"),
+        "Coopérative des Tiers-Lieux": Decimal("0.40"),
+        "Petite Association": Decimal("0.01"),
+    }
+    assert sum(shares.values()) == 1
+
+
+def test_a_long_title_is_cut_on_a_word_with_an_ellipsis_within_256_characters(
+    call_with_agreements, tmp_path: Path
+):
+    call, grants = call_with_agreements
+    title = " ".join(["Tiers-lieu nourricier et numérique des coteaux de Gascogne"] * 3)  # 176
+    Application.objects.filter(pk=grants["single"].application_id).update(title=title)
+    Call.objects.filter(pk=call.pk).update(
+        title="Appel à manifestation d'intérêt Fabriques de territoires, deuxième vague nationale 2026"
+    )
+    call.refresh_from_db()
+    call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert schema_errors(tmp_path / "od.csv") == []
+    rows = read_csv((tmp_path / "od.csv").read_text(encoding="utf-8"), delimiter=",")
+    objet = next(row[7] for row in rows[1:] if row[3] == "CONV-2026-002")
+    assert len(objet) <= 256
+    assert objet.endswith(f"… » — {call.title}")
+    kept = objet.split("« ", 1)[1].split("… »", 1)[0]
+    assert title.startswith(kept) and title[len(kept)] == " "  # a whole word, no half word
+
+
+def test_open_data_without_the_grantors_siret_is_refused_naming_the_setting(
+    client, call_with_agreements, tmp_path: Path
+):
+    call, _grants = call_with_agreements
+    Call.objects.filter(pk=call.pk).update(grantor_siret="")
+    with pytest.raises(CommandError, match="« SIRET de l'autorité qui attribue » de l'appel"):
+        call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert not (tmp_path / "od.csv").exists()
+
+    client.force_login(programme_admin())
+    response = client.get(reverse("grants:export-open-data", args=[call.slug]), follow=True)
+    assert response.redirect_chain == [(reverse("grants:export-index"), 302)]
+    html = response.content.decode()
+    assert "idAttribuant" in html and "SIRET de l&#x27;autorité qui attribue" in html
+    assert not AuditEvent.objects.filter(action="export.open_data").exists()
+
+    Call.objects.filter(pk=call.pk).update(grantor_siret="13002603200017")  # a wrong check digit
+    with pytest.raises(CommandError, match="n'est pas un SIRET valide"):
+        call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert not (tmp_path / "od.csv").exists()
+
+
+def test_open_data_with_an_empty_required_cell_is_refused_naming_the_agreement(
+    call_with_agreements, tmp_path: Path
+):
+    call, grants = call_with_agreements
+    lead = grants["single"].application.members.get(is_lead=True).organisation
+    Organisation.objects.filter(pk=lead.pk).update(name=" ")  # written around the form's checks
+    assert any(row[4] == " " for row in open_data_rows(call))  # what the refusal prevents
+    with pytest.raises(CommandError, match="nomBeneficiaire.*CONV-2026-002"):
+        call_command("export_open_data", "--call", call.slug, "--output", tmp_path / "od.csv")
+    assert not (tmp_path / "od.csv").exists()
 
 
 def test_open_data_leaves_out_grants_of_23_000_euros_or_less():
@@ -443,7 +529,7 @@ def admin_urls(call: Call) -> list[str]:
     ]
 
 
-def test_the_export_pages_are_for_programme_admins(client, call_with_grants):
+def test_the_export_pages_are_for_programme_admins(client, call_with_grants, tmp_path: Path):
     call, _grants = call_with_grants
     client.force_login(applicant())
     for url in admin_urls(call):
@@ -467,6 +553,9 @@ def test_the_export_pages_are_for_programme_admins(client, call_with_grants):
         content = b"".join(response.streaming_content).decode("utf-8")
         close_response(response)
         assert content.startswith("\ufeff")
+        if url == reverse("grants:export-open-data", args=[call.slug]):
+            (tmp_path / "od.csv").write_text(content, encoding="utf-8")
+            assert schema_errors(tmp_path / "od.csv") == []
     assert AuditEvent.objects.filter(action="export.budget_report").count() == 2
     assert AuditEvent.objects.filter(action="export.open_data").count() == 1
 
@@ -521,7 +610,7 @@ def test_a_running_job_shows_a_progress_bar_polled_every_two_seconds(client):
     call = CallFactory()
     admin = programme_admin()
     client.force_login(admin)
-    job_id = xlsx_job_create(call=call, actor=admin)  # queued, not built
+    job_id = export_job_create(call=call, actor=admin).pk  # queued, not built
     page = client.get(reverse("grants:export-job", kwargs={"job_id": job_id})).content.decode()
     status_url = reverse("grants:export-job-status", kwargs={"job_id": job_id})
     assert f'hx-get="{status_url}"' in page and 'hx-trigger="every 2s"' in page
@@ -533,17 +622,25 @@ def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch):
     call = CallFactory()
     admin = programme_admin()
     client.force_login(admin)
-    job_id = xlsx_job_create(call=call, actor=admin)
+    job_id = export_job_create(call=call, actor=admin).pk
 
     def broken(*args, **kwargs):
         raise RuntimeError("disque plein")
 
     monkeypatch.setattr("grants.exports.xlsx_write", broken)
     with pytest.raises(RuntimeError):
-        budget_report_build_task.delay(job_id)
+        budget_report_build_task.delay(str(job_id))
     html = client.get(reverse("grants:export-job-status", kwargs={"job_id": job_id})).content.decode()
     assert "n'a pas pu être produit" in html and "hx-trigger" not in html
     assert not list(Path(django_settings.MEDIA_ROOT, "exports").glob("*"))
+    job = ExportJob.objects.get(pk=job_id)
+    assert (job.status, job.error) == ("failed", "RuntimeError('disque plein')")
+    assert [(c.from_status, c.to_status) for c in job.changes.all()] == [
+        ("queued", "running"),
+        ("running", "failed"),
+    ]
+    budget_report_build_task.delay(str(job_id))  # redelivered: a failed job is left alone
+    assert ExportJob.objects.get(pk=job_id).changes.count() == 2
 
 
 def test_the_pdf_summary_is_a_document_built_after_commit_and_downloaded(
@@ -596,28 +693,39 @@ def test_the_laureates_page_of_a_call_without_grants_says_so(client):
     assert "Aucun lauréat pour l'instant." in response.content.decode()
 
 
-def test_workbooks_go_through_the_media_storage_and_a_day_old_one_is_purged(client, call_with_grants):
+def kill_before_done(real):  # type: ignore[no-untyped-def]
+    def transition(*, job, to_status, **kwargs):  # type: ignore[no-untyped-def]
+        if to_status == "done":
+            raise SystemExit("worker killed")
+        return real(job=job, to_status=to_status, **kwargs)
+
+    return transition
+
+
+def test_workbooks_go_through_the_media_storage_and_a_day_old_one_is_purged(
+    client, call_with_grants, monkeypatch
+):
     import os
 
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
 
-    from grants.exports import xlsx_job_build, xlsx_job_name
-
     call, _grants = call_with_grants
     admin = programme_admin()
-    old = xlsx_job_name(xlsx_job_create(call=call, actor=admin))
+    old = export_job_file_name(export_job_create(call=call, actor=admin).pk)
     default_storage.save(old, ContentFile(b"ancien classeur"))
     two_days_ago = (timezone.now() - timedelta(days=2)).timestamp()
     os.utime(default_storage.path(old), (two_days_ago, two_days_ago))
 
-    job_id = xlsx_job_create(call=call, actor=admin)
-    xlsx_job_build(job_id=job_id)
-    # Built again (a redelivered task after the save): the same name, no "_abc123" copy.
-    from django.core.cache import cache
-
-    cache.set(f"grants:export-job:{job_id}", {**cache.get(f"grants:export-job:{job_id}"), "ready": False})
-    xlsx_job_build(job_id=job_id)
+    job_id = export_job_create(call=call, actor=admin).pk
+    # Killed after the save, before the job was marked done: the redelivered task builds again,
+    # under the same name, no "_abc123" copy.
+    with monkeypatch.context() as patched, pytest.raises(SystemExit):
+        patched.setattr("grants.export_jobs.transition", kill_before_done(transition))
+        export_job_build(job_id=job_id)
+    assert ExportJob.objects.get(pk=job_id).status == "running"
+    export_job_build(job_id=job_id)
+    assert ExportJob.objects.get(pk=job_id).status == "done"
 
     _folders, names = default_storage.listdir("exports")
     assert names == [f"{job_id}.xlsx"]

@@ -51,7 +51,8 @@ from applications.services import access_accept, access_invite
 from applications.services.review import opinion_request
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
-from grants.exports import pdf_summary_request, xlsx_job_build, xlsx_job_create
+from grants.export_jobs import export_job_build, export_job_create
+from grants.exports import pdf_summary_request
 from grants.models import Agreement, Amendment, Grant, Report, Tranche
 from grants.services import application_award
 from grants.services.payments import tranche_request
@@ -407,9 +408,9 @@ class World:
 
     @cached_property
     def xlsx_job_id(self) -> str:
-        job_id = xlsx_job_create(call=self.application.call, actor=self.admin)
-        xlsx_job_build(job_id=job_id)
-        return job_id
+        job = export_job_create(call=self.application.call, actor=self.admin)
+        export_job_build(job_id=job.pk)
+        return str(job.pk)
 
     @cached_property
     def pdf_summary(self) -> Document:

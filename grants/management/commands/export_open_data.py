@@ -1,15 +1,19 @@
 """`manage.py export_open_data --call SLUG --output PATH`: the « données essentielles » of the
 call's agreements in the SCDL « subventions » schema (CSV, UTF-8 with a BOM, "," separator, the
 schema's column names in the header). Every run leaves an audit row ("export.open_data").
+
+Nothing is written when the file would not satisfy the schema (a required cell empty, such as the
+grantor's SIRET of the call): the command stops with a French error naming the setting to fill in.
 """
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from grants.exports import OPEN_DATA_ACTION, OPEN_DATA_COLUMNS, csv_stream, export_record, open_data_rows
+from grants.exports import OPEN_DATA_ACTION, csv_stream, export_record
 from grants.management.commands.budget_report import call_or_error, output_or_error
+from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
 
 
 class Command(BaseCommand):
@@ -27,16 +31,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call = call_or_error(options["call"])
         output = output_or_error(options["output"])
-        rows = 0
+        try:
+            table = open_data_table(call)
+        except OpenDataError as error:
+            raise CommandError(str(error)) from error
+        rows = len(table)
         with output.open("w", encoding="utf-8", newline="") as handle:
-
-            def counted() -> Any:
-                nonlocal rows
-                for row in open_data_rows(call):
-                    rows += 1
-                    yield row
-
-            for chunk in csv_stream(counted(), OPEN_DATA_COLUMNS, delimiter=","):
+            for chunk in csv_stream(table, OPEN_DATA_COLUMNS, delimiter=","):
                 handle.write(chunk)
         export_record(
             actor=None,

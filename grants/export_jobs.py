@@ -1,0 +1,232 @@
+"""Budget workbooks (XLSX) built in the background: the job's states, one table, one funnel.
+
+A job is an `ExportJob` row written in the request's transaction, with its audit row; its task is
+queued after commit. Nothing here needs the cache or the broker to answer a page: with Redis down,
+asking for a workbook still commits the row, the task's publication fails and is noted on the row
+(`waiting_for_queue`, so the page can say the export will start when the queue is back), and the
+periodic sweep (`export_jobs_sweep`, every five minutes) queues it again.
+
+    queued ──> running ──> done
+       │         │ └─────> failed
+       │         └──> queued   (the sweep, when its worker died without the task coming back)
+       └──> failed              (the sweep, after MAX_ATTEMPTS starts)
+
+The task is idempotent: a done or failed job is left alone, and a redelivered task (its worker
+killed) builds the workbook again under the same name, overwriting the half-saved file if any.
+"""
+
+import logging
+import tempfile
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import OperationalError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerError
+
+from accounts.models import User
+from applications.models import Call
+from config.db_routers import reading_from_replica
+from grants import exports
+from grants.exports import BUDGET_REPORT_ACTION, export_record
+from grants.models import ExportJob, ExportJobChange
+
+logger = logging.getLogger(__name__)
+
+S = ExportJob.Status
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.QUEUED: frozenset({S.RUNNING, S.FAILED}),
+    S.RUNNING: frozenset({S.DONE, S.FAILED, S.QUEUED}),
+    S.DONE: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+EXPORTS_DIR = "exports"
+# A workbook is kept a day; older files are deleted by the next build.
+FILE_LIFETIME = timedelta(days=1)
+# Jobs younger than this are left to the task queued at their creation.
+SWEEP_GRACE = timedelta(minutes=5)
+# A job running for longer than the task's hard time limit (16 minutes) lost its worker.
+RUNNING_STALE = timedelta(minutes=20)
+MAX_ATTEMPTS = 5
+# What a publication raises when the broker cannot be reached.
+BROKER_ERRORS = (BrokerError, ConnectionError, OSError)
+
+
+def can_move(from_status: str, to_status: str) -> bool:
+    return to_status in TRANSITIONS.get(from_status, frozenset())
+
+
+def transition(*, job: ExportJob, to_status: str, note: str = "", **fields: Any) -> ExportJob:
+    """Move a job to `to_status` under a row lock, with `fields` saved alongside, and log it.
+
+    Must run inside the caller's transaction.
+    """
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("transition() must run inside a transaction")
+    locked = ExportJob.objects.select_for_update().get(pk=job.pk)
+    if not can_move(locked.status, to_status):
+        raise ValidationError(
+            _("Un export « %(from)s » ne peut pas passer à l'état « %(to)s ».")
+            % {"from": S(locked.status).label, "to": S(to_status).label},
+            code="invalid_transition",
+        )
+    ExportJobChange.objects.create(job=locked, from_status=locked.status, to_status=to_status, note=note)
+    locked.status = to_status
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=["status", *fields])
+    return locked
+
+
+def export_job_file_name(job_id: UUID | str) -> str:
+    """The workbook's name in the media storage: derived from the job's id alone."""
+    return f"{EXPORTS_DIR}/{UUID(str(job_id))}.xlsx"
+
+
+def _enqueue(job_id: UUID) -> bool:
+    """Hand the job's task to the broker; note on the row when the broker cannot be reached."""
+    from grants.tasks_exports import budget_report_build_task
+
+    try:
+        budget_report_build_task.delay(str(job_id))
+    except BROKER_ERRORS as error:
+        logger.warning("Export job %s not queued (%r); left to the sweep", job_id, error)
+        ExportJob.objects.filter(pk=job_id, status=S.QUEUED).update(waiting_for_queue=True)
+        return False
+    return True
+
+
+@transaction.atomic
+def export_job_create(*, call: Call, actor: User) -> ExportJob:
+    """Ask for the call's budget workbook: a queued job, audited, its task queued after commit."""
+    job = ExportJob(call=call, requested_by=actor)
+    job.full_clean()
+    job.save()
+    export_record(
+        actor=actor, call=call, action=BUDGET_REPORT_ACTION, data={"format": "xlsx", "job": str(job.pk)}
+    )
+    # robust: with in-process tasks a failed build must not undo the request; the job says so.
+    transaction.on_commit(lambda: _enqueue(job.pk), robust=True)
+    return job
+
+
+def _purge_old_exports() -> None:
+    """Delete the workbooks older than a day, through the storage API (file system or S3 alike)."""
+    cutoff = timezone.now() - FILE_LIFETIME
+    try:
+        _folders, names = default_storage.listdir(EXPORTS_DIR)
+    except FileNotFoundError:
+        return
+    for name in names:
+        path = f"{EXPORTS_DIR}/{name}"
+        try:
+            if name.endswith(".xlsx") and default_storage.get_modified_time(path) < cutoff:
+                default_storage.delete(path)
+        except FileNotFoundError:  # removed meanwhile by another build
+            continue
+
+
+def _start(job_id: UUID | str) -> ExportJob | None:
+    """The job, moved to running (or left running: a redelivered task); None if there is nothing to do."""
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in (S.DONE, S.FAILED):
+            return None
+        if job.status == S.RUNNING:
+            return job
+        return transition(
+            job=job,
+            to_status=S.RUNNING,
+            started_at=timezone.now(),
+            attempts=job.attempts + 1,
+            waiting_for_queue=False,
+        )
+
+
+def export_job_build(*, job_id: UUID | str) -> None:
+    """Build a job's workbook, its progress saved on the row. Idempotent (see the module).
+
+    The workbook is written to a local temporary file, then saved whole into the media storage
+    (a folder shared by the web and the workers, or an S3 bucket): a download never sees half a
+    file. Its rows are read on the read replica when one is configured.
+    """
+    job = _start(job_id)
+    if job is None:
+        return
+    name = export_job_file_name(job.pk)
+    _purge_old_exports()
+
+    def progress(done: int, total: int) -> None:
+        ExportJob.objects.filter(pk=job.pk).update(done=done, total=max(done, total))
+
+    with tempfile.TemporaryFile(suffix=".xlsx") as workbook:
+        try:
+            with reading_from_replica():
+                exports.xlsx_write(job.call, workbook, progress=progress)
+        except OperationalError:
+            raise  # the database: the task retries, the job stays running
+        except Exception as error:
+            with transaction.atomic():
+                transition(
+                    job=job,
+                    to_status=S.FAILED,
+                    note=repr(error)[:1000],
+                    error=repr(error)[:1000],
+                    finished_at=timezone.now(),
+                )
+            raise
+        workbook.seek(0)
+        # A redelivered task may find the file of a build that stopped before its state was saved.
+        default_storage.delete(name)
+        saved = default_storage.save(name, File(workbook))
+    with transaction.atomic():
+        current = ExportJob.objects.get(pk=job.pk)
+        transition(
+            job=current,
+            to_status=S.DONE,
+            file_name=saved,
+            done=max(current.done, current.total),
+            total=max(current.done, current.total),
+            finished_at=timezone.now(),
+        )
+
+
+def export_jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Queue again the jobs left queued (the broker was down, a message lost) and those whose
+    worker died while running; fail those started MAX_ATTEMPTS times."""
+    moment = now or timezone.now()
+    queued = list(
+        ExportJob.objects.filter(status=S.QUEUED, created_at__lt=moment - SWEEP_GRACE).values_list(
+            "pk", flat=True
+        )
+    )
+    queued += (
+        ExportJob.objects.filter(status=S.QUEUED, waiting_for_queue=True)
+        .exclude(pk__in=queued)
+        .values_list("pk", flat=True)
+    )
+    failed = 0
+    for job in ExportJob.objects.filter(status=S.RUNNING, started_at__lt=moment - RUNNING_STALE):
+        with transaction.atomic():
+            if job.attempts >= MAX_ATTEMPTS:
+                transition(job=job, to_status=S.FAILED, note="sweep: too many attempts", finished_at=moment)
+                failed += 1
+            else:
+                transition(job=job, to_status=S.QUEUED, note="sweep: worker lost")
+                queued.append(job.pk)
+    published = 0
+    for job_id in queued:
+        if _enqueue(job_id):
+            published += 1
+            ExportJob.objects.filter(pk=job_id, waiting_for_queue=True).update(waiting_for_queue=False)
+    if queued or failed:
+        logger.info("Export sweep: %s queued again (%s published), %s failed", len(queued), published, failed)
+    return {"queued": published, "failed": failed}
