@@ -64,6 +64,16 @@ def format_decimal_input(value: Decimal | int | str | None) -> str:
     return format_money(value, cents=True).removesuffix(f"{NBSP}€")
 
 
+# Ligatures that Unicode does not decompose, and French writes in names (« Œuvre », « Lætitia »).
+LIGATURES = str.maketrans({"œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae"})
+
+
+def fold_accents(text: str) -> str:
+    """« Île-de-France, Œuvre » → « Ile-de-France, Oeuvre »: accents dropped, ligatures spelt out."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(LIGATURES))
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def french_sort_key(text: str) -> str:
     """A sort key that orders French names as a reader expects: « Île-de-France » among the I.
 
@@ -73,9 +83,7 @@ def french_sort_key(text: str) -> str:
     only C.UTF-8) and PyICU needs a compiled ICU: this key gives the same order everywhere, which
     is the order of the French dictionary for the names the portal sorts (places, structures).
     """
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    bare = "".join(char for char in decomposed if not unicodedata.combining(char))
-    bare = bare.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").replace("Æ", "ae")
+    bare = fold_accents(text or "")
     for mark in "-'\u2019":
         bare = bare.replace(mark, " ")
     return " ".join(bare.casefold().split())

@@ -9,11 +9,11 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
-from accounts.models import Role, User
+from accounts.models import User
 from applications.forms import MoneyField
 from applications.models import (
     Application,
@@ -23,6 +23,7 @@ from applications.models import (
     Opinion,
     Score,
 )
+from fabriques.selectors import instructors_covering
 
 YES, NO = "yes", "no"
 
@@ -38,18 +39,9 @@ class AmountField(MoneyField):
 
 def territory_instructors(application: Application) -> QuerySet[User]:
     """The instructors whose scope covers the dossier's département (by région or one by one)."""
-    departement = application.departement
-    if departement is None:
+    if application.departement is None:
         return User.objects.none()
-    return (
-        User.objects.filter(groups__name=Role.INSTRUCTOR.value, is_active=True)
-        .filter(
-            Q(territorial_scopes__departement=departement)
-            | Q(territorial_scopes__region_id=departement.region_id)
-        )
-        .distinct()
-        .order_by("last_name", "first_name", "email")
-    )
+    return instructors_covering(departement=application.departement)
 
 
 class InstructorChoiceField(forms.ModelChoiceField):

@@ -8,13 +8,12 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.formatting import format_percent
+from accounts.formatting import format_percent, french_sorted
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
 from applications.rules import budget_errors
 from fabriques.models import Departement, Region
-from fabriques.search import normalise
 from fabriques.selectors import departements_in_scope
 
 
@@ -219,7 +218,7 @@ class Territory:
         for departement in self.choices:
             regions.setdefault(departement.region_id, departement.region)
         # « Île-de-France » among the I, not after the Z.
-        return sorted(regions.values(), key=lambda region: normalise(region.name))
+        return french_sorted(regions.values(), key=lambda region: region.name)
 
     @property
     def spans_regions(self) -> bool:

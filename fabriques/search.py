@@ -6,11 +6,10 @@ has no SQLite twin, and `LIKE` differs in case between the two.
 """
 
 import re
-import unicodedata
 from collections.abc import Iterable
 
-# Ligatures that Unicode does not decompose, and French writes in names (« Œuvre », « Lætitia »).
-LIGATURES = str.maketrans({"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"})
+from accounts.formatting import fold_accents
+
 NOT_A_WORD = re.compile(r"[\W_]+")
 # More words than this in a search adds nothing but conditions to the query.
 MAX_WORDS = 8
@@ -18,9 +17,7 @@ MAX_WORDS = 8
 
 def normalise(text: str) -> str:
     """« L'Île-de-France » → « l ile de france »: accents and case removed, punctuation as spaces."""
-    text = unicodedata.normalize("NFKD", text.translate(LIGATURES))
-    text = "".join(char for char in text if not unicodedata.combining(char))
-    return NOT_A_WORD.sub(" ", text.casefold()).strip()
+    return NOT_A_WORD.sub(" ", fold_accents(text).casefold()).strip()
 
 
 def search_text(parts: Iterable[str]) -> str:
