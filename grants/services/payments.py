@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from accounts.formatting import format_money
 from accounts.models import Role, User
@@ -197,15 +198,23 @@ def tranche_request_refusals(
                     grant=grant, year_index=previous, status=Report.Status.ACCEPTED
                 ).values_list("kind", flat=True)
             )
-        for kind in ReportKind:
-            if kind.value not in accepted:
-                refusals.append(
-                    _(
-                        "La tranche de l'année %(year)d se demande une fois le %(kind)s de l'année "
-                        "%(previous)d accepté."
-                    )
-                    % {"year": tranche.year_index, "kind": str(kind.label).lower(), "previous": previous}
+        missing = [str(kind.label).lower() for kind in ReportKind if kind.value not in accepted]
+        if missing:
+            # One sentence for the reports still awaited, not one per report.
+            refusals.append(
+                ngettext(
+                    "La tranche de l'année %(year)d se demande une fois le %(kinds)s de l'année "
+                    "%(previous)d accepté.",
+                    "La tranche de l'année %(year)d se demande une fois le %(kinds)s de l'année "
+                    "%(previous)d acceptés.",
+                    len(missing),
                 )
+                % {
+                    "year": tranche.year_index,
+                    "kinds": _(" et le ").join(missing),
+                    "previous": previous,
+                }
+            )
     return refusals
 
 

@@ -108,8 +108,7 @@ def test_a_payment_on_its_way_shows_its_60_day_deadline_and_the_next_tranche_wai
     assert not payment.overdue
     nxt = next(step for step in steps if step.label.startswith("Tranche de l'année 2"))
     assert nxt.waiting
-    assert "rapport d'activité de l'année 1 accepté" in nxt.detail
-    assert "compte rendu financier de l'année 1 accepté" in nxt.detail
+    assert "une fois le rapport d'activité et le compte rendu financier de l'année 1 acceptés." in nxt.detail
 
     force(setup.tranche(1), T.REQUESTED, requested_days_ago=70)
     payment = next(

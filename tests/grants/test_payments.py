@@ -236,8 +236,7 @@ def test_year_two_is_blocked_until_both_year_one_reports_are_accepted():
     with pytest.raises(ValidationError) as error:
         tranche_request(tranche=setup.tranche(2), iban=IBAN, actor=setup.beneficiary)
     messages = " ".join(error.value.messages)
-    assert "rapport d'activité de l'année 1 accepté" in messages
-    assert "compte rendu financier de l'année 1 accepté" in messages
+    assert "une fois le rapport d'activité et le compte rendu financier de l'année 1 acceptés." in messages
 
     accept_reports(setup, 1, kinds=("activity",))
     with pytest.raises(ValidationError) as error:
