@@ -19,12 +19,12 @@ from datetime import date
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.formatting import format_date
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Assignment, Opinion, StatusChange
@@ -95,10 +95,6 @@ def register_staff_todo(name: str, provider: StaffProvider) -> None:
     _staff_providers[name] = provider
 
 
-def _long_date(value: date) -> str:
-    return date_format(value, "j F Y")
-
-
 # --- the applicant -------------------------------------------------------------------------------
 
 
@@ -129,7 +125,7 @@ def _dossier_steps(user: User, applications: Sequence[Application]) -> dict[int,
             steps.setdefault(application.pk, []).append(
                 NextStep(
                     label=_("Dossier à compléter et à déposer"),
-                    detail=_("Dépôt possible jusqu'au %(date)s.") % {"date": _long_date(closes.date())},
+                    detail=_("Dépôt possible jusqu'au %(date)s.") % {"date": format_date(closes.date())},
                     url=url,
                     action=_("Compléter le dossier"),
                     due=closes.date(),
@@ -216,7 +212,7 @@ def _assigned_not_scored(user: User) -> TodoGroup:
         TodoItem(
             reference=row.application.reference,
             title=row.application.title,
-            detail=_("Affecté le %(date)s.") % {"date": _long_date(timezone.localdate(row.assigned_at))},
+            detail=_("Affecté le %(date)s.") % {"date": format_date(timezone.localdate(row.assigned_at))},
             url=_review_url(row.application),
             action=_("Noter « %(title)s »") % {"title": row.application.title},
         )
@@ -254,7 +250,7 @@ def _corrections_answered(user: User) -> TodoGroup:
             reference=row.reference,
             title=row.title,
             detail=_("Compléments déposés le %(date)s.")
-            % {"date": _long_date(timezone.localdate(row.resubmitted_at))},
+            % {"date": format_date(timezone.localdate(row.resubmitted_at))},
             url=_review_url(row),
             action=_("Examiner les compléments de « %(title)s »") % {"title": row.title},
         )
@@ -280,7 +276,7 @@ def _opinions_received(user: User) -> TodoGroup:
             % {
                 "verdict": row.get_verdict_display(),
                 "service": row.organisation_name,
-                "date": _long_date(timezone.localdate(row.given_at)),
+                "date": format_date(timezone.localdate(row.given_at)),
             },
             url=_review_url(row.application),
             action=_("Lire l'avis sur « %(title)s »") % {"title": row.application.title},

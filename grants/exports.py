@@ -54,7 +54,6 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -63,7 +62,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, Member
@@ -621,7 +620,7 @@ def summary_context(call: Call) -> dict[str, Any]:
         "title": _("Synthèse budgétaire"),
         "call_title": call.title,
         "grantor_name": call.grantor_name,
-        "generated_on": date_format(timezone.localdate(), "j F Y"),
+        "generated_on": format_date(timezone.localdate()),
         "figures": [
             {"label": label, "value": format_money(value) if kind == MONEY else str(value)}
             for label, value, kind in summary_rows(summary)

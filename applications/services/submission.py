@@ -5,10 +5,9 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money, format_percent
+from accounts.formatting import format_date, format_datetime, format_money, format_percent
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, StatusChange, Wave
@@ -35,8 +34,8 @@ def receipt_context(application: Application, change: StatusChange) -> dict[str,
         "kind": str(Application.Kind(application.kind).label),
         "call": application.call.title,
         "wave": application.wave.name if application.wave else "",
-        "submitted_at": date_format(at, "j F Y à H:i"),
-        "date": date_format(at, "j F Y"),
+        "submitted_at": format_datetime(at),
+        "date": format_date(at),
         **application.call.letterhead(),
         "resubmission": change.from_status == Application.Status.CORRECTIONS,
         "submitted_by": change.actor.get_full_name() or change.actor.email if change.actor else "",
@@ -94,7 +93,7 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
             _("L'appel « %(call)s » n'accepte plus de dépôts depuis le %(date)s.")
             % {
                 "call": application.call.title,
-                "date": date_format(timezone.localtime(application.call.closes_at), "j F Y à H:i"),
+                "date": format_datetime(application.call.closes_at),
             }
             if now > application.call.closes_at
             else _("L'appel « %(call)s » n'est pas ouvert aux dépôts.") % {"call": application.call.title},
@@ -147,7 +146,7 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
         % {
             "reference": application.reference,
             "title": application.title,
-            "date": date_format(timezone.localtime(change.at), "j F Y à H:i"),
+            "date": format_datetime(change.at),
             "call": application.call.title,
         },
         attachments=[receipt],

@@ -14,8 +14,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
+from accounts.formatting import format_date
 from applications.models import Application, Member
 from applications.next_steps import applicant_next_steps, staff_todo
 from applications.selectors import applications_visible_to
@@ -49,7 +49,7 @@ def labels(steps: list[object]) -> list[str]:
 
 
 def long_date(value: object) -> str:
-    return date_format(value, "j F Y")
+    return format_date(value)  # type: ignore[arg-type]
 
 
 # --- the applicant ---------------------------------------------------------------------------------
