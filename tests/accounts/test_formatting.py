@@ -17,7 +17,7 @@ from accounts.formatting import (
     french_sort_key,
     french_sorted,
 )
-from accounts.forms import FrenchDecimalField
+from accounts.forms import MoneyField
 from applications.forms import BudgetForm, DossierCreateForm
 from applications.models import Application, Call
 from fabriques.models import Departement, Organisation, Region
@@ -47,7 +47,7 @@ def test_percentages_are_written_the_french_way(value, expected):
 def test_amounts_are_prefilled_the_french_way_and_read_back():
     assert format_decimal_input(Decimal("50000")) == f"50{NBSP}000,00"
     assert format_decimal_input(Decimal("74999.9")) == f"74{NBSP}999,90"
-    field = FrenchDecimalField(max_digits=14, decimal_places=2)
+    field = MoneyField(max_digits=14, decimal_places=2)
     assert field.prepare_value(Decimal("50000.00")) == f"50{NBSP}000,00"
     for typed in ("50 000,00", f"50{NBSP}000,00", "50\u202f000", "50000.00"):
         assert field.clean(typed) == Decimal("50000")
