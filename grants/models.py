@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.formatting import format_money
 from applications.models import Application, Call
 
 
@@ -52,7 +53,7 @@ class Grant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.application.reference} – {self.amount} €"
+        return f"{self.application.reference} – {format_money(self.amount)}"
 
     @property
     def committed(self) -> Decimal:
