@@ -3,7 +3,13 @@ from decimal import Decimal
 
 from django import template
 
-from accounts.formatting import format_date, format_decimal_input, format_money, format_percent
+from accounts.formatting import (
+    format_date,
+    format_datetime,
+    format_decimal_input,
+    format_money,
+    format_percent,
+)
 
 register = template.Library()
 
@@ -30,3 +36,9 @@ def amount_input(value: Decimal | int | str | None) -> str:
 def long_date(value: date | datetime | None) -> str:
     """{{ day|long_date }} -> "1er janvier 2027": the French long date of letters and pages."""
     return format_date(value)
+
+
+@register.filter
+def long_datetime(value: datetime | None) -> str:
+    """{{ moment|long_datetime }} -> "1er janvier 2027 à 09:05", on the local clock."""
+    return format_datetime(value)

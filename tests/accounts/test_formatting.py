@@ -141,8 +141,10 @@ def test_a_moment_is_dated_on_its_local_day_whatever_the_active_language():
     with translation.override("en"):
         assert format_date(moment) == "1er janvier 2027"
         assert format_datetime(moment) == "1er janvier 2027 à 00:30"
-    rendered = Template("{% load portal %}{{ day|long_date }}").render(Context({"day": date(2027, 5, 1)}))
-    assert rendered == "1er mai 2027"
+    rendered = Template("{% load portal %}{{ day|long_date }} · {{ moment|long_datetime }}").render(
+        Context({"day": date(2027, 5, 1), "moment": moment})
+    )
+    assert rendered == "1er mai 2027 · 1er janvier 2027 à 00:30"
 
 
 def test_no_module_keeps_its_own_long_date_formatter():
@@ -150,8 +152,9 @@ def test_no_module_keeps_its_own_long_date_formatter():
     root = Path(__file__).resolve().parents[2]
     copies = [
         str(path.relative_to(root))
-        for folder in ("accounts", "applications", "fabriques", "grants", "notifications")
-        for path in (root / folder).rglob("*.py")
-        if "def _long_date" in path.read_text() or '"j F Y"' in path.read_text()
+        for folder in ("accounts", "applications", "fabriques", "grants", "notifications", "templates")
+        for path in (root / folder).rglob("*")
+        if path.suffix in {".py", ".html", ".txt"}
+        and ("def _long_date" in (text := path.read_text()) or '"j F Y' in text)
     ]
     assert copies == []
