@@ -2,8 +2,11 @@
 
 import unicodedata
 from collections.abc import Callable, Iterable
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TypeVar
+
+from django.utils import timezone
 
 T = TypeVar("T")
 
@@ -52,6 +55,46 @@ def format_percent(value: Decimal | int | float | str | None, *, places: int = 2
     if text in {"-0", ""}:
         text = "0"
     return f"{text.replace('.', ',')}{NBSP}%"
+
+
+# Month names spelt here rather than through the active translation or the host's locale: a date
+# in a letter written by a worker (no request, no activated language) reads the same as on a page.
+MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def format_date(value: date | datetime | None) -> str:
+    """date(2027, 1, 1) -> "1er janvier 2027"; date(2027, 3, 15) -> "15 mars 2027".
+
+    The first of the month is « 1er », as French writes it. A datetime is shown on its local day
+    (a dossier submitted at 00:30 in Paris is dated that day, not the day before in UTC).
+    """
+    if value is None or value == "":
+        return ""
+    if isinstance(value, datetime):
+        value = timezone.localdate(value) if timezone.is_aware(value) else value.date()
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {MONTHS[value.month - 1]} {value.year}"
+
+
+def format_datetime(value: datetime | None) -> str:
+    """A moment on its local day and hour: "1er janvier 2027 à 09:05"."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value) if timezone.is_aware(value) else value
+    return f"{format_date(local)} à {local:%H:%M}"
 
 
 def format_decimal_input(value: Decimal | int | str | None) -> str:

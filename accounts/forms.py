@@ -23,30 +23,43 @@ class FrenchOrderedChoiceIterator(ModelChoiceIterator):
             yield self.choice(obj)
 
 
-class FrenchDecimalField(forms.DecimalField):
-    """A decimal shown and read the French way, « 50 000,00 », for the admin site's amounts.
+class MoneyField(forms.DecimalField):
+    """An amount typed and prefilled the French way, « 50 000,00 » or « 74 999,99 », read as a Decimal.
 
+    The one amount field of the portal: budgets, awards, payments and the admin site's figures.
     Django's localized input refuses the ordinary space people type between thousands; this field
-    reads what `parse_money` reads (spaces of any kind, a comma or a point) and prefills what
-    `format_decimal_input` writes.
+    reads what `parse_money` reads (spaces of any kind, a comma or a point, a « € ») and prefills
+    what `format_decimal_input` writes. An empty input gives `empty_value` (None, so that
+    `required` applies; the budget's grid passes 0, an empty cell counting as nothing).
     """
 
     widget = forms.TextInput(attrs={"inputmode": "decimal"})
+    default_error_messages = {"invalid": _("Saisissez un montant en euros, par exemple 50 000 ou 49 999,99.")}
+
+    def __init__(self, *, empty_value: Decimal | None = None, **kwargs: Any) -> None:
+        self.empty_value = empty_value
+        super().__init__(**kwargs)
 
     def prepare_value(self, value: Any) -> Any:
+        # An amount prefilled from the database (a Decimal) reads « 50 000,00 », as typed.
         if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
             return format_decimal_input(value)
         return value
 
     def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
         if value in self.empty_values or (isinstance(value, str) and not value.strip()):
-            return None
-        if isinstance(value, str):
-            try:
-                value = parse_money(value)
-            except (InvalidOperation, ValueError) as error:
-                raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
-        return super().to_python(value)
+            return self.empty_value
+        try:
+            amount = parse_money(value) if isinstance(value, str) else Decimal(value)
+            # "Infinity", "NaN" and huge exponents parse as Decimals but are no amounts.
+            if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
+                raise InvalidOperation(value)
+            exact = amount == amount.quantize(Decimal("0.01"))
+        except (InvalidOperation, ValueError, TypeError) as error:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
+        if not exact:
+            raise forms.ValidationError(_("Un montant a au plus deux décimales."), code="invalid")
+        return amount
 
 
 class LoginForm(AuthenticationForm):

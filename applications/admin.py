@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.db import models
 
-from accounts.forms import FrenchDecimalField
+from accounts.forms import MoneyField
 from applications.models import Application, Call, RequiredDocument, StatusChange, TerritoryMove, Wave
 
 
@@ -24,7 +24,7 @@ class CallAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("title",)}
     inlines = (WaveInline, RequiredDocumentInline)
     # Amounts prefilled and read the French way (« 50 000,00 »), not as « 50000.00 ».
-    formfield_overrides = {models.DecimalField: {"form_class": FrenchDecimalField}}
+    formfield_overrides = {models.DecimalField: {"form_class": MoneyField}}
 
 
 class StatusChangeInline(admin.TabularInline):

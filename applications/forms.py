@@ -1,11 +1,10 @@
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from accounts.formatting import format_decimal_input, parse_money
-from accounts.forms import FrenchOrderedChoiceIterator
+from accounts.forms import FrenchOrderedChoiceIterator, MoneyField
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name
 from applications.services.dossiers import SECTION_FIELDS
@@ -74,34 +73,6 @@ class ProjectForm(forms.ModelForm):
                 field.required = False
 
 
-class MoneyField(forms.CharField):
-    """An amount typed the French way ("50 000", "74 999,99"), read as a Decimal."""
-
-    default_error_messages = {"invalid": _("Saisissez un montant en euros, par exemple 50 000 ou 49 999,99.")}
-
-    def prepare_value(self, value: Any) -> Any:
-        # An amount prefilled from the database (a Decimal) reads « 50 000,00 », as typed.
-        if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
-            return format_decimal_input(value)
-        return value
-
-    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
-        text = super().to_python(value)
-        if text in self.empty_values:
-            return Decimal("0")
-        try:
-            amount = parse_money(str(text))
-            # "Infinity", "NaN" and huge exponents parse as Decimals but are no amounts.
-            if not amount.is_finite() or abs(amount) >= Decimal("1e12"):
-                raise InvalidOperation(text)
-            exact = amount == amount.quantize(Decimal("0.01"))
-        except (InvalidOperation, ValueError) as error:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from error
-        if not exact:
-            raise forms.ValidationError(_("Un montant a au plus deux décimales."), code="invalid")
-        return amount
-
-
 BUDGET_LABELS = {
     "requested": _("Subvention demandée"),
     "other_funding": _("Autres financements"),
@@ -120,7 +91,7 @@ class BudgetForm(forms.Form):
                 self.fields[budget_field_name(field, year)] = MoneyField(
                     label=_("%(label)s, année %(year)d") % {"label": BUDGET_LABELS[field], "year": year},
                     required=False,
-                    widget=forms.TextInput(attrs={"inputmode": "decimal"}),
+                    empty_value=Decimal("0"),
                 )
 
     def years_data(self) -> dict[int, dict[str, Decimal]]:

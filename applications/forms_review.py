@@ -13,8 +13,8 @@ from django.db.models import QuerySet
 from django.forms import BoundField
 from django.utils.translation import gettext_lazy as _
 
+from accounts.forms import MoneyField
 from accounts.models import User
-from applications.forms import MoneyField
 from applications.models import (
     Application,
     Criterion,
@@ -28,13 +28,8 @@ from fabriques.selectors import instructors_covering
 YES, NO = "yes", "no"
 
 
-class AmountField(MoneyField):
-    """An amount typed the French way ("150 000"); empty stays empty, so `required` applies."""
-
-    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]
-        if value in self.empty_values or (isinstance(value, str) and not value.strip()):
-            return None
-        return super().to_python(value)
+# The review's and the grants' forms name the portal's one amount field so; empty stays empty.
+AmountField = MoneyField
 
 
 def territory_instructors(application: Application) -> QuerySet[User]:

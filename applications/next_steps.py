@@ -3,7 +3,8 @@
 Reads only (selectors), each in a fixed number of queries whatever the number of dossiers.
 
 The applicant's steps are listed per dossier; the staff's to-do is a list of groups (dossiers
-assigned and not scored, corrections answered, opinions received, ...), each scoped to what the
+submitted and not assigned, assigned and not scored, scored and not decided, corrections answered,
+opinions received, ...), each scoped to what the
 user may see and cut to its first rows, with the total.
 
 Imports flow accounts ← fabriques ← applications ← grants: this module cannot see grants, agreements
@@ -19,12 +20,12 @@ from datetime import date
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.functional import Promise
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from accounts.formatting import format_date
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Assignment, Opinion, StatusChange
@@ -95,10 +96,6 @@ def register_staff_todo(name: str, provider: StaffProvider) -> None:
     _staff_providers[name] = provider
 
 
-def _long_date(value: date) -> str:
-    return date_format(value, "j F Y")
-
-
 # --- the applicant -------------------------------------------------------------------------------
 
 
@@ -129,7 +126,7 @@ def _dossier_steps(user: User, applications: Sequence[Application]) -> dict[int,
             steps.setdefault(application.pk, []).append(
                 NextStep(
                     label=_("Dossier à compléter et à déposer"),
-                    detail=_("Dépôt possible jusqu'au %(date)s.") % {"date": _long_date(closes.date())},
+                    detail=_("Dépôt possible jusqu'au %(date)s.") % {"date": format_date(closes.date())},
                     url=url,
                     action=_("Compléter le dossier"),
                     due=closes.date(),
@@ -216,13 +213,68 @@ def _assigned_not_scored(user: User) -> TodoGroup:
         TodoItem(
             reference=row.application.reference,
             title=row.application.title,
-            detail=_("Affecté le %(date)s.") % {"date": _long_date(timezone.localdate(row.assigned_at))},
+            detail=_("Affecté le %(date)s.") % {"date": format_date(timezone.localdate(row.assigned_at))},
             url=_review_url(row.application),
             action=_("Noter « %(title)s »") % {"title": row.application.title},
         )
         for row in rows
     ]
     return TodoGroup("assigned", gettext_lazy("Dossiers qui vous sont affectés, à noter"), items, total)
+
+
+def _to_assign(user: User) -> TodoGroup:
+    """Dossiers submitted in the user's scope that no instructor has taken yet, oldest first."""
+    anyone = Assignment.objects.filter(application=OuterRef("pk"))
+    dossiers = (
+        applications_reviewable_by(user)
+        .filter(status=S.SUBMITTED)
+        .filter(~Exists(anyone))
+        .order_by("submitted_at", "pk")
+    )
+    rows, total = limited(dossiers)
+    items = [
+        TodoItem(
+            reference=row.reference,
+            title=row.title,
+            detail=_("Déposé le %(date)s.") % {"date": format_date(row.submitted_at)}
+            if row.submitted_at
+            else _("Déposé."),
+            url=_review_url(row),
+            action=_("Affecter « %(title)s »") % {"title": row.title},
+        )
+        for row in rows
+    ]
+    return TodoGroup("to_assign", gettext_lazy("Dossiers déposés à affecter"), items, total)
+
+
+def _scored_to_decide(user: User) -> TodoGroup:
+    """Dossiers in review whose every instructor (conflicts aside) has handed in their scores.
+
+    No decision is taken yet while the dossier is in review; an instructor sees those they scored.
+    """
+    reviewers = Assignment.objects.filter(application=OuterRef("pk"), conflict_of_interest=False)
+    pending = reviewers.filter(scores_submitted_at__isnull=True)
+    last_scores = reviewers.order_by("-scores_submitted_at", "-pk").values("scores_submitted_at")[:1]
+    dossiers = (
+        applications_reviewable_by(user)
+        .filter(status=S.IN_REVIEW)
+        .filter(Exists(reviewers), ~Exists(pending))
+    )
+    if not has_role(user, Role.ADMIN):
+        dossiers = dossiers.filter(Exists(reviewers.filter(instructor=user)))
+    dossiers = dossiers.annotate(scored_at=Subquery(last_scores)).order_by("scored_at", "pk")
+    rows, total = limited(dossiers)
+    items = [
+        TodoItem(
+            reference=row.reference,
+            title=row.title,
+            detail=_("Dernière notation remise le %(date)s.") % {"date": format_date(row.scored_at)},
+            url=_review_url(row),
+            action=_("Décider de « %(title)s »") % {"title": row.title},
+        )
+        for row in rows
+    ]
+    return TodoGroup("to_decide", gettext_lazy("Notations remises, décision à prendre"), items, total)
 
 
 def _scoped_to_me(user: User, queryset: QuerySet[Application]) -> QuerySet[Application]:
@@ -254,7 +306,7 @@ def _corrections_answered(user: User) -> TodoGroup:
             reference=row.reference,
             title=row.title,
             detail=_("Compléments déposés le %(date)s.")
-            % {"date": _long_date(timezone.localdate(row.resubmitted_at))},
+            % {"date": format_date(timezone.localdate(row.resubmitted_at))},
             url=_review_url(row),
             action=_("Examiner les compléments de « %(title)s »") % {"title": row.title},
         )
@@ -280,7 +332,7 @@ def _opinions_received(user: User) -> TodoGroup:
             % {
                 "verdict": row.get_verdict_display(),
                 "service": row.organisation_name,
-                "date": _long_date(timezone.localdate(row.given_at)),
+                "date": format_date(timezone.localdate(row.given_at)),
             },
             url=_review_url(row.application),
             action=_("Lire l'avis sur « %(title)s »") % {"title": row.application.title},
@@ -298,7 +350,13 @@ def staff_todo(user: User) -> list[TodoGroup]:
     """
     if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
         return []
-    groups = [_assigned_not_scored(user), _corrections_answered(user), _opinions_received(user)]
+    groups = [
+        _to_assign(user),
+        _assigned_not_scored(user),
+        _scored_to_decide(user),
+        _corrections_answered(user),
+        _opinions_received(user),
+    ]
     for provider in _staff_providers.values():
         groups.extend(provider(user))
     return [group for group in groups if group.total]

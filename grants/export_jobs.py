@@ -63,9 +63,12 @@ def can_move(from_status: str, to_status: str) -> bool:
     return to_status in TRANSITIONS.get(from_status, frozenset())
 
 
-def transition(*, job: ExportJob, to_status: str, note: str = "", **fields: Any) -> ExportJob:
+def transition(
+    *, job: ExportJob, to_status: str, note: str = "", actor: User | None = None, **fields: Any
+) -> ExportJob:
     """Move a job to `to_status` under a row lock, with `fields` saved alongside, and log it.
 
+    `actor` is None when the portal moves the job (the worker, the sweep): the log says « système ».
     Must run inside the caller's transaction.
     """
     if not transaction.get_connection().in_atomic_block:
@@ -77,7 +80,9 @@ def transition(*, job: ExportJob, to_status: str, note: str = "", **fields: Any)
             % {"from": S(locked.status).label, "to": S(to_status).label},
             code="invalid_transition",
         )
-    ExportJobChange.objects.create(job=locked, from_status=locked.status, to_status=to_status, note=note)
+    ExportJobChange.objects.create(
+        job=locked, from_status=locked.status, to_status=to_status, note=note, actor=actor
+    )
     locked.status = to_status
     for name, value in fields.items():
         setattr(locked, name, value)
@@ -214,8 +219,15 @@ def export_jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
         .values_list("pk", flat=True)
     )
     failed = 0
-    for job in ExportJob.objects.filter(status=S.RUNNING, started_at__lt=moment - RUNNING_STALE):
+    stale = moment - RUNNING_STALE
+    running = ExportJob.objects.filter(status=S.RUNNING, started_at__lt=stale)
+    for job_id in running.values_list("pk", flat=True):
         with transaction.atomic():
+            # Read again under the lock: the job may have finished (or failed, or been started
+            # again) since the query above; it is then left as it is, and the sweep goes on.
+            job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+            if job is None or job.status != S.RUNNING or job.started_at is None or job.started_at >= stale:
+                continue
             if job.attempts >= MAX_ATTEMPTS:
                 transition(job=job, to_status=S.FAILED, note="sweep: too many attempts", finished_at=moment)
                 failed += 1

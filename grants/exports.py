@@ -54,7 +54,6 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -63,7 +62,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money, french_sorted
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, Member
@@ -420,8 +419,13 @@ def region_rows(call: Call) -> list[list[Any]]:
         Grant.objects.filter(call=call, status=Grant.Status.ACTIVE)
         .values(code=F(f"{region}__code"), name=F(f"{region}__name"))
         .annotate(laureates=Count("pk"), amount=Sum("amount"), bonus=Sum("bonus"))
-        .order_by("name")
+        .order_by()
     )
+    # French order (« Île-de-France » among the I, not after « Provence »), whatever the
+    # database's collation; dossiers without a territory last.
+    rows = list(grants)
+    ordered = french_sorted([row for row in rows if row["name"]], key=lambda row: row["name"])
+    ordered += [row for row in rows if not row["name"]]
     paid = {
         row["code"]: row["total"]
         for row in Tranche.objects.filter(grant__call=call, status=Tranche.Status.PAID)
@@ -437,7 +441,7 @@ def region_rows(call: Call) -> list[list[Any]]:
             (row["amount"] or ZERO) + (row["bonus"] or ZERO),
             paid.get(row["code"]) or ZERO,
         ]
-        for row in grants
+        for row in ordered
     ]
 
 
@@ -621,7 +625,7 @@ def summary_context(call: Call) -> dict[str, Any]:
         "title": _("Synthèse budgétaire"),
         "call_title": call.title,
         "grantor_name": call.grantor_name,
-        "generated_on": date_format(timezone.localdate(), "j F Y"),
+        "generated_on": format_date(timezone.localdate()),
         "figures": [
             {"label": label, "value": format_money(value) if kind == MONEY else str(value)}
             for label, value, kind in summary_rows(summary)

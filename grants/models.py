@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from accounts.formatting import format_money
 from applications.models import Application, Call
 
 
@@ -52,7 +53,7 @@ class Grant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.application.reference} – {self.amount} €"
+        return f"{self.application.reference} – {format_money(self.amount)}"
 
     @property
     def committed(self) -> Decimal:
@@ -370,6 +371,15 @@ class ExportJobChange(models.Model):
     to_status = models.CharField(_("nouvel état"), max_length=10, choices=ExportJob.Status.choices)
     note = models.TextField(_("note"), blank=True)
     at = models.DateTimeField(_("date"), default=timezone.now)
+    # Who moved the job; empty when the portal did (the worker, the sweep): see `actor_label`.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
 
     class Meta:
         verbose_name = _("changement d'état d'un export")
@@ -377,4 +387,9 @@ class ExportJobChange(models.Model):
         ordering = ("job", "at", "pk")
 
     def __str__(self) -> str:
-        return f"{self.job_id}: {self.from_status} → {self.to_status}"
+        return f"{self.job_id}: {self.from_status} → {self.to_status} ({self.actor_label})"
+
+    @property
+    def actor_label(self) -> str:
+        """Who made the change: a person's e-mail, or « système » for the worker and the sweep."""
+        return self.actor.email if self.actor_id and self.actor else str(_("système"))

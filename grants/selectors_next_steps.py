@@ -15,11 +15,10 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Member
@@ -31,10 +30,6 @@ from grants.services.reminders import year_end
 
 T = Tranche.Status
 IN_PAYMENT = (T.REQUESTED, T.VALIDATED)
-
-
-def _long_date(value: date) -> str:
-    return date_format(value, "j F Y")
 
 
 def _kinds(kinds: Sequence[str]) -> str:
@@ -123,7 +118,7 @@ def _report_steps(
                     if overdue
                     else _("%(kinds)s attendus le %(date)s.")
                 )
-                % {"kinds": _kinds(missing).capitalize(), "date": _long_date(end)},
+                % {"kinds": _kinds(missing).capitalize(), "date": format_date(end)},
                 url=url,
                 action=_("Déposer les rapports"),
                 due=end,
@@ -148,8 +143,8 @@ def _payment_steps(grant: Grant, tranches: list[Tranche], today: date) -> list[N
                     "(60 jours après la demande)."
                 )
                 % {
-                    "requested": _long_date(timezone.localdate(tranche.requested_at)),
-                    "date": _long_date(tranche.pay_by),
+                    "requested": format_date(timezone.localdate(tranche.requested_at)),
+                    "date": format_date(tranche.pay_by),
                 },
                 url=url,
                 action=_("Suivre le versement"),
@@ -227,7 +222,7 @@ def _tranche_item(tranche: Tranche, action: str) -> TodoItem:
         % {
             "year": tranche.year_index,
             "amount": format_money(tranche.amount),
-            "date": _long_date(pay_by) if pay_by else "—",
+            "date": format_date(pay_by) if pay_by else "—",
         },
         url=_manage_url(application),
         action=action % {"title": application.title},
@@ -278,7 +273,7 @@ def staff_grant_todo(user: User) -> list[TodoGroup]:
                         )
                         % {
                             "number": row.number,
-                            "date": _long_date(timezone.localdate(row.signed_at)) if row.signed_at else "—",
+                            "date": format_date(timezone.localdate(row.signed_at)) if row.signed_at else "—",
                         },
                         url=reverse("grants:agreement-detail", args=[row.number]),
                         action=_("Activer la convention n° %(number)s") % {"number": row.number},
@@ -339,7 +334,7 @@ def staff_grant_todo(user: User) -> list[TodoGroup]:
                     % {
                         "kind": row.get_kind_display(),
                         "year": row.year_index,
-                        "date": _long_date(timezone.localdate(row.uploaded_at)),
+                        "date": format_date(timezone.localdate(row.uploaded_at)),
                     },
                     url=_manage_url(row.grant.application),
                     action=_("Examiner le rapport de « %(title)s »") % {"title": row.grant.application.title},

@@ -26,13 +26,12 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, role_required
 from accounts.roles import has_role
@@ -441,10 +440,6 @@ def agreement_signed_copy_download(request: HttpRequest, number: str) -> FileRes
 admin_required = role_required(can_use_admin_space)
 
 
-def _long_date(moment: date) -> str:
-    return date_format(moment, "j F Y")
-
-
 def activation_recap(
     agreement: Agreement, user: User, commitment_number: str, starts_on: date, ends_on: date
 ) -> Recap:
@@ -456,9 +451,9 @@ def activation_recap(
         (
             _("Année %(year)d") % {"year": tranche.year_index},
             format_money(tranche.amount),
-            _long_date(add_years(starts_on, tranche.year_index - 1))
+            format_date(add_years(starts_on, tranche.year_index - 1))
             if tranche.status == Tranche.Status.SCHEDULED
-            else (_long_date(tranche.due_date) if tranche.due_date else "—"),
+            else (format_date(tranche.due_date) if tranche.due_date else "—"),
             tranche.get_status_display(),
         )
         for tranche in grant.tranches.all()
@@ -485,7 +480,7 @@ def activation_recap(
                 (
                     _("Période d'exécution"),
                     _("du %(start)s au %(end)s")
-                    % {"start": _long_date(starts_on), "end": _long_date(ends_on)},
+                    % {"start": format_date(starts_on), "end": format_date(ends_on)},
                 ),
             ]
         ),

@@ -23,13 +23,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, can_use_applicant_space, role_required
 from accounts.roles import has_role
@@ -585,7 +584,7 @@ def payment_recap(
         (_("Tranche"), _("Année %(year)d") % {"year": tranche.year_index}),
         (_("Montant versé"), format_money(tranche.amount)),
         (_("Compte crédité (IBAN)"), row.iban or "—"),
-        (_("Date du versement"), date_format(form.cleaned_data["paid_on"], "j F Y")),
+        (_("Date du versement"), format_date(form.cleaned_data["paid_on"])),
         (_("Référence du paiement"), form.cleaned_data["payment_reference"].strip()),
     ]
     irreversible = [

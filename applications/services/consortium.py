@@ -26,10 +26,11 @@ from fabriques.validators import normalise_siret
 HUNDRED = Decimal("100")
 
 
-def _keep_shares_within_hundred(*, application: Application, changed: Member) -> None:
+def _keep_shares_within_hundred(*, application: Application, changed: Member, actor: User) -> None:
     """Make room for `changed`'s share by lowering the lead's to what remains, or refuse.
 
-    Runs under the dossier's row lock, after `changed` is saved and before the caller commits.
+    Runs under the dossier's row lock, after `changed` is saved and before the caller commits. The
+    lowering is audited on its own (before and after), since the lead did not ask for it.
     """
     members = list(Member.objects.select_for_update().filter(application=application).order_by("pk"))
     total = sum((member.share_percent for member in members), Decimal("0"))
@@ -62,9 +63,21 @@ def _keep_shares_within_hundred(*, application: Application, changed: Member) ->
             },
             code="shares_above_100",
         )
+    before = lead.share_percent
     lead.share_percent = HUNDRED - others
     lead.full_clean()
     lead.save(update_fields=["share_percent"])
+    audit_record(
+        actor=actor,
+        action="application.lead_share_lower",
+        target=application,
+        data={
+            "siret": lead.organisation.siret,
+            "share_before": f"{before:.2f}",
+            "share_after": f"{lead.share_percent:.2f}",
+            "because_of": changed.organisation.siret,
+        },
+    )
 
 
 @transaction.atomic
@@ -103,21 +116,41 @@ def member_add(
     )
     member.full_clean()
     member.save()
-    _keep_shares_within_hundred(application=application, changed=member)
-    audit_record(actor=actor, action="application.member_add", target=application, data={"siret": siret})
+    # The change first, then the lowering of the lead's share it causes (a refusal rolls back both).
+    audit_record(
+        actor=actor,
+        action="application.member_add",
+        target=application,
+        data={"siret": siret, "share": f"{member.share_percent:.2f}"},
+    )
+    _keep_shares_within_hundred(application=application, changed=member, actor=actor)
     return member
 
 
 @transaction.atomic
 def member_update(*, member: Member, role: str, share_percent: Decimal, actor: User) -> Member:
+    """Change a member's role or share; audited with both before and after."""
     application = Application.objects.select_for_update().get(pk=member.application_id)
     ensure_editable(application)
-    member = Member.objects.get(pk=member.pk)
+    member = Member.objects.select_related("organisation").get(pk=member.pk)
+    before = {"role": member.role, "share": member.share_percent}
     member.role = role.strip()
     member.share_percent = share_percent
     member.full_clean()
     member.save(update_fields=["role", "share_percent"])
-    _keep_shares_within_hundred(application=application, changed=member)
+    audit_record(
+        actor=actor,
+        action="application.member_update",
+        target=application,
+        data={
+            "siret": member.organisation.siret,
+            "role_before": before["role"],
+            "role_after": member.role,
+            "share_before": f"{before['share']:.2f}",
+            "share_after": f"{member.share_percent:.2f}",
+        },
+    )
+    _keep_shares_within_hundred(application=application, changed=member, actor=actor)
     return member
 
 

@@ -5,16 +5,15 @@ from datetime import datetime
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money, format_percent
+from accounts.formatting import format_date, format_datetime, format_money, format_percent
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, StatusChange, Wave
 from applications.rules import budget_totals
-from applications.selectors import application_completeness, application_territory
-from applications.workflow import transition
+from applications.selectors import Territory, application_completeness, application_territory
+from applications.workflow import can_move, transition
 from notifications.services import document_request, email_queue
 
 RECEIPT_TEMPLATE = "pdf/receipt.html"
@@ -35,8 +34,8 @@ def receipt_context(application: Application, change: StatusChange) -> dict[str,
         "kind": str(Application.Kind(application.kind).label),
         "call": application.call.title,
         "wave": application.wave.name if application.wave else "",
-        "submitted_at": date_format(at, "j F Y à H:i"),
-        "date": date_format(at, "j F Y"),
+        "submitted_at": format_datetime(at),
+        "date": format_date(at),
         **application.call.letterhead(),
         "resubmission": change.from_status == Application.Status.CORRECTIONS,
         "submitted_by": change.actor.get_full_name() or change.actor.email if change.actor else "",
@@ -84,17 +83,29 @@ def receipt_recipients(application: Application, actor: User) -> list[str]:
     return sorted(set(emails))
 
 
-@transaction.atomic
-def application_submit(*, application: Application, actor: User) -> StatusChange:
-    """Submit a complete dossier before the call closes; the receipt is rendered and e-mailed."""
-    application = Application.objects.select_for_update().select_related("call").get(pk=application.pk)
-    now = timezone.now()
+def submission_check(*, application: Application, now: datetime | None = None) -> Territory:
+    """Whether the dossier may be submitted now, read-only: raises the ValidationError that
+    `application_submit` would raise, and returns the territory that will instruct it.
+
+    The view calls it before showing the recap, and `application_submit` calls it under its lock:
+    the two can never disagree, and a post without the confirmation writes nothing.
+    """
+    now = now or timezone.now()
+    if not can_move(application.status, Application.Status.SUBMITTED):
+        raise ValidationError(
+            _("Un dossier « %(from)s » ne peut pas passer à l'état « %(to)s ».")
+            % {
+                "from": Application.Status(application.status).label,
+                "to": Application.Status.SUBMITTED.label,
+            },
+            code="invalid_transition",
+        )
     if not application.call.is_open_for_submission(now):
         raise ValidationError(
             _("L'appel « %(call)s » n'accepte plus de dépôts depuis le %(date)s.")
             % {
                 "call": application.call.title,
-                "date": date_format(timezone.localtime(application.call.closes_at), "j F Y à H:i"),
+                "date": format_datetime(application.call.closes_at),
             }
             if now > application.call.closes_at
             else _("L'appel « %(call)s » n'est pas ouvert aux dépôts.") % {"call": application.call.title},
@@ -103,8 +114,6 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
     missing = [message for section in application_completeness(application) for message in section.missing]
     if missing:
         raise ValidationError(missing, code="incomplete")
-    if application.wave_id is None:
-        application.wave = _wave_for(application, now)
     # The dossier's territory, which decides who instructs it: the département of its places, or
     # the one the applicant chose among them. Set at the first submission only: a dossier sent
     # back with corrections returns to the instructors it had (or to where an admin moved it).
@@ -121,6 +130,18 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
                 _("Choisissez le département qui instruira le dossier parmi ceux de vos lieux."),
                 code="territory",
             )
+    return territory
+
+
+@transaction.atomic
+def application_submit(*, application: Application, actor: User) -> StatusChange:
+    """Submit a complete dossier before the call closes; the receipt is rendered and e-mailed."""
+    application = Application.objects.select_for_update().select_related("call").get(pk=application.pk)
+    now = timezone.now()
+    territory = submission_check(application=application, now=now)
+    if application.wave_id is None:
+        application.wave = _wave_for(application, now)
+    if not territory.settled:
         application.departement = territory.departement
     application.save(update_fields=["wave", "departement", "updated_at"])
     change = transition(application=application, to_status=Application.Status.SUBMITTED, actor=actor)
@@ -147,7 +168,7 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
         % {
             "reference": application.reference,
             "title": application.title,
-            "date": date_format(timezone.localtime(change.at), "j F Y à H:i"),
+            "date": format_datetime(change.at),
             "call": application.call.title,
         },
         attachments=[receipt],

@@ -29,7 +29,6 @@ from applications.forms_territory import CensusSearchForm, TerritoryChoiceForm
 from applications.models import Access, Application, Call
 from applications.rules import BUDGET_FIELDS, budget_field_name, budget_running, budget_totals, typed_amount
 from applications.selectors import (
-    application_completeness,
     application_list_for_applicant,
     application_territory,
 )
@@ -46,7 +45,7 @@ from applications.services import (
 from applications.services.access import access_accept as accept_invitation
 from applications.services.access import is_lead_staff
 from applications.services.dossiers import SECTION_FIELDS
-from applications.services.submission import receipt_recipients
+from applications.services.submission import receipt_recipients, submission_check
 from applications.services.territory import application_choose_departement
 from applications.views.common import (
     dossier_context,
@@ -54,7 +53,6 @@ from applications.views.common import (
     get_editable_application,
     get_visible_application,
 )
-from applications.workflow import EDITABLE_STATES
 from fabriques.models import TiersLieu
 from fabriques.selectors import CENSUS_RESULTS, census_search, organisations_of
 from fabriques.services import tiers_lieu_create
@@ -401,27 +399,20 @@ def dossier_submit(request: HttpRequest, reference: str) -> HttpResponse:
     """Submit once the recap is confirmed; a post without the confirmation only shows the recap."""
     application = get_editable_application(request, reference)
     if not is_confirmed(request):
-        missing = [
-            message for section in application_completeness(application) for message in section.missing
-        ]
-        submittable = application.status in EDITABLE_STATES and application.call.is_open_for_submission(
-            timezone.now()
+        # Read-only: the checks the submission itself runs, so a dossier that cannot be submitted
+        # gets their messages, never a recap; nothing is written before the confirmation.
+        try:
+            submission_check(application=application)
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+            return redirect("applications:dossier-detail", reference=reference)
+        return recap_response(
+            request,
+            submission_recap(request, application),
+            template="applications/submit_confirm.html",
+            extra=dossier_context(request, application, "overview"),
         )
-        if missing or not submittable:
-            # Nothing to recap: the service says why the dossier cannot be submitted.
-            try:
-                application_submit(application=application, actor=_user(request))
-            except ValidationError as error:
-                for message in error.messages:
-                    messages.error(request, message)
-                return redirect("applications:dossier-detail", reference=reference)
-        else:
-            return recap_response(
-                request,
-                submission_recap(request, application),
-                template="applications/submit_confirm.html",
-                extra=dossier_context(request, application, "overview"),
-            )
     try:
         application_submit(application=application, actor=_user(request))
     except ValidationError as error:

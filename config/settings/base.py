@@ -281,9 +281,10 @@ DEFAULT_FROM_EMAIL = env.str(
 SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 
 # --- Cache ---------------------------------------------------------------------------------------
-# Absent: each process keeps its own memory cache (fine for `make demo`, where tasks run in the
-# web process). With separate workers, the cache must be shared (the progress of a background
-# export is written by a worker and read by the web): Redis, the broker's by default.
+# Nothing the portal needs lives in the cache: failed logins are counted in the database (axes'
+# database handler), a background export's progress is on its ExportJob row, sessions are in the
+# database. The cache is still shared (Redis, the broker's by default) so that any later use
+# holds across processes; absent, each process keeps its own memory cache (`make demo`).
 CACHE_URL = env.str("CACHE_URL", default=env.str("CELERY_BROKER_URL", default=""))
 if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}

@@ -25,10 +25,9 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money, format_percent
+from accounts.formatting import format_date, format_money, format_percent
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
@@ -65,10 +64,6 @@ A = Agreement.Status
 def _ensure_admin(actor: User, message: str) -> None:
     if not has_role(actor, Role.ADMIN):
         raise PermissionDenied(message)
-
-
-def _long_date(moment: date) -> str:
-    return date_format(moment, "j F Y")
 
 
 def _next_number() -> str:
@@ -176,7 +171,7 @@ def _agreement_context(agreement: Agreement, grant: Grant, application: Applicat
     tranches = list(grant.tranches.order_by("year_index").values_list("year_index", "amount"))
     return {
         "number": agreement.number,
-        "date": _long_date(timezone.localdate(agreement.created_at)),
+        "date": format_date(timezone.localdate(agreement.created_at)),
         "call": call.title,
         "reference": application.reference,
         "title": application.title,
@@ -199,7 +194,7 @@ def _agreement_base(agreement: Agreement, application: Application) -> dict[str,
     organisation = lead_organisation(application)
     return {
         "number": agreement.number,
-        "agreement_date": _long_date(timezone.localdate(agreement.signed_at or agreement.created_at)),
+        "agreement_date": format_date(timezone.localdate(agreement.signed_at or agreement.created_at)),
         "call": call.title,
         "reference": application.reference,
         "title": application.title,
@@ -504,7 +499,7 @@ def agreement_terminate(
     agreement.full_clean()
     agreement.save(update_fields=["status", "terminated_at", "termination_reason", "clawback_amount"])
     context = _agreement_base(agreement, application) | {
-        "date": _long_date(timezone.localdate(agreement.terminated_at)),
+        "date": format_date(timezone.localdate(agreement.terminated_at)),
         "reason": reason.splitlines(),
         "paid": format_money(paid),
         "released": format_money(released),
@@ -641,7 +636,7 @@ def amendment_create(
         previous[1] -= grant.bonus
     context = _agreement_base(agreement, application) | {
         "amendment_number": number,
-        "date": _long_date(timezone.localdate(amendment.decided_at)),
+        "date": format_date(timezone.localdate(amendment.decided_at)),
         "reason": reason.splitlines(),
         "previous_amount": format_money(previous_amount),
         "new_amount": format_money(new_amount),

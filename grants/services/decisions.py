@@ -14,10 +14,9 @@ from decimal import Decimal
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
@@ -237,7 +236,7 @@ def _letter_base(application: Application, change: StatusChange) -> dict[str, ob
         "reference": application.reference,
         "title": application.title,
         "call": application.call.title,
-        "date": date_format(timezone.localtime(change.at), "j F Y"),
+        "date": format_date(change.at),
         "lead_name": lead.organisation.name if lead else "",
         "lead_siret": lead.organisation.siret_display if lead else "",
         "lead_address": (

@@ -19,11 +19,10 @@ import stdnum.iban
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
@@ -228,7 +227,7 @@ def _refuse_move(tranche: Tranche, to_status: str) -> None:
             "un second versement est refusé."
         ) % {
             "year": tranche.year_index,
-            "date": date_format(tranche.paid_on, "j F Y") if tranche.paid_on else "",
+            "date": format_date(tranche.paid_on) if tranche.paid_on else "",
             "reference": tranche.payment_reference,
         }
         raise ValidationError(message, code="already_paid")
@@ -300,7 +299,7 @@ def _payment_request_context(
         "title": application.title,
         "call": grant.call.title,
         **grant.call.letterhead(),
-        "date": date_format(timezone.localtime(now), "j F Y"),
+        "date": format_date(timezone.localtime(now)),
         "beneficiary_name": organisation.name if organisation else "",
         "beneficiary_siret": organisation.siret_display if organisation else "",
         "beneficiary_address": (
@@ -316,7 +315,7 @@ def _payment_request_context(
         "paid_before": format_money(paid),
         "agreement_number": agreement.number,
         "commitment_number": agreement.commitment_number,
-        "pay_by": date_format(pay_by, "j F Y") if pay_by else "",
+        "pay_by": format_date(pay_by) if pay_by else "",
         "requested_by": actor.get_full_name() or actor.email,
         "requested_by_email": actor.email,
     }
@@ -386,7 +385,7 @@ def _check_payment(tranche: Tranche, paid_on: date, payment_reference: str) -> s
         errors["paid_on"] = _("La date du versement ne peut pas être dans le futur.")
     elif tranche.requested_at is not None and paid_on < timezone.localdate(tranche.requested_at):
         errors["paid_on"] = _("La date du versement ne peut pas précéder la demande (%(date)s).") % {
-            "date": date_format(timezone.localdate(tranche.requested_at), "j F Y")
+            "date": format_date(timezone.localdate(tranche.requested_at))
         }
     if errors:
         raise ValidationError(errors)
@@ -503,12 +502,12 @@ def schedule_update(
         elif agreement is not None and agreement.starts_on and due < agreement.starts_on:
             errors.setdefault(f"due_date_{year}", []).append(
                 _("L'échéance de l'année %(year)d précède le début de la convention (%(start)s).")
-                % {"year": year, "start": date_format(agreement.starts_on, "j F Y")}
+                % {"year": year, "start": format_date(agreement.starts_on)}
             )
         elif agreement is not None and agreement.ends_on and due > agreement.ends_on:
             errors.setdefault(f"due_date_{year}", []).append(
                 _("L'échéance de l'année %(year)d dépasse la fin de la convention (%(end)s).")
-                % {"year": year, "end": date_format(agreement.ends_on, "j F Y")}
+                % {"year": year, "end": format_date(agreement.ends_on)}
             )
     total = sum(parts, Decimal("0"))
     if total != grant.committed:

@@ -9,10 +9,9 @@ from datetime import date
 
 from django.db import transaction
 from django.db.models import Q
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
+from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.decisions import add_years
@@ -110,7 +109,7 @@ def _late_body(tranches: list[Tranche], today: date) -> str:
                 "year": tranche.year_index,
                 "amount": format_money(tranche.amount),
                 "status": tranche.get_status_display(),
-                "pay_by": date_format(pay_by, "j F Y"),
+                "pay_by": format_date(pay_by),
                 "days": (today - pay_by).days,
             }
         )
@@ -126,7 +125,7 @@ def _reports_body(grant: Grant, items: list[MissingReport]) -> str:
         % {
             "kind": str(ReportKind(item.kind).label),
             "year": item.year_index,
-            "date": date_format(item.due_since, "j F Y"),
+            "date": format_date(item.due_since),
         }
         for item in items
     ]

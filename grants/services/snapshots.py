@@ -11,10 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.db import transaction
 from django.urls import NoReverseMatch, reverse
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money, format_percent
+from accounts.formatting import format_date, format_money, format_percent
 from accounts.models import Role, User
 from applications.models import Call
 from grants.models import EnvelopeSnapshot
@@ -83,7 +82,7 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
         "remaining": format_money(call.remaining_amount),
         "laureates": call.laureate_count,
         "target": call.target_count,
-        "day": date_format(day, "j F Y"),
+        "day": format_date(day),
     }
     body = (
         _(

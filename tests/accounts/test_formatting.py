@@ -1,13 +1,23 @@
 """French forms in pages and forms: percentages, amounts prefilled, French alphabetical order."""
 
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.template import Context, Template
 from django.urls import reverse
+from django.utils import translation
 
-from accounts.formatting import format_decimal_input, format_percent, french_sort_key, french_sorted
-from accounts.forms import FrenchDecimalField
+from accounts.formatting import (
+    format_date,
+    format_datetime,
+    format_decimal_input,
+    format_percent,
+    french_sort_key,
+    french_sorted,
+)
+from accounts.forms import MoneyField
 from applications.forms import BudgetForm, DossierCreateForm
 from applications.models import Application, Call
 from fabriques.models import Departement, Organisation, Region
@@ -37,7 +47,7 @@ def test_percentages_are_written_the_french_way(value, expected):
 def test_amounts_are_prefilled_the_french_way_and_read_back():
     assert format_decimal_input(Decimal("50000")) == f"50{NBSP}000,00"
     assert format_decimal_input(Decimal("74999.9")) == f"74{NBSP}999,90"
-    field = FrenchDecimalField(max_digits=14, decimal_places=2)
+    field = MoneyField(max_digits=14, decimal_places=2)
     assert field.prepare_value(Decimal("50000.00")) == f"50{NBSP}000,00"
     for typed in ("50 000,00", f"50{NBSP}000,00", "50\u202f000", "50000.00"):
         assert field.clean(typed) == Decimal("50000")
@@ -109,3 +119,42 @@ def test_the_regions_of_the_dashboard_are_in_french_order():
     names = [row["name"] for row in rows if row["name"] in {"Hauts-de-France", "Île-de-France", "Normandie"}]
     assert names == ["Hauts-de-France", "Île-de-France", "Normandie"]
     assert Region.objects.filter(name="Île-de-France").exists() and Departement.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (date(2027, 1, 1), "1er janvier 2027"),
+        (date(2027, 2, 2), "2 février 2027"),
+        (date(2026, 8, 15), "15 août 2026"),
+        (date(2026, 12, 31), "31 décembre 2026"),
+        (None, ""),
+    ],
+)
+def test_a_date_is_written_the_french_way_with_the_first_of_the_month_as_1er(value, expected):
+    assert format_date(value) == expected
+
+
+def test_a_moment_is_dated_on_its_local_day_whatever_the_active_language():
+    # 23:30 UTC on 31 December is already 1 January in Paris.
+    moment = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
+    with translation.override("en"):
+        assert format_date(moment) == "1er janvier 2027"
+        assert format_datetime(moment) == "1er janvier 2027 à 00:30"
+    rendered = Template("{% load portal %}{{ day|long_date }} · {{ moment|long_datetime }}").render(
+        Context({"day": date(2027, 5, 1), "moment": moment})
+    )
+    assert rendered == "1er mai 2027 · 1er janvier 2027 à 00:30"
+
+
+def test_no_module_keeps_its_own_long_date_formatter():
+    """Dates are written by `format_date` alone: a copy would drift (no « 1er », another locale)."""
+    root = Path(__file__).resolve().parents[2]
+    copies = [
+        str(path.relative_to(root))
+        for folder in ("accounts", "applications", "fabriques", "grants", "notifications", "templates")
+        for path in (root / folder).rglob("*")
+        if path.suffix in {".py", ".html", ".txt"}
+        and ("def _long_date" in (text := path.read_text()) or '"j F Y' in text)
+    ]
+    assert copies == []

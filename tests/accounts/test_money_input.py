@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 from django import forms
+from django.db import models
 
 from accounts.formatting import parse_money
-from applications.forms import MoneyField
+from accounts.forms import MoneyField
 from applications.forms_review import AmountField
 
 SPACES = {
@@ -31,3 +32,24 @@ def test_other_characters_are_still_refused():
         with pytest.raises(forms.ValidationError) as refused:
             MoneyField().clean(text)
         assert "Saisissez un montant en euros" in refused.value.messages[0]
+
+
+def test_one_amount_field_serves_the_budget_the_review_and_the_admin_site():
+    from applications.admin import CallAdmin
+    from applications.forms import BudgetForm
+    from applications.forms_review import AmountField
+
+    assert AmountField is MoneyField
+    assert isinstance(BudgetForm(years=range(1, 2)).fields["requested_1"], MoneyField)
+    assert CallAdmin.formfield_overrides[models.DecimalField]["form_class"] is MoneyField
+    # An empty budget cell counts as nothing; an empty award stays empty, so `required` applies.
+    assert MoneyField(required=False, empty_value=Decimal("0")).clean("") == Decimal("0")
+    assert MoneyField(required=False).clean("  ") is None
+    with pytest.raises(forms.ValidationError) as refused:
+        MoneyField().clean("")
+    assert refused.value.code == "required"
+    # The admin's bounds still apply, with the French message for what is no amount.
+    with pytest.raises(forms.ValidationError) as too_long:
+        MoneyField(max_digits=4, decimal_places=2).clean("1 000,00")
+    assert "4 chiffres" in too_long.value.messages[0]
+    assert MoneyField().prepare_value(Decimal("50000")) == "50\u00a0000,00"

@@ -21,6 +21,7 @@ from applications.services.review import (
     assignment_declare_conflict,
     scores_save,
 )
+from applications.services.submission import application_submit, submission_check
 from notifications.models import Document, OutgoingEmail
 from tests.factories import (
     complete_application,
@@ -94,6 +95,57 @@ def test_posting_the_submission_without_confirmation_writes_nothing_and_shows_th
     assert response.status_code == 302
     application.refresh_from_db()
     assert application.status == Application.Status.SUBMITTED
+
+
+def forbid_the_write_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(**kwargs: object) -> None:
+        raise AssertionError("an unconfirmed post called the submission")
+
+    monkeypatch.setattr("applications.views.dossiers.application_submit", refuse)
+
+
+def test_a_submitted_dossier_fails_the_check_as_it_fails_the_submission():
+    application = submitted_application()
+    with pytest.raises(ValidationError, match="ne peut pas passer"):
+        submission_check(application=application)
+
+
+def test_an_unconfirmed_post_shows_the_recap_without_calling_the_submission(monkeypatch):
+    application = complete_application()
+    forbid_the_write_path(monkeypatch)
+    response = logged(application.created_by).post(
+        reverse("applications:dossier-submit", args=[application.reference])
+    )
+    assert response.status_code == 200 and "Confirmer le dépôt" in text(response)
+
+
+@pytest.mark.parametrize("flaw", ["incomplete", "closed"])
+def test_an_unconfirmed_post_on_a_dossier_that_cannot_be_submitted_says_why_and_writes_nothing(
+    monkeypatch, flaw
+):
+    application = complete_application()
+    if flaw == "incomplete":
+        Application.objects.filter(pk=application.pk).update(summary="")
+    else:
+        application.call.closes_at = timezone.now() - timezone.timedelta(days=1)
+        application.call.save(update_fields=["closes_at"])
+    application.refresh_from_db()
+    # What the submission would say, from the same check it runs under its lock.
+    with pytest.raises(ValidationError) as refused, transaction.atomic():
+        application_submit(application=application, actor=application.created_by)
+    with pytest.raises(ValidationError) as checked:
+        submission_check(application=application)
+    assert checked.value.messages == refused.value.messages
+    changes, documents = StatusChange.objects.count(), Document.objects.count()
+
+    forbid_the_write_path(monkeypatch)
+    client = logged(application.created_by)
+    response = client.post(reverse("applications:dossier-submit", args=[application.reference]))
+    assert response.status_code == 302
+    page = text(client.get(response.url))
+    assert checked.value.messages[0] in page
+    assert "Confirmer le dépôt" not in page
+    assert (StatusChange.objects.count(), Document.objects.count()) == (changes, documents)
 
 
 # --- the attestation of no conflict of interests ------------------------------------------------

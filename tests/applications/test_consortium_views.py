@@ -449,3 +449,11 @@ def test_a_member_numbered_past_999_is_updated_from_the_fields_the_page_names(le
     assert response.status_code == 200
     partner.refresh_from_db()
     assert partner.share_percent == Decimal("25") and partner.role == "Atelier"
+
+
+def test_the_leads_remaining_share_is_printed_the_french_way(lead_client, application):
+    partner = add_partner(application, name="Partenaire à 12,5")
+    Member.objects.filter(pk=partner.pk).update(share_percent=Decimal("12.50"))
+    html = lead_client.get(page_url(application)).content.decode()
+    assert "aujourd’hui 87,5\u00a0%, moins" in html
+    assert "87.5" not in html and "87,50" not in html

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from accounts.formatting import format_money
+from accounts.models import AuditEvent
 from applications.models import Application, BudgetYear, Member
 from applications.rules import budget_running, typed_amount
 from applications.services import member_add, member_update
@@ -133,6 +134,43 @@ def test_shares_above_100_in_total_are_refused_in_french_and_nothing_is_saved():
     # A partner's share raised: the lead keeps what remains.
     member_update(member=first, role="Partenaire", share_percent=Decimal("80"), actor=application.created_by)
     assert shares(application) == [Decimal("20"), Decimal("80")]
+
+
+def test_a_share_changed_and_the_leads_share_lowered_for_it_are_audited_before_and_after():
+    application = complete_application()
+    lead = application.members.get(is_lead=True)
+    first = partner(application, "40")
+    actor = application.created_by
+
+    def events(action: str) -> list[dict[str, str]]:
+        return list(
+            AuditEvent.objects.filter(action=action, target_id=str(application.pk), actor=actor)
+            .order_by("pk")
+            .values_list("data", flat=True)
+        )
+
+    lowered = {"siret": lead.organisation.siret, "because_of": first.organisation.siret}
+    assert events("application.lead_share_lower") == [
+        lowered | {"share_before": "100.00", "share_after": "60.00"}
+    ]
+    member_update(member=first, role="Partenaire associé", share_percent=Decimal("55"), actor=actor)
+    assert events("application.member_update") == [
+        {
+            "siret": first.organisation.siret,
+            "role_before": "Partenaire",
+            "role_after": "Partenaire associé",
+            "share_before": "40.00",
+            "share_after": "55.00",
+        }
+    ]
+    assert events("application.lead_share_lower")[-1] == lowered | {
+        "share_before": "60.00",
+        "share_after": "45.00",
+    }
+    # Lowering a partner's share leaves the lead as it is: nothing lowered, nothing more audited.
+    member_update(member=first, role="Partenaire associé", share_percent=Decimal("30"), actor=actor)
+    assert len(events("application.lead_share_lower")) == 2
+    assert len(events("application.member_update")) == 2
 
 
 def test_adding_a_partner_says_what_the_lead_keeps(client):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from notifications.services import SWEEP_GRACE
+from notifications.services import SENDING_STALE, SWEEP_GRACE
 
 OPERATIONS = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
@@ -24,3 +24,16 @@ def test_the_documented_recovery_delay_follows_the_sweep_settings():
     )
     # And the visibility timeout, which a killed worker's message waits for, is longer still.
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] > longest.total_seconds()
+
+
+def test_the_documented_recovery_of_an_e_mail_caught_mid_send_follows_its_setting():
+    every = settings.CELERY_BEAT_SCHEDULE["notifications-sweep"]["schedule"]
+    assert SENDING_STALE == timedelta(minutes=10)
+    # A « sending » row is taken back by the first sweep after its claim is SENDING_STALE old.
+    longest = SENDING_STALE + every
+    text = " ".join(OPERATIONS.read_text().split())
+    assert (
+        f"an e-mail caught mid-send is recovered {SENDING_STALE.seconds // 60} to "
+        f"{longest.seconds // 60} minutes after its claim" in text
+    )
+    assert f"`SENDING_STALE` ({SENDING_STALE.seconds // 60} minutes" in text

@@ -118,6 +118,44 @@ def test_a_job_whose_worker_died_is_queued_again_then_failed_after_five_attempts
     assert ExportJob.objects.get(pk=job.pk).status == S.FAILED
 
 
+def test_a_job_finishing_while_the_sweep_runs_is_left_alone_and_the_sweep_goes_on(monkeypatch):
+    published: list[str] = []
+    monkeypatch.setattr(budget_report_build_task, "delay", published.append)
+    long_ago = timezone.now() - timedelta(minutes=21)
+    finishing, lost = job_in(S.RUNNING), job_in(S.RUNNING)
+    ExportJob.objects.filter(pk__in=[finishing.pk, lost.pk]).update(started_at=long_ago, attempts=1)
+    real_atomic = export_jobs.transaction.atomic
+    entered: list[int] = []
+
+    def atomic_after_the_worker(*args: object, **kwargs: object) -> object:
+        # Between the sweep's query and its lock, the first job's worker comes back and finishes.
+        if not entered:
+            entered.append(1)
+            with real_atomic():
+                transition(job=finishing, to_status=S.DONE, file_name=f"exports/{finishing.pk}.xlsx")
+        return real_atomic(*args, **kwargs)
+
+    monkeypatch.setattr(export_jobs.transaction, "atomic", atomic_after_the_worker)
+    assert export_jobs_sweep() == {"queued": 1, "failed": 0}
+    monkeypatch.setattr(export_jobs.transaction, "atomic", real_atomic)
+
+    assert ExportJob.objects.get(pk=finishing.pk).status == S.DONE
+    assert [(c.from_status, c.to_status) for c in finishing.changes.all()] == [(S.RUNNING, S.DONE)]
+    assert ExportJob.objects.get(pk=lost.pk).status == S.QUEUED and published == [str(lost.pk)]
+    change = lost.changes.get()
+    assert change.actor is None and change.actor_label == "système"
+    assert "système" in str(change)
+
+
+def test_a_change_made_by_someone_names_them():
+    job = job_in(S.QUEUED)
+    admin = programme_admin()
+    with transaction.atomic():
+        transition(job=job, to_status=S.FAILED, note="annulé", actor=admin)
+    change = job.changes.get()
+    assert change.actor == admin and change.actor_label == admin.email
+
+
 def test_progress_never_passes_the_total_in_the_database():
     job = job_in(S.RUNNING)
     with pytest.raises(ValidationError, match="progression"):

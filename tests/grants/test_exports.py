@@ -733,3 +733,30 @@ def test_workbooks_go_through_the_media_storage_and_a_day_old_one_is_purged(
     response = client.get(reverse("grants:export-job-download", kwargs={"job_id": job_id}))
     workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)), read_only=True)
     assert workbook.sheetnames
+
+
+def test_the_regions_are_in_french_order_in_the_workbook_and_the_pdf(call_with_grants):
+    call, grants = call_with_grants
+    # Paris (Île-de-France), Marseille (Provence-Alpes-Côte d'Azur), Lille (Hauts-de-France),
+    # and a fourth laureate without a territory, listed last.
+    for grant, departement in zip(grants, ("75", "13", "59"), strict=True):
+        Application.objects.filter(pk=grant.application_id).update(departement_id=departement)
+    fourth = award(call)
+    Application.objects.filter(pk=fourth.application_id).update(departement_id=None)
+    expected = ["Hauts-de-France", "Île-de-France", "Provence-Alpes-Côte d'Azur", "Non renseignée"]
+
+    buffer = io.BytesIO()
+    xlsx_write(call, buffer)
+    workbook = openpyxl.load_workbook(io.BytesIO(buffer.getvalue()))
+    names = [row[1] for row in workbook["Régions"].iter_rows(min_row=2, values_only=True)]
+    assert names == expected
+
+    text = pdf_text(pdf_summary(call))
+    positions = [text.index(name) for name in expected]
+    assert positions == sorted(positions)
+
+
+def test_a_grant_is_named_with_its_amount_the_french_way(call_with_grants):
+    _call, grants = call_with_grants
+    grant = grants[2]
+    assert str(grant) == f"{grant.application.reference} – 100\u00a0000\u00a0€"

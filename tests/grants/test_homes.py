@@ -14,21 +14,31 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.formats import date_format
 
+from accounts.formatting import format_date
 from applications.models import Application, Member
 from applications.next_steps import applicant_next_steps, staff_todo
 from applications.selectors import applications_visible_to
 from applications.services import application_submit
-from applications.services.review import assignment_create, corrections_request, opinion_give, opinion_request
+from applications.services.review import (
+    assignment_create,
+    assignment_declare_conflict,
+    corrections_request,
+    opinion_give,
+    opinion_request,
+    scores_save,
+)
 from grants.models import Agreement, Tranche
 from grants.services.agreements import agreement_accept, agreement_activate
+from grants.services.decisions import application_refuse
 from tests.factories import (
     OrganisationFactory,
     applicant,
     in_review_application,
     instructor,
     member_of,
+    occitanie_instructor,
+    programme_admin,
     submitted_application,
 )
 from tests.grants.test_payments import Setup, accept_reports, force
@@ -49,7 +59,7 @@ def labels(steps: list[object]) -> list[str]:
 
 
 def long_date(value: object) -> str:
-    return date_format(value, "j F Y")
+    return format_date(value)  # type: ignore[arg-type]
 
 
 # --- the applicant ---------------------------------------------------------------------------------
@@ -217,6 +227,56 @@ def test_an_instructor_sees_assigned_dossiers_to_score_answered_corrections_and_
     assert f"Noter « {application.title} »" in page
 
 
+def score_all(application: Application, reviewer: object) -> None:
+    assignment = application.assignments.get(instructor=reviewer)
+    values = {criterion.pk: (3, "Conforme au projet.") for criterion in application.call.criteria.all()}
+    scores_save(assignment=assignment, values=values, submit=True, actor=reviewer)  # type: ignore[arg-type]
+
+
+def test_submitted_dossiers_to_assign_are_listed_for_the_admin_and_the_territorys_instructors(client):
+    application = submitted_application()
+    territory, elsewhere, admin = occitanie_instructor(), instructor(), programme_admin()
+    for user in (admin, territory):
+        waiting = group(user, "to_assign")
+        assert waiting is not None and [item.reference for item in waiting.items] == [application.reference]
+        assert waiting.items[0].url == reverse("applications:review-detail", args=[application.reference])
+    assert group(elsewhere, "to_assign") is None  # another territory's dossier
+
+    client.force_login(territory)
+    page = client.get(reverse("applications:instructor-home")).content.decode()
+    assert "Dossiers déposés à affecter (1)" in page
+    assert f"Affecter « {application.title} »" in page
+
+    assignment_create(application=application, instructor=territory, actor=territory)
+    assert group(admin, "to_assign") is None
+    assert group(territory, "to_assign") is None
+
+
+def test_dossiers_whose_every_score_is_in_wait_for_a_decision_until_it_is_taken(client):
+    application, reviewer = in_review_application()
+    second = occitanie_instructor()
+    assignment = assignment_create(application=application, instructor=second, actor=programme_admin())
+    admin = programme_admin()
+    score_all(application, reviewer)
+    assert group(admin, "to_decide") is None  # the second instructor has not handed in yet
+    assert group(reviewer, "to_decide") is None
+
+    assignment_declare_conflict(assignment=assignment, note="Ancien salarié", actor=second)
+    for user in (admin, reviewer):
+        waiting = group(user, "to_decide")
+        assert waiting is not None and [item.reference for item in waiting.items] == [application.reference]
+    assert group(second, "to_decide") is None  # declared a conflict: not theirs to decide
+    assert group(occitanie_instructor(), "to_decide") is None  # scored by others
+
+    client.force_login(admin)
+    page = client.get(reverse("grants:admin-home")).content.decode()
+    assert "Notations remises, décision à prendre (1)" in page
+    assert f"Décider de « {application.title} »" in page
+
+    application_refuse(application=application, reasons="Hors du cadre de l'appel.", actor=admin)
+    assert group(admin, "to_decide") is None
+
+
 def test_payment_requests_to_validate_and_overdue_payments_are_scoped_to_the_territory():
     setup = Setup(agreement_status="active")
     force(setup.tranche(1), T.REQUESTED, requested_days_ago=70)
@@ -270,7 +330,12 @@ def test_the_staff_todo_runs_a_fixed_number_of_queries_whatever_the_number_of_do
         assignment_create(
             application=submitted_application(), instructor=setup.reviewer, actor=setup.reviewer
         )
+        submitted_application()  # one more dossier to assign
     assert group(setup.admin, "requested").total == 4  # type: ignore[union-attr]
+    assert group(setup.reviewer, "to_assign").total == 3  # type: ignore[union-attr]
+    # One query per group (rows and total together): the five of the dossiers, then those of the
+    # grants (an admin also has agreements to activate and payments to record).
+    assert (admin_before, reviewer_before) == (5 + 5, 5 + 3)
     assert count(setup.admin) == admin_before
     assert count(setup.reviewer) == reviewer_before
 

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from stdnum.fr import siret as stdnum_siret
 
 from accounts.formatting import format_money, parse_money
-from applications.forms import MoneyField
+from accounts.forms import MoneyField
 from applications.models import Call
 from applications.rules import BUDGET_FIELDS, budget_errors, budget_field_name
 from fabriques.validators import validate_siret
