@@ -50,7 +50,14 @@ from grants.services import (
     application_reopen,
     decisions_bulk,
 )
-from grants.services.decisions import AwardPreview, award_preview, decision_check, decision_recipients
+from grants.services.decisions import (
+    AwardPreview,
+    ReopenPreview,
+    award_preview,
+    decision_check,
+    decision_recipients,
+    reopen_preview,
+)
 
 
 @role_required(can_use_admin_space)
@@ -201,9 +208,11 @@ def closing_recap(application: Application, reason: str) -> Recap:
         lines=lines([*_dossier_lines(application), (_("Motif"), reason.strip())]),
         notified=[
             _(
-                "Aucun courrier n'est envoyé ; le porteur voit le nouvel état et le motif sur la page de "
-                "son dossier."
-            )
+                "Aucune lettre de décision n'est établie ; le porteur est prévenu par courriel, avec le "
+                "motif, et voit le nouvel état sur la page de son dossier."
+            ),
+            _("Adresses destinataires : %(emails)s.")
+            % {"emails": ", ".join(decision_recipients(application))},
         ],
         irreversible=[_("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif.")],
     )
@@ -283,18 +292,90 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(review_detail_url(application))
 
 
+def reopen_recap(application: Application, reason: str, preview: ReopenPreview) -> Recap:
+    """What reopening undoes: the grant and its bonus, the agreement, the tranches not paid."""
+    facts = [
+        *_dossier_lines(application),
+        (_("Décision rouverte"), str(Application.Status(application.status).label)),
+        (_("Motif de la réouverture"), reason.strip()),
+    ]
+    irreversible = [
+        _("Le dossier revient en instruction : une nouvelle décision devra être prise, avec sa lettre."),
+    ]
+    grant = preview.grant
+    if grant is not None:
+        facts.append((_("Subvention annulée"), format_money(grant.amount)))
+        if grant.bonus:
+            facts.append((_("Bonus « fabrique numérique de territoire » annulé"), format_money(grant.bonus)))
+        if preview.agreement is not None:
+            facts.append(
+                (
+                    _("Convention"),
+                    _("%(number)s (« %(status)s »), annulée")
+                    % {"number": preview.agreement.number, "status": preview.agreement.get_status_display()}
+                    if preview.agreement_cancelled
+                    else _("%(number)s (« %(status)s »), inchangée")
+                    % {"number": preview.agreement.number, "status": preview.agreement.get_status_display()},
+                )
+            )
+        facts.append((_("Rendu à l'enveloppe de l'appel"), format_money(preview.released)))
+        facts.append(
+            (_("Reste à engager sur l'enveloppe après la réouverture"), format_money(preview.remaining_after))
+        )
+        irreversible.insert(
+            0,
+            _(
+                "La subvention, sa convention et ses tranches non versées sont annulées : une nouvelle "
+                "attribution établira une nouvelle convention."
+            ),
+        )
+    notified = [
+        _(
+            "Le représentant légal de la structure cheffe de file est prévenu par courriel, avec le "
+            "motif : %(emails)s."
+        )
+        % {"emails": ", ".join(preview.representative)}
+    ]
+    if preview.instructors:
+        notified.append(
+            _("Les instructeurs affectés au dossier sont prévenus par courriel : %(emails)s.")
+            % {"emails": ", ".join(preview.instructors)}
+        )
+    else:
+        notified.append(_("Aucun instructeur n'est affecté au dossier : aucun autre courriel n'est envoyé."))
+    return Recap(
+        title=_("Confirmer la réouverture – %(reference)s") % {"reference": application.reference},
+        intro=_("Vous allez rouvrir le dossier %(reference)s, décidé, et le remettre en instruction.")
+        % {"reference": application.reference},
+        action_url=reverse("grants:review-reopen", kwargs={"reference": application.reference}),
+        confirm_label=_("Confirmer la réouverture"),
+        lines=lines(facts),
+        table_caption=_("Tranches annulées"),
+        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
+        table_rows=[
+            (_("Année %(year)d") % {"year": year}, format_money(amount), label)
+            for year, amount, label in preview.tranches
+        ],
+        notified=notified,
+        irreversible=irreversible,
+    )
+
+
 @review_required
 @require_POST
 def review_reopen(request: HttpRequest, reference: str) -> HttpResponse:
-    """An admin sends a decided dossier back to review, with a reason (the service refuses others)."""
+    """An admin sends a decided dossier back to review, with a reason, once its recap is confirmed."""
     application = reviewable_application(request, reference)
+    user = cast(User, request.user)
     form = ReopenForm(request.POST)
-    if not form.is_valid():
+    if not form.is_valid() or wants_edit(request):
         return render_review_detail(request, application, reopen_form=form)
+    reason = form.cleaned_data["reason"]
     try:
-        application_reopen(
-            application=application, reason=form.cleaned_data["reason"], actor=cast(User, request.user)
-        )
+        if not is_confirmed(request):
+            preview = reopen_preview(application=application, reason=reason, actor=user)
+            return recap_response(request, reopen_recap(application, reason, preview))
+        application_reopen(application=application, reason=reason, actor=user)
     except ValidationError as error:
         return refused_action_response(request, application, error, reopen_form=form)
     messages.success(
@@ -349,7 +430,12 @@ def bulk_recap(
         facts.append((_("Références introuvables ou hors de votre périmètre (ignorées)"), ", ".join(missing)))
     count = len(found)
     if decision == CLOSE:
-        notified = [_("Aucun courrier n'est envoyé pour un classement sans suite.")]
+        notified = [
+            _(
+                "Pour chaque dossier, le porteur et les membres de la structure cheffe de file sont "
+                "prévenus du classement sans suite par courriel, avec le motif (sans lettre de décision)."
+            )
+        ]
     else:
         notified = [
             _(

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.formatting import format_money
 from accounts.models import Role, User
@@ -24,6 +25,7 @@ from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import DECIDED_STATES, transition
+from fabriques.models import OrganisationMembership
 from grants.models import Agreement, Grant, Tranche
 from notifications.services import document_request, email_queue
 
@@ -163,9 +165,51 @@ class AwardPreview:
     remaining_after: Decimal
 
 
+# The call's settings every letter and agreement prints (`Call.letterhead`): with one empty, a
+# letter would go out unsigned or from nobody, so no decision nor agreement is issued until the
+# programme fills it in (migration applications/0010 left the seeded call's signatory empty).
+LETTERHEAD_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("signatory_name", gettext_noop("le nom du signataire")),
+    ("signatory_title", gettext_noop("la qualité du signataire")),
+    ("signature_place", gettext_noop("le lieu de signature")),
+    ("grantor_name", gettext_noop("l'autorité qui attribue")),
+)
+
+
+def letterhead_check(call: Call, *, before: str) -> None:
+    """Refuse, naming each empty setting of the call, what would print a letter without it.
+
+    `before` ends the sentence: « prendre une décision », « établir une convention ».
+    """
+    missing = [
+        (name, label) for name, label in LETTERHEAD_SETTINGS if not (getattr(call, name) or "").strip()
+    ]
+    if missing:
+        raise ValidationError(
+            [
+                ValidationError(
+                    _(
+                        "Renseignez %(setting)s de l'appel dans l'administration avant de %(action)s "
+                        "(champ « %(field)s » de l'appel « %(call)s »)."
+                    )
+                    % {
+                        "setting": _(label),
+                        "action": before,
+                        "field": Call._meta.get_field(name).verbose_name,
+                        "call": call.title,
+                    },
+                    code="letterhead",
+                )
+                for name, label in missing
+            ]
+        )
+
+
 def decision_check(*, application: Application, actor: User) -> None:
-    """The checks every decision starts with (decider, no conflict, dossier in review), read-only."""
+    """The checks every decision starts with (decider, no conflict, dossier in review, the call's
+    letterhead), read-only."""
     _decider(actor, application)
+    letterhead_check(Call.objects.get(pk=application.call_id), before=_("prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
             _("Seul un dossier en instruction peut être décidé (ce dossier est « %(status)s »).")
@@ -260,6 +304,7 @@ def application_award(
     """Award a grant: bounds, yearly cap, eligibility, then the envelope, under its lock."""
     _decider(actor, application)
     application, call = _lock(application)
+    letterhead_check(call, before=_("prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
             _("Seul un dossier en instruction peut être retenu (ce dossier est « %(status)s »).")
@@ -316,7 +361,8 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
     _decider(actor, application)
     if not reasons.strip():
         raise ValidationError({"reasons": _("Une décision de refus doit être motivée.")})
-    application, _call = _lock(application)
+    application, call = _lock(application)
+    letterhead_check(call, before=_("prendre une décision"))
     change = transition(application=application, to_status=S.REFUSED, actor=actor, note=reasons.strip())
     context = _letter_base(application, change) | {"reasons": reasons.strip().splitlines()}
     _letter(application, change, kind="refusal-letter", template=REFUSAL_TEMPLATE, context=context)
@@ -330,33 +376,193 @@ def application_close(*, application: Application, reason: str, actor: User) -> 
     _decider(actor, application)
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
-    application, _call = _lock(application)
+    application, call = _lock(application)
+    letterhead_check(call, before=_("prendre une décision"))
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
+    # No letter (no decision on the merits), but the applicant learns it, and why.
+    email_queue(
+        key=f"application:{application.pk}:close-email:{change.pk}",
+        to=decision_recipients(application),
+        subject=_("Votre dossier %(reference)s est classé sans suite") % {"reference": application.reference},
+        body=_(
+            "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » est classé sans suite.\n\nMotif :\n"
+            "%(reason)s\n\nL'équipe Fabriques de territoires"
+        )
+        % {"reference": application.reference, "title": application.title, "reason": reason.strip()},
+    )
     audit_record(actor=actor, action="decision.close", target=application)
     return change
 
 
-@transaction.atomic
-def application_reopen(*, application: Application, reason: str, actor: User) -> StatusChange:
-    """An admin sends a decided dossier back to review; an award's grant is cancelled and released."""
+def lead_legal_representative(application: Application) -> OrganisationMembership | None:
+    """The lead structure's declared legal representative (the earliest declared when there are several)."""
+    return (
+        OrganisationMembership.objects.select_related("user", "organisation")
+        .filter(
+            is_legal_representative=True,
+            user__is_active=True,
+            organisation__application_memberships__application=application,
+            organisation__application_memberships__is_lead=True,
+        )
+        .order_by("created_at", "pk")
+        .first()
+    )
+
+
+def representative_recipients(application: Application) -> list[str]:
+    """Who is told of what happens to a decided dossier: the lead's legal representative, or, when
+    the structure declared none, the recipients of the decision letter."""
+    representative = lead_legal_representative(application)
+    if representative is not None:
+        return [representative.user.email]
+    return decision_recipients(application)
+
+
+def instructor_recipients(application: Application) -> list[str]:
+    """The dossier's assigned instructors."""
+    return sorted(
+        set(
+            application.assignments.filter(instructor__is_active=True).values_list(
+                "instructor__email", flat=True
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ReopenPreview:
+    """What reopening a decided dossier cancels and releases, computed without writing anything."""
+
+    grant: Grant | None
+    agreement: Agreement | None
+    # The agreement is cancelled too (it was neither completed nor terminated).
+    agreement_cancelled: bool
+    # The tranches not paid nor cancelled yet: (year, amount, state label).
+    tranches: list[tuple[int, Decimal, str]]
+    released: Decimal
+    remaining_after: Decimal
+    representative: list[str]
+    instructors: list[str]
+
+
+def _reopen_guards(application: Application, reason: str, actor: User, *, state: bool = True) -> None:
     if not has_role(actor, Role.ADMIN):
         raise PermissionDenied(_("Seul un administrateur du programme peut rouvrir un dossier décidé."))
     if not reason.strip():
         raise ValidationError({"reason": _("La réouverture d'un dossier décidé doit être motivée.")})
-    application, call = _lock(application)
-    if application.status not in DECIDED_STATES:
+    if state and application.status not in DECIDED_STATES:
         raise ValidationError(_("Seul un dossier décidé peut être rouvert."), code="state")
+
+
+def _paid_refusal(tranches: list[Tranche]) -> None:
+    if any(tranche.status == Tranche.Status.PAID for tranche in tranches):
+        raise ValidationError(
+            _("Une tranche de cette subvention est déjà versée : la décision ne se rouvre pas."), code="state"
+        )
+
+
+def reopen_preview(*, application: Application, reason: str, actor: User) -> ReopenPreview:
+    """The reopening's checks and what it would undo, read-only (for the recap shown first).
+
+    `application_reopen` checks everything again under its locks.
+    """
+    _reopen_guards(application, reason, actor)
+    call = Call.objects.get(pk=application.call_id)
+    grant = Grant.objects.filter(application=application, status=Grant.Status.ACTIVE).first()
+    agreement = None
+    live: list[Tranche] = []
+    if grant is not None:
+        agreement = Agreement.objects.filter(grant=grant).first()
+        tranches = list(grant.tranches.order_by("year_index"))
+        _paid_refusal(tranches)
+        live = [tranche for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
+    released = sum((tranche.amount for tranche in live), Decimal("0"))
+    return ReopenPreview(
+        grant=grant,
+        agreement=agreement,
+        agreement_cancelled=agreement is not None
+        and agreement.status not in (Agreement.Status.COMPLETED, Agreement.Status.TERMINATED),
+        tranches=[(tranche.year_index, tranche.amount, tranche.get_status_display()) for tranche in live],
+        released=released,
+        remaining_after=call.remaining_amount + released,
+        representative=representative_recipients(application),
+        instructors=instructor_recipients(application),
+    )
+
+
+def _reopen_emails(
+    application: Application,
+    change: StatusChange,
+    reason: str,
+    grant: Grant | None,
+    agreement: Agreement | None,
+) -> None:
+    """Tell the beneficiary's representative and the instructors, in the reopening's transaction."""
+    undone = ""
+    if grant is not None:
+        undone = _(
+            "La subvention de %(amount)s%(bonus)s est annulée, avec sa convention%(number)s et ses "
+            "tranches non versées.\n\n"
+        ) % {
+            "amount": format_money(grant.amount),
+            "bonus": _(" (et le bonus de %(bonus)s)") % {"bonus": format_money(grant.bonus)}
+            if grant.bonus
+            else "",
+            "number": f" {agreement.number}" if agreement is not None else "",
+        }
+    values = {
+        "reference": application.reference,
+        "title": application.title,
+        "reason": reason,
+        "undone": undone,
+    }
+    email_queue(
+        key=f"application:{application.pk}:reopen-email:{change.pk}",
+        to=representative_recipients(application),
+        subject=_("Votre dossier %(reference)s est rouvert") % values,
+        body=_(
+            "Bonjour,\n\nLa décision prise sur votre dossier %(reference)s « %(title)s » est rouverte "
+            "par l'administration du programme : le dossier revient en instruction et une nouvelle "
+            "décision vous sera notifiée.\n\n%(undone)sMotif :\n%(reason)s\n\n"
+            "L'équipe Fabriques de territoires"
+        )
+        % values,
+    )
+    instructors = instructor_recipients(application)
+    if instructors:
+        email_queue(
+            key=f"application:{application.pk}:reopen-instructors-email:{change.pk}",
+            to=instructors,
+            subject=_("Dossier %(reference)s rouvert : à instruire de nouveau") % values,
+            body=_(
+                "Bonjour,\n\nLa décision prise sur le dossier %(reference)s « %(title)s », dont vous êtes "
+                "instructeur, est rouverte par l'administration du programme : le dossier revient en "
+                "instruction.\n\n%(undone)sMotif :\n%(reason)s\n\nL'équipe Fabriques de territoires"
+            )
+            % values,
+        )
+
+
+@transaction.atomic
+def application_reopen(*, application: Application, reason: str, actor: User) -> StatusChange:
+    """An admin sends a decided dossier back to review; an award's grant is cancelled and released.
+
+    The beneficiary's legal representative and the assigned instructors are told, by e-mails
+    written in this transaction.
+    """
+    # Who and why before any lock; the state on the locked row (the caller's copy may be stale).
+    _reopen_guards(application, reason, actor, state=False)
+    application, call = _lock(application)
+    _reopen_guards(application, reason, actor)
     grant = (
         Grant.objects.select_for_update().filter(application=application, status=Grant.Status.ACTIVE).first()
     )
+    agreement = None
     if grant is not None:
         # The order of every write on money: dossier, call, grant, then its agreement and tranches.
         agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
         tranches = list(Tranche.objects.select_for_update().filter(grant=grant))
-        if any(tranche.status == Tranche.Status.PAID for tranche in tranches):
-            raise ValidationError(
-                _("Une tranche de cette subvention est déjà versée : la décision ne se rouvre pas.")
-            )
+        _paid_refusal(tranches)
         # What the envelope still holds for the grant: a tranche cancelled earlier (alone, or by
         # a termination) was released then, and must not be released twice.
         live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
@@ -374,6 +580,7 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
             agreement.termination_reason = reason.strip()
             agreement.save(update_fields=["status", "terminated_at", "termination_reason"])
     change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
+    _reopen_emails(application, change, reason.strip(), grant, agreement)
     audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})
     return change
 

@@ -30,8 +30,8 @@ from applications.models import Member
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
-from grants.services.decisions import lock_dossier_and_envelope, release
-from notifications.services import document_request
+from grants.services.decisions import lock_dossier_and_envelope, release, representative_recipients
+from notifications.services import document_request, email_queue
 
 T = Tranche.Status
 
@@ -408,6 +408,26 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     tranche.full_clean()
     tranche.save(update_fields=["status", "paid_on", "payment_reference", "paid_recorded_by"])
     _complete_agreement_if_settled(grant, actor)
+    email_queue(
+        key=f"tranche:{tranche.pk}:paid-email",
+        to=representative_recipients(grant.application),
+        subject=_("Versement de la tranche de l'année %(year)d – %(reference)s")
+        % {"year": tranche.year_index, "reference": grant.application.reference},
+        body=_(
+            "Bonjour,\n\nLe versement de %(amount)s au titre de la tranche de l'année %(year)d de la "
+            "subvention du projet « %(title)s » (dossier %(reference)s) est enregistré : il a été "
+            "effectué le %(date)s sous la référence %(payment_reference)s.\n\n"
+            "L'équipe Fabriques de territoires"
+        )
+        % {
+            "amount": format_money(tranche.amount),
+            "year": tranche.year_index,
+            "title": grant.application.title,
+            "reference": grant.application.reference,
+            "date": date_format(paid_on, "j F Y"),
+            "payment_reference": reference,
+        },
+    )
     audit_record(
         actor=actor,
         action="tranche.pay",
@@ -417,12 +437,22 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     return tranche
 
 
+def tranche_cancel_check(*, tranche: Tranche, reason: str, actor: User) -> Decimal:
+    """The cancellation's checks without writing (for the recap shown first): the amount it gives
+    back to the envelope. `tranche_cancel` checks everything again under its locks."""
+    ensure_admin(actor)
+    _refuse_move(tranche, T.CANCELLED)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("L'annulation d'une tranche doit être motivée.")})
+    return tranche.amount if tranche.grant.status == Grant.Status.ACTIVE else Decimal("0")
+
+
 @transaction.atomic
 def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     """An admin cancels a tranche not paid yet, with a reason; its amount goes back to the envelope.
 
     Locks follow the awards' order: the dossier and the call (the envelope) first, then the grant,
-    its agreement and the tranche.
+    its agreement and the tranche. The beneficiary's legal representative is told by e-mail.
     """
     ensure_admin(actor)
     _application, call = lock_dossier_and_envelope(tranche.grant.application)
@@ -437,6 +467,24 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     if grant.status == Grant.Status.ACTIVE:
         release(call, tranche.amount)
     _complete_agreement_if_settled(grant, actor)
+    email_queue(
+        key=f"tranche:{tranche.pk}:cancel-email",
+        to=representative_recipients(grant.application),
+        subject=_("Annulation de la tranche de l'année %(year)d – %(reference)s")
+        % {"year": tranche.year_index, "reference": grant.application.reference},
+        body=_(
+            "Bonjour,\n\nLa tranche de l'année %(year)d (%(amount)s) de la subvention du projet "
+            "« %(title)s » (dossier %(reference)s) est annulée : elle ne sera pas versée.\n\n"
+            "Motif :\n%(reason)s\n\nL'équipe Fabriques de territoires"
+        )
+        % {
+            "year": tranche.year_index,
+            "amount": format_money(tranche.amount),
+            "title": grant.application.title,
+            "reference": grant.application.reference,
+            "reason": reason.strip(),
+        },
+    )
     audit_record(actor=actor, action="tranche.cancel", target=tranche, data={"reason": reason.strip()})
     return tranche
 
