@@ -52,10 +52,12 @@ from grants.services import (
 )
 from grants.services.decisions import (
     AwardPreview,
+    BulkPreviewRow,
     ReopenPreview,
     award_preview,
     decision_check,
     decision_recipients,
+    decisions_bulk_preview,
     reopen_preview,
 )
 
@@ -396,25 +398,63 @@ class BulkRow:
     message: str
 
 
+def _yearly_text(preview: AwardPreview) -> str:
+    """« 2026 : 100 000 € (dont bonus 50 000 €) », one line a year: the tranches as the award builds them."""
+    parts = []
+    for index, (year, part) in enumerate(zip(preview.calendar_years, preview.yearly, strict=True), start=1):
+        if index == 1 and preview.bonus:
+            parts.append(
+                _("%(year)d : %(amount)s (dont bonus %(bonus)s)")
+                % {
+                    "year": year,
+                    "amount": format_money(part + preview.bonus),
+                    "bonus": format_money(preview.bonus),
+                }
+            )
+        else:
+            parts.append(_("%(year)d : %(amount)s") % {"year": year, "amount": format_money(part)})
+    return "\n".join(parts)
+
+
 def bulk_recap(
-    form: BulkDecisionForm, found: list[Application], missing: list[str], action_url: str
+    form: BulkDecisionForm, previews: list[BulkPreviewRow], missing: list[str], action_url: str
 ) -> Recap:
     decision = form.cleaned_data["decision"]
     amount = form.cleaned_data["amount"]
     reasons = form.cleaned_data["reasons"]
     label = dict(BulkDecisionForm.base_fields["decision"].choices)[decision]  # type: ignore[attr-defined]
     rows = []
-    for application in found:
+    for row in previews:
+        application = row.application
         structure, _representative = _lead_names(application)
-        row: tuple[str, ...] = (application.reference, application.title, structure or "—")
+        cells: tuple[str, ...] = (application.reference, application.title, structure or "—")
         if decision == AWARD:
-            asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
-            row = (*row, format_money(amount or asked))
-        rows.append(row)
+            preview = row.preview
+            if preview is not None and row.remaining_after is not None:
+                cells = (
+                    *cells,
+                    format_money(preview.amount),
+                    format_money(preview.bonus) if preview.bonus else "—",
+                    _yearly_text(preview),
+                    format_money(row.remaining_after),
+                )
+            else:
+                cells = (*cells, "—", "—", "—", "—")
+        outcome = _("Sera refusé : %(reason)s") % {"reason": row.refusal} if row.refusal else _("Sera décidé")
+        rows.append((*cells, outcome))
     header: tuple[str, ...] = (_("Dossier"), _("Projet"), _("Structure cheffe de file"))
     if decision == AWARD:
-        header = (*header, _("Montant attribué"))
+        header = (
+            *header,
+            _("Montant attribué"),
+            _("Bonus FNT"),
+            _("Répartition par année"),
+            _("Reste sur l'enveloppe après cette attribution"),
+        )
+    header = (*header, _("Résultat prévu"))
     facts = [(_("Décision"), str(label))]
+    doable = [row for row in previews if row.done]
+    refused = [row for row in previews if not row.done]
     if decision == AWARD:
         facts.append(
             (
@@ -424,11 +464,36 @@ def bulk_recap(
                 else _("Le montant demandé par chaque dossier, réparti comme il l'a demandé"),
             )
         )
+        committed = sum(
+            (row.preview.amount + row.preview.bonus for row in doable if row.preview is not None),
+            Decimal("0"),
+        )
+        facts.append((_("Total engagé (bonus compris)"), format_money(committed)))
+        # The remainder of each call's envelope once every award of the list is committed.
+        last: dict[int, tuple[str, Decimal]] = {}
+        for row in doable:
+            if row.remaining_after is not None:
+                last[row.application.call_id] = (row.application.call.title, row.remaining_after)
+        for title, remainder in last.values():
+            facts.append(
+                (
+                    _("Reste à engager sur l'enveloppe de « %(call)s » après toutes ces attributions")
+                    % {"call": title},
+                    format_money(remainder),
+                )
+            )
     elif reasons.strip():
         facts.append((_("Motifs, les mêmes pour chaque dossier"), reasons.strip()))
+    if refused:
+        facts.append(
+            (
+                _("Dossiers qui seront refusés (motif dans le tableau)"),
+                ", ".join(row.application.reference for row in refused),
+            )
+        )
     if missing:
         facts.append((_("Références introuvables ou hors de votre périmètre (ignorées)"), ", ".join(missing)))
-    count = len(found)
+    count = len(previews)
     if decision == CLOSE:
         notified = [
             _(
@@ -491,11 +556,18 @@ def _bulk_decide(
         form.add_error("references", _("Aucun de ces dossiers n'est dans votre périmètre d'instruction."))
         return None
     if not is_confirmed(request):
+        previews = decisions_bulk_preview(
+            applications=[found[reference] for reference in references if reference in found],
+            decision=form.cleaned_data["decision"],
+            actor=user,
+            reasons=form.cleaned_data["reasons"],
+            amount=form.cleaned_data["amount"],
+        )
         return recap_response(
             request,
             bulk_recap(
                 form,
-                [found[reference] for reference in references if reference in found],
+                previews,
                 [reference for reference in references if reference not in found],
                 reverse("grants:review-bulk"),
             ),

@@ -257,7 +257,7 @@ def agreement_create(*, grant: Grant, actor: User) -> Agreement:
     grant = Grant.objects.select_for_update(of=("self",)).select_related("application__call").get(pk=grant.pk)
     application = grant.application
     _ensure_active_grant(grant)
-    letterhead_check(application.call, before=_("établir une convention"))
+    letterhead_check(application.call, before=_("avant d'établir une convention"))
     if Agreement.objects.filter(grant=grant).exists():
         raise ValidationError(_("Cette subvention a déjà sa convention."), code="state")
     agreement = Agreement(grant=grant, number=_next_number())

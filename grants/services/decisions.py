@@ -179,7 +179,7 @@ LETTERHEAD_SETTINGS: tuple[tuple[str, str], ...] = (
 def letterhead_check(call: Call, *, before: str) -> None:
     """Refuse, naming each empty setting of the call, what would print a letter without it.
 
-    `before` ends the sentence: « prendre une décision », « établir une convention ».
+    `before` ends the sentence: « avant de prendre une décision », « avant d'établir une convention ».
     """
     missing = [
         (name, label) for name, label in LETTERHEAD_SETTINGS if not (getattr(call, name) or "").strip()
@@ -189,7 +189,7 @@ def letterhead_check(call: Call, *, before: str) -> None:
             [
                 ValidationError(
                     _(
-                        "Renseignez %(setting)s de l'appel dans l'administration avant de %(action)s "
+                        "Renseignez %(setting)s de l'appel dans l'administration %(action)s "
                         "(champ « %(field)s » de l'appel « %(call)s »)."
                     )
                     % {
@@ -209,7 +209,7 @@ def decision_check(*, application: Application, actor: User) -> None:
     """The checks every decision starts with (decider, no conflict, dossier in review, the call's
     letterhead), read-only."""
     _decider(actor, application)
-    letterhead_check(Call.objects.get(pk=application.call_id), before=_("prendre une décision"))
+    letterhead_check(Call.objects.get(pk=application.call_id), before=_("avant de prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
             _("Seul un dossier en instruction peut être décidé (ce dossier est « %(status)s »).")
@@ -304,7 +304,7 @@ def application_award(
     """Award a grant: bounds, yearly cap, eligibility, then the envelope, under its lock."""
     _decider(actor, application)
     application, call = _lock(application)
-    letterhead_check(call, before=_("prendre une décision"))
+    letterhead_check(call, before=_("avant de prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
             _("Seul un dossier en instruction peut être retenu (ce dossier est « %(status)s »).")
@@ -362,7 +362,7 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
     if not reasons.strip():
         raise ValidationError({"reasons": _("Une décision de refus doit être motivée.")})
     application, call = _lock(application)
-    letterhead_check(call, before=_("prendre une décision"))
+    letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.REFUSED, actor=actor, note=reasons.strip())
     context = _letter_base(application, change) | {"reasons": reasons.strip().splitlines()}
     _letter(application, change, kind="refusal-letter", template=REFUSAL_TEMPLATE, context=context)
@@ -377,7 +377,7 @@ def application_close(*, application: Application, reason: str, actor: User) -> 
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
     application, call = _lock(application)
-    letterhead_check(call, before=_("prendre une décision"))
+    letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
     # No letter (no decision on the merits), but the applicant learns it, and why.
     email_queue(
@@ -590,6 +590,78 @@ class BulkResult:
     reference: str
     done: bool
     message: str
+
+
+@dataclass(frozen=True)
+class BulkPreviewRow:
+    """What a bulk decision would do to one dossier: its award's figures, or why it would be refused."""
+
+    application: Application
+    preview: AwardPreview | None
+    refusal: str
+    # The envelope of the dossier's call once this award and those listed before it are committed.
+    remaining_after: Decimal | None = None
+
+    @property
+    def done(self) -> bool:
+        return not self.refusal
+
+
+def _error_text(error: ValidationError | PermissionDenied) -> str:
+    messages = error.messages if isinstance(error, ValidationError) else [str(error)]
+    return " ".join(str(message) for message in messages)
+
+
+def decisions_bulk_preview(
+    *,
+    applications: Iterable[Application],
+    decision: str,
+    actor: User,
+    reasons: str = "",
+    amount: Decimal | None = None,
+) -> list[BulkPreviewRow]:
+    """What `decisions_bulk` would do, dossier by dossier and in its order, without writing.
+
+    An award is previewed by `award_preview` (bounds, cap, eligibility, envelope), and the
+    envelope is counted down across the list: a dossier the remainder no longer covers is shown
+    as refused, as the bulk decision would refuse it.
+    """
+    rows: list[BulkPreviewRow] = []
+    remaining: dict[int, Decimal] = {}
+    for application in applications:
+        try:
+            if decision == "award":
+                asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
+                preview = award_preview(application=application, amount=amount or asked, actor=actor)
+                left = remaining.setdefault(
+                    application.call_id, Call.objects.get(pk=application.call_id).remaining_amount
+                )
+                total = preview.amount + preview.bonus
+                if total > left:
+                    raise ValidationError(
+                        _(
+                            "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne "
+                            "peuvent pas être engagés."
+                        )
+                        % {"remaining": format_money(left), "amount": format_money(total)},
+                        code="envelope",
+                    )
+                remaining[application.call_id] = left - total
+                rows.append(BulkPreviewRow(application, preview, "", left - total))
+                continue
+            if decision not in ("refuse", "close"):
+                raise ValidationError(_("Décision inconnue."))
+            decision_check(application=application, actor=actor)
+            if not reasons.strip():
+                raise ValidationError(
+                    _("Une décision de refus doit être motivée.")
+                    if decision == "refuse"
+                    else _("Indiquez pourquoi le dossier est classé sans suite.")
+                )
+            rows.append(BulkPreviewRow(application, None, ""))
+        except (ValidationError, PermissionDenied) as error:
+            rows.append(BulkPreviewRow(application, None, _error_text(error)))
+    return rows
 
 
 def decisions_bulk(
