@@ -195,7 +195,7 @@ def letterhead_check(call: Call, *, before: str) -> None:
                     % {
                         "setting": _(label),
                         "action": before,
-                        "field": Call._meta.get_field(name).verbose_name,
+                        "field": getattr(Call._meta.get_field(name), "verbose_name", name),
                         "call": call.title,
                     },
                     code="letterhead",
