@@ -21,10 +21,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -434,7 +436,7 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
             "Bonjour,\n\nLa convention %(number)s relative au projet « %(title)s » est en cours "
             "d'exécution depuis le %(start)s, sous le numéro d'engagement juridique %(commitment)s.\n\n"
             "Vous pouvez dès maintenant demander la première tranche (%(amount)s) sur la page de la "
-            "subvention.\n\nL'équipe Fabriques de territoires"
+            "subvention :\n%(link)s\n\nL'équipe Fabriques de territoires"
         )
         % {
             "number": agreement.number,
@@ -442,6 +444,8 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
             "start": _long_date(starts_on),
             "commitment": commitment_number,
             "amount": format_money(first.amount) if first is not None else "—",
+            "link": settings.SITE_URL
+            + reverse("grants:tranche-grant", kwargs={"reference": application.reference}),
         },
     )
     audit_record(

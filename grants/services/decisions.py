@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -537,9 +539,14 @@ def _reopen_emails(
             body=_(
                 "Bonjour,\n\nLa décision prise sur le dossier %(reference)s « %(title)s », dont vous êtes "
                 "instructeur, est rouverte par l'administration du programme : le dossier revient en "
-                "instruction.\n\n%(undone)sMotif :\n%(reason)s\n\nL'équipe Fabriques de territoires"
+                "instruction.\n\n%(undone)sMotif :\n%(reason)s\n\nLe dossier vous attend à cette "
+                "adresse :\n%(link)s\n\nL'équipe Fabriques de territoires"
             )
-            % values,
+            % {
+                **values,
+                "link": settings.SITE_URL
+                + reverse("applications:review-detail", kwargs={"reference": application.reference}),
+            },
         )
 
 

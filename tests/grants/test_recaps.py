@@ -104,6 +104,30 @@ def test_reopening_recaps_what_is_cancelled_and_who_is_told_then_writes_the_emai
     instructors = OutgoingEmail.objects.get(key__contains=":reopen-instructors-email:")
     assert instructors.to == [reviewer.email]
     assert "Erreur sur le caractère numérique du lieu." in instructors.body
+    assert reverse("applications:review-detail", args=[application.reference]) in instructors.body
+
+
+def test_reopening_a_refusal_recaps_no_money_and_still_tells_both_sides():
+    application, reviewer = in_review_application()
+    application_refuse(application=application, reasons="Hors champ.", actor=reviewer)
+    admin = logged(programme_admin())
+    url = reverse("grants:review-reopen", args=[application.reference])
+
+    page = text(admin.post(url, {"reopen-reason": "Motifs de refus erronés."}))
+
+    assert "Confirmer la réouverture" in page
+    assert "Refusé" in page and "Motifs de refus erronés." in page
+    assert "Subvention annulée" not in page and "Tranches annulées" not in page
+    assert representative_email(application) in page and reviewer.email in page
+    application.refresh_from_db()
+    assert application.status == S.REFUSED
+
+    admin.post(url, {"reopen-reason": "Motifs de refus erronés.", "confirmer": "1"})
+
+    application.refresh_from_db()
+    assert application.status == S.IN_REVIEW
+    email = OutgoingEmail.objects.get(key__contains=":reopen-email:")
+    assert "Motifs de refus erronés." in email.body and "subvention" not in email.body.lower()
 
 
 def test_the_reopening_recap_refuses_what_the_reopening_refuses():
@@ -240,6 +264,7 @@ def test_activation_tells_the_legal_representative_as_its_recap_says():
     email = OutgoingEmail.objects.get(key__contains="activation-email")
     assert email.to == [representative_email(setup.application)]
     assert "2100123" in email.body and "première tranche" in email.body
+    assert reverse("grants:tranche-grant", args=[setup.application.reference]) in email.body
     assert money("50000") in email.body
 
 
