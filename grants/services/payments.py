@@ -261,18 +261,19 @@ def _lock(tranche: Tranche) -> tuple[Grant, Agreement | None, Tranche]:
     return grant, agreement, locked
 
 
-def _complete_agreement_if_settled(grant: Grant, actor: User) -> None:
+def _complete_agreement_if_settled(grant: Grant, actor: User) -> bool:
     """Once every tranche is paid (or cancelled, at least one paid), the agreement in force is
-    completed (soldée), with its audit row like agreement_complete's."""
+    completed (soldée), with its audit row like agreement_complete's. True if it was."""
     tranches = grant.tranches.all()
     if tranches.exclude(status__in=SETTLED).exists() or not tranches.filter(status=T.PAID).exists():
-        return
+        return False
     agreement = Agreement.objects.filter(grant_id=grant.pk, status=Agreement.Status.ACTIVE).first()
     if agreement is None:
-        return
+        return False
     agreement.status = Agreement.Status.COMPLETED
     agreement.save(update_fields=["status"])
     audit_record(actor=actor, action="agreement.complete", target=agreement, data={"last_tranche": True})
+    return True
 
 
 # --- the verbs ----------------------------------------------------------------------------------
@@ -407,7 +408,7 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     tranche.paid_recorded_by = actor
     tranche.full_clean()
     tranche.save(update_fields=["status", "paid_on", "payment_reference", "paid_recorded_by"])
-    _complete_agreement_if_settled(grant, actor)
+    completed = _complete_agreement_if_settled(grant, actor)
     email_queue(
         key=f"tranche:{tranche.pk}:paid-email",
         to=representative_recipients(grant.application),
@@ -416,10 +417,13 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
         body=_(
             "Bonjour,\n\nLe versement de %(amount)s au titre de la tranche de l'année %(year)d de la "
             "subvention du projet « %(title)s » (dossier %(reference)s) est enregistré : il a été "
-            "effectué le %(date)s sous la référence %(payment_reference)s.\n\n"
+            "effectué le %(date)s sous la référence %(payment_reference)s.\n\n%(completed)s"
             "L'équipe Fabriques de territoires"
         )
         % {
+            "completed": _("C'était la dernière tranche : la convention est soldée.\n\n")
+            if completed
+            else "",
             "amount": format_money(tranche.amount),
             "year": tranche.year_index,
             "title": grant.application.title,

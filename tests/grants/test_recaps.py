@@ -288,6 +288,25 @@ def test_a_recorded_payment_tells_the_legal_representative_amount_date_and_refer
     assert money("50000") in email.body
     assert date_format(paid_on, "j F Y") in email.body
     assert "VIR-2026-42" in email.body
+    assert "la convention est soldée" not in email.body  # two tranches are still to be paid
+
+
+def test_the_last_payment_says_the_agreement_is_completed():
+    setup = Setup(agreement_status=A.ACTIVE)
+    force(setup.tranche(1), T.PAID)
+    force(setup.tranche(2), T.PAID)
+    force(setup.tranche(3), T.VALIDATED)
+    logged(setup.admin).post(
+        reverse("grants:tranche-pay", args=[setup.application.reference, 3]),
+        {
+            "versement-3-paid_on": timezone.localdate().isoformat(),
+            "versement-3-payment_reference": "VIR-3",
+            "confirmer": "1",
+        },
+    )
+    assert Agreement.objects.get(pk=setup.agreement.pk).status == A.COMPLETED  # type: ignore[union-attr]
+    email = OutgoingEmail.objects.get(key__contains="paid-email")
+    assert "C'était la dernière tranche : la convention est soldée." in email.body
 
 
 def test_closing_tells_the_applicant_with_the_reason():
