@@ -323,7 +323,9 @@ def test_the_move_page_recaps_before_it_applies(client, django_capture_on_commit
     assert "Lieu principal à Toulouse." in edit.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(
-            target, {"departement": "31", "reason": "Lieu principal à Toulouse.", "confirmer": "1"}, follow=True
+            target,
+            {"departement": "31", "reason": "Lieu principal à Toulouse.", "confirmer": "1"},
+            follow=True,
         )
     page = done.content.decode()
     assert "est désormais instruit dans le département Haute-Garonne (31)" in page
