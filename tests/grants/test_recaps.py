@@ -167,6 +167,10 @@ def test_termination_recaps_clawback_release_and_what_stays_committed():
     assert setup.tranche(2).status == T.SCHEDULED
     assert Call.objects.get(pk=call.pk).committed_amount == call.committed_amount
     assert not OutgoingEmail.objects.filter(key__contains="termination").exists()
+    # « Modifier »: the form again, filled in, nothing written.
+    edit = text(client.post(url, {**data, "modifier": "1"}))
+    assert "Activité arrêtée." in edit and "Confirmer la résiliation" not in edit
+    assert Agreement.objects.get(pk=setup.agreement.pk).status == A.ACTIVE  # type: ignore[union-attr]
 
     response = client.post(url, {**data, "confirmer": "1"})
 
