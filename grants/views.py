@@ -50,16 +50,9 @@ from grants.services import (
     application_reopen,
     decisions_bulk,
 )
-from grants.services.decisions import (
-    AwardPreview,
-    BulkPreviewRow,
-    ReopenPreview,
-    award_preview,
-    decision_check,
-    decision_recipients,
-    decisions_bulk_preview,
-    reopen_preview,
-)
+from grants.services.bulk_decisions import BulkPreviewRow, decisions_bulk_preview
+from grants.services.decisions import AwardPreview, award_preview, decision_check, decision_recipients
+from grants.services.reopening import ReopenPreview, reopen_preview
 
 
 @role_required(can_use_admin_space)

@@ -1,4 +1,7 @@
-"""Decisions on dossiers: award, refuse, close without follow-up, reopen.
+"""Decisions on dossiers: award, refuse, close without follow-up.
+
+Reopening a decided dossier is in `grants.services.reopening`, one decision on several dossiers
+in `grants.services.bulk_decisions`.
 
 An award commits its amount against the call's envelope. The call's row is the envelope's row: it
 is locked (`SELECT ... FOR NO KEY UPDATE`) after the dossier's row, always in that order, and its
@@ -6,29 +9,25 @@ is locked (`SELECT ... FOR NO KEY UPDATE`) after the dossier's row, always in th
 path (view, bulk action, admin, command) commits money except through `_commit`.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from accounts.formatting import format_money
-from accounts.models import Role, User
-from accounts.roles import has_role
+from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
 from applications.services.review import ensure_no_conflict, ensure_reviewer
-from applications.workflow import DECIDED_STATES, transition
+from applications.workflow import transition
 from fabriques.models import OrganisationMembership
-from grants.models import Agreement, Grant, Tranche
+from grants.models import Grant, Tranche
 from notifications.services import document_request, email_queue
 
 S = Application.Status
@@ -429,273 +428,3 @@ def instructor_recipients(application: Application) -> list[str]:
             )
         )
     )
-
-
-@dataclass(frozen=True)
-class ReopenPreview:
-    """What reopening a decided dossier cancels and releases, computed without writing anything."""
-
-    grant: Grant | None
-    agreement: Agreement | None
-    # The agreement is cancelled too (it was neither completed nor terminated).
-    agreement_cancelled: bool
-    # The tranches not paid nor cancelled yet: (year, amount, state label).
-    tranches: list[tuple[int, Decimal, str]]
-    released: Decimal
-    remaining_after: Decimal
-    representative: list[str]
-    instructors: list[str]
-
-
-def _reopen_guards(application: Application, reason: str, actor: User, *, state: bool = True) -> None:
-    if not has_role(actor, Role.ADMIN):
-        raise PermissionDenied(_("Seul un administrateur du programme peut rouvrir un dossier décidé."))
-    if not reason.strip():
-        raise ValidationError({"reason": _("La réouverture d'un dossier décidé doit être motivée.")})
-    if state and application.status not in DECIDED_STATES:
-        raise ValidationError(_("Seul un dossier décidé peut être rouvert."), code="state")
-
-
-def _paid_refusal(tranches: list[Tranche]) -> None:
-    if any(tranche.status == Tranche.Status.PAID for tranche in tranches):
-        raise ValidationError(
-            _("Une tranche de cette subvention est déjà versée : la décision ne se rouvre pas."), code="state"
-        )
-
-
-def reopen_preview(*, application: Application, reason: str, actor: User) -> ReopenPreview:
-    """The reopening's checks and what it would undo, read-only (for the recap shown first).
-
-    `application_reopen` checks everything again under its locks.
-    """
-    _reopen_guards(application, reason, actor)
-    call = Call.objects.get(pk=application.call_id)
-    grant = Grant.objects.filter(application=application, status=Grant.Status.ACTIVE).first()
-    agreement = None
-    live: list[Tranche] = []
-    if grant is not None:
-        agreement = Agreement.objects.filter(grant=grant).first()
-        tranches = list(grant.tranches.order_by("year_index"))
-        _paid_refusal(tranches)
-        live = [tranche for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
-    released = sum((tranche.amount for tranche in live), Decimal("0"))
-    return ReopenPreview(
-        grant=grant,
-        agreement=agreement,
-        agreement_cancelled=agreement is not None
-        and agreement.status not in (Agreement.Status.COMPLETED, Agreement.Status.TERMINATED),
-        tranches=[(tranche.year_index, tranche.amount, tranche.get_status_display()) for tranche in live],
-        released=released,
-        remaining_after=call.remaining_amount + released,
-        representative=representative_recipients(application),
-        instructors=instructor_recipients(application),
-    )
-
-
-def _reopen_emails(
-    application: Application,
-    change: StatusChange,
-    reason: str,
-    grant: Grant | None,
-    agreement: Agreement | None,
-) -> None:
-    """Tell the beneficiary's representative and the instructors, in the reopening's transaction."""
-    undone = ""
-    if grant is not None:
-        undone = _(
-            "La subvention de %(amount)s%(bonus)s est annulée, avec sa convention%(number)s et ses "
-            "tranches non versées.\n\n"
-        ) % {
-            "amount": format_money(grant.amount),
-            "bonus": _(" (et le bonus de %(bonus)s)") % {"bonus": format_money(grant.bonus)}
-            if grant.bonus
-            else "",
-            "number": f" {agreement.number}" if agreement is not None else "",
-        }
-    values = {
-        "reference": application.reference,
-        "title": application.title,
-        "reason": reason,
-        "undone": undone,
-    }
-    email_queue(
-        key=f"application:{application.pk}:reopen-email:{change.pk}",
-        to=representative_recipients(application),
-        subject=_("Votre dossier %(reference)s est rouvert") % values,
-        body=_(
-            "Bonjour,\n\nLa décision prise sur votre dossier %(reference)s « %(title)s » est rouverte "
-            "par l'administration du programme : le dossier revient en instruction et une nouvelle "
-            "décision vous sera notifiée.\n\n%(undone)sMotif :\n%(reason)s\n\n"
-            "L'équipe Fabriques de territoires"
-        )
-        % values,
-    )
-    instructors = instructor_recipients(application)
-    if instructors:
-        email_queue(
-            key=f"application:{application.pk}:reopen-instructors-email:{change.pk}",
-            to=instructors,
-            subject=_("Dossier %(reference)s rouvert : à instruire de nouveau") % values,
-            body=_(
-                "Bonjour,\n\nLa décision prise sur le dossier %(reference)s « %(title)s », dont vous êtes "
-                "instructeur, est rouverte par l'administration du programme : le dossier revient en "
-                "instruction.\n\n%(undone)sMotif :\n%(reason)s\n\nLe dossier vous attend à cette "
-                "adresse :\n%(link)s\n\nL'équipe Fabriques de territoires"
-            )
-            % {
-                **values,
-                "link": settings.SITE_URL
-                + reverse("applications:review-detail", kwargs={"reference": application.reference}),
-            },
-        )
-
-
-@transaction.atomic
-def application_reopen(*, application: Application, reason: str, actor: User) -> StatusChange:
-    """An admin sends a decided dossier back to review; an award's grant is cancelled and released.
-
-    The beneficiary's legal representative and the assigned instructors are told, by e-mails
-    written in this transaction.
-    """
-    # Who and why before any lock; the state on the locked row (the caller's copy may be stale).
-    _reopen_guards(application, reason, actor, state=False)
-    application, call = _lock(application)
-    _reopen_guards(application, reason, actor)
-    grant = (
-        Grant.objects.select_for_update().filter(application=application, status=Grant.Status.ACTIVE).first()
-    )
-    agreement = None
-    if grant is not None:
-        # The order of every write on money: dossier, call, grant, then its agreement and tranches.
-        agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
-        tranches = list(Tranche.objects.select_for_update().filter(grant=grant))
-        _paid_refusal(tranches)
-        # What the envelope still holds for the grant: a tranche cancelled earlier (alone, or by
-        # a termination) was released then, and must not be released twice.
-        live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
-        release(call, sum(live, Decimal("0")), laureates=1)
-        grant.status = Grant.Status.CANCELLED
-        grant.save(update_fields=["status"])
-        Tranche.objects.filter(grant=grant).update(status=Tranche.Status.CANCELLED)
-        # Its agreement, signed or not, carries out a decision that no longer stands.
-        if agreement is not None and agreement.status not in (
-            Agreement.Status.COMPLETED,
-            Agreement.Status.TERMINATED,
-        ):
-            agreement.status = Agreement.Status.CANCELLED
-            agreement.terminated_at = timezone.now()
-            agreement.termination_reason = reason.strip()
-            agreement.save(update_fields=["status", "terminated_at", "termination_reason"])
-    change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
-    _reopen_emails(application, change, reason.strip(), grant, agreement)
-    audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})
-    return change
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    reference: str
-    done: bool
-    message: str
-
-
-@dataclass(frozen=True)
-class BulkPreviewRow:
-    """What a bulk decision would do to one dossier: its award's figures, or why it would be refused."""
-
-    application: Application
-    preview: AwardPreview | None
-    refusal: str
-    # The envelope of the dossier's call once this award and those listed before it are committed.
-    remaining_after: Decimal | None = None
-
-    @property
-    def done(self) -> bool:
-        return not self.refusal
-
-
-def _error_text(error: ValidationError | PermissionDenied) -> str:
-    messages = error.messages if isinstance(error, ValidationError) else [str(error)]
-    return " ".join(str(message) for message in messages)
-
-
-def decisions_bulk_preview(
-    *,
-    applications: Iterable[Application],
-    decision: str,
-    actor: User,
-    reasons: str = "",
-    amount: Decimal | None = None,
-) -> list[BulkPreviewRow]:
-    """What `decisions_bulk` would do, dossier by dossier and in its order, without writing.
-
-    An award is previewed by `award_preview` (bounds, cap, eligibility, envelope), and the
-    envelope is counted down across the list: a dossier the remainder no longer covers is shown
-    as refused, as the bulk decision would refuse it.
-    """
-    rows: list[BulkPreviewRow] = []
-    remaining: dict[int, Decimal] = {}
-    for application in applications:
-        try:
-            if decision == "award":
-                asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
-                preview = award_preview(application=application, amount=amount or asked, actor=actor)
-                left = remaining.setdefault(
-                    application.call_id, Call.objects.get(pk=application.call_id).remaining_amount
-                )
-                total = preview.amount + preview.bonus
-                if total > left:
-                    raise ValidationError(
-                        _(
-                            "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne "
-                            "peuvent pas être engagés."
-                        )
-                        % {"remaining": format_money(left), "amount": format_money(total)},
-                        code="envelope",
-                    )
-                remaining[application.call_id] = left - total
-                rows.append(BulkPreviewRow(application, preview, "", left - total))
-                continue
-            if decision not in ("refuse", "close"):
-                raise ValidationError(_("Décision inconnue."))
-            decision_check(application=application, actor=actor)
-            if not reasons.strip():
-                raise ValidationError(
-                    _("Une décision de refus doit être motivée.")
-                    if decision == "refuse"
-                    else _("Indiquez pourquoi le dossier est classé sans suite.")
-                )
-            rows.append(BulkPreviewRow(application, None, ""))
-        except (ValidationError, PermissionDenied) as error:
-            rows.append(BulkPreviewRow(application, None, _error_text(error)))
-    return rows
-
-
-def decisions_bulk(
-    *,
-    applications: Iterable[Application],
-    decision: str,
-    actor: User,
-    reasons: str = "",
-    amount: Decimal | None = None,
-) -> list[BulkResult]:
-    """Apply one decision to several dossiers; each succeeds or fails alone, with its reason."""
-    results = []
-    for application in applications:
-        try:
-            with transaction.atomic():
-                if decision == "award":
-                    asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
-                    application_award(application=application, amount=amount or asked, actor=actor)
-                elif decision == "refuse":
-                    application_refuse(application=application, reasons=reasons, actor=actor)
-                elif decision == "close":
-                    application_close(application=application, reason=reasons, actor=actor)
-                else:
-                    raise ValidationError(_("Décision inconnue."))
-        except (ValidationError, PermissionDenied) as error:
-            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
-            results.append(BulkResult(application.reference, False, " ".join(str(m) for m in messages)))
-        else:
-            results.append(BulkResult(application.reference, True, _("Décision enregistrée.")))
-    return results
