@@ -50,7 +50,9 @@ from grants.services import (
     application_reopen,
     decisions_bulk,
 )
+from grants.services.bulk_decisions import BulkPreviewRow, decisions_bulk_preview
 from grants.services.decisions import AwardPreview, award_preview, decision_check, decision_recipients
+from grants.services.reopening import ReopenPreview, reopen_preview
 
 
 @role_required(can_use_admin_space)
@@ -201,9 +203,11 @@ def closing_recap(application: Application, reason: str) -> Recap:
         lines=lines([*_dossier_lines(application), (_("Motif"), reason.strip())]),
         notified=[
             _(
-                "Aucun courrier n'est envoyé ; le porteur voit le nouvel état et le motif sur la page de "
-                "son dossier."
-            )
+                "Aucune lettre de décision n'est établie ; le porteur est prévenu par courriel, avec le "
+                "motif, et voit le nouvel état sur la page de son dossier."
+            ),
+            _("Adresses destinataires : %(emails)s.")
+            % {"emails": ", ".join(decision_recipients(application))},
         ],
         irreversible=[_("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif.")],
     )
@@ -283,18 +287,90 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
     return redirect(review_detail_url(application))
 
 
+def reopen_recap(application: Application, reason: str, preview: ReopenPreview) -> Recap:
+    """What reopening undoes: the grant and its bonus, the agreement, the tranches not paid."""
+    facts = [
+        *_dossier_lines(application),
+        (_("Décision rouverte"), str(Application.Status(application.status).label)),
+        (_("Motif de la réouverture"), reason.strip()),
+    ]
+    irreversible = [
+        _("Le dossier revient en instruction : une nouvelle décision devra être prise, avec sa lettre."),
+    ]
+    grant = preview.grant
+    if grant is not None:
+        facts.append((_("Subvention annulée"), format_money(grant.amount)))
+        if grant.bonus:
+            facts.append((_("Bonus « fabrique numérique de territoire » annulé"), format_money(grant.bonus)))
+        if preview.agreement is not None:
+            facts.append(
+                (
+                    _("Convention"),
+                    _("%(number)s (« %(status)s »), annulée")
+                    % {"number": preview.agreement.number, "status": preview.agreement.get_status_display()}
+                    if preview.agreement_cancelled
+                    else _("%(number)s (« %(status)s »), inchangée")
+                    % {"number": preview.agreement.number, "status": preview.agreement.get_status_display()},
+                )
+            )
+        facts.append((_("Rendu à l'enveloppe de l'appel"), format_money(preview.released)))
+        facts.append(
+            (_("Reste à engager sur l'enveloppe après la réouverture"), format_money(preview.remaining_after))
+        )
+        irreversible.insert(
+            0,
+            _(
+                "La subvention, sa convention et ses tranches non versées sont annulées : une nouvelle "
+                "attribution établira une nouvelle convention."
+            ),
+        )
+    notified = [
+        _(
+            "Le représentant légal de la structure cheffe de file est prévenu par courriel, avec le "
+            "motif : %(emails)s."
+        )
+        % {"emails": ", ".join(preview.representative)}
+    ]
+    if preview.instructors:
+        notified.append(
+            _("Les instructeurs affectés au dossier sont prévenus par courriel : %(emails)s.")
+            % {"emails": ", ".join(preview.instructors)}
+        )
+    else:
+        notified.append(_("Aucun instructeur n'est affecté au dossier : aucun autre courriel n'est envoyé."))
+    return Recap(
+        title=_("Confirmer la réouverture – %(reference)s") % {"reference": application.reference},
+        intro=_("Vous allez rouvrir le dossier %(reference)s, décidé, et le remettre en instruction.")
+        % {"reference": application.reference},
+        action_url=reverse("grants:review-reopen", kwargs={"reference": application.reference}),
+        confirm_label=_("Confirmer la réouverture"),
+        lines=lines(facts),
+        table_caption=_("Tranches annulées"),
+        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
+        table_rows=[
+            (_("Année %(year)d") % {"year": year}, format_money(amount), label)
+            for year, amount, label in preview.tranches
+        ],
+        notified=notified,
+        irreversible=irreversible,
+    )
+
+
 @review_required
 @require_POST
 def review_reopen(request: HttpRequest, reference: str) -> HttpResponse:
-    """An admin sends a decided dossier back to review, with a reason (the service refuses others)."""
+    """An admin sends a decided dossier back to review, with a reason, once its recap is confirmed."""
     application = reviewable_application(request, reference)
+    user = cast(User, request.user)
     form = ReopenForm(request.POST)
-    if not form.is_valid():
+    if not form.is_valid() or wants_edit(request):
         return render_review_detail(request, application, reopen_form=form)
+    reason = form.cleaned_data["reason"]
     try:
-        application_reopen(
-            application=application, reason=form.cleaned_data["reason"], actor=cast(User, request.user)
-        )
+        if not is_confirmed(request):
+            preview = reopen_preview(application=application, reason=reason, actor=user)
+            return recap_response(request, reopen_recap(application, reason, preview))
+        application_reopen(application=application, reason=reason, actor=user)
     except ValidationError as error:
         return refused_action_response(request, application, error, reopen_form=form)
     messages.success(
@@ -315,25 +391,63 @@ class BulkRow:
     message: str
 
 
+def _yearly_text(preview: AwardPreview) -> str:
+    """« 2026 : 100 000 € (dont bonus 50 000 €) », one line a year: the tranches as the award builds them."""
+    parts = []
+    for index, (year, part) in enumerate(zip(preview.calendar_years, preview.yearly, strict=True), start=1):
+        if index == 1 and preview.bonus:
+            parts.append(
+                _("%(year)d : %(amount)s (dont bonus %(bonus)s)")
+                % {
+                    "year": year,
+                    "amount": format_money(part + preview.bonus),
+                    "bonus": format_money(preview.bonus),
+                }
+            )
+        else:
+            parts.append(_("%(year)d : %(amount)s") % {"year": year, "amount": format_money(part)})
+    return "\n".join(parts)
+
+
 def bulk_recap(
-    form: BulkDecisionForm, found: list[Application], missing: list[str], action_url: str
+    form: BulkDecisionForm, previews: list[BulkPreviewRow], missing: list[str], action_url: str
 ) -> Recap:
     decision = form.cleaned_data["decision"]
     amount = form.cleaned_data["amount"]
     reasons = form.cleaned_data["reasons"]
     label = dict(BulkDecisionForm.base_fields["decision"].choices)[decision]  # type: ignore[attr-defined]
     rows = []
-    for application in found:
+    for row in previews:
+        application = row.application
         structure, _representative = _lead_names(application)
-        row: tuple[str, ...] = (application.reference, application.title, structure or "—")
+        cells: tuple[str, ...] = (application.reference, application.title, structure or "—")
         if decision == AWARD:
-            asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
-            row = (*row, format_money(amount or asked))
-        rows.append(row)
+            preview = row.preview
+            if preview is not None and row.remaining_after is not None:
+                cells = (
+                    *cells,
+                    format_money(preview.amount),
+                    format_money(preview.bonus) if preview.bonus else "—",
+                    _yearly_text(preview),
+                    format_money(row.remaining_after),
+                )
+            else:
+                cells = (*cells, "—", "—", "—", "—")
+        outcome = _("Sera refusé : %(reason)s") % {"reason": row.refusal} if row.refusal else _("Sera décidé")
+        rows.append((*cells, outcome))
     header: tuple[str, ...] = (_("Dossier"), _("Projet"), _("Structure cheffe de file"))
     if decision == AWARD:
-        header = (*header, _("Montant attribué"))
+        header = (
+            *header,
+            _("Montant attribué"),
+            _("Bonus FNT"),
+            _("Répartition par année"),
+            _("Reste sur l'enveloppe après cette attribution"),
+        )
+    header = (*header, _("Résultat prévu"))
     facts = [(_("Décision"), str(label))]
+    doable = [row for row in previews if row.done]
+    refused = [row for row in previews if not row.done]
     if decision == AWARD:
         facts.append(
             (
@@ -343,13 +457,43 @@ def bulk_recap(
                 else _("Le montant demandé par chaque dossier, réparti comme il l'a demandé"),
             )
         )
+        committed = sum(
+            (row.preview.amount + row.preview.bonus for row in doable if row.preview is not None),
+            Decimal("0"),
+        )
+        facts.append((_("Total engagé (bonus compris)"), format_money(committed)))
+        # The remainder of each call's envelope once every award of the list is committed.
+        last: dict[int, tuple[str, Decimal]] = {}
+        for row in doable:
+            if row.remaining_after is not None:
+                last[row.application.call_id] = (row.application.call.title, row.remaining_after)
+        for title, remainder in last.values():
+            facts.append(
+                (
+                    _("Reste à engager sur l'enveloppe de « %(call)s » après toutes ces attributions")
+                    % {"call": title},
+                    format_money(remainder),
+                )
+            )
     elif reasons.strip():
         facts.append((_("Motifs, les mêmes pour chaque dossier"), reasons.strip()))
+    if refused:
+        facts.append(
+            (
+                _("Dossiers qui seront refusés (motif dans le tableau)"),
+                ", ".join(row.application.reference for row in refused),
+            )
+        )
     if missing:
         facts.append((_("Références introuvables ou hors de votre périmètre (ignorées)"), ", ".join(missing)))
-    count = len(found)
+    count = len(previews)
     if decision == CLOSE:
-        notified = [_("Aucun courrier n'est envoyé pour un classement sans suite.")]
+        notified = [
+            _(
+                "Pour chaque dossier, le porteur et les membres de la structure cheffe de file sont "
+                "prévenus du classement sans suite par courriel, avec le motif (sans lettre de décision)."
+            )
+        ]
     else:
         notified = [
             _(
@@ -405,11 +549,18 @@ def _bulk_decide(
         form.add_error("references", _("Aucun de ces dossiers n'est dans votre périmètre d'instruction."))
         return None
     if not is_confirmed(request):
+        previews = decisions_bulk_preview(
+            applications=[found[reference] for reference in references if reference in found],
+            decision=form.cleaned_data["decision"],
+            actor=user,
+            reasons=form.cleaned_data["reasons"],
+            amount=form.cleaned_data["amount"],
+        )
         return recap_response(
             request,
             bulk_recap(
                 form,
-                [found[reference] for reference in references if reference in found],
+                previews,
                 [reference for reference in references if reference not in found],
                 reverse("grants:review-bulk"),
             ),

@@ -42,17 +42,22 @@ from applications.views.common import error_to_form
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Tranche
 from grants.services.agreements import (
+    CompletionPreview,
+    TerminationPreview,
     agreement_accept,
     agreement_activate,
     agreement_activation_check,
     agreement_complete,
+    agreement_completion_check,
     agreement_terminate,
+    agreement_termination_check,
     agreement_upload_signed_copy,
     amendment_create,
     is_lead_legal_representative,
+    lead_organisation,
     termination_document,
 )
-from grants.services.decisions import add_years
+from grants.services.decisions import add_years, representative_recipients
 from notifications.models import Document, Status
 
 A = Agreement.Status
@@ -489,9 +494,10 @@ def activation_recap(
         table_rows=rows,
         notified=[
             _(
-                "Aucun courriel n'est envoyé : le bénéficiaire voit la convention « En cours d'exécution » "
-                "et peut demander la première tranche."
-            ),
+                "Le représentant légal du bénéficiaire est prévenu par courriel que la convention est en "
+                "cours d'exécution et que la première tranche peut être demandée : %(emails)s."
+            )
+            % {"emails": ", ".join(representative_recipients(application))},
             _("Le numéro d'engagement figure sur chaque demande de paiement."),
         ],
         irreversible=[
@@ -538,11 +544,74 @@ def agreement_activate_view(request: HttpRequest, number: str) -> HttpResponse:
     return render_agreement(request, _page_agreement(request, number), activate_form=form)
 
 
+def _agreement_url(agreement: Agreement) -> str:
+    return reverse("grants:agreement-detail", kwargs={"number": agreement.number})
+
+
+def _beneficiary_lines(agreement: Agreement) -> list[tuple[str, str]]:
+    grant = agreement.grant
+    application = grant.application
+    organisation = lead_organisation(application)
+    return [
+        (_("Convention"), agreement.number),
+        (_("Dossier"), f"{application.reference} – {application.title}"),
+        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        (_("Montant de la subvention"), format_money(grant.committed)),
+    ]
+
+
+def completion_recap(agreement: Agreement, preview: CompletionPreview) -> Recap:
+    """What completing states: every tranche settled, what was paid, nothing left to pay."""
+    facts = [
+        *_beneficiary_lines(agreement),
+        (_("Total versé"), format_money(preview.paid)),
+        (_("Montant qui reste engagé pour cette subvention"), format_money(preview.paid)),
+    ]
+    if preview.cancelled:
+        facts.append(
+            (
+                _("Tranches annulées (déjà rendues à l'enveloppe)"),
+                format_money(preview.cancelled),
+            )
+        )
+    facts.append((_("Rendu à l'enveloppe par le solde"), format_money(Decimal("0"))))
+    return Recap(
+        title=_("Confirmer le solde – convention %(number)s") % {"number": agreement.number},
+        intro=_(
+            "Vous allez solder la convention %(number)s : toutes ses tranches sont versées ou annulées "
+            "(%(paid)s versés)."
+        )
+        % {"number": agreement.number, "paid": format_money(preview.paid)},
+        action_url=reverse("grants:agreement-complete", kwargs={"number": agreement.number}),
+        confirm_label=_("Confirmer le solde de la convention"),
+        lines=lines(facts),
+        notified=[
+            _(
+                "Le représentant légal du bénéficiaire est prévenu par courriel que la convention est "
+                "soldée : %(emails)s."
+            )
+            % {"emails": ", ".join(preview.recipients)}
+        ],
+        irreversible=[
+            _(
+                "Une convention soldée ne revient pas « En cours d'exécution » : elle ne se modifie plus par "
+                "avenant et ne se résilie plus."
+            )
+        ],
+        can_edit=False,
+        back_url=_agreement_url(agreement),
+    )
+
+
 @admin_required
 @require_POST
 def agreement_complete_view(request: HttpRequest, number: str) -> HttpResponse:
+    """Complete (solder) once the recap is confirmed; without the confirmation, only the recap."""
     agreement = visible_agreement(request, number)
     try:
+        if not is_confirmed(request):
+            preview = agreement_completion_check(agreement=agreement, actor=_user(request))
+            return recap_response(request, completion_recap(agreement, preview))
         agreement_complete(agreement=agreement, actor=_user(request))
     except ValidationError as error:
         return _refused(request, agreement, error)
@@ -550,19 +619,74 @@ def agreement_complete_view(request: HttpRequest, number: str) -> HttpResponse:
     return _detail(agreement)
 
 
+def termination_recap(agreement: Agreement, reason: str, preview: TerminationPreview) -> Recap:
+    """What terminating does to the money: tranches cancelled and released, the clawback, the rest."""
+    facts = [
+        *_beneficiary_lines(agreement),
+        (_("Motifs de la résiliation"), reason.strip()),
+        (_("Déjà versé"), format_money(preview.paid)),
+        (_("Montant à reverser par le bénéficiaire"), format_money(preview.clawback)),
+        (_("Rendu à l'enveloppe de l'appel (tranches non versées)"), format_money(preview.released)),
+        (_("Montant qui reste engagé pour cette subvention"), format_money(preview.stays_committed)),
+    ]
+    return Recap(
+        title=_("Confirmer la résiliation – convention %(number)s") % {"number": agreement.number},
+        intro=_(
+            "Vous allez résilier la convention %(number)s : ses tranches non versées (%(released)s) sont "
+            "annulées et %(clawback)s sont à reverser."
+        )
+        % {
+            "number": agreement.number,
+            "released": format_money(preview.released),
+            "clawback": format_money(preview.clawback),
+        },
+        action_url=reverse("grants:agreement-terminate", kwargs={"number": agreement.number}),
+        confirm_label=_("Confirmer la résiliation"),
+        lines=lines(facts),
+        table_caption=_("Tranches annulées"),
+        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
+        table_rows=[
+            (
+                _("Année %(year)d") % {"year": tranche.year_index},
+                format_money(tranche.amount),
+                tranche.get_status_display(),
+            )
+            for tranche in preview.cancelled
+        ],
+        notified=[
+            _(
+                "La décision de résiliation, avec ses motifs et ses suites financières, est envoyée par "
+                "courriel au porteur et aux membres de la structure cheffe de file : %(emails)s."
+            )
+            % {"emails": ", ".join(preview.recipients)}
+        ],
+        irreversible=[
+            _("Une convention résiliée ne reprend pas : ses tranches annulées ne seront pas versées."),
+        ],
+        back_url=_agreement_url(agreement),
+    )
+
+
 @admin_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def agreement_terminate_view(request: HttpRequest, number: str) -> HttpResponse:
+    """The form, then the recap of what the termination does, then the termination once confirmed."""
     agreement = visible_agreement(request, number)
     form = TerminateForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and not wants_edit(request):
+        arguments = {
+            "agreement": agreement,
+            "reason": form.cleaned_data["reason"],
+            "clawback_amount": form.clawback(),
+            "actor": _user(request),
+        }
         try:
-            agreement_terminate(
-                agreement=agreement,
-                reason=form.cleaned_data["reason"],
-                clawback_amount=form.clawback(),
-                actor=_user(request),
-            )
+            if not is_confirmed(request):
+                preview = agreement_termination_check(**arguments)
+                return recap_response(
+                    request, termination_recap(agreement, form.cleaned_data["reason"], preview)
+                )
+            agreement_terminate(**arguments)
         except ValidationError as error:
             if _is_blocking(error):
                 return _refused(request, agreement, error)

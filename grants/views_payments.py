@@ -40,6 +40,7 @@ from applications.views.common import error_to_form
 from applications.views.review import review_required
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
+from grants.services.decisions import representative_recipients
 from grants.services.payments import (
     agreement_of,
     grant_years,
@@ -47,6 +48,7 @@ from grants.services.payments import (
     is_beneficiary,
     schedule_update,
     tranche_cancel,
+    tranche_cancel_check,
     tranche_pay,
     tranche_pay_check,
     tranche_request,
@@ -606,9 +608,11 @@ def payment_recap(
         lines=lines(facts),
         notified=[
             _(
-                "Aucun courriel n'est envoyé : le bénéficiaire voit la tranche versée, avec sa date et sa "
-                "référence, sur la page de sa subvention."
+                "Le représentant légal du bénéficiaire est prévenu par courriel du versement (montant, "
+                "date et référence) : %(emails)s."
             )
+            % {"emails": ", ".join(representative_recipients(application))},
+            _("La tranche versée, avec sa date et sa référence, figure sur la page de la subvention."),
         ],
         irreversible=irreversible,
     )
@@ -646,17 +650,72 @@ def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpRes
     return redirect(_manage_url(application))
 
 
+def cancellation_recap(
+    application: Application, grant: Grant, tranche: Tranche, reason: str, released: Decimal
+) -> Recap:
+    """What cancelling a tranche does: its amount not paid, released, what stays committed."""
+    live = sum(
+        grant.tranches.exclude(status=Tranche.Status.CANCELLED).values_list("amount", flat=True), Decimal("0")
+    )
+    organisation = lead_organisation(application)
+    facts = [
+        (_("Dossier"), f"{application.reference} – {application.title}"),
+        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        (
+            _("Tranche"),
+            _("Année %(year)d (« %(status)s »)")
+            % {"year": tranche.year_index, "status": tranche.get_status_display()},
+        ),
+        (_("Montant annulé"), format_money(tranche.amount)),
+        (_("Motif"), reason.strip()),
+        (_("Rendu à l'enveloppe de l'appel"), format_money(released)),
+        (_("Montant qui reste engagé pour cette subvention"), format_money(live - released)),
+    ]
+    return Recap(
+        title=_("Confirmer l'annulation – tranche de l'année %(year)d") % {"year": tranche.year_index},
+        intro=_("Vous allez annuler la tranche de l'année %(year)d (%(amount)s) du dossier %(reference)s.")
+        % {
+            "year": tranche.year_index,
+            "amount": format_money(tranche.amount),
+            "reference": application.reference,
+        },
+        action_url=reverse(
+            "grants:tranche-cancel", kwargs={"reference": application.reference, "year": tranche.year_index}
+        ),
+        confirm_label=_("Confirmer l'annulation de %(amount)s") % {"amount": format_money(tranche.amount)},
+        lines=lines(facts),
+        notified=[
+            _(
+                "Le représentant légal du bénéficiaire est prévenu par courriel de l'annulation, avec le "
+                "motif : %(emails)s."
+            )
+            % {"emails": ", ".join(representative_recipients(application))}
+        ],
+        irreversible=[
+            _("Une tranche annulée ne se rétablit pas : elle ne sera pas versée."),
+        ],
+    )
+
+
 @role_required(can_use_admin_space)
 @require_POST
 def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
+    """Cancel a tranche once its recap is confirmed; without the confirmation, only the recap."""
     application, grant = _reviewable(request, reference)
     tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
     key = f"annulation-{year}"
     form = CancelForm(request.POST, prefix=key)
-    if not form.is_valid():
+    if not form.is_valid() or wants_edit(request):
         return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
+    arguments = {"tranche": tranche, "reason": form.cleaned_data["reason"], "actor": _user(request)}
     try:
-        tranche_cancel(tranche=tranche, reason=form.cleaned_data["reason"], actor=_user(request))
+        if not is_confirmed(request):
+            released = tranche_cancel_check(**arguments)
+            return recap_response(
+                request,
+                cancellation_recap(application, grant, tranche, form.cleaned_data["reason"], released),
+            )
+        tranche_cancel(**arguments)
     except ValidationError as error:
         if _names_a_field(error, form):
             error_to_form(form, error)

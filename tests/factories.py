@@ -106,6 +106,9 @@ class CallFactory(factory.django.DjangoModelFactory):
     fnt_bonus = Decimal("100000")
     grantor_representative = "le directeur général"
     signature_place = "Paris"
+    # Decisions and agreements are refused while the call has no signatory (letterhead_check).
+    signatory_name = "Camille Durand"
+    signatory_title = "Pour le ministre et par délégation, le directeur général"
     # The ANCT's (public): the open data requires the grantor's SIRET.
     grantor_siret = "13002612300013"
 

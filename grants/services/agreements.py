@@ -16,14 +16,17 @@ one beyond the envelope is refused with the envelope's message and writes nothin
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -36,7 +39,15 @@ from applications.services.attachments import checked_mime, sanitise_filename
 from applications.services.review import ensure_reviewer
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
-from grants.services.decisions import _check_award, _commit, _lock, add_years, tranche_amounts
+from grants.services.decisions import (
+    _check_award,
+    _commit,
+    _lock,
+    add_years,
+    letterhead_check,
+    representative_recipients,
+    tranche_amounts,
+)
 from notifications.models import Document
 from notifications.services import document_request, email_queue
 
@@ -243,6 +254,7 @@ def agreement_create(*, grant: Grant, actor: User) -> Agreement:
     grant = Grant.objects.select_for_update(of=("self",)).select_related("application__call").get(pk=grant.pk)
     application = grant.application
     _ensure_active_grant(grant)
+    letterhead_check(application.call, before=_("avant d'établir une convention"))
     if Agreement.objects.filter(grant=grant).exists():
         raise ValidationError(_("Cette subvention a déjà sa convention."), code="state")
     agreement = Agreement(grant=grant, number=_next_number())
@@ -409,6 +421,28 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
     for tranche in agreement.grant.tranches.filter(status=Tranche.Status.SCHEDULED):
         tranche.due_date = add_years(starts_on, tranche.year_index - 1)
         tranche.save(update_fields=["due_date"])
+    application = agreement.grant.application
+    first = agreement.grant.tranches.filter(year_index=1).first()
+    email_queue(
+        key=f"agreement:{agreement.pk}:activation-email",
+        to=representative_recipients(application),
+        subject=_("Convention %(number)s en cours d'exécution") % {"number": agreement.number},
+        body=_(
+            "Bonjour,\n\nLa convention %(number)s relative au projet « %(title)s » est en cours "
+            "d'exécution depuis le %(start)s, sous le numéro d'engagement juridique %(commitment)s.\n\n"
+            "Vous pouvez dès maintenant demander la première tranche (%(amount)s) sur la page de la "
+            "subvention :\n%(link)s\n\nL'équipe Fabriques de territoires"
+        )
+        % {
+            "number": agreement.number,
+            "title": application.title,
+            "start": format_date(starts_on),
+            "commitment": commitment_number,
+            "amount": format_money(first.amount) if first is not None else "—",
+            "link": settings.SITE_URL
+            + reverse("grants:tranche-grant", kwargs={"reference": application.reference}),
+        },
+    )
     audit_record(
         actor=actor,
         action="agreement.activate",
@@ -418,20 +452,25 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
     return agreement
 
 
-@transaction.atomic
-def agreement_complete(*, agreement: Agreement, actor: User) -> Agreement:
-    """A programme admin closes an agreement once every tranche is paid (soldée)."""
-    _ensure_admin(actor, _("Seul un administrateur du programme peut solder une convention."))
-    agreement = _lock_agreement(agreement)
+@dataclass(frozen=True)
+class CompletionPreview:
+    """What completing (soldant) an agreement states: every tranche settled, the sums as they end."""
+
+    paid: Decimal
+    # Tranches cancelled earlier: released from the envelope then, nothing moves now.
+    cancelled: Decimal
+    recipients: list[str]
+
+
+def _completion_figures(agreement: Agreement) -> CompletionPreview:
     _ensure_status(
         agreement,
         (A.ACTIVE,),
         _("La convention %(number)s est « %(status)s » : seule une convention en cours peut être soldée."),
     )
-    statuses = list(
-        agreement.grant.tranches.exclude(status=Tranche.Status.CANCELLED).values_list("status", flat=True)
-    )
-    if not statuses or any(status != Tranche.Status.PAID for status in statuses):
+    tranches = list(agreement.grant.tranches.all())
+    live = [t for t in tranches if t.status != Tranche.Status.CANCELLED]
+    if not live or any(t.status != Tranche.Status.PAID for t in live):
         raise ValidationError(
             _(
                 "Toutes les tranches de la convention %(number)s ne sont pas versées : elle ne peut "
@@ -440,9 +479,42 @@ def agreement_complete(*, agreement: Agreement, actor: User) -> Agreement:
             % {"number": agreement.number},
             code="state",
         )
+    return CompletionPreview(
+        paid=sum((t.amount for t in live), Decimal("0")),
+        cancelled=sum((t.amount for t in tranches if t.status == Tranche.Status.CANCELLED), Decimal("0")),
+        recipients=representative_recipients(agreement.grant.application),
+    )
+
+
+def agreement_completion_check(*, agreement: Agreement, actor: User) -> CompletionPreview:
+    """The completion's checks and figures without writing (for the recap shown first)."""
+    _ensure_admin(actor, _("Seul un administrateur du programme peut solder une convention."))
+    return _completion_figures(agreement)
+
+
+@transaction.atomic
+def agreement_complete(*, agreement: Agreement, actor: User) -> Agreement:
+    """A programme admin closes an agreement once every tranche is paid (soldée); the beneficiary's
+    legal representative is told by an e-mail written in the same transaction."""
+    _ensure_admin(actor, _("Seul un administrateur du programme peut solder une convention."))
+    agreement = _lock_agreement(agreement)
+    figures = _completion_figures(agreement)
     agreement.status = A.COMPLETED
     agreement.full_clean()
     agreement.save(update_fields=["status"])
+    application = agreement.grant.application
+    email_queue(
+        key=f"agreement:{agreement.pk}:completion-email",
+        to=figures.recipients,
+        subject=_("Convention %(number)s soldée") % {"number": agreement.number},
+        body=_(
+            "Bonjour,\n\nLa convention %(number)s relative au projet « %(title)s » est soldée : "
+            "%(paid)s ont été versés au total et plus aucun versement n'est dû à ce titre.\n\n"
+            "Les obligations de compte rendu prévues par la convention demeurent.\n\n"
+            "L'équipe Fabriques de territoires"
+        )
+        % {"number": agreement.number, "title": application.title, "paid": format_money(figures.paid)},
+    )
     audit_record(actor=actor, action="agreement.complete", target=agreement)
     return agreement
 
@@ -451,13 +523,21 @@ def termination_document(agreement: Agreement) -> Document | None:
     return Document.objects.filter(key=f"agreement:{agreement.pk}:termination").first()
 
 
-@transaction.atomic
-def agreement_terminate(
-    *, agreement: Agreement, reason: str, clawback_amount: Decimal, actor: User
-) -> Agreement:
-    """Terminate: unpaid tranches cancelled and released from the envelope, the clawback recorded."""
-    _ensure_admin(actor, _("Seul un administrateur du programme peut résilier une convention."))
-    reason = (reason or "").strip()
+@dataclass(frozen=True)
+class TerminationPreview:
+    """What a termination does to the money: read by its recap, applied by the service."""
+
+    paid: Decimal
+    clawback: Decimal
+    # The tranches not paid yet, cancelled and released from the envelope.
+    cancelled: list[Tranche]
+    released: Decimal
+    # What stays committed for the grant: what was paid (the clawback is claimed back apart).
+    stays_committed: Decimal
+    recipients: list[str]
+
+
+def _termination_form_errors(reason: str, clawback_amount: Decimal | None) -> None:
     errors: dict[str, str] = {}
     if not reason:
         errors["reason"] = _("La résiliation d'une convention doit être motivée.")
@@ -465,15 +545,18 @@ def agreement_terminate(
         errors["clawback_amount"] = _("Le montant à reverser ne peut pas être négatif.")
     if errors:
         raise ValidationError(errors)
-    application, call = _lock(agreement.grant.application)
-    agreement = _lock_agreement(agreement)
-    grant = agreement.grant
+
+
+def _termination_figures(
+    agreement: Agreement, tranches: list[Tranche], reason: str, clawback_amount: Decimal
+) -> TerminationPreview:
+    """The termination's rules on the agreement and its tranches (locked or not)."""
+    _termination_form_errors(reason, clawback_amount)
     _ensure_status(
         agreement,
         (A.SIGNED, A.ACTIVE),
         _("La convention %(number)s est « %(status)s » : elle ne peut pas être résiliée."),
     )
-    tranches = list(Tranche.objects.select_for_update().filter(grant=grant).order_by("year_index"))
     paid = sum((t.amount for t in tranches if t.status == Tranche.Status.PAID), Decimal("0"))
     if clawback_amount > paid:
         raise ValidationError(
@@ -485,7 +568,41 @@ def agreement_terminate(
             }
         )
     cancelled = [t for t in tranches if t.status in UNPAID_TRANCHES]
-    released = sum((t.amount for t in cancelled), Decimal("0"))
+    return TerminationPreview(
+        paid=paid,
+        clawback=clawback_amount,
+        cancelled=cancelled,
+        released=sum((t.amount for t in cancelled), Decimal("0")),
+        stays_committed=paid,
+        recipients=_recipients(agreement.grant.application),
+    )
+
+
+def agreement_termination_check(
+    *, agreement: Agreement, reason: str, clawback_amount: Decimal, actor: User
+) -> TerminationPreview:
+    """The termination's checks and figures without writing (for the recap shown first);
+    `agreement_terminate` runs them again on its locked rows."""
+    _ensure_admin(actor, _("Seul un administrateur du programme peut résilier une convention."))
+    tranches = list(agreement.grant.tranches.order_by("year_index"))
+    return _termination_figures(agreement, tranches, (reason or "").strip(), clawback_amount)
+
+
+@transaction.atomic
+def agreement_terminate(
+    *, agreement: Agreement, reason: str, clawback_amount: Decimal, actor: User
+) -> Agreement:
+    """Terminate: unpaid tranches cancelled and released from the envelope, the clawback recorded."""
+    _ensure_admin(actor, _("Seul un administrateur du programme peut résilier une convention."))
+    reason = (reason or "").strip()
+    # The form's errors before any lock: nothing is locked for a refused post.
+    _termination_form_errors(reason, clawback_amount)
+    application, call = _lock(agreement.grant.application)
+    agreement = _lock_agreement(agreement)
+    grant = agreement.grant
+    tranches = list(Tranche.objects.select_for_update().filter(grant=grant).order_by("year_index"))
+    figures = _termination_figures(agreement, tranches, reason, clawback_amount)
+    paid, cancelled, released = figures.paid, figures.cancelled, figures.released
     for tranche in cancelled:
         tranche.status = Tranche.Status.CANCELLED
         tranche.cancel_reason = reason
@@ -706,8 +823,10 @@ __all__ = [
     "agreement_accept",
     "agreement_activate",
     "agreement_complete",
+    "agreement_completion_check",
     "agreement_create",
     "agreement_terminate",
+    "agreement_termination_check",
     "agreement_upload_signed_copy",
     "amendment_create",
     "is_lead_legal_representative",

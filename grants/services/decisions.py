@@ -1,4 +1,7 @@
-"""Decisions on dossiers: award, refuse, close without follow-up, reopen.
+"""Decisions on dossiers: award, refuse, close without follow-up.
+
+Reopening a decided dossier is in `grants.services.reopening`, one decision on several dossiers
+in `grants.services.bulk_decisions`.
 
 An award commits its amount against the call's envelope. The call's row is the envelope's row: it
 is locked (`SELECT ... FOR NO KEY UPDATE`) after the dossier's row, always in that order, and its
@@ -6,24 +9,24 @@ is locked (`SELECT ... FOR NO KEY UPDATE`) after the dossier's row, always in th
 path (view, bulk action, admin, command) commits money except through `_commit`.
 """
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from accounts.formatting import format_date, format_money
-from accounts.models import Role, User
-from accounts.roles import has_role
+from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
 from applications.services.review import ensure_no_conflict, ensure_reviewer
-from applications.workflow import DECIDED_STATES, transition
-from grants.models import Agreement, Grant, Tranche
+from applications.workflow import transition
+from fabriques.models import OrganisationMembership
+from grants.models import Grant, Tranche
 from notifications.services import document_request, email_queue
 
 S = Application.Status
@@ -162,9 +165,51 @@ class AwardPreview:
     remaining_after: Decimal
 
 
+# The call's settings every letter and agreement prints (`Call.letterhead`): with one empty, a
+# letter would go out unsigned or from nobody, so no decision nor agreement is issued until the
+# programme fills it in (migration applications/0010 left the seeded call's signatory empty).
+LETTERHEAD_SETTINGS: tuple[tuple[str, str], ...] = (
+    ("signatory_name", gettext_noop("le nom du signataire")),
+    ("signatory_title", gettext_noop("la qualité du signataire")),
+    ("signature_place", gettext_noop("le lieu de signature")),
+    ("grantor_name", gettext_noop("l'autorité qui attribue")),
+)
+
+
+def letterhead_check(call: Call, *, before: str) -> None:
+    """Refuse, naming each empty setting of the call, what would print a letter without it.
+
+    `before` ends the sentence: « avant de prendre une décision », « avant d'établir une convention ».
+    """
+    missing = [
+        (name, label) for name, label in LETTERHEAD_SETTINGS if not (getattr(call, name) or "").strip()
+    ]
+    if missing:
+        raise ValidationError(
+            [
+                ValidationError(
+                    _(
+                        "Renseignez %(setting)s de l'appel dans l'administration %(action)s "
+                        "(champ « %(field)s » de l'appel « %(call)s »)."
+                    )
+                    % {
+                        "setting": _(label),
+                        "action": before,
+                        "field": getattr(Call._meta.get_field(name), "verbose_name", name),
+                        "call": call.title,
+                    },
+                    code="letterhead",
+                )
+                for name, label in missing
+            ]
+        )
+
+
 def decision_check(*, application: Application, actor: User) -> None:
-    """The checks every decision starts with (decider, no conflict, dossier in review), read-only."""
+    """The checks every decision starts with (decider, no conflict, dossier in review, the call's
+    letterhead), read-only."""
     _decider(actor, application)
+    letterhead_check(Call.objects.get(pk=application.call_id), before=_("avant de prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
             _("Seul un dossier en instruction peut être décidé (ce dossier est « %(status)s »).")
@@ -259,6 +304,7 @@ def application_award(
     """Award a grant: bounds, yearly cap, eligibility, then the envelope, under its lock."""
     _decider(actor, application)
     application, call = _lock(application)
+    letterhead_check(call, before=_("avant de prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
             _("Seul un dossier en instruction peut être retenu (ce dossier est « %(status)s »).")
@@ -315,7 +361,8 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
     _decider(actor, application)
     if not reasons.strip():
         raise ValidationError({"reasons": _("Une décision de refus doit être motivée.")})
-    application, _call = _lock(application)
+    application, call = _lock(application)
+    letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.REFUSED, actor=actor, note=reasons.strip())
     context = _letter_base(application, change) | {"reasons": reasons.strip().splitlines()}
     _letter(application, change, kind="refusal-letter", template=REFUSAL_TEMPLATE, context=context)
@@ -329,86 +376,54 @@ def application_close(*, application: Application, reason: str, actor: User) -> 
     _decider(actor, application)
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
-    application, _call = _lock(application)
+    application, call = _lock(application)
+    letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
+    # No letter (no decision on the merits), but the applicant learns it, and why.
+    email_queue(
+        key=f"application:{application.pk}:close-email:{change.pk}",
+        to=decision_recipients(application),
+        subject=_("Votre dossier %(reference)s est classé sans suite") % {"reference": application.reference},
+        body=_(
+            "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » est classé sans suite.\n\nMotif :\n"
+            "%(reason)s\n\nL'équipe Fabriques de territoires"
+        )
+        % {"reference": application.reference, "title": application.title, "reason": reason.strip()},
+    )
     audit_record(actor=actor, action="decision.close", target=application)
     return change
 
 
-@transaction.atomic
-def application_reopen(*, application: Application, reason: str, actor: User) -> StatusChange:
-    """An admin sends a decided dossier back to review; an award's grant is cancelled and released."""
-    if not has_role(actor, Role.ADMIN):
-        raise PermissionDenied(_("Seul un administrateur du programme peut rouvrir un dossier décidé."))
-    if not reason.strip():
-        raise ValidationError({"reason": _("La réouverture d'un dossier décidé doit être motivée.")})
-    application, call = _lock(application)
-    if application.status not in DECIDED_STATES:
-        raise ValidationError(_("Seul un dossier décidé peut être rouvert."), code="state")
-    grant = (
-        Grant.objects.select_for_update().filter(application=application, status=Grant.Status.ACTIVE).first()
+def lead_legal_representative(application: Application) -> OrganisationMembership | None:
+    """The lead structure's declared legal representative (the earliest declared when there are several)."""
+    return (
+        OrganisationMembership.objects.select_related("user", "organisation")
+        .filter(
+            is_legal_representative=True,
+            user__is_active=True,
+            organisation__application_memberships__application=application,
+            organisation__application_memberships__is_lead=True,
+        )
+        .order_by("created_at", "pk")
+        .first()
     )
-    if grant is not None:
-        # The order of every write on money: dossier, call, grant, then its agreement and tranches.
-        agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
-        tranches = list(Tranche.objects.select_for_update().filter(grant=grant))
-        if any(tranche.status == Tranche.Status.PAID for tranche in tranches):
-            raise ValidationError(
-                _("Une tranche de cette subvention est déjà versée : la décision ne se rouvre pas.")
+
+
+def representative_recipients(application: Application) -> list[str]:
+    """Who is told of what happens to a decided dossier: the lead's legal representative, or, when
+    the structure declared none, the recipients of the decision letter."""
+    representative = lead_legal_representative(application)
+    if representative is not None:
+        return [representative.user.email]
+    return decision_recipients(application)
+
+
+def instructor_recipients(application: Application) -> list[str]:
+    """The dossier's assigned instructors."""
+    return sorted(
+        set(
+            application.assignments.filter(instructor__is_active=True).values_list(
+                "instructor__email", flat=True
             )
-        # What the envelope still holds for the grant: a tranche cancelled earlier (alone, or by
-        # a termination) was released then, and must not be released twice.
-        live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
-        release(call, sum(live, Decimal("0")), laureates=1)
-        grant.status = Grant.Status.CANCELLED
-        grant.save(update_fields=["status"])
-        Tranche.objects.filter(grant=grant).update(status=Tranche.Status.CANCELLED)
-        # Its agreement, signed or not, carries out a decision that no longer stands.
-        if agreement is not None and agreement.status not in (
-            Agreement.Status.COMPLETED,
-            Agreement.Status.TERMINATED,
-        ):
-            agreement.status = Agreement.Status.CANCELLED
-            agreement.terminated_at = timezone.now()
-            agreement.termination_reason = reason.strip()
-            agreement.save(update_fields=["status", "terminated_at", "termination_reason"])
-    change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
-    audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})
-    return change
-
-
-@dataclass(frozen=True)
-class BulkResult:
-    reference: str
-    done: bool
-    message: str
-
-
-def decisions_bulk(
-    *,
-    applications: Iterable[Application],
-    decision: str,
-    actor: User,
-    reasons: str = "",
-    amount: Decimal | None = None,
-) -> list[BulkResult]:
-    """Apply one decision to several dossiers; each succeeds or fails alone, with its reason."""
-    results = []
-    for application in applications:
-        try:
-            with transaction.atomic():
-                if decision == "award":
-                    asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
-                    application_award(application=application, amount=amount or asked, actor=actor)
-                elif decision == "refuse":
-                    application_refuse(application=application, reasons=reasons, actor=actor)
-                elif decision == "close":
-                    application_close(application=application, reason=reasons, actor=actor)
-                else:
-                    raise ValidationError(_("Décision inconnue."))
-        except (ValidationError, PermissionDenied) as error:
-            messages = error.messages if isinstance(error, ValidationError) else [str(error)]
-            results.append(BulkResult(application.reference, False, " ".join(str(m) for m in messages)))
-        else:
-            results.append(BulkResult(application.reference, True, _("Décision enregistrée.")))
-    return results
+        )
+    )

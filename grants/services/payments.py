@@ -30,8 +30,8 @@ from applications.models import Member
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
-from grants.services.decisions import lock_dossier_and_envelope, release
-from notifications.services import document_request
+from grants.services.decisions import lock_dossier_and_envelope, release, representative_recipients
+from notifications.services import document_request, email_queue
 
 T = Tranche.Status
 
@@ -269,18 +269,19 @@ def _lock(tranche: Tranche) -> tuple[Grant, Agreement | None, Tranche]:
     return grant, agreement, locked
 
 
-def _complete_agreement_if_settled(grant: Grant, actor: User) -> None:
+def _complete_agreement_if_settled(grant: Grant, actor: User) -> bool:
     """Once every tranche is paid (or cancelled, at least one paid), the agreement in force is
-    completed (soldée), with its audit row like agreement_complete's."""
+    completed (soldée), with its audit row like agreement_complete's. True if it was."""
     tranches = grant.tranches.all()
     if tranches.exclude(status__in=SETTLED).exists() or not tranches.filter(status=T.PAID).exists():
-        return
+        return False
     agreement = Agreement.objects.filter(grant_id=grant.pk, status=Agreement.Status.ACTIVE).first()
     if agreement is None:
-        return
+        return False
     agreement.status = Agreement.Status.COMPLETED
     agreement.save(update_fields=["status"])
     audit_record(actor=actor, action="agreement.complete", target=agreement, data={"last_tranche": True})
+    return True
 
 
 # --- the verbs ----------------------------------------------------------------------------------
@@ -415,7 +416,30 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     tranche.paid_recorded_by = actor
     tranche.full_clean()
     tranche.save(update_fields=["status", "paid_on", "payment_reference", "paid_recorded_by"])
-    _complete_agreement_if_settled(grant, actor)
+    completed = _complete_agreement_if_settled(grant, actor)
+    email_queue(
+        key=f"tranche:{tranche.pk}:paid-email",
+        to=representative_recipients(grant.application),
+        subject=_("Versement de la tranche de l'année %(year)d – %(reference)s")
+        % {"year": tranche.year_index, "reference": grant.application.reference},
+        body=_(
+            "Bonjour,\n\nLe versement de %(amount)s au titre de la tranche de l'année %(year)d de la "
+            "subvention du projet « %(title)s » (dossier %(reference)s) est enregistré : il a été "
+            "effectué le %(date)s sous la référence %(payment_reference)s.\n\n%(completed)s"
+            "L'équipe Fabriques de territoires"
+        )
+        % {
+            "completed": _("C'était la dernière tranche : la convention est soldée.\n\n")
+            if completed
+            else "",
+            "amount": format_money(tranche.amount),
+            "year": tranche.year_index,
+            "title": grant.application.title,
+            "reference": grant.application.reference,
+            "date": format_date(paid_on),
+            "payment_reference": reference,
+        },
+    )
     audit_record(
         actor=actor,
         action="tranche.pay",
@@ -425,12 +449,22 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     return tranche
 
 
+def tranche_cancel_check(*, tranche: Tranche, reason: str, actor: User) -> Decimal:
+    """The cancellation's checks without writing (for the recap shown first): the amount it gives
+    back to the envelope. `tranche_cancel` checks everything again under its locks."""
+    ensure_admin(actor)
+    _refuse_move(tranche, T.CANCELLED)
+    if not (reason or "").strip():
+        raise ValidationError({"reason": _("L'annulation d'une tranche doit être motivée.")})
+    return tranche.amount if tranche.grant.status == Grant.Status.ACTIVE else Decimal("0")
+
+
 @transaction.atomic
 def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     """An admin cancels a tranche not paid yet, with a reason; its amount goes back to the envelope.
 
     Locks follow the awards' order: the dossier and the call (the envelope) first, then the grant,
-    its agreement and the tranche.
+    its agreement and the tranche. The beneficiary's legal representative is told by e-mail.
     """
     ensure_admin(actor)
     _application, call = lock_dossier_and_envelope(tranche.grant.application)
@@ -445,6 +479,24 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     if grant.status == Grant.Status.ACTIVE:
         release(call, tranche.amount)
     _complete_agreement_if_settled(grant, actor)
+    email_queue(
+        key=f"tranche:{tranche.pk}:cancel-email",
+        to=representative_recipients(grant.application),
+        subject=_("Annulation de la tranche de l'année %(year)d – %(reference)s")
+        % {"year": tranche.year_index, "reference": grant.application.reference},
+        body=_(
+            "Bonjour,\n\nLa tranche de l'année %(year)d (%(amount)s) de la subvention du projet "
+            "« %(title)s » (dossier %(reference)s) est annulée : elle ne sera pas versée.\n\n"
+            "Motif :\n%(reason)s\n\nL'équipe Fabriques de territoires"
+        )
+        % {
+            "year": tranche.year_index,
+            "amount": format_money(tranche.amount),
+            "title": grant.application.title,
+            "reference": grant.application.reference,
+            "reason": reason.strip(),
+        },
+    )
     audit_record(actor=actor, action="tranche.cancel", target=tranche, data={"reason": reason.strip()})
     return tranche
 

@@ -671,8 +671,15 @@ def test_reopen_works_for_an_admin_and_is_403_for_an_instructor():
         response, "id_reopen-reason"
     )
 
+    # Without the confirmation, the recap only.
+    response = admin.post(url("review-reopen", application), {"reopen-reason": "Erreur sur le montant."})
+    assert "Confirmer la réouverture" in page(response)
+    application.refresh_from_db()
+    assert application.status == S.AWARDED
     response = admin.post(
-        url("review-reopen", application), {"reopen-reason": "Erreur sur le montant."}, follow=True
+        url("review-reopen", application),
+        {"reopen-reason": "Erreur sur le montant.", "confirmer": "1"},
+        follow=True,
     )
     assert "est rouvert et revient en instruction" in page(response)
     application.refresh_from_db()

@@ -308,15 +308,24 @@ def test_the_move_page_recaps_before_it_applies(client, django_capture_on_commit
     assert "Haute-Garonne (31), région Occitanie" in recap
     assert gers.email in recap  # Occitanie covers both: the same instructor keeps it
     assert "Confirmer le changement de département" in recap
+    # One pattern (accounts.confirmation): the typed values ride along, the buttons carry its flags.
+    assert '<input type="hidden" name="departement" value="31">' in recap
+    assert 'name="confirmer" value="1"' in recap and 'name="modifier" value="1"' in recap
+    # The old flag no longer moves anything: only `confirmer` does.
+    client.post(target, {"departement": "31", "reason": "Lieu principal à Toulouse.", "confirm": "1"})
+    application.refresh_from_db()
+    assert application.departement_id == "32"
     application.refresh_from_db()
     assert application.departement_id == "32" and not TerritoryMove.objects.exists()
     # « Modifier »: the form again, filled in.
-    edit = client.post(target, {"departement": "31", "reason": "Lieu principal à Toulouse.", "edit": "1"})
+    edit = client.post(target, {"departement": "31", "reason": "Lieu principal à Toulouse.", "modifier": "1"})
     assert "Voir le récapitulatif" in edit.content.decode()
     assert "Lieu principal à Toulouse." in edit.content.decode()
     with django_capture_on_commit_callbacks(execute=True):
         done = client.post(
-            target, {"departement": "31", "reason": "Lieu principal à Toulouse.", "confirm": "1"}, follow=True
+            target,
+            {"departement": "31", "reason": "Lieu principal à Toulouse.", "confirmer": "1"},
+            follow=True,
         )
     page = done.content.decode()
     assert "est désormais instruit dans le département Haute-Garonne (31)" in page

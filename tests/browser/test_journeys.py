@@ -658,6 +658,7 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     from grants.models import Agreement, Tranche
     from grants.services.agreements import agreement_accept
     from grants.services.payments import tranche_request, tranche_validate
+    from notifications.models import OutgoingEmail
 
     agreement = Agreement.objects.get(grant__application=application)
     agreement_accept(agreement=agreement, actor=application.created_by)
@@ -668,6 +669,8 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     expect(recap).to_contain_text("2100123456")
     expect(recap).to_contain_text("Période d'exécution")
     expect(recap.locator("table tbody tr")).to_have_count(3)
+    # Who is told, as the activation then does (an e-mail row to the legal representative).
+    expect(recap).to_contain_text(application.created_by.email)
     journey.step(desk, "admin activation recapitulatif")
     agreement.refresh_from_db()
     assert agreement.status == Agreement.Status.SIGNED
@@ -675,6 +678,9 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     success_message(desk, f"La convention {agreement.number} est en cours d'exécution.")
     agreement.refresh_from_db()
     assert agreement.status == Agreement.Status.ACTIVE and agreement.commitment_number == "2100123456"
+    assert OutgoingEmail.objects.get(key=f"agreement:{agreement.pk}:activation-email").to == [
+        application.created_by.email
+    ]
 
     # The first tranche asked and validated (through the services), then paid through its recap.
     first = Tranche.objects.get(grant__application=application, year_index=1)
@@ -688,6 +694,7 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     expect(recap).to_contain_text(format_money(first.amount))
     expect(recap).to_contain_text("VIR-2026-0001")
     expect(recap).to_contain_text("Un versement enregistré ne s'annule pas")
+    expect(recap).to_contain_text(application.created_by.email)
     journey.step(desk, "admin versement recapitulatif")
     first.refresh_from_db()
     assert first.status == Tranche.Status.VALIDATED
@@ -695,6 +702,7 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     success_message(desk, "Le versement de la tranche de l'année 1 est enregistré.")
     first.refresh_from_db()
     assert first.status == Tranche.Status.PAID and first.payment_reference == "VIR-2026-0001"
+    assert "VIR-2026-0001" in OutgoingEmail.objects.get(key=f"tranche:{first.pk}:paid-email").body
 
     journey.assert_accessible()
 

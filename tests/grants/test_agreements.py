@@ -729,8 +729,12 @@ def test_an_admin_activates_amends_and_terminates_on_the_pages(client, django_ca
     assert client.get(terminate).status_code == 200
     response = client.post(terminate, {"reason": "Fermeture.", "clawback_amount": "1"})
     assert response.status_code == 200 and "dépasse ce qui a été versé" in response.content.decode()
+    # Without the confirmation, the recap only; then the termination.
+    response = client.post(terminate, {"reason": "Fermeture.", "clawback_amount": ""})
+    assert response.status_code == 200 and "Confirmer la résiliation" in response.content.decode()
+    assert Call.objects.get(pk=case.call.pk).committed_amount == Decimal("150000")
     with django_capture_on_commit_callbacks(execute=True):
-        response = client.post(terminate, {"reason": "Fermeture.", "clawback_amount": ""})
+        response = client.post(terminate, {"reason": "Fermeture.", "clawback_amount": "", "confirmer": "1"})
     assert response.status_code == 302
     assert Call.objects.get(pk=case.call.pk).committed_amount == Decimal("0")
     page = client.get(detail_url(case.agreement)).content.decode()

@@ -28,8 +28,9 @@ from grants.services.agreements import (
     agreement_terminate,
     amendment_create,
 )
-from grants.services.decisions import application_reopen, split_yearly
+from grants.services.decisions import split_yearly
 from grants.services.payments import tranche_cancel, tranche_pay, tranche_request, tranche_validate
+from grants.services.reopening import application_reopen
 from tests.factories import CallFactory, in_review_application, programme_admin
 
 pytestmark = pytest.mark.django_db

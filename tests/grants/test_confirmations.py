@@ -144,6 +144,16 @@ def test_a_bulk_decision_goes_through_its_recap():
     assert first.reference in page and second.reference in page
     assert "FDT-2026-99999" in page  # named as ignored
     assert format_money(Decimal("150000")) in page
+    # Per dossier, award_preview's figures: the yearly split by calendar year, no bonus, and the
+    # envelope's remainder after each award and after both.
+    start = timezone.localdate()
+    for index in range(3):
+        assert f"{add_years(start, index).year} : {format_money(Decimal('50000'))}" in page
+    remaining = Call.objects.get(pk=first.call_id).remaining_amount
+    assert f"<td>{format_money(remaining - Decimal('150000'))}</td>" in page
+    assert f"<td>{format_money(remaining - Decimal('300000'))}</td>" in page
+    assert "Total engagé (bonus compris)" in page and format_money(Decimal("300000")) in page
+    assert page.count("Sera décidé") == 2
     assert not Grant.objects.exists()
     assert Application.objects.filter(status=S.AWARDED).count() == 0
 

@@ -626,8 +626,15 @@ def test_an_admin_pays_cancels_and_edits_the_schedule_from_the_page(client):
     assert done.status_code == 302
     assert [row[1] for row in snapshot(setup.grant)] == [Decimal("40000"), Decimal("50000"), Decimal("30000")]
 
-    cancelled = client.post(
+    # Without the confirmation, the recap only; then the cancellation.
+    recap = client.post(
         reverse("grants:tranche-cancel", args=[reference, 3]), {"annulation-3-reason": "Fin du projet."}
+    )
+    assert recap.status_code == 200 and "Confirmer l&#x27;annulation" in recap.content.decode()
+    assert setup.tranche(3).status == T.SCHEDULED
+    cancelled = client.post(
+        reverse("grants:tranche-cancel", args=[reference, 3]),
+        {"annulation-3-reason": "Fin du projet.", "confirmer": "1"},
     )
     assert cancelled.status_code == 302
     assert setup.tranche(3).status == T.CANCELLED
