@@ -9,7 +9,7 @@ buffer, on the same connection. Runs alternate, medians compared, limit 5×. Che
 hold the same number of data rows and, parsed as CSV, the same cells.
 
 Two volumes: the bulk data (100 000 dossiers over six calls, about 6 000 tranches, a few tens of
-milliseconds), then the same with 40 more past calls seeded by grants.bulk.seed_bulk in the
+milliseconds), then the same with 40 more past calls seeded by devtools.bulk.seed_bulk in the
 bench database (about 50 000 tranches), where the times are well above the noise.
 
 Second part, one subprocess per size: the XLSX workbook built by the background job's code path
@@ -263,7 +263,7 @@ def more_calls(ctx: Context, extra_calls: int, per_call: int) -> dict[str, Any]:
     """`extra_calls` more past calls of bulk data in the bench database, each with about `per_call`
     dossiers (enough to reach the call's target of laureates): many more tranches to export."""
     from bench.common import purge_queues
-    from grants import bulk
+    from devtools import bulk
 
     # The calls ctx.ensure_bulk seeded (seed_bulk's default), the first ones again, then older years.
     calls = int(inspect.signature(bulk.seed_bulk).parameters["calls"].default)
@@ -471,7 +471,7 @@ def run(ctx: Context) -> dict[str, Any]:
     from grants.models import Grant, Tranche
 
     if ctx.ensure_bulk(bulk) is None:
-        raise RuntimeError("grants.bulk.seed_bulk is missing")
+        raise RuntimeError("devtools.bulk.seed_bulk is missing")
     measured = [compare_csv(result, f"bulk data ({bulk} dossiers)", runs)]
     seeded = more_calls(ctx, extra_calls, per_call)
     result.figures["seeded_for_exports"] = seeded

@@ -1,7 +1,7 @@
 """4. HTTP: the dossier page and the instructor list under load, against a bare view on the same server.
 
 gunicorn serves config.wsgi with the bench settings, (2 × cores + 1) sync workers, on a free port of
-127.0.0.1. Data: the demo, plus 1 000 bulk dossiers when grants.bulk.seed_bulk exists. Pages:
+127.0.0.1. Data: the demo, plus 1 000 bulk dossiers when devtools.bulk.seed_bulk exists. Pages:
 
 - the applicant's dossier page (the demo laureate's, as its applicant);
 - the instructor's list (`/instruction/`, the demo Occitanie instructor's territory);
@@ -28,7 +28,7 @@ BULK_DOSSIERS = 1000
 
 def run(ctx: Context) -> dict[str, Any]:
     from accounts.models import User
-    from grants.demo import DEMO_ACCOUNTS
+    from devtools.demo import DEMO_ACCOUNTS
 
     result = ctx.result()
     connections = 4 if ctx.quick else 16
@@ -108,12 +108,14 @@ def run(ctx: Context) -> dict[str, Any]:
             f"{label}: no error under load", one.errors == 0, f"{one.errors} of {one.requests} requests"
         )
     result.note(
-        f"Data: the demo{f' and {bulk} bulk dossiers (grants.bulk.seed_bulk)' if bulk else ''}; "
+        f"Data: the demo{f' and {bulk} bulk dossiers (devtools.bulk.seed_bulk)' if bulk else ''}; "
         f"the instructor list shows the dossiers of the Occitanie instructor's territory. "
         f"The load generator ({load_generator()}) runs on the same {ctx.cores} cores as gunicorn "
         "and PostgreSQL, so the figures are those of the whole machine, not of gunicorn alone. "
         "gunicorn's sync workers close the connection after each response, as behind a reverse proxy."
     )
     if not bulk:
-        result.note("grants.bulk.seed_bulk was not available: the pages were measured on the demo data only.")
+        result.note(
+            "devtools.bulk.seed_bulk was not available: the pages were measured on the demo data only."
+        )
     return result.as_dict()

@@ -7,7 +7,7 @@ Pages, served in this process by Django's test client (no HTTP server: the serve
 - the envelope dashboard of the open call (`grants:dashboard`) and the steering home
   (`grants:admin-home`), as the programme admin.
 
-The bulk data (grants.bulk.seed_bulk) is seeded to 1 000 dossiers first, each page measured, then
+The bulk data (devtools.bulk.seed_bulk) is seeded to 1 000 dossiers first, each page measured, then
 topped up to 100 000 and measured again. For each page: the number of SQL queries of one request
 (must be the same at both sizes), and the median server time of RUNS requests after a warm-up.
 Ratio: median at 100 000 / median at 1 000, limit 2×. After each load the database is vacuumed
@@ -76,7 +76,7 @@ def _pages() -> list[Page]:
     from django.urls import reverse
 
     from applications.models import Call
-    from grants.bulk import CURRENT_CALL_SLUG as CALL_SLUG
+    from devtools.bulk import CURRENT_CALL_SLUG as CALL_SLUG
 
     # The programme's own call, which seed_bulk fills as its open call: the same call at both
     # sizes (other benchmarks add calls of their own, with a fixed number of dossiers).
@@ -157,7 +157,7 @@ def run(ctx: Context) -> dict[str, Any]:
     for size in sizes:
         have = ctx.ensure_bulk(size)
         if have is None:
-            raise RuntimeError("grants.bulk.seed_bulk is missing")
+            raise RuntimeError("devtools.bulk.seed_bulk is missing")
         # ctx.ensure_bulk ends with VACUUM ANALYZE: statistics fresh, no autovacuum during timings.
         if not users:
             users = _users()  # chosen once: the same people at both sizes

@@ -173,11 +173,11 @@ class Context:
     # Data ------------------------------------------------------------------------------------------
 
     def demo(self) -> dict[str, Any]:
-        """The demo data (grants.demo.seed_all), seeded once per run."""
+        """The demo data (devtools.demo.seed_all), seeded once per run."""
         if "demo" not in self.state:
             from django.db import transaction
 
-            from grants.demo import seed_all
+            from devtools.demo import seed_all
 
             started = time.monotonic()
             self.log("seeding the demo data")
@@ -188,13 +188,13 @@ class Context:
         return self.state["demo"]
 
     def ensure_bulk(self, dossiers: int) -> int | None:
-        """At least `dossiers` bulk dossiers (grants.bulk.seed_bulk), or None while it does not exist.
+        """At least `dossiers` bulk dossiers (devtools.bulk.seed_bulk), or None while it does not exist.
 
         Called with growing sizes, it seeds only the difference, with a new seed each time; the
         benchmarks run in the order of their ORDER, the small sizes first.
         """
         try:
-            from grants import bulk  # type: ignore[attr-defined]
+            from devtools import bulk  # type: ignore[attr-defined]
         except ImportError:
             return None
         seed_bulk: Callable[..., Any] | None = getattr(bulk, "seed_bulk", None)

@@ -338,7 +338,7 @@ class TiersLieu(models.Model):
     source_id = models.CharField(_("identifiant d'origine"), max_length=20, blank=True)
     # Name, commune, postcode and département without accents or case, for the places search
     # (fabriques.search); kept by save() and by the census import, which bulk-creates. The
-    # database default covers the rows written by COPY (grants.bulk), which are never searched.
+    # database default covers the rows written by COPY (devtools.bulk), which are never searched.
     search_text = models.TextField(
         _("texte de recherche"), blank=True, default="", db_default="", editable=False
     )

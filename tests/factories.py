@@ -1,15 +1,15 @@
 """Factories shared by the test folders, with a trait per role."""
 
 import time
-from decimal import Decimal
 from typing import Any
 
 import factory
 from django.contrib.auth.models import Group
 from django.utils import timezone
-from stdnum import luhn
 
 from accounts.models import Role, User
+from devtools.builders import CALL_FIGURES, LEAD_ORGANISATION, PDF_BYTES, add_required_documents, make_siret
+from devtools.builders import complete_draft as complete_the_draft
 
 PASSWORD = "Un-mot-de-passe-solide-2026"
 
@@ -51,31 +51,21 @@ def programme_admin(**kwargs: object) -> User:
     return UserFactory(role=Role.ADMIN, **kwargs)
 
 
-def luhn_complete(prefix: str) -> str:
-    """`prefix` followed by the Luhn check digit that makes it valid (SIREN and SIRET use it)."""
-    return prefix + luhn.calc_check_digit(prefix)
-
-
-def make_siret(n: int) -> str:
-    """A checksum-valid SIRET, distinct for each n (not a real establishment)."""
-    siren = luhn_complete(f"9{n:07d}")
-    return luhn_complete(f"{siren}{n % 10000:04d}")
-
-
 class OrganisationFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "fabriques.Organisation"
 
     name = factory.Sequence(lambda n: f"Association du tiers-lieu n° {n}")
     siret = factory.Sequence(make_siret)
-    legal_category_id = "9220"
-    address = "1 place de la Mairie"
-    postal_code = "32000"
-    commune_code = "32013"
-    commune_name = "Auch"
-    departement_id = "32"
-    year_created = 2015
-    headcount = 3
+    # The lead structure of the benchmarks' dossiers too (devtools.builders).
+    legal_category_id = LEAD_ORGANISATION["legal_category_id"]
+    address = LEAD_ORGANISATION["address"]
+    postal_code = LEAD_ORGANISATION["postal_code"]
+    commune_code = LEAD_ORGANISATION["commune_code"]
+    commune_name = LEAD_ORGANISATION["commune_name"]
+    departement_id = LEAD_ORGANISATION["departement_id"]
+    year_created = LEAD_ORGANISATION["year_created"]
+    headcount = LEAD_ORGANISATION["headcount"]
 
 
 def member_of(organisation: object, user: User, **kwargs: object) -> None:
@@ -97,13 +87,14 @@ class CallFactory(factory.django.DjangoModelFactory):
     status = "open"
     opens_at = factory.LazyFunction(lambda: timezone.now() - timezone.timedelta(days=30))
     closes_at = factory.LazyFunction(lambda: timezone.now() + timezone.timedelta(days=60))
-    envelope = Decimal("54000000")
-    target_count = 360
-    min_award = Decimal("75000")
-    max_award = Decimal("150000")
-    max_per_year = Decimal("50000")
-    duration_years = 3
-    fnt_bonus = Decimal("100000")
+    # The programme's figures, those of the benchmarks' calls too (devtools.builders).
+    envelope = CALL_FIGURES["envelope"]
+    target_count = CALL_FIGURES["target_count"]
+    min_award = CALL_FIGURES["min_award"]
+    max_award = CALL_FIGURES["max_award"]
+    max_per_year = CALL_FIGURES["max_per_year"]
+    duration_years = CALL_FIGURES["duration_years"]
+    fnt_bonus = CALL_FIGURES["fnt_bonus"]
     grantor_representative = "le directeur général"
     signature_place = "Paris"
     # Decisions and agreements are refused while the call has no signatory (letterhead_check).
@@ -116,44 +107,7 @@ class CallFactory(factory.django.DjangoModelFactory):
     def documents(self, create: bool, extracted: object, **kwargs: object) -> None:
         if not create or extracted is False:
             return
-        from applications.models import RequiredDocument
-
-        RequiredDocument.objects.create(
-            call=self, code="statuts", label="Statuts", mandatory=True, position=1
-        )
-        RequiredDocument.objects.create(
-            call=self, code="rib", label="RIB", mandatory=True, allowed_formats="pdf,jpg,png", position=2
-        )
-        RequiredDocument.objects.create(
-            call=self, code="soutiens", label="Lettres de soutien", mandatory=False, position=3
-        )
-        RequiredDocument.objects.create(
-            call=self,
-            code="cer",
-            label="Contrat d'engagement républicain",
-            mandatory=True,
-            families=["association"],
-            position=4,
-        )
-        RequiredDocument.objects.create(
-            call=self,
-            code="deliberation",
-            label="Délibération",
-            mandatory=True,
-            families=["local_authority"],
-            position=5,
-        )
-
-
-# The smallest well-formed PDF: one blank A4 page, a cross-reference table, nothing after %%EOF
-# (uploads are opened with pypdf and must have a page; see applications/services/attachments.py).
-PDF_BYTES = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
-    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\nxref\n0 4\n0000000000 65535 f \n"
-    b"0000000009 00000 n \n0000000052 00000 n \n0000000101 00000 n \ntrailer<</Size 4/Root 1 0 R>>\n"
-    b"startxref\n164\n%%EOF\n"
-)
+        add_required_documents(self)
 
 
 def pdf_variant(tag: str) -> bytes:
@@ -169,11 +123,7 @@ PNG_BYTES = bytes.fromhex(
 
 def complete_application(applicant_user: User | None = None, call: object = None, **kwargs: object):  # type: ignore[no-untyped-def]
     """A draft that can be submitted: sections, consortium, place, budget and documents."""
-    import io
-
-    from applications.models import Application, BudgetYear
-    from applications.services import application_create, attachment_add
-    from fabriques.models import TiersLieu
+    from applications.services import application_create
 
     user = applicant_user or applicant()
     call = call or CallFactory()
@@ -182,33 +132,7 @@ def complete_application(applicant_user: User | None = None, call: object = None
     application = application_create(
         call=call, lead_organisation=lead, title="La fabrique du Gers", actor=user, **kwargs
     )
-    Application.objects.filter(pk=application.pk).update(
-        summary="Un lieu ressource.",
-        services="Coworking, fablab.",
-        community_governance="Une SCIC.",
-        partnerships="La commune, la CAE.",
-        resource_role="Accompagne trois tiers-lieux.",
-        digital_offer="Médiation numérique.",
-        territorial_need="Zone rurale.",
-        economic_model="Locations et formations.",
-        jobs_fte=Decimal("2.5"),
-    )
-    place = TiersLieu.objects.create(name="La Bobine", departement_id="32", organisation=lead)
-    application.places.add(place)
-    BudgetYear.objects.filter(application=application).update(
-        requested=Decimal("50000"), other_funding=Decimal("30000"), total_cost=Decimal("90000")
-    )
-    for document in call.required_documents.all():
-        if document.mandatory and document.applies_to(lead.legal_category.family):
-            attachment_add(
-                application=application,
-                required_document=document,
-                file=io.BytesIO(PDF_BYTES),
-                filename=f"{document.code}.pdf",
-                actor=user,
-            )
-    application.refresh_from_db()
-    return application
+    return complete_the_draft(application, lead=lead, user=user, place_name="La Bobine")
 
 
 def submitted_application(**kwargs: object):  # type: ignore[no-untyped-def]

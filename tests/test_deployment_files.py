@@ -166,6 +166,33 @@ def _dockerfile_runs() -> list[str]:
     return [arguments for keyword, arguments in _dockerfile() if keyword == "RUN"]
 
 
+def _collectstatic_build_values() -> dict[str, str]:
+    """The variables the image's collectstatic RUN sets inline (the production settings need them)."""
+    runs = [run for run in _dockerfile_runs() if "collectstatic" in run]
+    assert len(runs) == 1, "the image must collect the static files at build time"
+    tokens = shlex.split(runs[0].split("&&")[0])
+    assignments = {}
+    while tokens and re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", tokens[0]):
+        name, _, value = tokens.pop(0).partition("=")
+        assignments[name] = value
+    assert tokens == ["python", "manage.py", "collectstatic", "--noinput"], tokens
+    return assignments
+
+
+def _image_settings() -> dict[str, Any]:
+    """INSTALLED_APPS and the management commands of the settings the image runs, in a subprocess:
+    the image's ENV (production settings) and the values of its collectstatic RUN, nothing else."""
+    script = (
+        "import json, django; django.setup(); "
+        "from django.conf import settings; from django.core.management import get_commands; "
+        "print(json.dumps({'settings': settings.SETTINGS_MODULE, 'apps': list(settings.INSTALLED_APPS), "
+        "'commands': sorted(get_commands())}))"
+    )
+    result = _run([sys.executable, "-c", script], **_dockerfile_env(), **_collectstatic_build_values())
+    assert result.returncode == 0, result.stdout + result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
 def _dockerfile_chowns(path: str) -> bool:
     """Whether a RUN of the Dockerfile gives `path` to another owner than root."""
     for run in _dockerfile_runs():
@@ -640,11 +667,49 @@ def test_dockerfile_copies_every_part_of_the_project() -> None:
             )
             copied.update(source.rstrip("/") for source in sources if not source.startswith("--"))
     needed = {"manage.py", "config", "templates", "static", "requirements.txt"}
-    needed |= {app for app in settings.INSTALLED_APPS if (ROOT / app / "__init__.py").is_file()}
+    # The apps of the settings the image runs (production), not of the test settings.
+    needed |= {app for app in _image_settings()["apps"] if (ROOT / app / "__init__.py").is_file()}
     if (ROOT / "locale").is_dir():
         needed.add("locale")
     missing = needed - copied
     assert not missing, f"the Dockerfile does not COPY {sorted(missing)}"
+    # The demo data (published passwords and authenticator keys) never enters the image.
+    assert "devtools" not in copied
+
+
+# The commands of the devtools app: the demo accounts (password and authenticator keys published
+# in README.md), their live codes, the bulk data.
+DEVTOOLS_COMMANDS = {"seed_demo", "demo_code", "seed_bulk"}
+
+
+def test_the_image_settings_know_no_demo_or_volume_command() -> None:
+    image = _image_settings()
+    assert image["settings"] == "config.settings.production"
+    assert "devtools" not in image["apps"]
+    assert not DEVTOOLS_COMMANDS & set(image["commands"]), sorted(DEVTOOLS_COMMANDS & set(image["commands"]))
+    # Not vacuous: the production commands are listed, and the test settings do know the demo ones.
+    assert {"migrate", "envelope_status", "export_open_data", "render_specimen"} <= set(image["commands"])
+    from django.core.management import get_commands
+
+    assert DEVTOOLS_COMMANDS <= set(get_commands())
+
+
+@pytest.mark.parametrize("module", ["base", "production"])
+def test_devtools_is_installed_by_neither_base_nor_production_settings(module: str) -> None:
+    # base.py is shared by production: the app is added by local.py, test.py and bench.py only.
+    source = (ROOT / "config" / "settings" / f"{module}.py").read_text(encoding="utf-8")
+    assert "devtools" not in source
+
+
+def test_devtools_is_installed_by_the_local_test_and_bench_settings() -> None:
+    # In a subprocess: importing config.settings.bench here would alter this process's DATABASES.
+    script = (
+        "import importlib, json; print(json.dumps({m: 'devtools' in importlib.import_module("
+        "f'config.settings.{m}').INSTALLED_APPS for m in ('local', 'test', 'bench')}))"
+    )
+    result = _run([sys.executable, "-c", script])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"local": True, "test": True, "bench": True}
 
 
 def test_dockerfile_default_command_is_the_web_process() -> None:
@@ -655,14 +720,7 @@ def test_dockerfile_default_command_is_the_web_process() -> None:
 
 
 def test_dockerfile_collectstatic_build_environment_loads_production_settings(tmp_path: Path) -> None:
-    runs = [run for run in _dockerfile_runs() if "collectstatic" in run]
-    assert len(runs) == 1, "the image must collect the static files at build time"
-    tokens = shlex.split(runs[0].split("&&")[0])
-    assignments = {}
-    while tokens and re.fullmatch(r"[A-Z][A-Z0-9_]*=.*", tokens[0]):
-        name, _, value = tokens.pop(0).partition("=")
-        assignments[name] = value
-    assert tokens == ["python", "manage.py", "collectstatic", "--noinput"], tokens
+    assignments = _collectstatic_build_values()
     assert not any(name in assignments for name in ("DJANGO_DEBUG", "DJANGO_SETTINGS_MODULE"))
     # The same environment as that RUN: the image's ENV plus the inline values, nothing else.
     # --dry-run loads the settings and finds every file without writing them.

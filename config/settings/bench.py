@@ -12,17 +12,20 @@ hashing. What differs from production, and why:
 - MD5 is accepted after the real hashers, so that the harness can create thousands of users fast;
 - static files from their folders (no collectstatic): pages are measured, not their assets;
 - ROOT_URLCONF adds `/bench/bare/`, the baseline of the HTTP benchmarks;
+- the devtools app (demo and bulk data) is installed;
 - queues of their own (`bench-pdf`, `bench-default`...), routed as in production: a worker of another
   checkout on the same Redis never takes the benchmark's messages.
 """
 
 from .base import *  # noqa: F403
-from .base import CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_ROUTES, DATABASES
+from .base import CELERY_TASK_DEFAULT_QUEUE, CELERY_TASK_ROUTES, DATABASES, INSTALLED_APPS
 
 DEBUG = False
 SECRET_KEY = "bench-only-key-5c1f0e2a9b7d4c3e8f6a1b2c3d4e5f60718293a4b5c6d7e8f9-not-a-secret"  # noqa: S105
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "bench.urls"
+# The demo and bulk data the benchmarks measure on (devtools.demo, devtools.bulk).
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 
 DATABASES["default"]["CONN_MAX_AGE"] = 60
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -1,13 +1,16 @@
 """The test suite: fast hashing, in-memory e-mail, tasks in process unless a test asks a worker."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import INSTALLED_APPS, env
 
 DEBUG = False
 SECRET_KEY = "test-only-key-0123456789abcdefghijklmnopqrstuvwxyz-not-a-secret"  # noqa: S105
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+# The demo and volume data, their commands and the builders tests/factories.py shares with bench/.
+INSTALLED_APPS = [*INSTALLED_APPS, "devtools"]
 
 # Every test runs tasks in process; the integration tests start a real worker and send to the
 # broker explicitly.

@@ -24,8 +24,8 @@ from applications.models import (
 )
 from applications.services import application_create
 from applications.workflow import TRANSITIONS
+from devtools.bulk import seed_bulk
 from fabriques.models import Departement, Organisation, OrganisationMembership, TiersLieu
-from grants.bulk import seed_bulk
 from grants.models import Agreement, Grant, Tranche
 from tests.factories import occitanie_instructor, programme_admin
 
@@ -184,7 +184,7 @@ def test_workspace_and_dashboard_render_over_bulk_data(client):
 
 @pytest.mark.slow
 def test_seed_bulk_on_top_of_the_demo_data(django_capture_on_commit_callbacks):
-    from grants.demo import seed_all
+    from devtools.demo import seed_all
 
     with django_capture_on_commit_callbacks(execute=True):
         seed_all()

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from grants.demo import seed_all
+from devtools.demo import seed_all
 
 
 class Command(BaseCommand):

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
 
-from grants.demo import demo_codes
+from devtools.demo import demo_codes
 
 
 class Command(BaseCommand):

@@ -7,8 +7,8 @@ import pytest
 from stdnum.fr import siret
 
 from applications.models import Application
+from devtools.demo import seed_all
 from fabriques.models import Organisation, TiersLieu
-from grants.demo import seed_all
 from grants.models import Grant
 from notifications.models import Document
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils.translation import gettext as _
 
-from grants.bulk import seed_bulk
+from devtools.bulk import seed_bulk
 
 
 class Command(BaseCommand):
