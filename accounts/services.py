@@ -97,6 +97,8 @@ def user_set_role(*, user: User, role: Role, actor: User | None) -> User:
     current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
     if current == {role.value} and user.is_staff == (role == Role.ADMIN or user.is_superuser):
         return user
+    # The old role(s) and staff flag, kept in the audit row: who had which rights, and since when.
+    before = {"roles": sorted(current), "is_staff": user.is_staff}
     role_groups = Group.objects.filter(name__in=Role.values)
     user.groups.remove(*role_groups)
     user.groups.add(Group.objects.get(name=role.value))
@@ -106,5 +108,14 @@ def user_set_role(*, user: User, role: Role, actor: User | None) -> User:
         user.save(update_fields=["is_staff"])
     if hasattr(user, "_portal_roles"):
         del user._portal_roles
-    audit_record(actor=actor, action="account.role_set", target=user, data={"role": role.value})
+    audit_record(
+        actor=actor,
+        action="account.role_set",
+        target=user,
+        data={
+            "role": role.value,
+            "before": before,
+            "after": {"roles": [role.value], "is_staff": user.is_staff},
+        },
+    )
     return user
