@@ -82,3 +82,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Documents and e-mails: their admin writes an audit row on retry, so it is registered from here.
+from accounts import admin_notifications  # noqa: E402, F401

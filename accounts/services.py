@@ -15,7 +15,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, Role, User
 from accounts.tokens import email_confirmation_token
-from notifications.services import email_queue
+from notifications.models import Document, OutgoingEmail
+from notifications.services import document_retry, email_queue, email_retry
 
 
 def audit_record(
@@ -119,3 +120,20 @@ def user_set_role(*, user: User, role: Role, actor: User | None) -> User:
         },
     )
     return user
+
+
+@transaction.atomic
+def notification_retry(*, row: OutgoingEmail | Document, actor: User | None) -> OutgoingEmail | Document:
+    """Retry a failed e-mail or document, with an audit row saying who did, from what state.
+
+    It lives here, not in notifications, because that app knows no users and no audit log: the
+    state move is notifications' (email_retry, document_retry), the trace is this one's.
+    """
+    if isinstance(row, OutgoingEmail):
+        change = email_retry(email=row)
+        action = "notification.email_retry"
+    else:
+        change = document_retry(document=row)
+        action = "notification.document_retry"
+    audit_record(actor=actor, action=action, target=row, data={"key": row.key, **change})
+    return row
