@@ -1,10 +1,13 @@
 """Writes on accounts: sign-up, e-mail confirmation, roles. Each leaves an audit row."""
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -34,6 +37,26 @@ def audit_record(
     event.full_clean()
     event.save()
     return event
+
+
+def audit_snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    """A row's values, JSON-safe (foreign keys by their key, amounts and dates as text)."""
+    values = {}
+    for name in fields:
+        field = obj._meta.get_field(name)
+        value = getattr(obj, field.attname)
+        values[name] = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return values
+
+
+def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What an audit row keeps of an edit: the changed fields, with their values before and after."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {
+        "fields": changed,
+        "before": {name: before.get(name) for name in changed},
+        "after": {name: after[name] for name in changed},
+    }
 
 
 def _absolute_url(path: str) -> str:
