@@ -1,15 +1,26 @@
 """Every write of the admin goes through a service and leaves an audit row with before and after."""
 
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.formatting import format_money
 from accounts.models import AuditEvent, User
+from applications.models import Call, RequiredDocument
 from fabriques.models import Activity, InstructorScope, Region, TiersLieu
 from fabriques.services import instructor_scope_add
-from tests.factories import OrganisationFactory, UserFactory, applicant, instructor, make_siret
+from tests.factories import (
+    CallFactory,
+    OrganisationFactory,
+    UserFactory,
+    applicant,
+    complete_application,
+    instructor,
+    make_siret,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.ignore_template_errors]
 
@@ -25,16 +36,30 @@ def staff(client: Client, superuser: User) -> Client:
     return client
 
 
-def change_form_data(client: Client, url: str, **changes: Any) -> dict[str, Any]:
-    """What the change page's form would post as it stands, with `changes` typed in."""
-    form = client.get(url).context["adminform"].form
+def _form_fields(form: Any) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in form.fields:
-        value = form[name].value()
-        if isinstance(value, list | tuple):
-            data[name] = [str(item) for item in value]
-        else:
-            data[name] = "" if value is None else value
+        field = form[name]
+        value = field.value()
+        if hasattr(field.field.widget, "widgets"):  # a date and a time, posted apart
+            for index, part in enumerate(field.field.widget.decompress(value)):
+                data[f"{field.html_name}_{index}"] = "" if part is None else str(part)
+        elif isinstance(value, list | tuple):
+            data[field.html_name] = [str(item) for item in value]
+        elif value is not None and value is not False:
+            data[field.html_name] = value
+    return data
+
+
+def change_form_data(client: Client, url: str, **changes: Any) -> dict[str, Any]:
+    """What the change page would post as it stands (its inlines included), with `changes` typed in."""
+    context = client.get(url).context
+    data = _form_fields(context["adminform"].form)
+    for inline in context["inline_admin_formsets"]:
+        formset = inline.formset
+        data.update(_form_fields(formset.management_form))
+        for form in formset.forms:
+            data.update(_form_fields(form))
     data.update(changes)
     return data
 
@@ -148,3 +173,102 @@ def test_a_place_is_corrected_in_the_admin_through_its_service_activities_includ
         "after": {"commune_name": "Auch", "activities": [activity.pk]},
     }
     assert staff.get(reverse("admin:fabriques_tierslieu_add")).status_code == 403
+
+
+def test_a_call_changed_in_the_admin_keeps_the_counters_and_audits_each_field(staff, superuser):
+    call = CallFactory()
+    url = reverse("admin:applications_call_change", args=[call.pk])
+    data = change_form_data(staff, url, target_count="400", envelope="60 000 000,00")
+    # An award is made while the form is open: the form's stale counters must not win.
+    Call.objects.filter(pk=call.pk).update(committed_amount=Decimal("150000"), laureate_count=1)
+    response = staff.post(url, data)
+    assert response.status_code == 302
+    call.refresh_from_db()
+    assert (call.target_count, call.envelope) == (400, Decimal("60000000"))
+    assert (call.committed_amount, call.laureate_count) == (Decimal("150000"), 1)
+    event = AuditEvent.objects.get(action="call.update", actor=superuser)
+    assert event.data == {
+        "fields": ["envelope", "target_count"],
+        "before": {"envelope": "54000000.00", "target_count": 360},
+        "after": {"envelope": "60000000.00", "target_count": 400},
+    }
+    # The counters are shown, never editable: they are the grants services'.
+    page = staff.get(url).content.decode()
+    assert 'name="committed_amount"' not in page and 'name="laureate_count"' not in page
+
+
+def test_the_admin_refuses_an_envelope_below_what_is_committed_as_the_service_does(staff):
+    call = CallFactory()
+    Call.objects.filter(pk=call.pk).update(committed_amount=Decimal("300000"))
+    url = reverse("admin:applications_call_change", args=[call.pk])
+    response = staff.post(url, change_form_data(staff, url, envelope="200 000"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["envelope"] == [
+        f"L'enveloppe ne peut pas être inférieure aux montants déjà engagés ({format_money(300000)})."
+    ]
+    call.refresh_from_db()
+    assert call.envelope == Decimal("54000000")
+    assert not AuditEvent.objects.filter(action="call.update").exists()
+
+
+def test_a_calls_documents_added_changed_and_deleted_in_the_admin_are_audited(staff, superuser):
+    call = CallFactory()
+    url = reverse("admin:applications_call_change", args=[call.pk])
+    data = change_form_data(staff, url)
+    documents = list(call.required_documents.order_by("position", "label"))
+    prefix = "required_documents"
+    assert data[f"{prefix}-0-id"] == documents[0].pk
+    total = int(data[f"{prefix}-TOTAL_FORMS"])
+    data[f"{prefix}-0-label"] = "Statuts à jour"
+    data[f"{prefix}-1-DELETE"] = "on"
+    data.update(
+        {
+            f"{prefix}-TOTAL_FORMS": str(total + 1),
+            f"{prefix}-{total}-code": "kbis",
+            f"{prefix}-{total}-label": "Extrait Kbis",
+            f"{prefix}-{total}-allowed_formats": "pdf",
+            f"{prefix}-{total}-max_size_mb": "10",
+            f"{prefix}-{total}-position": "9",
+            f"{prefix}-{total}-mandatory": "on",
+            f"{prefix}-{total}-families": "[]",
+            f"{prefix}-{total}-call": str(call.pk),
+        }
+    )
+    response = staff.post(url, data)
+    assert response.status_code == 302, response.context["inline_admin_formsets"][1].formset.errors
+    assert set(call.required_documents.values_list("code", flat=True)) == {
+        "statuts",
+        "soutiens",
+        "cer",
+        "deliberation",
+        "kbis",
+    }
+    events = {e.action: e.data for e in AuditEvent.objects.filter(actor=superuser, target_id=str(call.pk))}
+    assert events["call.required_document_update"]["before"] == {"label": "Statuts"}
+    assert events["call.required_document_update"]["after"] == {"label": "Statuts à jour"}
+    assert events["call.required_document_delete"]["before"]["code"] == "rib"
+    assert events["call.required_document_add"]["after"]["code"] == "kbis"
+    assert not AuditEvent.objects.filter(action="call.update").exists()
+
+
+def test_a_call_is_added_and_deleted_in_the_admin_through_its_service(staff, superuser):
+    template = CallFactory(documents=False)
+    url = reverse("admin:applications_call_change", args=[template.pk])
+    data = change_form_data(staff, url, slug="appel-2027", title="Appel 2027")
+    response = staff.post(reverse("admin:applications_call_add"), data)
+    assert response.status_code == 302
+    created = Call.objects.get(slug="appel-2027")
+    assert (
+        AuditEvent.objects.get(action="call.create", actor=superuser).data["after"]["title"] == "Appel 2027"
+    )
+
+    staff.post(reverse("admin:applications_call_delete", args=[created.pk]), {"post": "yes"})
+    assert not Call.objects.filter(pk=created.pk).exists()
+    assert AuditEvent.objects.get(action="call.delete").data["before"]["slug"] == "appel-2027"
+
+    # A call with dossiers is not deleted (its dossiers protect it), and nothing is audited.
+    application = complete_application()
+    staff.post(reverse("admin:applications_call_delete", args=[application.call_id]), {"post": "yes"})
+    assert Call.objects.filter(pk=application.call_id).exists()
+    assert AuditEvent.objects.filter(action="call.delete").count() == 1
+    assert RequiredDocument.objects.filter(call=application.call).exists()
