@@ -160,3 +160,45 @@ def notification_retry(*, row: OutgoingEmail | Document, actor: User | None) -> 
         action = "notification.document_retry"
     audit_record(actor=actor, action=action, target=row, data={"key": row.key, **change})
     return row
+
+
+# What the admin site's account page edits; roles go through user_set_role, the password through
+# Django's own password form.
+USER_ADMIN_FIELDS = ("email", "first_name", "last_name", "phone", "job_title", "is_active", "is_superuser")
+
+
+@transaction.atomic
+def user_create(*, user: User, actor: User | None) -> User:
+    """Save an account built by the admin site (its password already hashed), audited."""
+    if user.pk is not None:
+        raise ValueError("user_create saves a new account")
+    user.email = User.objects.normalize_email(user.email).strip().lower()
+    user.full_clean()
+    user.save()
+    audit_record(actor=actor, action="account.create", target=user, data={"email": user.email})
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: User | None, **fields: Any) -> User:
+    """Change an account's identity or state; the audit row keeps each changed field before and after.
+
+    The admin-site access (is_staff) follows the role and the superuser flag, as in user_set_role.
+    """
+    unknown = set(fields) - set(USER_ADMIN_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown account fields: {sorted(unknown)}")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    watched = [*fields, "is_staff"]
+    before = audit_snapshot(locked, watched)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    if "email" in fields:
+        locked.email = User.objects.normalize_email(locked.email).strip().lower()
+    locked.is_staff = locked.is_superuser or locked.groups.filter(name=Role.ADMIN.value).exists()
+    locked.full_clean()
+    data = audit_changes(before, audit_snapshot(locked, watched))
+    if data["fields"]:
+        locked.save(update_fields=data["fields"])
+        audit_record(actor=actor, action="account.update", target=locked, data=data)
+    return locked

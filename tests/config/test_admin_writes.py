@@ -272,3 +272,37 @@ def test_a_call_is_added_and_deleted_in_the_admin_through_its_service(staff, sup
     assert Call.objects.filter(pk=application.call_id).exists()
     assert AuditEvent.objects.filter(action="call.delete").count() == 1
     assert RequiredDocument.objects.filter(call=application.call).exists()
+
+
+def test_an_account_changed_in_the_admin_is_audited_and_admin_access_follows_the_role(staff, superuser):
+    user = applicant(first_name="Alice")
+    url = reverse("admin:accounts_user_change", args=[user.pk])
+    response = staff.post(url, change_form_data(staff, url, first_name="Alicia", is_superuser="on"))
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert (user.first_name, user.is_superuser, user.is_staff) == ("Alicia", True, True)
+    event = AuditEvent.objects.get(action="account.update", actor=superuser)
+    assert event.data == {
+        "fields": ["first_name", "is_superuser", "is_staff"],
+        "before": {"first_name": "Alice", "is_superuser": False, "is_staff": False},
+        "after": {"first_name": "Alicia", "is_superuser": True, "is_staff": True},
+    }
+    # Deactivated, never deleted: their name stays on what they signed.
+    staff.post(reverse("admin:accounts_user_delete", args=[user.pk]), {"post": "yes"})
+    assert User.objects.filter(pk=user.pk).exists()
+
+
+def test_an_account_added_in_the_admin_is_audited(staff, superuser):
+    response = staff.post(
+        reverse("admin:accounts_user_add"),
+        {
+            "email": "Nouveau@Exemple.fr",
+            "password1": "un-mot-de-passe-solide-42",
+            "password2": "un-mot-de-passe-solide-42",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    created = User.objects.get(email="nouveau@exemple.fr")
+    event = AuditEvent.objects.get(action="account.create", actor=superuser)
+    assert event.target_id == str(created.pk) and event.data == {"email": "nouveau@exemple.fr"}
