@@ -306,3 +306,27 @@ def test_an_account_added_in_the_admin_is_audited(staff, superuser):
     created = User.objects.get(email="nouveau@exemple.fr")
     event = AuditEvent.objects.get(action="account.create", actor=superuser)
     assert event.target_id == str(created.pk) and event.data == {"email": "nouveau@exemple.fr"}
+
+
+def test_a_wave_added_in_the_admin_is_audited_on_its_call(staff, superuser):
+    call = CallFactory(documents=False)
+    url = reverse("admin:applications_call_change", args=[call.pk])
+    data = change_form_data(staff, url)
+    data.update(
+        {
+            "waves-TOTAL_FORMS": "1",
+            "waves-0-number": "1",
+            "waves-0-name": "Vague de printemps",
+            "waves-0-deadline_0": "2027-04-30",
+            "waves-0-deadline_1": "18:00:00",
+            "waves-0-call": str(call.pk),
+        }
+    )
+    assert staff.post(url, data).status_code == 302
+    wave = call.waves.get()
+    event = AuditEvent.objects.get(action="call.wave_add", actor=superuser)
+    assert event.target_id == str(call.pk)
+    assert event.data["id"] == wave.pk
+    assert event.data["fields"] == ["number", "name", "deadline"]
+    assert event.data["after"]["name"] == "Vague de printemps"
+    assert event.data["before"] == {"number": None, "name": None, "deadline": None}
