@@ -6,7 +6,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEvent, Role, User
-from accounts.services import user_set_role
+from accounts.services import USER_ADMIN_FIELDS, user_create, user_set_role, user_update
 from accounts.two_factor import two_factor_reset
 
 
@@ -26,6 +26,19 @@ class UserAdmin(BaseUserAdmin):
     # Roles change only through user_set_role, which keeps one role per user and audits it.
     readonly_fields = ("email_confirmed_at", "date_joined", "last_login", "groups", "is_staff")
     actions = ("make_applicant", "make_instructor", "make_admin", "reset_two_factor")
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Accounts sign decisions, scores and audit rows: one is deactivated (is_active), not deleted.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        actor = cast(User, request.user)
+        if not change:
+            user_create(user=obj, actor=actor)
+            return
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name in USER_ADMIN_FIELDS}
+        saved = user_update(user=obj, actor=actor, **changed)
+        obj.is_staff = saved.is_staff
 
     def _set_role(self, request: HttpRequest, queryset: Any, role: Role) -> None:
         for user in queryset:
@@ -82,3 +95,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# Documents and e-mails: their admin writes an audit row on retry, so it is registered from here.
+from accounts import admin_notifications  # noqa: E402, F401

@@ -1,10 +1,13 @@
 """Writes on accounts: sign-up, e-mail confirmation, roles. Each leaves an audit row."""
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -15,7 +18,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, Role, User
 from accounts.tokens import email_confirmation_token
-from notifications.services import email_queue
+from notifications.models import Document, OutgoingEmail
+from notifications.services import document_retry, email_queue, email_retry
 
 
 def audit_record(
@@ -33,6 +37,26 @@ def audit_record(
     event.full_clean()
     event.save()
     return event
+
+
+def audit_snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:
+    """A row's values, JSON-safe (foreign keys by their key, amounts and dates as text)."""
+    values = {}
+    for name in fields:
+        field = obj._meta.get_field(name)
+        value = getattr(obj, field.attname)
+        values[name] = json.loads(json.dumps(value, cls=DjangoJSONEncoder))
+    return values
+
+
+def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """What an audit row keeps of an edit: the changed fields, with their values before and after."""
+    changed = [name for name in after if before.get(name) != after[name]]
+    return {
+        "fields": changed,
+        "before": {name: before.get(name) for name in changed},
+        "after": {name: after[name] for name in changed},
+    }
 
 
 def _absolute_url(path: str) -> str:
@@ -97,6 +121,8 @@ def user_set_role(*, user: User, role: Role, actor: User | None) -> User:
     current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
     if current == {role.value} and user.is_staff == (role == Role.ADMIN or user.is_superuser):
         return user
+    # The old role(s) and staff flag, kept in the audit row: who had which rights, and since when.
+    before = {"roles": sorted(current), "is_staff": user.is_staff}
     role_groups = Group.objects.filter(name__in=Role.values)
     user.groups.remove(*role_groups)
     user.groups.add(Group.objects.get(name=role.value))
@@ -106,5 +132,73 @@ def user_set_role(*, user: User, role: Role, actor: User | None) -> User:
         user.save(update_fields=["is_staff"])
     if hasattr(user, "_portal_roles"):
         del user._portal_roles
-    audit_record(actor=actor, action="account.role_set", target=user, data={"role": role.value})
+    audit_record(
+        actor=actor,
+        action="account.role_set",
+        target=user,
+        data={
+            "role": role.value,
+            "before": before,
+            "after": {"roles": [role.value], "is_staff": user.is_staff},
+        },
+    )
     return user
+
+
+@transaction.atomic
+def notification_retry(*, row: OutgoingEmail | Document, actor: User | None) -> OutgoingEmail | Document:
+    """Retry a failed e-mail or document, with an audit row saying who did, from what state.
+
+    It lives here, not in notifications, because that app knows no users and no audit log: the
+    state move is notifications' (email_retry, document_retry), the trace is this one's.
+    """
+    if isinstance(row, OutgoingEmail):
+        change = email_retry(email=row)
+        action = "notification.email_retry"
+    else:
+        change = document_retry(document=row)
+        action = "notification.document_retry"
+    audit_record(actor=actor, action=action, target=row, data={"key": row.key, **change})
+    return row
+
+
+# What the admin site's account page edits; roles go through user_set_role, the password through
+# Django's own password form.
+USER_ADMIN_FIELDS = ("email", "first_name", "last_name", "phone", "job_title", "is_active", "is_superuser")
+
+
+@transaction.atomic
+def user_create(*, user: User, actor: User | None) -> User:
+    """Save an account built by the admin site (its password already hashed), audited."""
+    if user.pk is not None:
+        raise ValueError("user_create saves a new account")
+    user.email = User.objects.normalize_email(user.email).strip().lower()
+    user.full_clean()
+    user.save()
+    audit_record(actor=actor, action="account.create", target=user, data={"email": user.email})
+    return user
+
+
+@transaction.atomic
+def user_update(*, user: User, actor: User | None, **fields: Any) -> User:
+    """Change an account's identity or state; the audit row keeps each changed field before and after.
+
+    The admin-site access (is_staff) follows the role and the superuser flag, as in user_set_role.
+    """
+    unknown = set(fields) - set(USER_ADMIN_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown account fields: {sorted(unknown)}")
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    watched = [*fields, "is_staff"]
+    before = audit_snapshot(locked, watched)
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    if "email" in fields:
+        locked.email = User.objects.normalize_email(locked.email).strip().lower()
+    locked.is_staff = locked.is_superuser or locked.groups.filter(name=Role.ADMIN.value).exists()
+    locked.full_clean()
+    data = audit_changes(before, audit_snapshot(locked, watched))
+    if data["fields"]:
+        locked.save(update_fields=data["fields"])
+        audit_record(actor=actor, action="account.update", target=locked, data=data)
+    return locked

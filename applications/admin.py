@@ -1,8 +1,24 @@
+from typing import Any, cast
+
 from django.contrib import admin
 from django.db import models
+from django.db.models import QuerySet
+from django.forms import BaseForm
+from django.http import HttpRequest
 
+from accounts.admin_tools import ServiceCheckedForm
 from accounts.forms import MoneyField
+from accounts.models import User
 from applications.models import Application, Call, RequiredDocument, StatusChange, TerritoryMove, Wave
+from applications.services.calls import (
+    CALL_FIELDS,
+    call_check,
+    call_create,
+    call_delete,
+    call_part_delete,
+    call_part_save,
+    call_update,
+)
 
 
 class WaveInline(admin.TabularInline):
@@ -15,16 +31,64 @@ class RequiredDocumentInline(admin.TabularInline):
     extra = 0
 
 
+class CallForm(ServiceCheckedForm):
+    class Meta:
+        model = Call
+        fields = CALL_FIELDS
+
+    def service_check(self, cleaned_data: dict[str, Any]) -> None:
+        call_check(call=self.instance, fields=cleaned_data)
+
+
 @admin.register(Call)
 class CallAdmin(admin.ModelAdmin):
-    """Every figure of a call (envelope, target, bounds, yearly cap, bonus) is set here."""
+    """Every figure of a call (envelope, target, bounds, yearly cap, bonus) is set here.
 
-    list_display = ("title", "status", "opens_at", "closes_at", "envelope", "target_count")
+    Through applications.services.calls: each add, change and delete (the call's, its waves' and
+    its documents') is audited with before and after; the envelope's counters are read-only.
+    """
+
+    form = CallForm
+    list_display = (
+        "title",
+        "status",
+        "opens_at",
+        "closes_at",
+        "envelope",
+        "committed_amount",
+        "target_count",
+    )
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
+    readonly_fields = ("committed_amount", "laureate_count")
     inlines = (WaveInline, RequiredDocumentInline)
     # Amounts prefilled and read the French way (« 50 000,00 »), not as « 50000.00 ».
     formfield_overrides = {models.DecimalField: {"form_class": MoneyField}}
+
+    def save_model(self, request: HttpRequest, obj: Call, form: BaseForm, change: bool) -> None:
+        actor = cast(User, request.user)
+        if not change:
+            call_create(call=obj, actor=actor)
+            return
+        changed = {name: form.cleaned_data[name] for name in form.changed_data if name in CALL_FIELDS}
+        saved = call_update(call=obj, actor=actor, **changed)
+        # The page goes on with `obj`: the counters as they are now, not as the form read them.
+        obj.committed_amount, obj.laureate_count = saved.committed_amount, saved.laureate_count
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        actor = cast(User, request.user)
+        parts = formset.save(commit=False)
+        for part in formset.deleted_objects:
+            call_part_delete(part=part, actor=actor)
+        for part in parts:
+            call_part_save(part=part, actor=actor)
+
+    def delete_model(self, request: HttpRequest, obj: Call) -> None:
+        call_delete(call=obj, actor=cast(User, request.user))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Call]) -> None:
+        for call in queryset:
+            call_delete(call=call, actor=cast(User, request.user))
 
 
 class StatusChangeInline(admin.TabularInline):

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
 from accounts.roles import has_role
-from accounts.services import audit_record
+from accounts.services import audit_changes, audit_record, audit_snapshot
 from fabriques.models import (
     Departement,
     InstructorScope,
@@ -49,6 +49,81 @@ def instructor_scope_set(
         data={"regions": [r.code for r in regions], "departements": [d.code for d in departements]},
     )
     return scopes
+
+
+def instructor_scope_check(
+    *, instructor: User | None, region: Region | None, departement: Departement | None
+) -> None:
+    """The rules of one scope row, asked by the admin's form too (errors next to the field)."""
+    if instructor is None or not has_role(instructor, Role.INSTRUCTOR):
+        raise ValidationError(
+            {"instructor": _("Seul un instructeur peut recevoir un périmètre d'instruction.")}, code="role"
+        )
+    if (region is None) == (departement is None):
+        raise ValidationError(
+            _("Un périmètre d'instruction est soit une région, soit un département."), code="one_of"
+        )
+
+
+def _territory(instructor: User) -> dict[str, list[str]]:
+    scopes = InstructorScope.objects.filter(instructor=instructor)
+    return {
+        "regions": sorted(s.region_id for s in scopes if s.region_id),
+        "departements": sorted(s.departement_id for s in scopes if s.departement_id),
+    }
+
+
+def _audit_territory(*, actor: User | None, action: str, instructor: User, before: dict[str, Any]) -> None:
+    audit_record(
+        actor=actor, action=action, target=instructor, data=audit_changes(before, _territory(instructor))
+    )
+
+
+@transaction.atomic
+def instructor_scope_add(
+    *,
+    instructor: User,
+    region: Region | None = None,
+    departement: Departement | None = None,
+    actor: User | None,
+) -> InstructorScope:
+    """Add one région or one département to an instructor's territory."""
+    instructor_scope_check(instructor=instructor, region=region, departement=departement)
+    User.objects.select_for_update().get(pk=instructor.pk)
+    before = _territory(instructor)
+    scope = InstructorScope(instructor=instructor, region=region, departement=departement)
+    scope.full_clean()
+    scope.save()
+    _audit_territory(actor=actor, action="account.scope_add", instructor=instructor, before=before)
+    return scope
+
+
+@transaction.atomic
+def instructor_scope_change(
+    *,
+    scope: InstructorScope,
+    region: Region | None,
+    departement: Departement | None,
+    actor: User | None,
+) -> InstructorScope:
+    """Replace the région or département of one scope row (its instructor stays)."""
+    scope = InstructorScope.objects.select_for_update().select_related("instructor").get(pk=scope.pk)
+    instructor_scope_check(instructor=scope.instructor, region=region, departement=departement)
+    before = _territory(scope.instructor)
+    scope.region, scope.departement = region, departement
+    scope.full_clean()
+    scope.save(update_fields=["region", "departement"])
+    _audit_territory(actor=actor, action="account.scope_change", instructor=scope.instructor, before=before)
+    return scope
+
+
+@transaction.atomic
+def instructor_scope_remove(*, scope: InstructorScope, actor: User | None) -> None:
+    """Take one région or département out of an instructor's territory."""
+    scope = InstructorScope.objects.select_for_update().select_related("instructor").get(pk=scope.pk)
+    before = _territory(scope.instructor)
+    scope.delete()
+    _audit_territory(actor=actor, action="account.scope_remove", instructor=scope.instructor, before=before)
 
 
 ORGANISATION_FIELDS = (
@@ -116,6 +191,7 @@ def organisation_update(*, organisation: Organisation, actor: User, **fields: An
         raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
     before = {name: getattr(organisation, name) for name in fields}
+    snapshot = audit_snapshot(organisation, fields)
     for name, value in fields.items():
         setattr(organisation, name, value)
     organisation.siret = normalise_siret(organisation.siret)
@@ -127,7 +203,10 @@ def organisation_update(*, organisation: Organisation, actor: User, **fields: An
             actor=actor,
             action="organisation.update",
             target=organisation,
-            data={"fields": changed, "siret_before": before.get("siret", organisation.siret)},
+            data={
+                **audit_changes(snapshot, audit_snapshot(organisation, changed)),
+                "siret_before": before.get("siret", organisation.siret),
+            },
         )
     return organisation
 
@@ -146,4 +225,51 @@ def tiers_lieu_create(
     place.save()
     place.activities.set(list(activities))
     audit_record(actor=actor, action="place.create", target=place)
+    return place
+
+
+# What the admin may change on a place; its origin and identifiers come from its creation.
+TIERS_LIEU_FIELDS = (
+    "name",
+    "organisation",
+    "address",
+    "postal_code",
+    "commune_code",
+    "commune_name",
+    "departement",
+    "zone",
+    "qpv_code",
+    "year_opened",
+    "website",
+    "latitude",
+    "longitude",
+)
+
+
+@transaction.atomic
+def tiers_lieu_update(
+    *, place: TiersLieu, actor: User, activities: Iterable[Any] | None = None, **fields: Any
+) -> TiersLieu:
+    """Correct a place's description, with an audit row of what changed, from what to what."""
+    unknown = set(fields) - set(TIERS_LIEU_FIELDS)
+    if unknown:
+        raise TypeError(f"Unknown place fields: {sorted(unknown)}")
+    place = TiersLieu.objects.select_for_update().get(pk=place.pk)
+    before = audit_snapshot(place, fields)
+    activities_before = sorted(place.activities.values_list("pk", flat=True))
+    for name, value in fields.items():
+        setattr(place, name, value)
+    place.full_clean()
+    data = audit_changes(before, audit_snapshot(place, fields))
+    if data["fields"]:
+        place.save(update_fields=data["fields"])
+    if activities is not None:
+        activities_after = sorted(activity.pk for activity in activities)
+        if activities_after != activities_before:
+            place.activities.set(list(activities))
+            data["fields"].append("activities")
+            data["before"]["activities"] = activities_before
+            data["after"]["activities"] = activities_after
+    if data["fields"]:
+        audit_record(actor=actor, action="place.update", target=place, data=data)
     return place

@@ -13,10 +13,12 @@ from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from notifications.models import Document, EmailStatus, OutgoingEmail, Status
 from notifications.pdf import render_pdf
@@ -45,6 +47,8 @@ EMAIL_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
         (E.SENDING, E.PENDING),
         # Attempts used up: a human looks at it.
         (E.PENDING, E.FAILED),
+        # The human asked for a retry (« Relancer » in the admin): a fresh count of attempts.
+        (E.FAILED, E.PENDING),
     }
 )
 
@@ -260,6 +264,40 @@ def notification_record_failure(*, model: type[Document] | type[OutgoingEmail], 
             row.status = Status.FAILED
             update_fields.append("status")
         row.save(update_fields=update_fields)
+
+
+# A retry asked by a human. This app knows no users (import-linter: notifications knows none of
+# the business apps), so these moves take no actor and write no audit row: the caller that knows
+# the actor does, in the same transaction (accounts.services.notification_retry). Both return the
+# row's state before and after, which the caller's audit row keeps.
+
+
+@transaction.atomic
+def email_retry(*, email: OutgoingEmail) -> dict[str, dict[str, Any]]:
+    """Put a failed e-mail back to pending with a fresh count of attempts; send it after commit."""
+    email = OutgoingEmail.objects.select_for_update().get(pk=email.pk)
+    if email.status != E.FAILED:
+        raise ValidationError(_("Seul un courriel en échec peut être relancé."), code="not_failed")
+    before = {"status": email.status, "attempts": email.attempts}
+    # last_error stays: it says why the previous attempts failed until a new one says otherwise.
+    _email_move(email, E.PENDING, attempts=0)
+    transaction.on_commit(lambda: _enqueue_send(email.pk), robust=True)
+    return {"before": before, "after": {"status": email.status, "attempts": email.attempts}}
+
+
+@transaction.atomic
+def document_retry(*, document: Document) -> dict[str, dict[str, Any]]:
+    """Put a failed document back to pending with a fresh count of attempts; render it after commit."""
+    document = Document.objects.select_for_update().get(pk=document.pk)
+    if document.status != Status.FAILED:
+        raise ValidationError(_("Seul un document en échec peut être relancé."), code="not_failed")
+    before = {"status": document.status, "attempts": document.attempts}
+    document.status = Status.PENDING
+    document.attempts = 0
+    document.full_clean()
+    document.save(update_fields=["status", "attempts"])
+    transaction.on_commit(lambda: _enqueue_render(document.pk), robust=True)
+    return {"before": before, "after": {"status": document.status, "attempts": document.attempts}}
 
 
 def notifications_sweep(*, now: Any = None) -> dict[str, int]:

@@ -302,10 +302,24 @@ def eligibility_record(
     ensure_reviewer(actor, application)
     ensure_no_conflict(actor, application)
     checks = {c.pk: c for c in EligibilityCheck.objects.filter(call=application.call)}
+    # The previous answers, kept in the audit row: eligibility gates the award, so who changed
+    # which answer, and from what, must be traceable.
+    previous = {
+        answer.condition_id: answer
+        for answer in EligibilityAnswer.objects.select_for_update().filter(
+            application=application, condition_id__in=list(answers)
+        )
+    }
     rows = []
+    changes = []
     for check_id, (satisfied, note) in answers.items():
         if check_id not in checks:
             raise ValidationError(_("Cette condition n'appartient pas à l'appel."))
+        old = previous.get(check_id)
+        before = None if old is None else {"satisfied": old.satisfied, "note": old.note}
+        after = {"satisfied": satisfied, "note": note.strip()}
+        if before != after:
+            changes.append({"condition": check_id, "before": before, "after": after})
         row, _created = EligibilityAnswer.objects.update_or_create(
             application=application,
             condition_id=check_id,
@@ -317,6 +331,10 @@ def eligibility_record(
             },
         )
         rows.append(row)
+    if changes:
+        audit_record(
+            actor=actor, action="review.eligibility_record", target=application, data={"answers": changes}
+        )
     return rows
 
 

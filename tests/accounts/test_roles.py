@@ -85,7 +85,12 @@ def test_set_role_keeps_one_role_audits_the_change_and_grants_admin_site_access(
     assert home_url_for(user) == reverse("grants:admin-home")
     event = AuditEvent.objects.get(action="account.role_set", target_id=str(user.pk))
     assert event.actor == admin
-    assert event.data == {"role": "programme_admin"}
+    # The old and the new role are both kept: the log says what rights the account had before.
+    assert event.data == {
+        "role": "programme_admin",
+        "before": {"roles": ["applicant"], "is_staff": False},
+        "after": {"roles": ["programme_admin"], "is_staff": True},
+    }
     user_set_role(user=user, role=Role.ADMIN, actor=admin)
     assert AuditEvent.objects.filter(action="account.role_set", target_id=str(user.pk)).count() == 1
 

@@ -330,6 +330,38 @@ def test_an_eligibility_condition_answered_no_blocks_the_award():
     assert application.status == S.IN_REVIEW
 
 
+def test_a_changed_eligibility_answer_leaves_an_audit_row_with_the_previous_answer():
+    from accounts.models import AuditEvent
+
+    application, reviewer = in_review_application()
+    check = application.call.eligibility_checks.get()
+    first = AuditEvent.objects.get(action="review.eligibility_record", target_id=str(application.pk))
+    assert first.data == {
+        "answers": [{"condition": check.pk, "before": None, "after": {"satisfied": True, "note": ""}}]
+    }
+
+    logged(reviewer).post(
+        url("review-eligibility", application),
+        {f"eligibility-check_{check.pk}": "no", f"eligibility-note_{check.pk}": "Centre-ville d'Auch."},
+    )
+    event = AuditEvent.objects.filter(action="review.eligibility_record").latest("pk")
+    assert event.actor == reviewer
+    assert event.data == {
+        "answers": [
+            {
+                "condition": check.pk,
+                "before": {"satisfied": True, "note": ""},
+                "after": {"satisfied": False, "note": "Centre-ville d'Auch."},
+            }
+        ]
+    }
+    # The same answers again change nothing, and log nothing.
+    eligibility_record(
+        application=application, answers={check.pk: (False, "Centre-ville d'Auch.")}, actor=reviewer
+    )
+    assert AuditEvent.objects.filter(action="review.eligibility_record").count() == 2
+
+
 def test_an_eligibility_form_left_unanswered_is_refused_in_french():
     application, reviewer = in_review_application()
     check = application.call.eligibility_checks.get()

@@ -122,6 +122,35 @@ def test_a_row_left_sending_by_a_killed_worker_is_not_sent_by_a_redelivery_but_b
     assert email.last_error == ""
 
 
+def test_a_failed_record_after_the_relay_accepted_does_not_send_again_on_retry(relay, monkeypatch):
+    from django.db import OperationalError
+
+    email = queue()
+    real_move = services._email_move
+
+    def move_failing_on_done(row: OutgoingEmail, to_status: str, **fields: Any) -> None:
+        if to_status == E.DONE:
+            raise OperationalError("connection lost while recording the send")
+        real_move(row, to_status, **fields)
+
+    monkeypatch.setattr(services, "_email_move", move_failing_on_done)
+    # The relay accepted the message; recording it failed (the task's retry policy sees the error).
+    with pytest.raises(OperationalError):
+        email_send(email_id=email.pk)
+    services.notification_record_failure(model=OutgoingEmail, pk=email.pk, error="connection lost")
+    assert len(mail.outbox) == 1
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (E.SENDING, 1)
+
+    # The task's retries, within the claim's freshness, find it « sending »: nothing is sent again.
+    monkeypatch.setattr(services, "_email_move", real_move)
+    email_send(email_id=email.pk)
+    email_send(email_id=email.pk)
+    assert len(mail.outbox) == 1 and len(relay) == 1
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (E.SENDING, 1)
+
+
 def test_attempts_used_up_move_the_row_to_failed(relay):
     email = queue()
     OutgoingEmail.objects.filter(pk=email.pk).update(attempts=services.MAX_ATTEMPTS)
