@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
@@ -27,7 +28,7 @@ from grants.workflow import (
     agreement_transition,
     tranche_transition,
 )
-from tests.factories import PDF_BYTES, programme_admin
+from tests.factories import PDF_BYTES, UserFactory, programme_admin
 from tests.grants.test_agreements import Laureate, laureate
 from tests.grants.test_payments import force
 
@@ -414,3 +415,37 @@ def test_no_module_but_the_funnel_writes_an_agreement_or_tranche_status():
             continue
         offenders += [f"{relative}:{line}" for line in status_writes(path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+# --- where the log is read ------------------------------------------------------------------------
+
+
+def test_the_agreement_page_shows_its_history(client):
+    case = laureate()
+    admin = programme_admin()
+    agreement_accept(agreement=case.agreement, actor=case.representative)
+    agreement_activate(agreement=case.agreement, commitment_number="2100123456", actor=admin)
+    client.force_login(case.representative)
+    page = client.get(reverse("grants:agreement-detail", kwargs={"number": case.agreement.number}))
+    text = " ".join(page.content.decode().split())
+    assert "Historique de la convention" in text
+    name = case.representative.get_full_name() or case.representative.email
+    assert f"En attente de signature → Signée</td> <td>{name}</td>" in text
+    assert f"Signée → En cours</td> <td>{admin.get_full_name() or admin.email}</td>" in text
+
+
+@pytest.mark.ignore_template_errors  # Django's own admin templates use optional variables
+def test_the_logs_are_read_only_in_the_admin(client):
+    case = laureate()
+    agreement_accept(agreement=case.agreement, actor=case.representative)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:grants_agreementstatuschange_changelist"))
+    assert page.status_code == 200 and case.agreement.number in page.content.decode()
+    assert client.get(reverse("admin:grants_agreementstatuschange_add")).status_code == 403
+    assert client.get(reverse("admin:grants_tranchestatuschange_add")).status_code == 403
+    change = AgreementStatusChange.objects.get()
+    response = client.post(
+        reverse("admin:grants_agreementstatuschange_change", args=[change.pk]), {"to_status": "active"}
+    )
+    assert response.status_code == 403
+    assert AgreementStatusChange.objects.get().to_status == A.SIGNED
