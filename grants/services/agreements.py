@@ -5,7 +5,8 @@ décret 2001-495): `agreement_create` numbers it (`CONV-2026-00042`, counted und
 asks for its PDF from a frozen snapshot of the parties, the amounts and the clauses. The lead
 structure's legal representative accepts it online (or a member uploads the signed copy, checked
 by its content); a programme admin then activates it with the commitment number, completes it
-once every tranche is paid, or terminates it.
+once every tranche is paid, or terminates it. Every change of state goes through the funnels of
+`grants.workflow` (the agreement's, and the tranches' when a termination cancels them).
 
 Money moves under the envelope's lock, in the order every decision follows: the dossier's row,
 then the call's row (`grants.services.decisions._lock`), and only through `_commit`; then the
