@@ -30,7 +30,7 @@ from grants.workflow import (
 )
 from tests.factories import PDF_BYTES, UserFactory, programme_admin
 from tests.grants.test_agreements import Laureate, laureate
-from tests.grants.test_payments import force
+from tests.grants.test_payments import Setup, force, move
 
 pytestmark = pytest.mark.django_db
 
@@ -241,6 +241,37 @@ def test_every_agreement_verb_in_every_state_is_allowed_or_refused(verb, state):
         assert case.agreement.status == state
         assert not AgreementStatusChange.objects.exists()
         assert not TrancheStatusChange.objects.exists()
+
+
+# --- the tranche's public verbs in every state -----------------------------------------------------
+
+TRANCHE_VERBS = {  # the verb (tests.grants.test_payments.move) by the state it moves a tranche to
+    T.REQUESTED: "tranche.request",
+    T.VALIDATED: "tranche.validate",
+    T.PAID: "tranche.pay",
+    T.CANCELLED: "tranche.cancel",
+}
+
+
+@pytest.mark.parametrize("state", list(T))
+@pytest.mark.parametrize("target", list(TRANCHE_VERBS))
+def test_every_tranche_verb_in_every_state_moves_logs_and_audits_or_writes_nothing(target, state):
+    setup = Setup()
+    tranche = force(setup.tranche(1), state)
+    if target in TRANCHE_TRANSITIONS[state]:
+        move(setup, tranche, target)
+        assert setup.tranche(1).status == target
+        change = TrancheStatusChange.objects.get(tranche=tranche)
+        assert (change.from_status, change.to_status) == (state, target)
+        assert change.actor in (setup.beneficiary, setup.reviewer, setup.admin)
+        event = AuditEvent.objects.get(action=TRANCHE_VERBS[target], target_id=str(tranche.pk))
+        assert event.data["from"] == state and event.data["to"] == target
+    else:
+        with pytest.raises(ValidationError):
+            move(setup, tranche, target)
+        assert setup.tranche(1).status == state
+        assert not TrancheStatusChange.objects.exists()
+        assert not AuditEvent.objects.filter(action=TRANCHE_VERBS[target]).exists()
 
 
 # --- the cascades go through the funnels ----------------------------------------------------------
