@@ -393,3 +393,64 @@ class ExportJobChange(models.Model):
     def actor_label(self) -> str:
         """Who made the change: a person's e-mail, or « système » for the worker and the sweep."""
         return self.actor.email if self.actor_id and self.actor else str(_("système"))
+
+
+class MoneyStatusChange(models.Model):
+    """What the money machines' log rows share: who moved the row, when, from which state to which.
+
+    Written by the funnels of `grants.workflow` alone, in the move's transaction.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("auteur"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    note = models.TextField(_("note"), blank=True)
+    at = models.DateTimeField(_("date"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.email if self.actor_id and self.actor else str(_("système"))
+
+
+class AgreementStatusChange(MoneyStatusChange):
+    """The history of an agreement: signed, activated, completed, terminated or cancelled."""
+
+    agreement = models.ForeignKey(
+        Agreement, verbose_name=_("convention"), on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(_("état précédent"), max_length=20, choices=Agreement.Status.choices)
+    to_status = models.CharField(_("nouvel état"), max_length=20, choices=Agreement.Status.choices)
+
+    class Meta:
+        verbose_name = _("changement d'état d'une convention")
+        verbose_name_plural = _("historique des conventions")
+        ordering = ("agreement", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.agreement_id}: {self.from_status} → {self.to_status}"
+
+
+class TrancheStatusChange(MoneyStatusChange):
+    """The history of a tranche: requested, validated, paid or cancelled."""
+
+    tranche = models.ForeignKey(
+        Tranche, verbose_name=_("tranche"), on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(_("état précédent"), max_length=10, choices=Tranche.Status.choices)
+    to_status = models.CharField(_("nouvel état"), max_length=10, choices=Tranche.Status.choices)
+
+    class Meta:
+        verbose_name = _("changement d'état d'une tranche")
+        verbose_name_plural = _("historique des tranches")
+        ordering = ("tranche", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.tranche_id}: {self.from_status} → {self.to_status}"

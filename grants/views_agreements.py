@@ -40,7 +40,7 @@ from applications.forms_review import AmountField
 from applications.selectors import applications_visible_to
 from applications.views.common import error_to_form
 from fabriques.models import Organisation, OrganisationMembership
-from grants.models import Agreement, Amendment, Tranche
+from grants.models import Agreement, AgreementStatusChange, Amendment, Tranche
 from grants.services.agreements import (
     CompletionPreview,
     TerminationPreview,
@@ -238,6 +238,7 @@ def render_agreement(
         "call": application.call,
         "tranches": tranches,
         "amendments": list(grant.amendments.all()),
+        "history": list(agreement.status_changes.all()),
         "lead": lead,
         "is_admin": is_admin,
         "live": live,
@@ -275,6 +276,7 @@ def _with_page_relations(queryset: QuerySet[Agreement]) -> QuerySet[Agreement]:
         "grant__application__members__organisation__memberships__user",
         Prefetch("grant__tranches", queryset=Tranche.objects.order_by("year_index")),
         Prefetch("grant__amendments", queryset=Amendment.objects.select_related("document", "decided_by")),
+        Prefetch("status_changes", queryset=AgreementStatusChange.objects.select_related("actor")),
     )
 
 

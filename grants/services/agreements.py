@@ -5,7 +5,8 @@ décret 2001-495): `agreement_create` numbers it (`CONV-2026-00042`, counted und
 asks for its PDF from a frozen snapshot of the parties, the amounts and the clauses. The lead
 structure's legal representative accepts it online (or a member uploads the signed copy, checked
 by its content); a programme admin then activates it with the commitment number, completes it
-once every tranche is paid, or terminates it.
+once every tranche is paid, or terminates it. Every change of state goes through the funnels of
+`grants.workflow` (the agreement's, and the tranches' when a termination cancels them).
 
 Money moves under the envelope's lock, in the order every decision follows: the dossier's row,
 then the call's row (`grants.services.decisions._lock`), and only through `_commit`; then the
@@ -48,6 +49,7 @@ from grants.services.decisions import (
     representative_recipients,
     tranche_amounts,
 )
+from grants.workflow import agreement_transition, tranche_transition
 from notifications.models import Document
 from notifications.services import document_request, email_queue
 
@@ -295,16 +297,15 @@ def agreement_accept(*, agreement: Agreement, actor: User) -> Agreement:
         (A.AWAITING_SIGNATURE,),
         _("La convention %(number)s est « %(status)s » : elle ne peut plus être acceptée."),
     )
-    agreement.accepted_by = actor
-    agreement.signed_at = timezone.now()
-    agreement.status = A.SIGNED
-    agreement.full_clean()
-    agreement.save(update_fields=["accepted_by", "signed_at", "status"])
-    audit_record(
+    signed_at = timezone.now()
+    agreement_transition(
+        agreement=agreement,
+        to_status=A.SIGNED,
         actor=actor,
         action="agreement.accept",
-        target=agreement,
-        data={"signed_at": agreement.signed_at.isoformat()},
+        data={"signed_at": signed_at.isoformat()},
+        accepted_by=actor,
+        signed_at=signed_at,
     )
     return agreement
 
@@ -357,23 +358,29 @@ def agreement_upload_signed_copy(
     # A random stored name: the applicant's name is never a path on the server.
     agreement.signed_copy.save(f"{uuid.uuid4().hex}.pdf", ContentFile(content), save=False)
     stored = agreement.signed_copy.name or ""
-    if agreement.status == A.AWAITING_SIGNATURE:
-        agreement.status = A.SIGNED
-        agreement.signed_at = timezone.now()
+    audit = {"sha256": agreement.signed_copy_sha256, "name": name}
     try:
-        agreement.full_clean()
-        agreement.save(update_fields=["signed_copy", "signed_copy_sha256", "status", "signed_at"])
+        if agreement.status == A.AWAITING_SIGNATURE:
+            # The copy signs the agreement: one move, with the copy saved alongside.
+            agreement_transition(
+                agreement=agreement,
+                to_status=A.SIGNED,
+                actor=actor,
+                action="agreement.signed_copy",
+                data=audit,
+                signed_copy=stored,
+                signed_copy_sha256=agreement.signed_copy_sha256,
+                signed_at=timezone.now(),
+            )
+        else:
+            agreement.full_clean()
+            agreement.save(update_fields=["signed_copy", "signed_copy_sha256"])
+            audit_record(actor=actor, action="agreement.signed_copy", target=agreement, data=audit)
     except Exception:
         storage.delete(stored)
         raise
     if previous and previous != stored:
         transaction.on_commit(lambda: storage.delete(previous))
-    audit_record(
-        actor=actor,
-        action="agreement.signed_copy",
-        target=agreement,
-        data={"sha256": agreement.signed_copy_sha256, "name": name},
-    )
     return agreement
 
 
@@ -411,12 +418,16 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
     commitment_number, starts_on, ends_on = agreement_activation_check(
         agreement=agreement, commitment_number=commitment_number, actor=actor
     )
-    agreement.commitment_number = commitment_number
-    agreement.starts_on = starts_on
-    agreement.ends_on = ends_on
-    agreement.status = A.ACTIVE
-    agreement.full_clean()
-    agreement.save(update_fields=["commitment_number", "starts_on", "ends_on", "status"])
+    agreement_transition(
+        agreement=agreement,
+        to_status=A.ACTIVE,
+        actor=actor,
+        action="agreement.activate",
+        data={"commitment_number": commitment_number, "starts_on": starts_on.isoformat()},
+        commitment_number=commitment_number,
+        starts_on=starts_on,
+        ends_on=ends_on,
+    )
     # The schedule now runs from the signature: tranche 1 at once, then one a year.
     for tranche in agreement.grant.tranches.filter(status=Tranche.Status.SCHEDULED):
         tranche.due_date = add_years(starts_on, tranche.year_index - 1)
@@ -442,12 +453,6 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
             "link": settings.SITE_URL
             + reverse("grants:tranche-grant", kwargs={"reference": application.reference}),
         },
-    )
-    audit_record(
-        actor=actor,
-        action="agreement.activate",
-        target=agreement,
-        data={"commitment_number": commitment_number, "starts_on": starts_on.isoformat()},
     )
     return agreement
 
@@ -499,9 +504,7 @@ def agreement_complete(*, agreement: Agreement, actor: User) -> Agreement:
     _ensure_admin(actor, _("Seul un administrateur du programme peut solder une convention."))
     agreement = _lock_agreement(agreement)
     figures = _completion_figures(agreement)
-    agreement.status = A.COMPLETED
-    agreement.full_clean()
-    agreement.save(update_fields=["status"])
+    agreement_transition(agreement=agreement, to_status=A.COMPLETED, actor=actor, action="agreement.complete")
     application = agreement.grant.application
     email_queue(
         key=f"agreement:{agreement.pk}:completion-email",
@@ -515,7 +518,6 @@ def agreement_complete(*, agreement: Agreement, actor: User) -> Agreement:
         )
         % {"number": agreement.number, "title": application.title, "paid": format_money(figures.paid)},
     )
-    audit_record(actor=actor, action="agreement.complete", target=agreement)
     return agreement
 
 
@@ -603,18 +605,30 @@ def agreement_terminate(
     tranches = list(Tranche.objects.select_for_update().filter(grant=grant).order_by("year_index"))
     figures = _termination_figures(agreement, tranches, reason, clawback_amount)
     paid, cancelled, released = figures.paid, figures.cancelled, figures.released
+    # The termination cascades through the tranches' funnel, each move logged and audited.
     for tranche in cancelled:
-        tranche.status = Tranche.Status.CANCELLED
-        tranche.cancel_reason = reason
-        tranche.save(update_fields=["status", "cancel_reason"])
+        tranche_transition(
+            tranche=tranche,
+            to_status=Tranche.Status.CANCELLED,
+            actor=actor,
+            action="tranche.cancel",
+            note=reason,
+            data={"reason": reason, "by": "agreement.terminate"},
+            cancel_reason=reason,
+        )
     if released:
         _commit(call, -released, laureates=0)
-    agreement.status = A.TERMINATED
-    agreement.terminated_at = timezone.now()
-    agreement.termination_reason = reason
-    agreement.clawback_amount = clawback_amount
-    agreement.full_clean()
-    agreement.save(update_fields=["status", "terminated_at", "termination_reason", "clawback_amount"])
+    agreement_transition(
+        agreement=agreement,
+        to_status=A.TERMINATED,
+        actor=actor,
+        action="agreement.terminate",
+        note=reason,
+        data={"reason": reason, "released": str(released), "clawback": str(clawback_amount)},
+        terminated_at=timezone.now(),
+        termination_reason=reason,
+        clawback_amount=clawback_amount,
+    )
     context = _agreement_base(agreement, application) | {
         "date": format_date(timezone.localdate(agreement.terminated_at)),
         "reason": reason.splitlines(),
@@ -641,12 +655,6 @@ def agreement_terminate(
         )
         % {"number": agreement.number, "title": application.title},
         attachments=[document],
-    )
-    audit_record(
-        actor=actor,
-        action="agreement.terminate",
-        target=agreement,
-        data={"reason": reason, "released": str(released), "clawback": str(clawback_amount)},
     )
     return agreement
 

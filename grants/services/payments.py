@@ -1,10 +1,11 @@
 """Payments of a grant: the yearly tranches, from the beneficiary's request to the payment.
 
 A tranche moves scheduled → requested → validated → paid, and may be cancelled before it is paid
-(`TRANSITIONS`). The beneficiary (a member of the lead structure) requests it with the IBAN of the
-account to credit: the payment request is a PDF (a `notifications.Document` row) written in the
-request's transaction. The territory's instructor validates it, a programme admin records the
-payment (date and reference); the State pays within 60 days of the request (`Tranche.pay_by`).
+(`grants.workflow.TRANCHE_TRANSITIONS`; its funnel `tranche_transition` makes every move). The
+beneficiary (a member of the lead structure) requests it with the IBAN of the account to credit:
+the payment request is a PDF (a `notifications.Document` row) written in the request's
+transaction. The territory's instructor validates it, a programme admin records the payment (date
+and reference); the State pays within 60 days of the request (`Tranche.pay_by`).
 
 Locks are taken grant, agreement, then tranche (the order of grants.services.agreements). Who may
 act is a PermissionDenied; what may not be done is a ValidationError with a French message, and
@@ -31,23 +32,13 @@ from applications.services.review import ensure_no_conflict, ensure_reviewer
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
 from grants.services.decisions import lock_dossier_and_envelope, release, representative_recipients
+from grants.workflow import agreement_transition, ensure_tranche_can_move, tranche_transition
 from notifications.services import document_request, email_queue
 
 T = Tranche.Status
 
 PAYMENT_REQUEST_TEMPLATE = "pdf/payment_request.html"
 
-# The tranche machine: every move a service may make. Nothing goes back to « scheduled ».
-TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
-    {
-        (T.SCHEDULED, T.REQUESTED),
-        (T.REQUESTED, T.VALIDATED),
-        (T.VALIDATED, T.PAID),
-        (T.SCHEDULED, T.CANCELLED),
-        (T.REQUESTED, T.CANCELLED),
-        (T.VALIDATED, T.CANCELLED),
-    }
-)
 # A previous tranche in one of these states no longer holds the next one back.
 REQUESTED_OR_LATER = frozenset({T.REQUESTED, T.VALIDATED, T.PAID, T.CANCELLED})
 SETTLED = frozenset({T.PAID, T.CANCELLED})
@@ -217,44 +208,6 @@ def tranche_request_refusals(
     return refusals
 
 
-def _refuse_move(tranche: Tranche, to_status: str) -> None:
-    """Refuse any move that is not in the tranche machine, with a message for the usual cases."""
-    if (tranche.status, to_status) in TRANSITIONS:
-        return
-    if tranche.status == T.PAID and to_status == T.PAID:
-        message = _(
-            "La tranche de l'année %(year)d a déjà été versée le %(date)s (référence %(reference)s) : "
-            "un second versement est refusé."
-        ) % {
-            "year": tranche.year_index,
-            "date": format_date(tranche.paid_on) if tranche.paid_on else "",
-            "reference": tranche.payment_reference,
-        }
-        raise ValidationError(message, code="already_paid")
-    if to_status == T.PAID:
-        message = _(
-            "Seule une tranche validée peut être versée : la tranche de l'année %(year)d est « %(status)s »."
-        ) % {"year": tranche.year_index, "status": _label(tranche.status)}
-    elif to_status == T.VALIDATED:
-        message = _(
-            "Seule une tranche demandée peut être validée : "
-            "la tranche de l'année %(year)d est « %(status)s »."
-        ) % {"year": tranche.year_index, "status": _label(tranche.status)}
-    elif to_status == T.CANCELLED and tranche.status == T.PAID:
-        message = _("La tranche de l'année %(year)d est versée : elle ne peut plus être annulée.") % {
-            "year": tranche.year_index
-        }
-    elif to_status == T.CANCELLED:
-        message = _("La tranche de l'année %(year)d est déjà annulée.") % {"year": tranche.year_index}
-    else:
-        message = _("La tranche de l'année %(year)d ne peut pas passer de « %(from)s » à « %(to)s ».") % {
-            "year": tranche.year_index,
-            "from": _label(tranche.status),
-            "to": _label(to_status),
-        }
-    raise ValidationError(message, code="state")
-
-
 def _lock_agreement(grant: Grant) -> Agreement | None:
     return Agreement.objects.select_for_update().filter(grant_id=grant.pk).first()
 
@@ -278,9 +231,13 @@ def _complete_agreement_if_settled(grant: Grant, actor: User) -> bool:
     agreement = Agreement.objects.filter(grant_id=grant.pk, status=Agreement.Status.ACTIVE).first()
     if agreement is None:
         return False
-    agreement.status = Agreement.Status.COMPLETED
-    agreement.save(update_fields=["status"])
-    audit_record(actor=actor, action="agreement.complete", target=agreement, data={"last_tranche": True})
+    agreement_transition(
+        agreement=agreement,
+        to_status=Agreement.Status.COMPLETED,
+        actor=actor,
+        action="agreement.complete",
+        data={"last_tranche": True},
+    )
     return True
 
 
@@ -333,24 +290,26 @@ def tranche_request(*, tranche: Tranche, iban: str, actor: User) -> Tranche:
         raise ValidationError(refusals, code="state")
     assert agreement is not None  # noqa: S101 (tranche_request_refusals refuses a missing agreement)
     compact = iban_compact(iban)
-    _refuse_move(tranche, T.REQUESTED)
-    tranche.status = T.REQUESTED
+    ensure_tranche_can_move(tranche, T.REQUESTED)
+    # The request's date and author go into the PDF's context before the move saves them.
     tranche.requested_at = timezone.now()
     tranche.requested_by = actor
-    tranche.payment_request = document_request(
+    payment_request = document_request(
         key=f"tranche:{tranche.pk}:payment-request",
         kind="payment-request",
         template_name=PAYMENT_REQUEST_TEMPLATE,
         context=_payment_request_context(grant, tranche, agreement, compact, actor),
         filename=f"demande-de-versement-{grant.application.reference}-annee-{tranche.year_index}.pdf",
     )
-    tranche.full_clean()
-    tranche.save(update_fields=["status", "requested_at", "requested_by", "payment_request"])
-    audit_record(
+    tranche_transition(
+        tranche=tranche,
+        to_status=T.REQUESTED,
         actor=actor,
         action="tranche.request",
-        target=tranche,
         data={"amount": str(tranche.amount), "iban": iban_masked(compact)},
+        requested_at=tranche.requested_at,
+        requested_by=actor,
+        payment_request=payment_request,
     )
     return tranche
 
@@ -361,19 +320,20 @@ def tranche_validate(*, tranche: Tranche, actor: User) -> Tranche:
     grant, _agreement, tranche = _lock(tranche)
     ensure_reviewer(actor, grant.application)
     ensure_no_conflict(actor, grant.application)
-    _refuse_move(tranche, T.VALIDATED)
-    tranche.status = T.VALIDATED
-    tranche.validated_at = timezone.now()
-    tranche.validated_by = actor
-    tranche.full_clean()
-    tranche.save(update_fields=["status", "validated_at", "validated_by"])
-    audit_record(actor=actor, action="tranche.validate", target=tranche)
+    tranche_transition(
+        tranche=tranche,
+        to_status=T.VALIDATED,
+        actor=actor,
+        action="tranche.validate",
+        validated_at=timezone.now(),
+        validated_by=actor,
+    )
     return tranche
 
 
 def _check_payment(tranche: Tranche, paid_on: date, payment_reference: str) -> str:
     """The payment's rules on a tranche; the reference, stripped, if they hold."""
-    _refuse_move(tranche, T.PAID)
+    ensure_tranche_can_move(tranche, T.PAID)
     errors: dict[str, str] = {}
     reference = (payment_reference or "").strip()
     if not reference:
@@ -410,12 +370,17 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
     ensure_admin(actor)
     grant, _agreement, tranche = _lock(tranche)
     reference = _check_payment(tranche, paid_on, payment_reference)
-    tranche.status = T.PAID
-    tranche.paid_on = paid_on
-    tranche.payment_reference = reference
-    tranche.paid_recorded_by = actor
-    tranche.full_clean()
-    tranche.save(update_fields=["status", "paid_on", "payment_reference", "paid_recorded_by"])
+    tranche_transition(
+        tranche=tranche,
+        to_status=T.PAID,
+        actor=actor,
+        action="tranche.pay",
+        note=reference,
+        data={"paid_on": paid_on.isoformat(), "reference": reference, "amount": str(tranche.amount)},
+        paid_on=paid_on,
+        payment_reference=reference,
+        paid_recorded_by=actor,
+    )
     completed = _complete_agreement_if_settled(grant, actor)
     email_queue(
         key=f"tranche:{tranche.pk}:paid-email",
@@ -440,12 +405,6 @@ def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, acto
             "payment_reference": reference,
         },
     )
-    audit_record(
-        actor=actor,
-        action="tranche.pay",
-        target=tranche,
-        data={"paid_on": paid_on.isoformat(), "reference": reference, "amount": str(tranche.amount)},
-    )
     return tranche
 
 
@@ -453,7 +412,7 @@ def tranche_cancel_check(*, tranche: Tranche, reason: str, actor: User) -> Decim
     """The cancellation's checks without writing (for the recap shown first): the amount it gives
     back to the envelope. `tranche_cancel` checks everything again under its locks."""
     ensure_admin(actor)
-    _refuse_move(tranche, T.CANCELLED)
+    ensure_tranche_can_move(tranche, T.CANCELLED)
     if not (reason or "").strip():
         raise ValidationError({"reason": _("L'annulation d'une tranche doit être motivée.")})
     return tranche.amount if tranche.grant.status == Grant.Status.ACTIVE else Decimal("0")
@@ -469,13 +428,18 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     ensure_admin(actor)
     _application, call = lock_dossier_and_envelope(tranche.grant.application)
     grant, _agreement, tranche = _lock(tranche)
-    _refuse_move(tranche, T.CANCELLED)
+    ensure_tranche_can_move(tranche, T.CANCELLED)
     if not (reason or "").strip():
         raise ValidationError({"reason": _("L'annulation d'une tranche doit être motivée.")})
-    tranche.status = T.CANCELLED
-    tranche.cancel_reason = reason.strip()
-    tranche.full_clean()
-    tranche.save(update_fields=["status", "cancel_reason"])
+    tranche_transition(
+        tranche=tranche,
+        to_status=T.CANCELLED,
+        actor=actor,
+        action="tranche.cancel",
+        note=reason.strip(),
+        data={"reason": reason.strip()},
+        cancel_reason=reason.strip(),
+    )
     if grant.status == Grant.Status.ACTIVE:
         release(call, tranche.amount)
     _complete_agreement_if_settled(grant, actor)
@@ -497,7 +461,6 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
             "reason": reason.strip(),
         },
     )
-    audit_record(actor=actor, action="tranche.cancel", target=tranche, data={"reason": reason.strip()})
     return tranche
 
 

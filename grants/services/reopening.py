@@ -25,6 +25,7 @@ from applications.models import Application, Call, StatusChange
 from applications.workflow import DECIDED_STATES, transition
 from grants.models import Agreement, Grant, Tranche
 from grants.services.decisions import _lock, instructor_recipients, release, representative_recipients
+from grants.workflow import agreement_transition, tranche_transition
 from notifications.services import email_queue
 
 S = Application.Status
@@ -175,16 +176,34 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
         release(call, sum(live, Decimal("0")), laureates=1)
         grant.status = Grant.Status.CANCELLED
         grant.save(update_fields=["status"])
-        Tranche.objects.filter(grant=grant).update(status=Tranche.Status.CANCELLED)
+        # The reopening cascades through the tranches' funnel (each move logged and audited);
+        # a tranche cancelled earlier stays as it was.
+        for tranche in tranches:
+            if tranche.status != Tranche.Status.CANCELLED:
+                tranche_transition(
+                    tranche=tranche,
+                    to_status=Tranche.Status.CANCELLED,
+                    actor=actor,
+                    action="tranche.cancel",
+                    note=reason.strip(),
+                    data={"reason": reason.strip(), "by": "decision.reopen"},
+                )
         # Its agreement, signed or not, carries out a decision that no longer stands.
         if agreement is not None and agreement.status not in (
             Agreement.Status.COMPLETED,
             Agreement.Status.TERMINATED,
+            Agreement.Status.CANCELLED,
         ):
-            agreement.status = Agreement.Status.CANCELLED
-            agreement.terminated_at = timezone.now()
-            agreement.termination_reason = reason.strip()
-            agreement.save(update_fields=["status", "terminated_at", "termination_reason"])
+            agreement_transition(
+                agreement=agreement,
+                to_status=Agreement.Status.CANCELLED,
+                actor=actor,
+                action="agreement.cancel",
+                note=reason.strip(),
+                data={"reason": reason.strip(), "by": "decision.reopen"},
+                terminated_at=timezone.now(),
+                termination_reason=reason.strip(),
+            )
     change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
     _reopen_emails(application, change, reason.strip(), grant, agreement)
     audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})

@@ -1,0 +1,37 @@
+from django.contrib import admin
+
+from grants.models import AgreementStatusChange, TrancheStatusChange
+
+
+class ReadOnlyLogAdmin(admin.ModelAdmin):
+    """Read-only: the money's moves are written by the funnels of grants.workflow alone."""
+
+    list_display_links = None
+    list_per_page = 100
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(AgreementStatusChange)
+class AgreementStatusChangeAdmin(ReadOnlyLogAdmin):
+    list_display = ("at", "agreement", "from_status", "to_status", "actor", "note")
+    list_filter = ("to_status",)
+    list_select_related = ("agreement", "actor")
+    search_fields = ("agreement__number",)
+    date_hierarchy = "at"
+
+
+@admin.register(TrancheStatusChange)
+class TrancheStatusChangeAdmin(ReadOnlyLogAdmin):
+    list_display = ("at", "tranche", "from_status", "to_status", "actor", "note")
+    list_filter = ("to_status",)
+    list_select_related = ("tranche__grant__application", "actor")
+    search_fields = ("tranche__grant__application__reference",)
+    date_hierarchy = "at"
