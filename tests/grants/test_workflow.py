@@ -338,8 +338,8 @@ def test_the_last_payment_completes_the_agreement_through_its_funnel():
 ROOT = Path(__file__).resolve().parents[2]
 FUNNEL = Path("grants/workflow.py")
 # Volume tooling that writes thousands of rows by COPY, never one move at a time: it builds its
-# rows in dicts (`row.update(status=...)`), which no funnel could take. It moves with the devtools
-# app; both places are listed so that the move keeps the exception.
+# rows in dicts (`row.update(status=...)`), which no funnel could take; it lives in the devtools
+# app, which production does not install.
 EXCEPTIONS = {Path("devtools/bulk.py")}
 SKIPPED_DIRS = {".venv", "migrations", "tests", "node_modules", ".git"}
 MONEY_STATUSES = {"Agreement", "Tranche"}
