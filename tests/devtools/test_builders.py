@@ -5,6 +5,7 @@ from stdnum.fr import siret
 
 from applications.models import Application
 from applications.services import application_submit
+from devtools.builders import make_siret
 from tests.factories import CallFactory, complete_application
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +57,9 @@ def test_the_benchmarks_draft_is_submittable_like_the_factories_one():
     assert all(siret.is_valid(number) for number in sirets)
     assert [number[0] for number in sirets] == ["8", "9"]
     assert measured.places.get().name == "La Bobine n° 7" and tested.places.get().name == "La Bobine"
+
+
+def test_a_siret_keeps_fourteen_valid_digits_whatever_the_number():
+    for n in (0, 7, 9_999_999, 15_000_007, 123_456_789_012):
+        number = make_siret(n, first_digit="8")
+        assert len(number) == 14 and siret.is_valid(number), n
