@@ -191,7 +191,7 @@ def envelope_drift_lines(count: EnvelopeCount) -> list[str]:
         )
     if count.laureates_drift:
         lines.append(
-            _("Lauréats : le compteur indique %(counter)d, il y a %(grants)d subventions en cours.")
+            _("Lauréats : le compteur indique %(counter)d, le nombre de subventions en cours est %(grants)d.")
             % {"counter": count.call.laureate_count, "grants": count.laureates}
         )
     if count.paid > count.committed:

@@ -210,7 +210,7 @@ def test_a_drift_fails_the_check_and_alerts_the_admins():
     committed = case.grant.amount + case.grant.bonus
     assert "Engagé : le compteur indique" in text
     assert f"les tranches en cours totalisent {format_money(committed)}" in text
-    assert f"Appel « {sound.slug} »" in text and "sans écart" in text
+    assert f"Appel « {sound.slug} » sans écart : engagé" in text
     assert "Appels en écart : 1." in err.getvalue()
     # The other call alone is sound.
     call_command("envelope_check", "--call", sound.slug, stdout=StringIO())
@@ -233,7 +233,9 @@ def test_the_laureates_and_paid_drifts_are_named():
     assert first is not None
     force(first, Tranche.Status.PAID)
     lines = envelope_drift_lines(envelope_recount(case.call))
-    assert any(line.startswith("Lauréats : le compteur indique 5, il y a 0 subventions") for line in lines)
+    assert any(
+        line == "Lauréats : le compteur indique 5, le nombre de subventions en cours est 0." for line in lines
+    )
     assert any("versés sur des subventions annulées" in line for line in lines)
 
 

@@ -48,8 +48,8 @@ class Command(BaseCommand):
             else:
                 self.stdout.write(
                     _(
-                        "Appel « %(slug)s » : engagé %(committed)s, versé %(paid)s, %(laureates)d "
-                        "lauréats, sans écart."
+                        "Appel « %(slug)s » sans écart : engagé %(committed)s, versé %(paid)s, "
+                        "lauréats %(laureates)d."
                     )
                     % {
                         "slug": call.slug,
