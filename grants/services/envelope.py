@@ -154,12 +154,6 @@ class EnvelopeCount:
     def laureates_drift(self) -> int:
         return self.call.laureate_count - self.laureates
 
-    @property
-    def drifts(self) -> bool:
-        return bool(
-            self.committed_drift or self.laureates_drift or self.paid_outside or self.paid > self.committed
-        )
-
 
 def envelope_recount(call: Call) -> EnvelopeCount:
     """Recount a call's envelope from its grants and tranches (three aggregate queries)."""

@@ -34,6 +34,7 @@ pytestmark = pytest.mark.django_db
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVELOPE = Path("grants/services/envelope.py")
+# What is paid is recounted from the tranches; a paid-amount counter, were one added, is watched too.
 COUNTERS = {"committed_amount", "laureate_count", "paid_amount"}
 # Volume tooling (bulk seeding by COPY and one grouped UPDATE), installed only outside production.
 SKIPPED_DIRS = {".venv", "migrations", "tests", "devtools", "node_modules", ".git"}
