@@ -60,7 +60,7 @@ from fabriques.models import (
 from fabriques.services import instructor_scope_set
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import NUMBER_PREFIX as AGREEMENT_PREFIX
-from grants.services.decisions import add_years, split_yearly
+from grants.services.envelope import add_years, split_yearly
 
 S = Application.Status
 T = Tranche.Status

@@ -51,7 +51,8 @@ from grants.services import (
     decisions_bulk,
 )
 from grants.services.bulk_decisions import BulkPreviewRow, decisions_bulk_preview
-from grants.services.decisions import AwardPreview, award_preview, decision_check, decision_recipients
+from grants.services.decisions import AwardPreview, award_preview, decision_check
+from grants.services.recipients import decision_recipients
 from grants.services.reopening import ReopenPreview, reopen_preview
 
 

@@ -57,7 +57,8 @@ from grants.services.agreements import (
     lead_organisation,
     termination_document,
 )
-from grants.services.decisions import add_years, representative_recipients
+from grants.services.envelope import add_years
+from grants.services.recipients import representative_recipients
 from notifications.models import Document, Status
 
 A = Agreement.Status

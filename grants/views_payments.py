@@ -40,7 +40,6 @@ from applications.views.common import error_to_form
 from applications.views.review import review_required
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
-from grants.services.decisions import representative_recipients
 from grants.services.payments import (
     agreement_of,
     grant_years,
@@ -55,6 +54,7 @@ from grants.services.payments import (
     tranche_request_refusals,
     tranche_validate,
 )
+from grants.services.recipients import representative_recipients
 from grants.services.reminders import year_end
 from grants.services.reports import REPORT_MAX_SIZE_MB, report_review, report_upload
 from notifications.models import Status

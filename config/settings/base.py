@@ -358,6 +358,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grants.tasks_envelope.envelope_daily_task",
         "schedule": crontab(hour=6, minute=30),
     },
+    # The call's counters recounted from its grants and tranches; the admins are told of any drift.
+    "envelope-check": {
+        "task": "grants.tasks_envelope.envelope_check_task",
+        "schedule": crontab(hour=6, minute=45),
+    },
     # Tranches past their 60-day deadline (to admins) and yearly reports due (to beneficiaries).
     "grants-tranches-reminders": {
         "task": "grants.tasks.tranches_reminders_task",

@@ -9,7 +9,8 @@ once every tranche is paid, or terminates it. Every change of state goes through
 `grants.workflow` (the agreement's, and the tranches' when a termination cancels them).
 
 Money moves under the envelope's lock, in the order every decision follows: the dossier's row,
-then the call's row (`grants.services.decisions._lock`), and only through `_commit`; then the
+then the call's row (`grants.services.envelope.lock_dossier_and_envelope`), and only through that
+module's `envelope_commit`/`envelope_release`; then the
 grant, its agreement and its tranches, the order of grants.services.payments. A
 termination releases the unpaid tranches; an amendment commits or releases the difference, and
 one beyond the envelope is refused with the envelope's message and writes nothing.
@@ -40,15 +41,15 @@ from applications.services.attachments import checked_mime, sanitise_filename
 from applications.services.review import ensure_reviewer
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
-from grants.services.decisions import (
-    _check_award,
-    _commit,
-    _lock,
+from grants.services.envelope import (
     add_years,
-    letterhead_check,
-    representative_recipients,
+    award_check,
+    envelope_move,
+    envelope_release,
+    lock_dossier_and_envelope,
     tranche_amounts,
 )
+from grants.services.recipients import letterhead_check, representative_recipients
 from grants.workflow import agreement_transition, tranche_transition
 from notifications.models import Document
 from notifications.services import document_request, email_queue
@@ -599,7 +600,7 @@ def agreement_terminate(
     reason = (reason or "").strip()
     # The form's errors before any lock: nothing is locked for a refused post.
     _termination_form_errors(reason, clawback_amount)
-    application, call = _lock(agreement.grant.application)
+    application, call = lock_dossier_and_envelope(agreement.grant.application)
     agreement = _lock_agreement(agreement)
     grant = agreement.grant
     tranches = list(Tranche.objects.select_for_update().filter(grant=grant).order_by("year_index"))
@@ -617,7 +618,7 @@ def agreement_terminate(
             cancel_reason=reason,
         )
     if released:
-        _commit(call, -released, laureates=0)
+        envelope_release(call=call, amount=released, laureates=0)
     agreement_transition(
         agreement=agreement,
         to_status=A.TERMINATED,
@@ -675,7 +676,7 @@ def amendment_create(
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": _("Un avenant doit être motivé.")})
-    application, call = _lock(grant.application)
+    application, call = lock_dossier_and_envelope(grant.application)
     grant = Grant.objects.select_for_update().get(pk=grant.pk)
     _ensure_active_grant(grant)
     agreement = Agreement.objects.select_for_update().filter(grant=grant).first()
@@ -689,7 +690,7 @@ def amendment_create(
     yearly = [Decimal(part) for part in yearly]
     # `yearly` is the operating grant's breakdown, as at the award: the yearly cap applies to it,
     # and the FNT bonus rides on the first tranche on top of it (tranche_amounts).
-    _check_award(call, new_amount, yearly)
+    award_check(call, new_amount, yearly)
     scheduled = tranche_amounts(yearly, grant.bonus)
     tranches = {t.year_index: t for t in Tranche.objects.select_for_update().filter(grant=grant)}
     frozen: dict[str, str] = {}
@@ -727,8 +728,7 @@ def amendment_create(
     previous_amount = grant.amount
     previous_parts = [(index, tranches[index].amount) for index in sorted(tranches)]
     difference = new_amount - previous_amount
-    if difference:
-        _commit(call, difference, laureates=0)
+    envelope_move(call=call, difference=difference)
     for index, amount in enumerate(scheduled, start=1):
         tranche = tranches.get(index)
         if tranche is None:

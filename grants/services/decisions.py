@@ -6,18 +6,16 @@ in `grants.services.bulk_decisions`.
 An award commits its amount against the call's envelope. The call's row is the envelope's row: it
 is locked (`SELECT ... FOR NO KEY UPDATE`) after the dossier's row, always in that order, and its
 `committed_amount` can never exceed `envelope` (a CHECK constraint backs the service's test). No
-path (view, bulk action, admin, command) commits money except through `_commit`.
+path (view, bulk action, admin, command) moves money except through `grants.services.envelope`.
 """
 
 from dataclasses import dataclass
-from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from accounts.formatting import format_date, format_money
 from accounts.models import User
@@ -25,102 +23,24 @@ from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import transition
-from fabriques.models import OrganisationMembership
 from grants.models import Grant, Tranche
+from grants.services.agreements import agreement_create
+from grants.services.envelope import (
+    add_years,
+    award_check,
+    envelope_commit,
+    envelope_room_check,
+    lock_dossier_and_envelope,
+    split_yearly,
+    tranche_amounts,
+)
+from grants.services.recipients import decision_recipients, letterhead_check
 from notifications.services import document_request, email_queue
 
 S = Application.Status
 
 AWARD_TEMPLATE = "pdf/decision_award.html"
 REFUSAL_TEMPLATE = "pdf/decision_refusal.html"
-
-
-def _lock(application: Application) -> tuple[Application, Call]:
-    """Lock the dossier, then its call (the envelope): the one order every decision follows."""
-    locked = Application.objects.select_for_update().get(pk=application.pk)
-    call = Call.objects.select_for_update(no_key=True).get(pk=locked.call_id)
-    return locked, call
-
-
-def lock_dossier_and_envelope(application: Application) -> tuple[Application, Call]:
-    """The lock every write on the envelope takes first: the dossier, then its call."""
-    return _lock(application)
-
-
-def release(call: Call, amount: Decimal, laureates: int = 0) -> None:
-    """Give back to the envelope of a locked call what a cancellation frees."""
-    call.committed_amount -= amount
-    call.laureate_count -= laureates
-    call.save(update_fields=["committed_amount", "laureate_count"])
-
-
-def _commit(call: Call, amount: Decimal, laureates: int) -> None:
-    """Move the envelope's counters of a locked call row."""
-    if amount > call.remaining_amount:
-        message = _(
-            "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne peuvent "
-            "pas être engagés."
-        ) % {"remaining": format_money(call.remaining_amount), "amount": format_money(amount)}
-        raise ValidationError({"amount": ValidationError(message, code="envelope")})
-    call.committed_amount += amount
-    call.laureate_count += laureates
-    call.save(update_fields=["committed_amount", "laureate_count"])
-
-
-def add_years(start: date, years: int) -> date:
-    """The same calendar day `years` later (29 February becomes 28 February)."""
-    try:
-        return start.replace(year=start.year + years)
-    except ValueError:
-        return start.replace(year=start.year + years, day=28)
-
-
-def split_yearly(amount: Decimal, years: int, asked: list[Decimal]) -> list[Decimal]:
-    """The default breakdown: what was asked when the award matches it, else equal parts."""
-    if len(asked) == years and sum(asked) == amount:
-        return list(asked)
-    # In cents: the leftover cents go one by one to the last years, so parts differ by a cent at most.
-    cents = int((amount * 100).to_integral_value())
-    base, extra = divmod(cents, years)
-    return [Decimal(base + (1 if index >= years - extra else 0)) / 100 for index in range(years)]
-
-
-def tranche_amounts(yearly: list[Decimal], bonus: Decimal) -> list[Decimal]:
-    """What each tranche pays: its year's part of the operating grant, plus the FNT bonus on the first.
-
-    The bonus is a one-off sum paid with the first tranche, outside the yearly cap: every euro
-    committed is scheduled, so what is paid can reach what is committed. Awards and amendments
-    both build their tranches here; `schedule_update` applies the same rule to the cap.
-    """
-    return [part + (bonus if index == 1 else Decimal("0")) for index, part in enumerate(yearly, start=1)]
-
-
-def _check_award(call: Call, amount: Decimal, yearly: list[Decimal]) -> None:
-    errors: dict[str, list[str]] = {}
-    if not call.min_award <= amount <= call.max_award:
-        errors.setdefault("amount", []).append(
-            _("Le montant attribué doit être compris entre %(min)s et %(max)s.")
-            % {"min": format_money(call.min_award), "max": format_money(call.max_award)}
-        )
-    if len(yearly) != call.duration_years:
-        errors.setdefault("yearly", []).append(
-            _("La répartition compte une tranche par année (%(n)d).") % {"n": call.duration_years}
-        )
-    for index, part in enumerate(yearly, start=1):
-        if part < 0:
-            errors.setdefault(f"yearly_{index}", []).append(_("Une tranche ne peut pas être négative."))
-        if part > call.max_per_year:
-            errors.setdefault(f"yearly_{index}", []).append(
-                _("L'année %(year)d (%(part)s) dépasse le plafond annuel de %(cap)s.")
-                % {"year": index, "part": format_money(part), "cap": format_money(call.max_per_year)}
-            )
-    if sum(yearly, Decimal("0")) != amount:
-        errors.setdefault("yearly", []).append(
-            _("La répartition par année (%(sum)s) ne correspond pas au montant attribué (%(amount)s).")
-            % {"sum": format_money(sum(yearly, Decimal("0"))), "amount": format_money(amount)}
-        )
-    if errors:
-        raise ValidationError(errors)
 
 
 def _check_eligibility(application: Application) -> None:
@@ -144,15 +64,6 @@ def _appeal_context(call: Call) -> dict[str, str]:
     return call.letterhead()
 
 
-def decision_recipients(application: Application) -> list[str]:
-    """Who receives a decision letter: the dossier's author and the lead structure's members."""
-    lead = application.members.filter(is_lead=True).first()
-    recipients = {application.created_by.email}
-    if lead is not None:
-        recipients |= set(lead.organisation.memberships.values_list("user__email", flat=True))
-    return sorted(recipients)
-
-
 @dataclass(frozen=True)
 class AwardPreview:
     """What an award would commit, computed by the award's own rules without writing anything."""
@@ -163,46 +74,6 @@ class AwardPreview:
     # The calendar year of each tranche's first due date (tranche 1 this year, then one a year).
     calendar_years: list[int]
     remaining_after: Decimal
-
-
-# The call's settings every letter and agreement prints (`Call.letterhead`): with one empty, a
-# letter would go out unsigned or from nobody, so no decision nor agreement is issued until the
-# programme fills it in (migration applications/0010 left the seeded call's signatory empty).
-LETTERHEAD_SETTINGS: tuple[tuple[str, str], ...] = (
-    ("signatory_name", gettext_noop("le nom du signataire")),
-    ("signatory_title", gettext_noop("la qualité du signataire")),
-    ("signature_place", gettext_noop("le lieu de signature")),
-    ("grantor_name", gettext_noop("l'autorité qui attribue")),
-)
-
-
-def letterhead_check(call: Call, *, before: str) -> None:
-    """Refuse, naming each empty setting of the call, what would print a letter without it.
-
-    `before` ends the sentence: « avant de prendre une décision », « avant d'établir une convention ».
-    """
-    missing = [
-        (name, label) for name, label in LETTERHEAD_SETTINGS if not (getattr(call, name) or "").strip()
-    ]
-    if missing:
-        raise ValidationError(
-            [
-                ValidationError(
-                    _(
-                        "Renseignez %(setting)s de l'appel dans l'administration %(action)s "
-                        "(champ « %(field)s » de l'appel « %(call)s »)."
-                    )
-                    % {
-                        "setting": _(label),
-                        "action": before,
-                        "field": getattr(Call._meta.get_field(name), "verbose_name", name),
-                        "call": call.title,
-                    },
-                    code="letterhead",
-                )
-                for name, label in missing
-            ]
-        )
 
 
 def decision_check(*, application: Application, actor: User) -> None:
@@ -230,15 +101,10 @@ def award_preview(
     call = Call.objects.get(pk=application.call_id)
     asked = list(application.budget_years.order_by("year_index").values_list("requested", flat=True))
     parts = list(yearly) if yearly is not None else split_yearly(amount, call.duration_years, asked)
-    _check_award(call, amount, parts)
+    award_check(call, amount, parts)
     _check_eligibility(application)
     bonus = call.fnt_bonus if application.kind == Application.Kind.FNT else Decimal("0")
-    if amount + bonus > call.remaining_amount:
-        message = _(
-            "L'enveloppe de l'appel n'a plus que %(remaining)s disponibles : %(amount)s ne peuvent "
-            "pas être engagés."
-        ) % {"remaining": format_money(call.remaining_amount), "amount": format_money(amount + bonus)}
-        raise ValidationError({"amount": ValidationError(message, code="envelope")})
+    envelope_room_check(call=call, amount=amount + bonus)
     start = timezone.localdate()
     return AwardPreview(
         amount=amount,
@@ -303,7 +169,7 @@ def application_award(
 ) -> Grant:
     """Award a grant: bounds, yearly cap, eligibility, then the envelope, under its lock."""
     _decider(actor, application)
-    application, call = _lock(application)
+    application, call = lock_dossier_and_envelope(application)
     letterhead_check(call, before=_("avant de prendre une décision"))
     if application.status != S.IN_REVIEW:
         raise ValidationError(
@@ -313,10 +179,10 @@ def application_award(
         )
     asked = list(application.budget_years.order_by("year_index").values_list("requested", flat=True))
     yearly = list(yearly) if yearly is not None else split_yearly(amount, call.duration_years, asked)
-    _check_award(call, amount, yearly)
+    award_check(call, amount, yearly)
     _check_eligibility(application)
     bonus = call.fnt_bonus if application.kind == Application.Kind.FNT else Decimal("0")
-    _commit(call, amount + bonus, laureates=1)
+    envelope_commit(call=call, amount=amount + bonus, laureates=1)
     grant = Grant(application=application, call=call, amount=amount, bonus=bonus, awarded_by=actor)
     grant.full_clean()
     grant.save()
@@ -343,7 +209,6 @@ def application_award(
     }
     _letter(application, change, kind="award-letter", template=AWARD_TEMPLATE, context=context)
     # The grant agreement (convention), mandatory above 23 000 € a year, is drawn up at once.
-    from grants.services.agreements import agreement_create  # agreements imports this module
 
     agreement_create(grant=grant, actor=actor)
     audit_record(
@@ -361,7 +226,7 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
     _decider(actor, application)
     if not reasons.strip():
         raise ValidationError({"reasons": _("Une décision de refus doit être motivée.")})
-    application, call = _lock(application)
+    application, call = lock_dossier_and_envelope(application)
     letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.REFUSED, actor=actor, note=reasons.strip())
     context = _letter_base(application, change) | {"reasons": reasons.strip().splitlines()}
@@ -376,7 +241,7 @@ def application_close(*, application: Application, reason: str, actor: User) -> 
     _decider(actor, application)
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
-    application, call = _lock(application)
+    application, call = lock_dossier_and_envelope(application)
     letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
     # No letter (no decision on the merits), but the applicant learns it, and why.
@@ -392,38 +257,3 @@ def application_close(*, application: Application, reason: str, actor: User) -> 
     )
     audit_record(actor=actor, action="decision.close", target=application)
     return change
-
-
-def lead_legal_representative(application: Application) -> OrganisationMembership | None:
-    """The lead structure's declared legal representative (the earliest declared when there are several)."""
-    return (
-        OrganisationMembership.objects.select_related("user", "organisation")
-        .filter(
-            is_legal_representative=True,
-            user__is_active=True,
-            organisation__application_memberships__application=application,
-            organisation__application_memberships__is_lead=True,
-        )
-        .order_by("created_at", "pk")
-        .first()
-    )
-
-
-def representative_recipients(application: Application) -> list[str]:
-    """Who is told of what happens to a decided dossier: the lead's legal representative, or, when
-    the structure declared none, the recipients of the decision letter."""
-    representative = lead_legal_representative(application)
-    if representative is not None:
-        return [representative.user.email]
-    return decision_recipients(application)
-
-
-def instructor_recipients(application: Application) -> list[str]:
-    """The dossier's assigned instructors."""
-    return sorted(
-        set(
-            application.assignments.filter(instructor__is_active=True).values_list(
-                "instructor__email", flat=True
-            )
-        )
-    )

@@ -31,7 +31,8 @@ from applications.models import Member
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
-from grants.services.decisions import lock_dossier_and_envelope, release, representative_recipients
+from grants.services.envelope import envelope_release, lock_dossier_and_envelope
+from grants.services.recipients import representative_recipients
 from grants.workflow import agreement_transition, ensure_tranche_can_move, tranche_transition
 from notifications.services import document_request, email_queue
 
@@ -441,7 +442,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
         cancel_reason=reason.strip(),
     )
     if grant.status == Grant.Status.ACTIVE:
-        release(call, tranche.amount)
+        envelope_release(call=call, amount=tranche.amount)
     _complete_agreement_if_settled(grant, actor)
     email_queue(
         key=f"tranche:{tranche.pk}:cancel-email",

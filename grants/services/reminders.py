@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
-from grants.services.decisions import add_years
+from grants.services.envelope import add_years
 from grants.services.payments import beneficiary_emails
 from notifications.models import OutgoingEmail
 from notifications.services import email_queue

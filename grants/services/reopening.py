@@ -2,7 +2,7 @@
 
 An award's grant is cancelled with its agreement and its tranches not paid, and what the envelope
 still holds for it is released, under the locks every write on money takes (the dossier, its
-call, then the grant, its agreement and its tranches: `grants.services.decisions._lock`). The
+call, then the grant, its agreement and its tranches: `grants.services.envelope`). The
 lead structure's legal representative and the assigned instructors are told by e-mails written
 in the same transaction; `reopen_preview` gives the recap shown before, by the same rules.
 """
@@ -24,7 +24,8 @@ from accounts.services import audit_record
 from applications.models import Application, Call, StatusChange
 from applications.workflow import DECIDED_STATES, transition
 from grants.models import Agreement, Grant, Tranche
-from grants.services.decisions import _lock, instructor_recipients, release, representative_recipients
+from grants.services.envelope import envelope_release, lock_dossier_and_envelope
+from grants.services.recipients import instructor_recipients, representative_recipients
 from grants.workflow import agreement_transition, tranche_transition
 from notifications.services import email_queue
 
@@ -159,7 +160,7 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
     """
     # Who and why before any lock; the state on the locked row (the caller's copy may be stale).
     _reopen_guards(application, reason, actor, state=False)
-    application, call = _lock(application)
+    application, call = lock_dossier_and_envelope(application)
     _reopen_guards(application, reason, actor)
     grant = (
         Grant.objects.select_for_update().filter(application=application, status=Grant.Status.ACTIVE).first()
@@ -173,7 +174,7 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
         # What the envelope still holds for the grant: a tranche cancelled earlier (alone, or by
         # a termination) was released then, and must not be released twice.
         live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
-        release(call, sum(live, Decimal("0")), laureates=1)
+        envelope_release(call=call, amount=sum(live, Decimal("0")), laureates=1)
         grant.status = Grant.Status.CANCELLED
         grant.save(update_fields=["status"])
         # The reopening cascades through the tranches' funnel (each move logged and audited);

@@ -1,6 +1,8 @@
-"""The envelope's daily record, and the alert when commitments pass the call's threshold.
+"""The envelope's daily record, the alert when commitments pass the call's threshold, and the
+alert when the call's counters drift from its grants and tranches.
 
-Both are run by the daily beat task `grants.tasks_envelope.envelope_daily_task` and are
+The first two are run by the daily beat task `grants.tasks_envelope.envelope_daily_task`, the
+third by `envelope_check_task` (the `envelope_check` command's recount); all are
 idempotent per call and day: a second run the same day updates the day's snapshot and queues no
 second e-mail (the e-mail's key names the call and the day).
 """
@@ -18,6 +20,7 @@ from accounts.models import Role, User
 from applications.models import Call
 from grants.models import EnvelopeSnapshot
 from grants.selectors_envelope import envelope_totals
+from grants.services.envelope import envelope_drift_lines, envelope_recount
 from notifications.models import OutgoingEmail
 from notifications.services import email_queue
 
@@ -38,6 +41,16 @@ def envelope_snapshot_take(*, call: Call, day: date) -> EnvelopeSnapshot:
     )
     snapshot, _created = EnvelopeSnapshot.objects.update_or_create(call=call, day=day, defaults=values)
     return snapshot
+
+
+def _admin_emails() -> list[str]:
+    return sorted(
+        set(
+            User.objects.filter(groups__name=Role.ADMIN.value, is_active=True)
+            .exclude(email="")
+            .values_list("email", flat=True)
+        )
+    )
 
 
 def alert_key(call: Call, day: date) -> str:
@@ -63,13 +76,7 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
         return None
     if call.committed_amount * 100 < call.envelope * call.commitment_alert_percent:
         return None
-    recipients = sorted(
-        set(
-            User.objects.filter(groups__name=Role.ADMIN.value, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
+    recipients = _admin_emails()
     if not recipients:
         return None
     percent = (call.committed_amount * 100 / call.envelope).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -103,5 +110,43 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
         key=alert_key(call, day),
         to=recipients,
         subject=_("Enveloppe de l'appel « %(call)s » engagée à %(percent)s") % context,
+        body=body,
+    )
+
+
+def drift_alert_key(call: Call, day: date) -> str:
+    return f"envelope-drift:{call.pk}:{day.isoformat()}"
+
+
+@transaction.atomic
+def envelope_drift_alert_send(*, call: Call, day: date) -> OutgoingEmail | None:
+    """Queue one e-mail to the programme admins when a call's counters disagree with its grants.
+
+    The recount is `envelope_check`'s. Returns the e-mail (the existing one when already queued
+    that day), or None when the counters agree or there is no admin to tell.
+    """
+    lines = envelope_drift_lines(envelope_recount(call))
+    if not lines:
+        return None
+    recipients = _admin_emails()
+    if not recipients:
+        return None
+    body = (
+        _(
+            "Bonjour,\n\n"
+            "Au %(day)s, les compteurs de l'enveloppe de l'appel « %(call)s » ne correspondent plus aux "
+            "subventions et aux tranches :\n\n"
+        )
+        % {"day": format_date(day), "call": call.title}
+        + "".join(f"– {line}\n" for line in lines)
+        + "\n"
+        + _("La commande « manage.py envelope_check --call %(slug)s » donne le détail.") % {"slug": call.slug}
+        + "\n\n"
+        + _("L'équipe Fabriques de territoires")
+    )
+    return email_queue(
+        key=drift_alert_key(call, day),
+        to=recipients,
+        subject=_("Écart dans les compteurs de l'enveloppe de l'appel « %(call)s »") % {"call": call.title},
         body=body,
     )

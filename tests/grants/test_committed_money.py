@@ -1,7 +1,7 @@
 """What is committed is what is scheduled: the FNT bonus through amendments, and a property test.
 
 - An amendment builds its tranches as the award does: the yearly breakdown is the operating
-  grant's, the FNT bonus rides on the first tranche (grants.services.decisions.tranche_amounts).
+  grant's, the FNT bonus rides on the first tranche (grants.services.envelope.tranche_amounts).
 - Whatever sequence of awards, amendments, payments, cancellations, terminations and reopenings
   happens (hypothesis), for every grant, FNT or not, the tranches add up to the grant's amount plus
   its bonus, the tranches not cancelled add up to what the envelope holds for it, and the call's
@@ -28,7 +28,7 @@ from grants.services.agreements import (
     agreement_terminate,
     amendment_create,
 )
-from grants.services.decisions import split_yearly
+from grants.services.envelope import split_yearly
 from grants.services.payments import tranche_cancel, tranche_pay, tranche_request, tranche_validate
 from grants.services.reopening import application_reopen
 from tests.factories import CallFactory, in_review_application, programme_admin

@@ -14,7 +14,7 @@ from accounts.models import AuditEvent
 from applications.models import Application, Call, StatusChange
 from applications.services.review import assignment_create, eligibility_record
 from grants.models import Grant
-from grants.services.decisions import add_years
+from grants.services.envelope import add_years
 from notifications.models import Document, OutgoingEmail
 from tests.factories import in_review_application, submitted_application
 

@@ -22,7 +22,7 @@ from grants.models import Agreement, Grant, Tranche
 from grants.services import application_award, application_close, application_refuse
 from grants.services.agreements import agreement_create
 from grants.services.bulk_decisions import decisions_bulk
-from grants.services.decisions import add_years
+from grants.services.envelope import add_years
 from notifications.models import OutgoingEmail
 from tests.factories import in_review_application, programme_admin, submitted_application
 from tests.grants.test_payments import Setup, force

@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.formatting import format_money
@@ -45,6 +46,8 @@ from applications.services.review import assignment_create, eligibility_record
 from config.celery import app
 from grants.models import Grant
 from grants.services import application_award, application_refuse
+from grants.services.snapshots import drift_alert_key
+from grants.tasks_envelope import envelope_check_task
 from notifications import services
 from notifications.models import Document, OutgoingEmail, Status
 from notifications.tasks import document_render_task, email_send_task
@@ -53,6 +56,7 @@ from tests.factories import (
     grid,
     in_review_application,
     occitanie_instructor,
+    programme_admin,
     submitted_application,
 )
 from tests.integration.test_worker_chain import (
@@ -575,6 +579,29 @@ def assert_three_laureates_and_a_full_envelope(call: Call, outcomes: dict[int, t
     )
     # One letter per laureate, none for the refused awards: their transactions were rolled back.
     assert Document.objects.filter(kind="award-letter").count() == 3
+    # The counters agree with the grants and tranches, as `manage.py envelope_check` recounts them.
+    check = envelope_check("--call", call.slug)
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert f"Appel « {call.slug} » sans écart : engagé {format_money(Decimal('450000'))}" in check.stdout
+
+
+def envelope_check(*args: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py envelope_check` in its own process, against this run's test database."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": worker_database_url(),
+        "PYTHONPATH": str(PROJECT_ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "manage.py", "envelope_check", *args],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def test_eight_awards_from_eight_threads_at_once_commit_exactly_three_on_an_envelope_for_three(
@@ -626,6 +653,7 @@ django.setup()
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.db.models import F
 
 from accounts.models import User
 from applications.models import Application
@@ -707,3 +735,22 @@ def test_eight_awards_from_eight_processes_at_once_commit_exactly_three_on_an_en
                 process.wait(timeout=10)
 
     assert_three_laureates_and_a_full_envelope(call, outcomes)
+
+
+def test_the_envelope_check_exits_1_on_a_drift_and_the_daily_task_alerts_the_admins(
+    committed_db: None, no_tasks: None
+):
+    call, reviewer, [application] = call_for_three(count=1)
+    application_award(application=application, amount=AWARD, actor=reviewer)
+    assert envelope_check("--call", call.slug).returncode == 0
+    # A write around the envelope module, as a faulty script would make it.
+    Call.objects.filter(pk=call.pk).update(laureate_count=F("laureate_count") + 1)
+    check = envelope_check()
+    assert check.returncode == 1, check.stdout + check.stderr
+    assert f"Écart sur l'appel « {call.slug} »" in check.stdout
+    assert "Lauréats : le compteur indique 2, le nombre de subventions en cours est 1." in check.stdout
+    admin = programme_admin(email="pilotage@anct.gouv.fr")
+    assert envelope_check_task() == {"checked": Call.objects.count(), "alerts": 1}
+    alert = OutgoingEmail.objects.get(key=drift_alert_key(call, timezone.localdate()))
+    assert admin.email in alert.to
+    assert "Lauréats : le compteur indique 2, le nombre de subventions en cours est 1." in alert.body

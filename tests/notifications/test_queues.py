@@ -23,6 +23,7 @@ EXPECTED_QUEUES = {
     "notifications.tasks.notifications_sweep_task": "default",
     "grants.tasks_exports.budget_report_build_task": "reports",
     "grants.tasks_envelope.envelope_daily_task": "default",
+    "grants.tasks_envelope.envelope_check_task": "default",
     "grants.tasks_exports.export_jobs_sweep_task": "default",
     "grants.tasks.tranches_reminders_task": "default",
 }

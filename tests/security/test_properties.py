@@ -23,7 +23,7 @@ from accounts.forms import MoneyField
 from applications.models import Call
 from applications.rules import BUDGET_FIELDS, budget_errors, budget_field_name
 from fabriques.validators import validate_siret
-from grants.services.decisions import split_yearly
+from grants.services.envelope import split_yearly
 
 # 100 examples and no deadline keep CI fast and steady; no example database is kept between runs.
 FAST = settings(deadline=None, max_examples=100, database=None)
