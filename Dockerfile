@@ -40,6 +40,7 @@ RUN python -m pip install --no-cache-dir -r requirements.txt
 # (tests/test_deployment_files.py checks it).
 COPY manage.py ./
 COPY config ./config
+COPY core ./core
 COPY accounts ./accounts
 COPY fabriques ./fabriques
 COPY applications ./applications

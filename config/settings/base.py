@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     # The project's apps, in the order of their dependencies.
+    "core",
     "accounts",
     "fabriques",
     "applications",
