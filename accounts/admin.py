@@ -2,16 +2,29 @@ from typing import Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.forms import AdminPasswordChangeForm
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import AuditEvent, Role, User
-from accounts.services import USER_ADMIN_FIELDS, user_create, user_set_role, user_update
+from accounts.services import USER_ADMIN_FIELDS, user_create, user_password_save, user_set_role, user_update
 from accounts.two_factor import two_factor_reset
+
+
+class UnsavedPasswordForm(AdminPasswordChangeForm):
+    """The admin's password form, which sets the password but leaves the writing to the service.
+
+    Django's view calls save() and then log_change() with the request: UserAdmin.log_change writes
+    the password through user_password_save, with the acting admin in the audit row.
+    """
+
+    def save(self, commit: bool = True) -> Any:
+        return super().save(commit=False)
 
 
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
+    change_password_form = UnsavedPasswordForm
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "groups")
@@ -39,6 +52,12 @@ class UserAdmin(BaseUserAdmin):
         changed = {name: form.cleaned_data[name] for name in form.changed_data if name in USER_ADMIN_FIELDS}
         saved = user_update(user=obj, actor=actor, **changed)
         obj.is_staff = saved.is_staff
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> Any:
+        match = request.resolver_match
+        if match is not None and match.url_name == "auth_user_password_change":
+            user_password_save(user=obj, actor=cast(User, request.user), reason="admin")
+        return super().log_change(request, obj, message)
 
     def _set_role(self, request: HttpRequest, queryset: Any, role: Role) -> None:
         for user in queryset:

@@ -201,6 +201,13 @@ class NewPasswordForm(SetPasswordForm):
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
     )
 
+    def save(self, commit: bool = True) -> Any:
+        from accounts.services import user_password_save
+
+        # Whoever holds the reset link acts as the account's owner.
+        self.user.set_password(self.cleaned_data["new_password1"])
+        return user_password_save(user=self.user, actor=self.user, reason="reset")
+
 
 class TwoFactorCodeForm(forms.Form):
     """The code of the authenticator application (six digits) or a backup code."""

@@ -164,7 +164,30 @@ def notification_retry(*, row: OutgoingEmail | Document, actor: User | None) -> 
 
 # What the admin site's account page edits; roles go through user_set_role, the password through
 # Django's own password form.
+# Why a password changed: a programme admin set it in the admin site, or the owner followed a reset link.
+PASSWORD_REASONS = ("admin", "reset")
+
 USER_ADMIN_FIELDS = ("email", "first_name", "last_name", "phone", "job_title", "is_active", "is_superuser")
+
+
+@transaction.atomic
+def user_password_save(*, user: User, actor: User | None, reason: str) -> User:
+    """Store a password already set on `user` (hashed by set_password, or made unusable), audited.
+
+    The forms of Django that change a password (the admin's, the reset link's) set it on the object;
+    this service is what writes it. The audit row says who, why, and whether a password is left, never
+    the hash.
+    """
+    if reason not in PASSWORD_REASONS:
+        raise ValueError(f"Unknown password change reason: {reason}")
+    user.save(update_fields=["password"])
+    audit_record(
+        actor=actor,
+        action="account.password_set",
+        target=user,
+        data={"reason": reason, "usable": user.has_usable_password()},
+    )
+    return user
 
 
 @transaction.atomic

@@ -164,6 +164,9 @@ def test_password_reset_sends_a_single_use_link_that_sets_a_new_password(
     user.refresh_from_db()
     assert user.check_password(new_password)
     assert not user.check_password(PASSWORD)
+    event = AuditEvent.objects.get(action="account.password_set", target_id=str(user.pk))
+    assert event.actor == user and event.data == {"reason": "reset", "usable": True}
+    assert new_password not in str(event.data) and user.password not in str(event.data)
 
     reused = client.get(link, follow=True)
     assert "Ce lien est invalide ou a déjà servi." in reused.content.decode()

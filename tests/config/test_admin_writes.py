@@ -292,6 +292,28 @@ def test_an_account_changed_in_the_admin_is_audited_and_admin_access_follows_the
     assert User.objects.filter(pk=user.pk).exists()
 
 
+def test_a_password_set_in_the_admin_is_audited_with_the_acting_admin(staff, superuser):
+    user = applicant()
+    url = reverse("admin:auth_user_password_change", args=[user.pk])
+    new_password = "Un-autre-mot-de-passe-2027"
+    response = staff.post(
+        url, {"password1": new_password, "password2": new_password, "usable_password": "true"}
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(new_password)
+    event = AuditEvent.objects.get(action="account.password_set", actor=superuser)
+    assert event.target_id == str(user.pk)
+    assert event.data == {"reason": "admin", "usable": True}
+
+    # A mismatch writes nothing and leaves no row.
+    refused = staff.post(url, {"password1": "Un-mot-de-passe-2028", "password2": "Autre-2028-xx"})
+    assert refused.status_code == 200
+    user.refresh_from_db()
+    assert user.check_password(new_password)
+    assert AuditEvent.objects.filter(action="account.password_set").count() == 1
+
+
 def test_an_account_added_in_the_admin_is_audited(staff, superuser):
     response = staff.post(
         reverse("admin:accounts_user_add"),
