@@ -1,6 +1,6 @@
 """The envelope's dashboard (programme admins) and its public summary (everyone, no login).
 
-Both pages read `grants.selectors_envelope.envelope_figures` (a fixed number of queries) and draw
+Both pages read `grants.selectors.envelope.envelope_figures` (a fixed number of queries) and draw
 their charts on the server (`grants.charts`); each chart is followed by a table of the same
 figures. The public summary shows only amounts and counts by territory: no dossier, no name, no
 address.
@@ -17,7 +17,7 @@ from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
 from grants import charts
 from grants.models import EnvelopeSnapshot
-from grants.selectors_envelope import envelope_figures
+from grants.selectors.envelope import envelope_figures
 
 
 def _map(figures: dict[str, Any], chart_id: str) -> dict[str, Any]:

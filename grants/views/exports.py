@@ -1,14 +1,14 @@
 """Exports of a call for programme admins, and the public list of its laureates.
 
 - CSV files (tranches, grants, open data) are streamed as they are read: a StreamingHttpResponse
-  over the row generators of grants.exports, one query whatever the size of the call.
-- The XLSX workbook is built in the background (grants.tasks_exports); the job is an ExportJob row
+  over the row generators of grants.selectors.exports, one query whatever the size of the call.
+- The XLSX workbook is built in the background (grants.tasks.exports); the job is an ExportJob row
   (grants.export_jobs) whose progress is shown by a fragment that htmx polls every 2 seconds, with
   a download link once ready. With the broker down, the row is still written and the page says
   the export will start once the queue is back.
 - The PDF summary is a notifications.Document row rendered by the document task; same polling.
 - Files are served by views that check the admin role, never from a media URL.
-Every export leaves an audit row (grants.exports.export_record).
+Every export leaves an audit row (grants.services.exports.export_record).
 """
 
 from decimal import Decimal
@@ -30,23 +30,23 @@ from accounts.models import User
 from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
 from grants.export_jobs import export_job_create
-from grants.exports import (
-    BUDGET_REPORT_ACTION,
-    OPEN_DATA_ACTION,
-    PDF_KIND,
-    XLSX_CONTENT_TYPE,
-    csv_stream,
-    export_record,
+from grants.models import ExportJob
+from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
+from grants.selectors.exports import (
     grant_columns,
     labels,
     laureate_rows,
-    pdf_summary_request,
     report_rows_grants,
     report_rows_tranches,
     tranche_columns,
 )
-from grants.models import ExportJob
-from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
+from grants.services.exports import (
+    BUDGET_REPORT_ACTION,
+    OPEN_DATA_ACTION,
+    export_record,
+    pdf_summary_request,
+)
+from grants.writers import PDF_KIND, XLSX_CONTENT_TYPE, csv_stream
 from notifications.models import Document, Status
 
 admin_required = role_required(can_use_admin_space)
