@@ -31,7 +31,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
-from accounts.permissions import can_use_admin_space, role_required
 from accounts.roles import has_role
 from applications.views.common import error_to_form
 from fabriques.models import Organisation, OrganisationMembership
@@ -51,11 +50,17 @@ from grants.services.agreements import (
     agreement_upload_signed_copy,
     amendment_create,
     is_lead_legal_representative,
-    lead_organisation,
     termination_document,
 )
 from grants.services.envelope import add_years
 from grants.services.recipients import representative_recipients
+from grants.views.common import (
+    admin_required,
+    beneficiary_lines,
+    cancelled_tranches_table,
+    dossier_line,
+    user_of,
+)
 from notifications.models import Document, Status
 
 A = Agreement.Status
@@ -67,13 +72,9 @@ AGREEMENTS_PER_PAGE = 50
 # --- lookups -------------------------------------------------------------------------------------
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 def visible_agreement(request: HttpRequest, number: str) -> Agreement:
     return get_object_or_404(
-        agreements_visible_to(_user(request)).select_related(
+        agreements_visible_to(user_of(request)).select_related(
             "grant__application__call", "grant__application__created_by", "document", "accepted_by"
         ),
         number=number,
@@ -139,7 +140,7 @@ def render_agreement(
     A refused form the page no longer offers (the agreement moved on) is not dropped in silence:
     `refusal` says why, as a message.
     """
-    user = _user(request)
+    user = user_of(request)
     grant = agreement.grant
     application = grant.application
     lead = _lead_side(agreement, user)
@@ -187,7 +188,7 @@ def render_agreement(
 
 
 def _page_agreement(request: HttpRequest, number: str) -> Agreement:
-    return get_object_or_404(agreement_page_queryset(_user(request)), number=number)
+    return get_object_or_404(agreement_page_queryset(user_of(request)), number=number)
 
 
 @login_required  # applicants, instructors and admins: the scoped lookup decides (else a 404)
@@ -204,7 +205,7 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
     Paginated, never cut: a programme admin sees every agreement of the programme, page by page.
     """
     page = agreement_list_page(
-        user=_user(request), number=request.GET.get("page"), per_page=AGREEMENTS_PER_PAGE
+        user=user_of(request), number=request.GET.get("page"), per_page=AGREEMENTS_PER_PAGE
     )
     paginator = page.paginator
     return render(
@@ -232,14 +233,14 @@ def agreement_accept_view(request: HttpRequest, number: str) -> HttpResponse:
                 "number": agreement.number,
                 "status": agreement.get_status_display(),
             }
-        elif not is_lead_legal_representative(_user(request), agreement.grant.application):
+        elif not is_lead_legal_representative(user_of(request), agreement.grant.application):
             refusal = _(
                 "Seul le représentant légal de la structure chef de file peut accepter la convention "
                 "au nom de la structure."
             )
         return render_agreement(request, _page_agreement(request, number), refusal, accept_form=form)
     try:
-        agreement_accept(agreement=agreement, actor=_user(request))
+        agreement_accept(agreement=agreement, actor=user_of(request))
     except (ValidationError, PermissionDenied) as error:
         return _refused(request, agreement, error)
     messages.success(
@@ -259,7 +260,7 @@ def agreement_signed_copy_view(request: HttpRequest, number: str) -> HttpRespons
         upload = form.cleaned_data["file"]
         try:
             agreement_upload_signed_copy(
-                agreement=agreement, file=upload, filename=upload.name or "", actor=_user(request)
+                agreement=agreement, file=upload, filename=upload.name or "", actor=user_of(request)
             )
         except PermissionDenied as error:
             return _refused(request, agreement, error)
@@ -351,8 +352,6 @@ def agreement_signed_copy_download(request: HttpRequest, number: str) -> FileRes
 
 # --- the programme's actions ---------------------------------------------------------------------
 
-admin_required = role_required(can_use_admin_space)
-
 
 def activation_recap(
     agreement: Agreement, user: User, commitment_number: str, starts_on: date, ends_on: date
@@ -387,7 +386,7 @@ def activation_recap(
         confirm_label=_("Confirmer l'activation de la convention"),
         lines=lines(
             [
-                (_("Dossier"), f"{application.reference} – {application.title}"),
+                dossier_line(application),
                 (_("Bénéficiaire"), lead.organisation.name if lead.organisation else "—"),
                 (_("Montant de la subvention"), format_money(grant.committed)),
                 (_("Numéro d'engagement juridique"), commitment_number),
@@ -430,15 +429,15 @@ def agreement_activate_view(request: HttpRequest, number: str) -> HttpResponse:
                 commitment, starts_on, ends_on = agreement_activation_check(
                     agreement=agreement,
                     commitment_number=form.cleaned_data["commitment_number"],
-                    actor=_user(request),
+                    actor=user_of(request),
                 )
                 return recap_response(
-                    request, activation_recap(agreement, _user(request), commitment, starts_on, ends_on)
+                    request, activation_recap(agreement, user_of(request), commitment, starts_on, ends_on)
                 )
             agreement_activate(
                 agreement=agreement,
                 commitment_number=form.cleaned_data["commitment_number"],
-                actor=_user(request),
+                actor=user_of(request),
             )
         except ValidationError as error:
             if _is_blocking(error):
@@ -459,12 +458,9 @@ def _agreement_url(agreement: Agreement) -> str:
 
 def _beneficiary_lines(agreement: Agreement) -> list[tuple[str, str]]:
     grant = agreement.grant
-    application = grant.application
-    organisation = lead_organisation(application)
     return [
         (_("Convention"), agreement.number),
-        (_("Dossier"), f"{application.reference} – {application.title}"),
-        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        *beneficiary_lines(grant.application),
         (_("Montant de la subvention"), format_money(grant.committed)),
     ]
 
@@ -519,9 +515,9 @@ def agreement_complete_view(request: HttpRequest, number: str) -> HttpResponse:
     agreement = visible_agreement(request, number)
     try:
         if not is_confirmed(request):
-            preview = agreement_completion_check(agreement=agreement, actor=_user(request))
+            preview = agreement_completion_check(agreement=agreement, actor=user_of(request))
             return recap_response(request, completion_recap(agreement, preview))
-        agreement_complete(agreement=agreement, actor=_user(request))
+        agreement_complete(agreement=agreement, actor=user_of(request))
     except ValidationError as error:
         return _refused(request, agreement, error)
     messages.success(request, _("La convention %(number)s est soldée.") % {"number": agreement.number})
@@ -552,16 +548,16 @@ def termination_recap(agreement: Agreement, reason: str, preview: TerminationPre
         action_url=reverse("grants:agreement-terminate", kwargs={"number": agreement.number}),
         confirm_label=_("Confirmer la résiliation"),
         lines=lines(facts),
-        table_caption=_("Tranches annulées"),
-        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
-        table_rows=[
-            (
-                _("Année %(year)d") % {"year": tranche.year_index},
-                format_money(tranche.amount),
-                tranche.get_status_display(),
-            )
-            for tranche in preview.cancelled
-        ],
+        **cancelled_tranches_table(
+            [
+                (
+                    _("Année %(year)d") % {"year": tranche.year_index},
+                    format_money(tranche.amount),
+                    tranche.get_status_display(),
+                )
+                for tranche in preview.cancelled
+            ]
+        ),
         notified=[
             _(
                 "La décision de résiliation, avec ses motifs et ses suites financières, est envoyée par "
@@ -587,7 +583,7 @@ def agreement_terminate_view(request: HttpRequest, number: str) -> HttpResponse:
             "agreement": agreement,
             "reason": form.cleaned_data["reason"],
             "clawback_amount": form.clawback(),
-            "actor": _user(request),
+            "actor": user_of(request),
         }
         try:
             if not is_confirmed(request):
@@ -645,7 +641,7 @@ def agreement_amend_view(request: HttpRequest, number: str) -> HttpResponse:
                 new_amount=form.cleaned_data["amount"],
                 yearly=form.yearly(),
                 reason=form.cleaned_data["reason"],
-                actor=_user(request),
+                actor=user_of(request),
             )
         except ValidationError as error:
             if _is_blocking(error):

@@ -3,7 +3,6 @@ is decided, or refused, on its own."""
 
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -21,6 +20,9 @@ from applications.views.review import review_required
 from grants.services import decisions_bulk
 from grants.services.bulk_decisions import BulkPreviewRow, decisions_bulk_preview
 from grants.services.decisions import AwardPreview
+from grants.views.common import (
+    user_of,
+)
 from grants.views.decisions import lead_names
 
 
@@ -188,14 +190,16 @@ def _bulk_decide(
     if not found:
         form.add_error("references", _("Aucun de ces dossiers n'est dans votre périmètre d'instruction."))
         return None
+    # The preview and the decision take the same arguments: what the recap shows is what is done.
+    arguments = {
+        "applications": [found[reference] for reference in references if reference in found],
+        "decision": form.cleaned_data["decision"],
+        "actor": user,
+        "reasons": form.cleaned_data["reasons"],
+        "amount": form.cleaned_data["amount"],
+    }
     if not is_confirmed(request):
-        previews = decisions_bulk_preview(
-            applications=[found[reference] for reference in references if reference in found],
-            decision=form.cleaned_data["decision"],
-            actor=user,
-            reasons=form.cleaned_data["reasons"],
-            amount=form.cleaned_data["amount"],
-        )
+        previews = decisions_bulk_preview(**arguments)
         return recap_response(
             request,
             bulk_recap(
@@ -205,13 +209,7 @@ def _bulk_decide(
                 reverse("grants:review-bulk"),
             ),
         )
-    results = decisions_bulk(
-        applications=[found[reference] for reference in references if reference in found],
-        decision=form.cleaned_data["decision"],
-        actor=user,
-        reasons=form.cleaned_data["reasons"],
-        amount=form.cleaned_data["amount"],
-    )
+    results = decisions_bulk(**arguments)
     by_reference = {result.reference: result for result in results}
     rows = []
     for reference in references:
@@ -227,7 +225,7 @@ def _bulk_decide(
 @require_http_methods(["GET", "HEAD", "POST"])
 def review_bulk(request: HttpRequest) -> HttpResponse:
     """One decision on several dossiers, after its recap: each is decided or refused on its own."""
-    user = cast(User, request.user)
+    user = user_of(request)
     form = BulkDecisionForm(request.POST or None)
     rows: list[BulkRow] | None = None
     if request.method == "POST" and form.is_valid() and not wants_edit(request):

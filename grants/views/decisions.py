@@ -6,7 +6,6 @@ with the bound form when a decision is refused.
 """
 
 from decimal import Decimal
-from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,7 +17,6 @@ from django.views.decorators.http import require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_money
-from accounts.models import User
 from applications.forms_review import (
     AWARD,
     CLOSE,
@@ -45,6 +43,11 @@ from grants.services import (
 from grants.services.decisions import AwardPreview, award_preview, decision_check
 from grants.services.recipients import decision_recipients
 from grants.services.reopening import ReopenPreview, reopen_preview
+from grants.views.common import (
+    cancelled_tranches_table,
+    dossier_line,
+    user_of,
+)
 
 # --- the recaps shown before a decision ---------------------------------------------------------
 
@@ -85,7 +88,7 @@ def _letter_notified(application: Application) -> list[str]:
 def _dossier_lines(application: Application) -> list[tuple[str, str]]:
     structure, _representative = lead_names(application)
     return [
-        (_("Dossier"), f"{application.reference} – {application.title}"),
+        dossier_line(application),
         (_("Structure cheffe de file"), structure or "—"),
         (_("Appel"), application.call.title),
     ]
@@ -199,7 +202,7 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
     yearly split, who receives the letter, what cannot be undone), whose « Confirmer » posts again.
     """
     application = reviewable_application(request, reference)
-    user = cast(User, request.user)
+    user = user_of(request)
     decision = request.POST.get("decision")
     confirmed = is_confirmed(request)
     if decision == AWARD:
@@ -322,12 +325,12 @@ def reopen_recap(application: Application, reason: str, preview: ReopenPreview) 
         action_url=reverse("grants:review-reopen", kwargs={"reference": application.reference}),
         confirm_label=_("Confirmer la réouverture"),
         lines=lines(facts),
-        table_caption=_("Tranches annulées"),
-        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
-        table_rows=[
-            (_("Année %(year)d") % {"year": year}, format_money(amount), label)
-            for year, amount, label in preview.tranches
-        ],
+        **cancelled_tranches_table(
+            [
+                (_("Année %(year)d") % {"year": year}, format_money(amount), label)
+                for year, amount, label in preview.tranches
+            ]
+        ),
         notified=notified,
         irreversible=irreversible,
     )
@@ -338,7 +341,7 @@ def reopen_recap(application: Application, reason: str, preview: ReopenPreview) 
 def review_reopen(request: HttpRequest, reference: str) -> HttpResponse:
     """An admin sends a decided dossier back to review, with a reason, once its recap is confirmed."""
     application = reviewable_application(request, reference)
-    user = cast(User, request.user)
+    user = user_of(request)
     form = ReopenForm(request.POST)
     if not form.is_valid() or wants_edit(request):
         return render_review_detail(request, application, reopen_form=form)

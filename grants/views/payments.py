@@ -11,7 +11,7 @@ PDF carries them in full.
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -28,8 +28,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_date, format_money
-from accounts.models import Role, User
-from accounts.permissions import can_use_admin_space, can_use_applicant_space, role_required
+from accounts.models import Role
+from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
@@ -44,7 +44,6 @@ from grants.forms.payments import (
     ScheduleForm,
 )
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
-from grants.services.agreements import lead_organisation
 from grants.services.payments import (
     agreement_of,
     grant_years,
@@ -62,6 +61,7 @@ from grants.services.payments import (
 from grants.services.recipients import representative_recipients
 from grants.services.reminders import year_end
 from grants.services.reports import report_review, report_upload
+from grants.views.common import admin_required, beneficiary_lines, user_of
 from notifications.models import Status
 
 T = Tranche.Status
@@ -114,10 +114,6 @@ class YearReports:
     slots: list[ReportSlot]
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 def _active_grant(application: Application) -> Grant:
     return get_object_or_404(
         Grant.objects.select_related("application", "call"),
@@ -128,13 +124,13 @@ def _active_grant(application: Application) -> Grant:
 
 def _visible(request: HttpRequest, reference: str) -> tuple[Application, Grant]:
     """The dossier and its grant if the user may see the dossier; anyone else's is a 404."""
-    application = get_object_or_404(applications_visible_to(_user(request)), reference=reference)
+    application = get_object_or_404(applications_visible_to(user_of(request)), reference=reference)
     return application, _active_grant(application)
 
 
 def _reviewable(request: HttpRequest, reference: str) -> tuple[Application, Grant]:
     """The dossier and its grant if the user reviews the dossier (territory, or admin), else a 404."""
-    application = get_object_or_404(applications_reviewable_by(_user(request)), reference=reference)
+    application = get_object_or_404(applications_reviewable_by(user_of(request)), reference=reference)
     return application, _active_grant(application)
 
 
@@ -195,7 +191,7 @@ def _render_beneficiary(
     bound = bound or {}
     placed: set[str] = set()
     context = _page_base(application, grant)
-    beneficiary = is_beneficiary(_user(request), grant)
+    beneficiary = is_beneficiary(user_of(request), grant)
     agreement = context["agreement"]
     next_shown = False
     for row in context["rows"]:
@@ -236,7 +232,7 @@ def _render_manage(
 ) -> HttpResponse:
     bound = bound or {}
     placed: set[str] = set()
-    user = _user(request)
+    user = user_of(request)
     is_admin = has_role(user, Role.ADMIN)
     context = _page_base(application, grant)
     for row in context["rows"]:
@@ -335,7 +331,7 @@ def tranche_request_view(request: HttpRequest, reference: str, year: int) -> Htt
         )
         return _render_beneficiary(request, application, grant, {key: form}, refusal)
     try:
-        tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=_user(request))
+        tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=user_of(request))
     except ValidationError as error:
         if _names_a_field(error, form):
             error_to_form(form, error)
@@ -374,7 +370,7 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
             kind=kind,
             file=upload,
             filename=upload.name or "",
-            actor=_user(request),
+            actor=user_of(request),
         )
     except ValidationError as error:
         if _names_a_field(error, form):
@@ -399,7 +395,7 @@ def _private_file(handle: Any, filename: str) -> FileResponse:
 @login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
 @require_GET
 def report_download(request: HttpRequest, reference: str, report_id: int) -> FileResponse:
-    application = get_object_or_404(applications_visible_to(_user(request)), reference=reference)
+    application = get_object_or_404(applications_visible_to(user_of(request)), reference=reference)
     report = get_object_or_404(Report, pk=report_id, grant__application=application)
     try:
         handle = report.file.open("rb")
@@ -459,11 +455,25 @@ def tranche_validate_view(request: HttpRequest, reference: str, year: int) -> Ht
     application, grant = _reviewable(request, reference)
     tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
     try:
-        tranche_validate(tranche=tranche, actor=_user(request))
+        tranche_validate(tranche=tranche, actor=user_of(request))
     except ValidationError as error:
         return _refused(request, error, _manage_url(application))
     messages.success(request, _("La tranche de l'année %(year)d est validée.") % {"year": year})
     return redirect(_manage_url(application))
+
+
+F = TypeVar("F", PayForm, CancelForm)
+
+
+def _posted_to_tranche(
+    request: HttpRequest, reference: str, year: int, form_class: type[F], prefix: str
+) -> tuple[Application, Grant, Tranche, str, F]:
+    """A form posted about one tranche from the instruction page: the dossier and its grant
+    (reviewable by the user, else a 404), the tranche, the form's prefix and the bound form."""
+    application, grant = _reviewable(request, reference)
+    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
+    key = f"{prefix}-{year}"
+    return application, grant, tranche, key, form_class(request.POST, prefix=key)
 
 
 def payment_recap(
@@ -471,11 +481,9 @@ def payment_recap(
 ) -> Recap:
     """What recording a payment states: the amount paid, to whom, when, under which reference."""
     agreement = agreement_of(grant)
-    organisation = lead_organisation(application)
     row = _row(tranche)
     facts = [
-        (_("Dossier"), f"{application.reference} – {application.title}"),
-        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        *beneficiary_lines(application),
         (_("Convention"), agreement.number if agreement is not None else "—"),
         (_("Tranche"), _("Année %(year)d") % {"year": tranche.year_index}),
         (_("Montant versé"), format_money(tranche.amount)),
@@ -512,21 +520,20 @@ def payment_recap(
     )
 
 
-@role_required(can_use_admin_space)
+@admin_required
 @require_POST
 def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
     """Record a payment once its recap is confirmed; without the confirmation, only the recap."""
-    application, grant = _reviewable(request, reference)
-    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
-    key = f"versement-{year}"
-    form = PayForm(request.POST, prefix=key)
+    application, grant, tranche, key, form = _posted_to_tranche(
+        request, reference, year, PayForm, "versement"
+    )
     if not form.is_valid() or wants_edit(request):
         return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
     arguments = {
         "tranche": tranche,
         "paid_on": form.cleaned_data["paid_on"],
         "payment_reference": form.cleaned_data["payment_reference"],
-        "actor": _user(request),
+        "actor": user_of(request),
     }
     try:
         if not is_confirmed(request):
@@ -551,10 +558,8 @@ def cancellation_recap(
     live = sum(
         grant.tranches.exclude(status=Tranche.Status.CANCELLED).values_list("amount", flat=True), Decimal("0")
     )
-    organisation = lead_organisation(application)
     facts = [
-        (_("Dossier"), f"{application.reference} – {application.title}"),
-        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        *beneficiary_lines(application),
         (
             _("Tranche"),
             _("Année %(year)d (« %(status)s »)")
@@ -591,17 +596,16 @@ def cancellation_recap(
     )
 
 
-@role_required(can_use_admin_space)
+@admin_required
 @require_POST
 def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
     """Cancel a tranche once its recap is confirmed; without the confirmation, only the recap."""
-    application, grant = _reviewable(request, reference)
-    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
-    key = f"annulation-{year}"
-    form = CancelForm(request.POST, prefix=key)
+    application, grant, tranche, key, form = _posted_to_tranche(
+        request, reference, year, CancelForm, "annulation"
+    )
     if not form.is_valid() or wants_edit(request):
         return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
-    arguments = {"tranche": tranche, "reason": form.cleaned_data["reason"], "actor": _user(request)}
+    arguments = {"tranche": tranche, "reason": form.cleaned_data["reason"], "actor": user_of(request)}
     try:
         if not is_confirmed(request):
             released = tranche_cancel_check(**arguments)
@@ -619,7 +623,7 @@ def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> Http
     return redirect(_manage_url(application))
 
 
-@role_required(can_use_admin_space)
+@admin_required
 @require_POST
 def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
     application, grant = _reviewable(request, reference)
@@ -628,7 +632,7 @@ def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
         refusal = _("L'échéancier ne peut plus être modifié : aucune tranche n'est encore prévue.")
         return _render_manage(request, application, grant, {"echeancier": form}, refusal)
     try:
-        schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=_user(request))
+        schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=user_of(request))
     except ValidationError as error:
         if hasattr(error, "error_dict"):
             error_to_form(form, error)
@@ -652,7 +656,7 @@ def report_review_view(request: HttpRequest, reference: str, report_id: int) -> 
         return _render_manage(request, application, grant, {key: form}, refusal)
     accept = form.cleaned_data["decision"] == ReportReviewForm.ACCEPT
     try:
-        report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=_user(request))
+        report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=user_of(request))
     except ValidationError as error:
         if _names_a_field(error, form):
             error_to_form(form, error)

@@ -26,11 +26,11 @@ print(json.dumps({"before": before, "imports": list(app.conf.imports), "tasks": 
 
 
 def _named_tasks() -> set[str]:
-    beat = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
-    return beat | set(settings.CELERY_TASK_ROUTES)
+    beat = {str(entry["task"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    return beat | {str(name) for name in settings.CELERY_TASK_ROUTES}
 
 
-def test_autodiscovery_alone_registers_every_task_the_beat_and_the_routes_name():
+def test_autodiscovery_alone_registers_every_task_the_beat_and_the_routes_name() -> None:
     result = subprocess.run(
         [sys.executable, "-c", WORKER_START],
         cwd=ROOT,
@@ -55,7 +55,7 @@ def test_autodiscovery_alone_registers_every_task_the_beat_and_the_routes_name()
     assert named - set(started["tasks"]) == set()
 
 
-def test_every_grants_task_keeps_the_name_its_messages_carry():
+def test_every_grants_task_keeps_the_name_its_messages_carry() -> None:
     names = {getattr(grants.tasks, name).name for name in grants.tasks.__all__}
     assert names == {
         "grants.tasks.tranches_reminders_task",
