@@ -1,13 +1,11 @@
 """Reads of the grant agreements: always through the dossiers the user may see."""
 
-from typing import Any
-
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Count, Prefetch, QuerySet, Window
-from django.utils.functional import cached_property
 
 from accounts.models import User
 from applications.selectors import applications_visible_to
+from core.pagination import CountedPaginator
 from grants.models import Agreement, AgreementStatusChange, Amendment, Tranche
 
 
@@ -25,18 +23,6 @@ def agreement_list_for(user: User) -> QuerySet[Agreement]:
     )
 
 
-class _CountedPaginator(Paginator):
-    """A paginator told its count: the page's own query counted the rows (a window count)."""
-
-    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
-
-
 def agreement_list_page(*, user: User, number: str | None, per_page: int) -> Page[Agreement]:
     """One page of the list, and how many rows in all, in one query (a window count) rather than a
     COUNT and a SELECT. A number that is not a page gives the first; one past the end, the last
@@ -49,7 +35,7 @@ def agreement_list_page(*, user: User, number: str | None, per_page: int) -> Pag
     start = (wanted - 1) * per_page
     rows = list(queryset.annotate(list_total=Window(expression=Count("pk")))[start : start + per_page])
     total = rows[0].list_total if rows else queryset.count()
-    paginator = _CountedPaginator(queryset, per_page, count=total)
+    paginator = CountedPaginator(queryset, per_page, count=total)
     if not rows:
         return paginator.get_page(paginator.num_pages if total else 1)
     return Page(rows, wanted, paginator)

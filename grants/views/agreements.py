@@ -19,7 +19,6 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,6 +32,7 @@ from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.views.common import error_to_form
+from core.pagination import pagination_context
 from fabriques.models import Organisation, OrganisationMembership
 from grants.forms.agreements import AcceptForm, ActivateForm, AmendForm, SignedCopyForm, TerminateForm
 from grants.models import Agreement, Amendment, Tranche
@@ -207,17 +207,10 @@ def agreement_list(request: HttpRequest) -> HttpResponse:
     page = agreement_list_page(
         user=user_of(request), number=request.GET.get("page"), per_page=AGREEMENTS_PER_PAGE
     )
-    paginator = page.paginator
     return render(
         request,
         "grants/agreements/list.html",
-        {
-            "title": _("Conventions"),
-            "agreements": page.object_list,
-            "page_obj": page,
-            "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
-            "ellipsis": Paginator.ELLIPSIS,
-        },
+        {"title": _("Conventions"), "agreements": page.object_list, **pagination_context(page)},
     )
 
 
