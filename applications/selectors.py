@@ -1,9 +1,13 @@
 """Reads on dossiers: what a user may see, and what a dossier still lacks."""
 
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
+from django.db.models.functions import Rank
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -63,6 +67,103 @@ def reviewable_counts_by_status(user: User) -> dict[str, int]:
         counts = counts.filter(departement_code__in=departements_in_scope(instructor=user).values("code"))
     rows = counts.order_by().values_list("status").annotate(n=Sum("count"))
     return {status: int(n or 0) for status, n in rows}
+
+
+# --- the review workspace ------------------------------------------------------------------------
+
+# The orders the workspace offers (the filter form's `sort` values).
+WORKSPACE_SORTS: dict[str, list[Any]] = {
+    "submitted": [F("submitted_at").asc(nulls_last=True), "reference"],
+    "-submitted": [F("submitted_at").desc(nulls_last=True), "-reference"],
+    "score": [F("score").asc(nulls_last=True), "reference"],
+    "-score": [F("score").desc(nulls_last=True), "reference"],
+    "reference": ["reference"],
+    "-reference": ["-reference"],
+    "departement": [F("departement_id").asc(nulls_last=True), "reference"],
+    "-departement": [F("departement_id").desc(nulls_last=True), "reference"],
+}
+
+SPACES = re.compile(r"\s+")
+
+
+def _workspace_search(queryset: QuerySet[Application], text: str) -> QuerySet[Application]:
+    """Title, reference, the lead structure's name, and its SIRET typed with or without spaces."""
+    text = text.strip()
+    if not text:
+        return queryset
+    lead_matches = Q(organisation__name__icontains=text)
+    compact = SPACES.sub("", text)
+    if compact.isdigit():
+        lead_matches |= Q(organisation__siret__contains=compact)
+    lead = Member.objects.filter(lead_matches, application=OuterRef("pk"), is_lead=True)
+    return queryset.filter(Q(title__icontains=text) | Q(reference__icontains=compact) | Q(Exists(lead)))
+
+
+def workspace_filtered(user: User, filters: Mapping[str, Any]) -> QuerySet[Application]:
+    """The dossiers the user reviews, narrowed by the workspace's filters (the form's cleaned values)."""
+    queryset = applications_reviewable_by(user)
+    if filters.get("departement") is not None:
+        queryset = queryset.filter(departement=filters["departement"])
+    if filters.get("zone"):
+        places = Application.places.through.objects.filter(
+            application=OuterRef("pk"), tierslieu__zone=filters["zone"]
+        )
+        queryset = queryset.filter(Exists(places))
+    if filters.get("kind"):
+        queryset = queryset.filter(kind=filters["kind"])
+    if filters.get("call") is not None:
+        queryset = queryset.filter(call=filters["call"])
+    if filters.get("wave") is not None:
+        queryset = queryset.filter(wave=filters["wave"])
+    if filters.get("status"):
+        queryset = queryset.filter(status=filters["status"])
+    if filters.get("score_min") is not None:
+        queryset = queryset.filter(score__gte=filters["score_min"])
+    if filters.get("score_max") is not None:
+        queryset = queryset.filter(score__lte=filters["score_max"])
+    if filters.get("q"):
+        queryset = _workspace_search(queryset, filters["q"])
+    return queryset
+
+
+def workspace_tab_counts(
+    *,
+    user: User,
+    filtered: QuerySet[Application],
+    filtered_on: bool,
+    tabs: Mapping[str, Sequence[str]],
+) -> dict[str, int]:
+    """How many dossiers each tab (its key: the states it lists) holds, in one query: one aggregate
+    over the filtered dossiers, or, unfiltered, the dossier counts kept by the database (a few rows
+    per call, département and state instead of every dossier of the territory)."""
+    if filtered_on:
+        return filtered.aggregate(
+            **{key: Count("pk", filter=Q(status__in=statuses)) for key, statuses in tabs.items()}
+        )
+    by_status = reviewable_counts_by_status(user)
+    return {key: sum(by_status.get(status, 0) for status in statuses) for key, statuses in tabs.items()}
+
+
+def workspace_rows(
+    filtered: QuerySet[Application], *, statuses: Sequence[str], sort: str, ranked: bool
+) -> QuerySet[Application]:
+    """The rows of one tab, in a fixed number of queries whatever its size: the lead structure
+    prefetched, whether the dossier's département has a laureate as an `Exists` annotation, and
+    (`ranked`) the rank by score as a window."""
+    laureate_here = Application.objects.filter(
+        departement=OuterRef("departement"), status=Application.Status.AWARDED
+    )
+    lead = Member.objects.filter(is_lead=True).select_related("organisation")
+    rows = (
+        filtered.filter(status__in=statuses)
+        .select_related("departement", "call", "wave")
+        .prefetch_related(Prefetch("members", queryset=lead, to_attr="lead_members"))
+        .annotate(departement_has_laureate=Exists(laureate_here))
+        .order_by(*WORKSPACE_SORTS[sort])
+    )
+    if ranked:
+        rows = rows.annotate(rank=Window(expression=Rank(), order_by=F("score").desc(nulls_last=True)))
+    return rows
 
 
 def applications_editable_by(user: User) -> QuerySet[Application]:

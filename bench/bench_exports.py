@@ -1,7 +1,7 @@
 """2. Budget exports: the tranches CSV against PostgreSQL's COPY, and the memory of the XLSX build.
 
 First part, in this process: the CSV budget export of every tranche of every call, as the portal
-produces it (grants.exports.csv_stream over report_rows_tranches, one file per call, encoded to
+produces it (grants.writers.csv_stream over report_rows_tranches, one file per call, encoded to
 UTF-8 as the streaming response sends it) against `COPY (SELECT ...) TO STDOUT WITH (FORMAT csv)`
 of the same rows and columns (same joins, lead structure, labels, local dates, neutralised text,
 same order, ";" and a byte order mark), one COPY per call through psycopg2's copy_expert into a
@@ -65,8 +65,8 @@ def _column(model: Any, field: str) -> str:
 
 
 def _neutralised(expression: str) -> str:
-    """SQL for grants.exports.neutralise: a quote before a text that could start a formula."""
-    from grants.exports import FORMULA_TRIGGERS
+    """SQL for grants.writers.neutralise: a quote before a text that could start a formula."""
+    from grants.writers import FORMULA_TRIGGERS
 
     triggers = ", ".join("'" + trigger.replace("'", "''") + "'" for trigger in FORMULA_TRIGGERS)
     return f"CASE WHEN left({expression}, 1) IN ({triggers}) THEN '''' || {expression} ELSE {expression} END"
@@ -82,14 +82,15 @@ def _labels(column: str, choices: Any) -> str:
 
 
 def copy_select() -> str:
-    """The SELECT of the tranches CSV of one call (`%s`, its id): grants.exports.report_rows_tranches
+    """The SELECT of the tranches CSV of one call (`%s`, its id):
+    grants.selectors.exports.report_rows_tranches
     and csv_stream's formatting, in SQL."""
     from django.conf import settings
 
     from applications.models import Application, Member
     from fabriques.models import Departement, Organisation, Region
-    from grants.exports import KIND_SHORT, labels, tranche_columns
     from grants.models import Grant, Tranche
+    from grants.selectors.exports import KIND_SHORT, labels, tranche_columns
 
     def c(model: Any, field: str, alias: str) -> str:
         return f"{alias}.{_column(model, field)}"
@@ -159,7 +160,8 @@ def copy_select() -> str:
 def portal_csv(call_ids: list[int]) -> list[bytes]:
     """The portal's tranches CSV of each call, as the bytes its streaming response sends."""
     from applications.models import Call
-    from grants.exports import csv_stream, labels, report_rows_tranches, tranche_columns
+    from grants.selectors.exports import labels, report_rows_tranches, tranche_columns
+    from grants.writers import csv_stream
 
     files = []
     for call in Call.objects.filter(pk__in=call_ids).order_by("pk"):
@@ -292,8 +294,8 @@ def more_calls(ctx: Context, extra_calls: int, per_call: int) -> dict[str, Any]:
 def _limit_rows(rows: int) -> None:
     """In the child: the long sheets of the report hold the first `rows` tranches of every call
     and the first rows/3 grants, through the report's own queries."""
-    from grants import exports
     from grants.models import Grant, Tranche
+    from grants.selectors import exports
 
     def tranches(call: Any) -> Any:
         return exports.tranche_report_queryset(Tranche.objects.all())[:rows]
@@ -330,14 +332,10 @@ def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
 
     from accounts.models import User
     from applications.models import Call
-    from grants import views_exports
     from grants.export_jobs import export_job_build, export_job_create, export_job_file_name
-    from grants.exports import (
-        csv_stream,
-        labels,
-        report_rows_tranches,
-        tranche_columns,
-    )
+    from grants.selectors.exports import labels, report_rows_tranches, tranche_columns
+    from grants.views import exports as views_exports
+    from grants.writers import csv_stream
 
     _limit_rows(rows)
     call = Call.objects.get(pk=call_id)
@@ -404,7 +402,7 @@ def memory_sizes(total: int, quick: bool) -> tuple[list[int], int]:
     (the bound), then stays flat. So the sizes double from a quarter of a chunk up to every
     tranche, and the ratio starts from two chunks (×12 up to the larger volume).
     """
-    from grants.exports import CHUNK_SIZE
+    from grants.selectors.exports import CHUNK_SIZE
 
     if quick or total < 8 * CHUNK_SIZE:
         smallest = max(1, total >> 3)
@@ -487,7 +485,7 @@ def run(ctx: Context) -> dict[str, Any]:
         or Call.objects.order_by("pk").values_list("pk", flat=True).first()
     )
     sizes, first = memory_sizes(tranches, ctx.quick)
-    from grants.exports import CHUNK_SIZE as chunk
+    from grants.selectors.exports import CHUNK_SIZE as chunk
 
     for mode, title, name in (
         ("xlsx", "XLSX workbook built by the background job's code, one subprocess per size", "XLSX"),

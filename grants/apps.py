@@ -11,7 +11,7 @@ class GrantsConfig(AppConfig):
         # The homes (applications.next_steps) list the grants' steps too, without applications
         # importing grants: this layer registers them.
         from applications.next_steps import register_applicant_steps, register_staff_todo
-        from grants.selectors_next_steps import applicant_grant_steps, staff_grant_todo
+        from grants.selectors.next_steps import applicant_grant_steps, staff_grant_todo
 
         register_applicant_steps("grants", applicant_grant_steps)
         register_staff_todo("grants", staff_grant_todo)

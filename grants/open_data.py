@@ -25,8 +25,8 @@ from django.utils.translation import gettext as _
 from stdnum.fr import siret as stdnum_siret
 
 from applications.models import Application, Call, Member
-from grants.exports import is_natural_person
 from grants.models import Agreement, Grant, Tranche
+from grants.selectors.exports import is_natural_person
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "data" / "scdl-subventions-2.1.1.schema.json"
 _SCHEMA: dict[str, Any] = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

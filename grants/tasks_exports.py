@@ -1,32 +1,6 @@
-"""The background build of a call's budget workbook (XLSX). A thin task: an id in, one call.
+"""Where `grants.export_jobs` still imports the workbook task from; the task lives in
+`grants.tasks.exports`. Remove once `grants.export_jobs._enqueue` imports it from there."""
 
-Not named tasks.py, so Celery's autodiscovery does not find it by itself: the worker imports it
-through the views that queue it, or through `grants.tasks` / CELERY_IMPORTS (see the wiring notes
-of the exports).
-"""
+from grants.tasks.exports import budget_report_build_task
 
-from celery import shared_task
-from django.db import OperationalError
-
-from grants.export_jobs import export_job_build, export_jobs_sweep
-
-TRANSIENT_ERRORS = (OperationalError,)
-
-
-@shared_task(
-    autoretry_for=TRANSIENT_ERRORS,
-    retry_backoff=5,
-    retry_backoff_max=300,
-    max_retries=5,
-    soft_time_limit=900,
-    time_limit=960,
-)
-def budget_report_build_task(job_id: str) -> None:
-    """Build the workbook of an export job; a finished or failed job is left alone."""
-    export_job_build(job_id=job_id)
-
-
-@shared_task
-def export_jobs_sweep_task() -> dict[str, int]:
-    """Every five minutes: the jobs left queued by a broker outage, or by a lost worker, go again."""
-    return export_jobs_sweep()
+__all__ = ["budget_report_build_task"]

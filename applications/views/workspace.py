@@ -1,22 +1,17 @@
 """The review workspace: the dossiers of the user's territory, in tabs, filtered, sorted, paginated.
 
-The page runs a fixed number of SQL queries whatever its size: the lead structure is prefetched,
-the coverage of each dossier's département is an `Exists` annotation and the tabs are counted by
-one query: on the dossier counts kept by the database (`DossierCount`) when nothing is filtered,
-else one aggregate over the filtered dossiers.
+The page runs a fixed number of SQL queries whatever its size; its queries are the selectors'
+(`workspace_filtered`, `workspace_tab_counts`, `workspace_rows` in applications.selectors).
 """
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
-from django.db.models.functions import Rank
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.functional import Promise, cached_property
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -24,9 +19,10 @@ from accounts.models import Role, User
 from accounts.permissions import role_required
 from accounts.roles import has_role
 from applications.forms_workspace import DEFAULT_PER_PAGE, DEFAULT_SORT, WorkspaceFilterForm
-from applications.models import Application, Member
+from applications.models import Application
 from applications.next_steps import staff_todo
-from applications.selectors import applications_reviewable_by, reviewable_counts_by_status
+from applications.selectors import workspace_filtered, workspace_rows, workspace_tab_counts
+from core.pagination import CountedPaginator, pagination_context
 from fabriques.models import Departement
 from fabriques.selectors import departements_in_scope, instructor_scopes
 
@@ -56,69 +52,6 @@ TABS: tuple[Tab, ...] = (
     Tab("decides", gettext_lazy("Décidés ou retirés"), (S.AWARDED, S.REFUSED, S.CLOSED, S.WITHDRAWN)),
 )
 TABS_BY_SLUG = {tab.slug: tab for tab in TABS}
-
-SORT_KEYS: dict[str, list[Any]] = {
-    "submitted": [F("submitted_at").asc(nulls_last=True), "reference"],
-    "-submitted": [F("submitted_at").desc(nulls_last=True), "-reference"],
-    "score": [F("score").asc(nulls_last=True), "reference"],
-    "-score": [F("score").desc(nulls_last=True), "reference"],
-    "reference": ["reference"],
-    "-reference": ["-reference"],
-    "departement": [F("departement_id").asc(nulls_last=True), "reference"],
-    "-departement": [F("departement_id").desc(nulls_last=True), "reference"],
-}
-
-SPACES = re.compile(r"\s+")
-
-
-class CountedPaginator(Paginator):
-    """A paginator told its count: the tabs' aggregate already counted the rows, once."""
-
-    def __init__(self, object_list: Any, per_page: int, *, count: int) -> None:
-        super().__init__(object_list, per_page)
-        self._known_count = count
-
-    @cached_property
-    def count(self) -> int:
-        return self._known_count
-
-
-def _search(queryset: QuerySet[Application], text: str) -> QuerySet[Application]:
-    """Title, reference, the lead structure's name, and its SIRET typed with or without spaces."""
-    text = text.strip()
-    if not text:
-        return queryset
-    lead_matches = Q(organisation__name__icontains=text)
-    compact = SPACES.sub("", text)
-    if compact.isdigit():
-        lead_matches |= Q(organisation__siret__contains=compact)
-    lead = Member.objects.filter(lead_matches, application=OuterRef("pk"), is_lead=True)
-    return queryset.filter(Q(title__icontains=text) | Q(reference__icontains=compact) | Q(Exists(lead)))
-
-
-def _filter(queryset: QuerySet[Application], filters: dict[str, Any]) -> QuerySet[Application]:
-    if filters.get("departement") is not None:
-        queryset = queryset.filter(departement=filters["departement"])
-    if filters.get("zone"):
-        places = Application.places.through.objects.filter(
-            application=OuterRef("pk"), tierslieu__zone=filters["zone"]
-        )
-        queryset = queryset.filter(Exists(places))
-    if filters.get("kind"):
-        queryset = queryset.filter(kind=filters["kind"])
-    if filters.get("call") is not None:
-        queryset = queryset.filter(call=filters["call"])
-    if filters.get("wave") is not None:
-        queryset = queryset.filter(wave=filters["wave"])
-    if filters.get("status"):
-        queryset = queryset.filter(status=filters["status"])
-    if filters.get("score_min") is not None:
-        queryset = queryset.filter(score__gte=filters["score_min"])
-    if filters.get("score_max") is not None:
-        queryset = queryset.filter(score__lte=filters["score_max"])
-    if filters.get("q"):
-        queryset = _search(queryset, filters["q"])
-    return queryset
 
 
 def _current_tab(request: HttpRequest, filters: dict[str, Any]) -> Tab:
@@ -152,35 +85,19 @@ def workspace(request: HttpRequest) -> HttpResponse:
     filters = form.filters()
     tab = _current_tab(request, filters)
 
-    filtered = _filter(applications_reviewable_by(user), filters)
+    filtered = workspace_filtered(user, filters)
     filtered_on = any(
         value not in (None, "") for name, value in filters.items() if name not in {"sort", "per_page"}
     )
-    if filtered_on:
-        counts = filtered.aggregate(
-            **{tab_.key: Count("pk", filter=Q(status__in=tab_.statuses)) for tab_ in TABS}
-        )
-    else:
-        # Unfiltered, the tabs read the dossier counts kept by the database: a few rows per call,
-        # département and state instead of every dossier of the territory.
-        by_status = reviewable_counts_by_status(user)
-        counts = {tab_.key: sum(by_status.get(status, 0) for status in tab_.statuses) for tab_ in TABS}
+    counts = workspace_tab_counts(
+        user=user, filtered=filtered, filtered_on=filtered_on, tabs={tab_.key: tab_.statuses for tab_ in TABS}
+    )
 
     sort = filters.get("sort") or DEFAULT_SORT
     show_rank = sort in {"score", "-score"} and (
         filters.get("call") is not None or filters.get("wave") is not None
     )
-    laureate_here = Application.objects.filter(departement=OuterRef("departement"), status=S.AWARDED)
-    lead = Member.objects.filter(is_lead=True).select_related("organisation")
-    rows = (
-        filtered.filter(status__in=tab.statuses)
-        .select_related("departement", "call", "wave")
-        .prefetch_related(Prefetch("members", queryset=lead, to_attr="lead_members"))
-        .annotate(departement_has_laureate=Exists(laureate_here))
-        .order_by(*SORT_KEYS[sort])
-    )
-    if show_rank:
-        rows = rows.annotate(rank=Window(expression=Rank(), order_by=F("score").desc(nulls_last=True)))
+    rows = workspace_rows(filtered, statuses=tab.statuses, sort=sort, ranked=show_rank)
 
     per_page = filters.get("per_page") or DEFAULT_PER_PAGE
     paginator = CountedPaginator(rows, per_page, count=counts[tab.key])
@@ -203,9 +120,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
             "form": form,
             "tab": {"slug": tab.slug, "label": tab.label},
             "tabs": tabs,
-            "page_obj": page,
-            "page_range": list(paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1)),
-            "ellipsis": Paginator.ELLIPSIS,
+            **pagination_context(page),
             "show_rank": show_rank,
             "filtered_on": filtered_on,
             "is_admin": is_admin,

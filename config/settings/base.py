@@ -370,8 +370,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=7, minute=0),
     },
 }
-# Task modules beyond each app's tasks.py, which the workers find by themselves.
-CELERY_IMPORTS = ("grants.tasks_envelope", "grants.tasks_exports")
+# No CELERY_IMPORTS: autodiscovery imports each app's `tasks` module or package, and
+# grants/tasks/__init__.py imports every module of its package.
 
 # The technical admin site lives at an address set per deployment.
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")

@@ -1,7 +1,7 @@
 """The envelope's daily record, the alert when commitments pass the call's threshold, and the
 alert when the call's counters drift from its grants and tranches.
 
-The first two are run by the daily beat task `grants.tasks_envelope.envelope_daily_task`, the
+The first two are run by the daily beat task `grants.tasks.envelope.envelope_daily_task`, the
 third by `envelope_check_task` (the `envelope_check` command's recount); all are
 idempotent per call and day: a second run the same day updates the day's snapshot and queues no
 second e-mail (the e-mail's key names the call and the day).
@@ -19,7 +19,7 @@ from accounts.formatting import format_date, format_money, format_percent
 from accounts.models import Role, User
 from applications.models import Call
 from grants.models import EnvelopeSnapshot
-from grants.selectors_envelope import envelope_totals
+from grants.selectors.envelope import envelope_totals
 from grants.services.envelope import envelope_drift_lines, envelope_recount
 from notifications.models import OutgoingEmail
 from notifications.services import email_queue

@@ -21,7 +21,7 @@ from accounts.forms import MoneyField
 from applications.forms import BudgetForm, DossierCreateForm
 from applications.models import Application, Call
 from fabriques.models import Departement, Organisation, Region
-from grants.selectors_envelope import envelope_figures
+from grants.selectors.envelope import envelope_figures
 from tests.factories import CallFactory, OrganisationFactory, applicant, member_of, programme_admin
 
 NBSP = "\u00a0"

@@ -26,7 +26,6 @@ from accounts.models import AuditEvent, User
 from applications.models import Application, Call, Member
 from fabriques.models import Organisation, OrganisationMembership
 from grants import urls as grants_urls
-from grants import urls_agreements
 from grants.models import Agreement, Amendment, Grant, Tranche
 from grants.services import application_award
 from grants.services.agreements import (
@@ -53,10 +52,10 @@ from tests.factories import (
     programme_admin,
 )
 
-# The agreements' URLs are included in the grants namespace by grants/urls.py; this test urlconf
-# does the same, so that the tests run whether or not that line is in place yet.
+# The agreements' URLs are in grants/urls.py, in the grants namespace; this test urlconf includes
+# that module as config.urls does.
 urlpatterns = [
-    path("", include((list(grants_urls.urlpatterns) + list(urls_agreements.urlpatterns), "grants"))),
+    path("", include((list(grants_urls.urlpatterns), "grants"))),
     *[pattern for pattern in config.urls.urlpatterns if getattr(pattern, "namespace", None) != "grants"],
 ]
 
@@ -770,3 +769,29 @@ def test_the_agreement_page_is_query_light(client, django_assert_max_num_queries
         assert client.get(detail_url(case.agreement)).status_code == 200
     with django_assert_max_num_queries(5):
         assert client.get(reverse("grants:agreement-list")).status_code == 200
+
+
+def test_the_agreement_list_paginates_instead_of_stopping_at_a_fixed_number(
+    client, django_assert_max_num_queries, monkeypatch
+):
+    monkeypatch.setattr("grants.views.agreements.AGREEMENTS_PER_PAGE", 2)
+    numbers = [laureate().agreement.number for _index in range(5)]  # newest last
+    client.force_login(programme_admin())
+    url = reverse("grants:agreement-list")
+    shown: list[str] = []
+    for page in (1, 2, 3):
+        # The same queries on every page, whatever the number of rows: the page is one query.
+        with django_assert_max_num_queries(5):
+            response = client.get(url, {"page": page, "tri": "recent"})
+        html = response.content.decode()
+        on_page = sorted((number for number in numbers if number in html), key=html.index)
+        assert len(on_page) == (2 if page < 3 else 1)
+        shown += on_page
+        assert response.context["page_obj"].paginator.count == 5
+        # The other query parameters survive in the page links.
+        assert "fr-pagination" in html and "tri=recent" in html
+    assert sorted(shown) == sorted(numbers)  # every agreement on some page, none twice
+    assert shown[0] == numbers[-1]  # newest first
+    # A page past the end shows the last one; a page that is no number, the first.
+    assert [n for n in numbers if n in client.get(url, {"page": 9}).content.decode()] == [numbers[0]]
+    assert len([n for n in numbers if n in client.get(url, {"page": "x"}).content.decode()]) == 2

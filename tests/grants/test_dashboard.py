@@ -25,10 +25,10 @@ from applications.models import Application, Call
 from fabriques.models import Departement, TiersLieu
 from grants import charts
 from grants.models import EnvelopeSnapshot, Grant, Tranche
-from grants.selectors_envelope import envelope_figures
+from grants.selectors.envelope import envelope_figures
 from grants.services import application_award, application_reopen
 from grants.services.snapshots import alert_key, commitment_alerts_send, envelope_snapshot_take
-from grants.tasks_envelope import envelope_daily_task
+from grants.tasks.envelope import envelope_daily_task
 from notifications.models import OutgoingEmail
 from tests.factories import CallFactory, applicant, in_review_application, programme_admin
 

@@ -17,7 +17,6 @@ from django.utils import timezone
 from applications.models import Application, Member
 from applications.services import application_submit
 from fabriques.models import OrganisationMembership
-from grants.exports import pdf_summary
 from grants.models import Agreement, Tranche
 from grants.services import application_award, application_refuse
 from grants.services.agreements import (
@@ -28,6 +27,7 @@ from grants.services.agreements import (
     termination_document,
 )
 from grants.services.payments import tranche_request
+from grants.writers import pdf_summary
 from notifications.models import Document, Status
 from tests.factories import (
     CallFactory,

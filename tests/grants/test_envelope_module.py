@@ -24,7 +24,7 @@ from grants.services.envelope import (
 )
 from grants.services.payments import tranche_cancel
 from grants.services.snapshots import drift_alert_key
-from grants.tasks_envelope import envelope_check_task
+from grants.tasks.envelope import envelope_check_task
 from notifications.models import OutgoingEmail
 from tests.factories import CallFactory, programme_admin
 from tests.grants.test_agreements import laureate

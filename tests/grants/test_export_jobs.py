@@ -18,7 +18,7 @@ from accounts.models import AuditEvent
 from grants import export_jobs
 from grants.export_jobs import TRANSITIONS, export_job_create, export_jobs_sweep, transition
 from grants.models import ExportJob
-from grants.tasks_exports import budget_report_build_task
+from grants.tasks.exports import budget_report_build_task
 from tests.factories import CallFactory, programme_admin
 
 pytestmark = pytest.mark.django_db

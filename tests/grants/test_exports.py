@@ -1,7 +1,7 @@
 """Budget reports and open data of a call: CSV (streamed, BOM, neutralised cells), XLSX, PDF, the
 commands, the admin pages with the background workbook, and the public list of laureates.
 
-Every expected figure is computed here from the rows, independently of grants.exports.
+Every expected figure is computed here from the rows, independently of grants.selectors.exports and grants.writers.
 """
 
 import csv
@@ -25,20 +25,12 @@ from accounts.models import AuditEvent
 from applications.models import Application, Call, Member
 from fabriques.models import LegalCategory, Organisation
 from grants.export_jobs import export_job_build, export_job_create, export_job_file_name, transition
-from grants.exports import (
-    csv_stream,
-    labels,
-    neutralise,
-    pdf_summary,
-    report_rows_grants,
-    report_rows_tranches,
-    tranche_columns,
-    xlsx_write,
-)
 from grants.models import Agreement, ExportJob, Grant, Tranche
 from grants.open_data import OPEN_DATA_COLUMNS, open_data_rows
+from grants.selectors.exports import labels, report_rows_grants, report_rows_tranches, tranche_columns
 from grants.services import application_award
-from grants.tasks_exports import budget_report_build_task
+from grants.tasks.exports import budget_report_build_task
+from grants.writers import csv_stream, neutralise, pdf_summary, xlsx_write
 from notifications.models import Document
 from tests.factories import (
     CallFactory,

@@ -47,7 +47,7 @@ from config.celery import app
 from grants.models import Grant
 from grants.services import application_award, application_refuse
 from grants.services.snapshots import drift_alert_key
-from grants.tasks_envelope import envelope_check_task
+from grants.tasks.envelope import envelope_check_task
 from notifications import services
 from notifications.models import Document, OutgoingEmail, Status
 from notifications.tasks import document_render_task, email_send_task

@@ -52,9 +52,9 @@ from applications.services.review import opinion_request
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
 from grants.export_jobs import export_job_build, export_job_create
-from grants.exports import pdf_summary_request
 from grants.models import Agreement, Amendment, Grant, Report, Tranche
 from grants.services import application_award
+from grants.services.exports import pdf_summary_request
 from grants.services.payments import tranche_request
 from grants.services.reports import report_upload
 from notifications.models import Document, Status

@@ -1,7 +1,7 @@
 """`manage.py budget_report --call SLUG --format {csv,xlsx,pdf} --output PATH`.
 
 CSV: one row per tranche, streamed to the file (UTF-8 with a BOM, ";" separator; see
-grants/exports.py). XLSX: the whole workbook (Synthèse, Régions, Années, Subventions, Tranches).
+grants/writers.py). XLSX: the whole workbook (Synthèse, Régions, Années, Subventions, Tranches).
 PDF: the summary. Every run leaves an audit row (action "export.budget_report", no actor).
 """
 
@@ -12,16 +12,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from applications.models import Call
-from grants.exports import (
-    BUDGET_REPORT_ACTION,
-    csv_stream,
-    export_record,
-    labels,
-    pdf_summary,
-    report_rows_tranches,
-    tranche_columns,
-    xlsx_write,
-)
+from grants.selectors.exports import labels, report_rows_tranches, tranche_columns
+from grants.services.exports import BUDGET_REPORT_ACTION, export_record
+from grants.writers import csv_stream, pdf_summary, xlsx_write
 
 FORMATS = ("csv", "xlsx", "pdf")
 

@@ -9,7 +9,7 @@ from django.utils.translation import gettext as _
 
 from accounts.formatting import format_money
 from applications.models import Call
-from grants.selectors_envelope import envelope_figures
+from grants.selectors.envelope import envelope_figures
 
 
 def _amount(value: Decimal) -> str:

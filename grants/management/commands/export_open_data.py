@@ -11,9 +11,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from grants.exports import OPEN_DATA_ACTION, csv_stream, export_record
 from grants.management.commands.budget_report import call_or_error, output_or_error
 from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
+from grants.services.exports import OPEN_DATA_ACTION, export_record
+from grants.writers import csv_stream
 
 
 class Command(BaseCommand):

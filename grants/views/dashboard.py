@@ -1,6 +1,6 @@
 """The envelope's dashboard (programme admins) and its public summary (everyone, no login).
 
-Both pages read `grants.selectors_envelope.envelope_figures` (a fixed number of queries) and draw
+Both pages read `grants.selectors.envelope.envelope_figures` (a fixed number of queries) and draw
 their charts on the server (`grants.charts`); each chart is followed by a table of the same
 figures. The public summary shows only amounts and counts by territory: no dossier, no name, no
 address.
@@ -17,7 +17,7 @@ from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
 from grants import charts
 from grants.models import EnvelopeSnapshot
-from grants.selectors_envelope import envelope_figures
+from grants.selectors.envelope import envelope_figures
 
 
 def _map(figures: dict[str, Any], chart_id: str) -> dict[str, Any]:
@@ -37,14 +37,23 @@ def _map(figures: dict[str, Any], chart_id: str) -> dict[str, Any]:
     }
 
 
+def _bar_chart(
+    figures: dict[str, Any], key: str, chart_id: str, title: str, description: str, *, counts: bool = False
+) -> str:
+    """Horizontal bars of one breakdown of the figures: the amounts committed, or (`counts`) the
+    number of laureates."""
+    rows = figures[key]
+    bars = charts.count_bars(rows, "laureates") if counts else charts.money_bars(rows, "committed")
+    return charts.bar_chart(bars, chart_id=chart_id, title=title, description=description)
+
+
 def _region_chart(figures: dict[str, Any], chart_id: str) -> str:
-    return charts.bar_chart(
-        charts.money_bars(figures["by_region"], "committed"),
-        chart_id=chart_id,
-        title=_("Montants engagés par région"),
-        description=_(
-            "Barres horizontales : le montant engagé dans chaque région, repris dans le tableau qui suit."
-        ),
+    return _bar_chart(
+        figures,
+        "by_region",
+        chart_id,
+        _("Montants engagés par région"),
+        _("Barres horizontales : le montant engagé dans chaque région, repris dans le tableau qui suit."),
     )
 
 
@@ -62,29 +71,33 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "snapshots": snapshots,
         "map": _map(figures, f"{chart_id}-carte"),
         "region_chart": _region_chart(figures, f"{chart_id}-regions"),
-        "zone_chart": charts.bar_chart(
-            charts.count_bars(figures["by_zone"], "laureates"),
-            chart_id=f"{chart_id}-zones",
-            title=_("Fabriques lauréates par zone"),
-            description=_(
+        "zone_chart": _bar_chart(
+            figures,
+            "by_zone",
+            f"{chart_id}-zones",
+            _("Fabriques lauréates par zone"),
+            _(
                 "Barres horizontales : le nombre de fabriques lauréates ayant un lieu dans chaque zone, "
                 "repris dans le tableau qui suit."
             ),
+            counts=True,
         ),
-        "kind_chart": charts.bar_chart(
-            charts.money_bars(figures["by_kind"], "committed"),
-            chart_id=f"{chart_id}-types",
-            title=_("Montants engagés par type de fabrique"),
-            description=_(
+        "kind_chart": _bar_chart(
+            figures,
+            "by_kind",
+            f"{chart_id}-types",
+            _("Montants engagés par type de fabrique"),
+            _(
                 "Barres horizontales : le montant engagé pour les fabriques de territoire et les fabriques "
                 "numériques de territoire, repris dans le tableau qui suit."
             ),
         ),
-        "family_chart": charts.bar_chart(
-            charts.money_bars(figures["by_family"], "committed"),
-            chart_id=f"{chart_id}-familles",
-            title=_("Montants engagés par famille de porteur"),
-            description=_(
+        "family_chart": _bar_chart(
+            figures,
+            "by_family",
+            f"{chart_id}-familles",
+            _("Montants engagés par famille de porteur"),
+            _(
                 "Barres horizontales : le montant engagé selon la famille juridique de la structure chef "
                 "de file, repris dans le tableau qui suit."
             ),

@@ -11,7 +11,7 @@ PDF carries them in full.
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -24,22 +24,26 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_date, format_money
-from accounts.models import Role, User
-from accounts.permissions import can_use_admin_space, can_use_applicant_space, role_required
+from accounts.models import Role
+from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
-from applications.forms_documents import UploadFileField
-from applications.forms_review import AmountField
 from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
 from applications.views.common import error_to_form
 from applications.views.review import review_required
+from grants.forms.payments import (
+    CancelForm,
+    PayForm,
+    PaymentRequestForm,
+    ReportReviewForm,
+    ReportUploadForm,
+    ScheduleForm,
+)
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
-from grants.services.agreements import lead_organisation
 from grants.services.payments import (
     agreement_of,
     grant_years,
@@ -56,7 +60,8 @@ from grants.services.payments import (
 )
 from grants.services.recipients import representative_recipients
 from grants.services.reminders import year_end
-from grants.services.reports import REPORT_MAX_SIZE_MB, report_review, report_upload
+from grants.services.reports import report_review, report_upload
+from grants.views.common import admin_required, beneficiary_lines, user_of
 from notifications.models import Status
 
 T = Tranche.Status
@@ -73,117 +78,6 @@ REPORT_BADGES = {
     Report.Status.ACCEPTED: "fr-badge--success",
     Report.Status.REJECTED: "fr-badge--error",
 }
-
-
-def _date_widget() -> forms.DateInput:
-    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-
-# --- forms (the services check the rest; their error keys match these fields) -------------------
-
-
-class PaymentRequestForm(forms.Form):
-    iban = forms.CharField(
-        label=gettext_lazy("IBAN du compte à créditer"),
-        max_length=50,
-        help_text=gettext_lazy(
-            "Celui du RIB de la structure cheffe de file, par exemple FR76 3000 6000 0112 3456 7890 189. "
-            "Il figure en entier sur la demande de versement."
-        ),
-        error_messages={"required": gettext_lazy("Indiquez l'IBAN du compte à créditer.")},
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
-    )
-
-
-class ReportUploadForm(forms.Form):
-    # Empty files reach the service, whose message names the file.
-    file = UploadFileField(
-        label=gettext_lazy("Fichier PDF"),
-        allow_empty_file=True,
-        widget=forms.FileInput(attrs={"accept": ".pdf,application/pdf"}),
-        error_messages={"required": gettext_lazy("Choisissez le fichier PDF à déposer.")},
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["file"].help_text = _("Format PDF. Taille maximale : %(size)d Mo.") % {
-            "size": REPORT_MAX_SIZE_MB
-        }
-
-
-class PayForm(forms.Form):
-    paid_on = forms.DateField(
-        label=gettext_lazy("Date du versement"),
-        widget=_date_widget(),
-        error_messages={"required": gettext_lazy("Indiquez la date du versement.")},
-    )
-    payment_reference = forms.CharField(
-        label=gettext_lazy("Référence du paiement"),
-        max_length=100,
-        help_text=gettext_lazy("Numéro de mandat ou de virement."),
-        error_messages={"required": gettext_lazy("Indiquez la référence du paiement.")},
-    )
-
-
-class CancelForm(forms.Form):
-    reason = forms.CharField(
-        label=gettext_lazy("Motif de l'annulation"),
-        widget=forms.Textarea(attrs={"rows": 2}),
-        error_messages={"required": gettext_lazy("L'annulation d'une tranche doit être motivée.")},
-    )
-
-
-class ReportReviewForm(forms.Form):
-    ACCEPT, REJECT = "accept", "reject"
-
-    decision = forms.ChoiceField(
-        label=gettext_lazy("Décision"),
-        choices=[(ACCEPT, gettext_lazy("Accepter")), (REJECT, gettext_lazy("À reprendre"))],
-        widget=forms.RadioSelect,
-        error_messages={
-            "required": gettext_lazy("Choisissez d'accepter le rapport ou de le faire reprendre.")
-        },
-    )
-    note = forms.CharField(
-        label=gettext_lazy("Observation"),
-        required=False,
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=gettext_lazy("Obligatoire pour un rapport à reprendre ; elle est envoyée au bénéficiaire."),
-    )
-
-
-class ScheduleForm(forms.Form):
-    """The schedule as a whole: one amount and one due date per year; only scheduled ones change."""
-
-    def __init__(self, *args: Any, tranches: list[Tranche], **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "echeancier")
-        super().__init__(*args, **kwargs)
-        self.tranches = tranches
-        for tranche in tranches:
-            year = tranche.year_index
-            fixed = tranche.status != T.SCHEDULED
-            self.fields[f"part_{year}"] = AmountField(
-                label=_("Montant de l'année %(year)d") % {"year": year},
-                initial=tranche.amount,
-                disabled=fixed,
-                error_messages={"required": _("Indiquez le montant de l'année %(year)d.") % {"year": year}},
-            )
-            self.fields[f"due_date_{year}"] = forms.DateField(
-                label=_("Échéance de l'année %(year)d") % {"year": year},
-                initial=tranche.due_date,
-                disabled=fixed,
-                widget=_date_widget(),
-                error_messages={"required": _("Indiquez l'échéance de l'année %(year)d.") % {"year": year}},
-            )
-
-    def years(self) -> list[tuple[Tranche, forms.BoundField, forms.BoundField]]:
-        return [(t, self[f"part_{t.year_index}"], self[f"due_date_{t.year_index}"]) for t in self.tranches]
-
-    def parts(self) -> list[Decimal]:
-        return [self.cleaned_data[f"part_{t.year_index}"] for t in self.tranches]
-
-    def due_dates(self) -> list[date]:
-        return [self.cleaned_data[f"due_date_{t.year_index}"] for t in self.tranches]
 
 
 # --- what the pages show ------------------------------------------------------------------------
@@ -220,10 +114,6 @@ class YearReports:
     slots: list[ReportSlot]
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
 def _active_grant(application: Application) -> Grant:
     return get_object_or_404(
         Grant.objects.select_related("application", "call"),
@@ -234,13 +124,13 @@ def _active_grant(application: Application) -> Grant:
 
 def _visible(request: HttpRequest, reference: str) -> tuple[Application, Grant]:
     """The dossier and its grant if the user may see the dossier; anyone else's is a 404."""
-    application = get_object_or_404(applications_visible_to(_user(request)), reference=reference)
+    application = get_object_or_404(applications_visible_to(user_of(request)), reference=reference)
     return application, _active_grant(application)
 
 
 def _reviewable(request: HttpRequest, reference: str) -> tuple[Application, Grant]:
     """The dossier and its grant if the user reviews the dossier (territory, or admin), else a 404."""
-    application = get_object_or_404(applications_reviewable_by(_user(request)), reference=reference)
+    application = get_object_or_404(applications_reviewable_by(user_of(request)), reference=reference)
     return application, _active_grant(application)
 
 
@@ -301,7 +191,7 @@ def _render_beneficiary(
     bound = bound or {}
     placed: set[str] = set()
     context = _page_base(application, grant)
-    beneficiary = is_beneficiary(_user(request), grant)
+    beneficiary = is_beneficiary(user_of(request), grant)
     agreement = context["agreement"]
     next_shown = False
     for row in context["rows"]:
@@ -342,7 +232,7 @@ def _render_manage(
 ) -> HttpResponse:
     bound = bound or {}
     placed: set[str] = set()
-    user = _user(request)
+    user = user_of(request)
     is_admin = has_role(user, Role.ADMIN)
     context = _page_base(application, grant)
     for row in context["rows"]:
@@ -441,7 +331,7 @@ def tranche_request_view(request: HttpRequest, reference: str, year: int) -> Htt
         )
         return _render_beneficiary(request, application, grant, {key: form}, refusal)
     try:
-        tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=_user(request))
+        tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=user_of(request))
     except ValidationError as error:
         if _names_a_field(error, form):
             error_to_form(form, error)
@@ -480,7 +370,7 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
             kind=kind,
             file=upload,
             filename=upload.name or "",
-            actor=_user(request),
+            actor=user_of(request),
         )
     except ValidationError as error:
         if _names_a_field(error, form):
@@ -505,7 +395,7 @@ def _private_file(handle: Any, filename: str) -> FileResponse:
 @login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
 @require_GET
 def report_download(request: HttpRequest, reference: str, report_id: int) -> FileResponse:
-    application = get_object_or_404(applications_visible_to(_user(request)), reference=reference)
+    application = get_object_or_404(applications_visible_to(user_of(request)), reference=reference)
     report = get_object_or_404(Report, pk=report_id, grant__application=application)
     try:
         handle = report.file.open("rb")
@@ -565,11 +455,25 @@ def tranche_validate_view(request: HttpRequest, reference: str, year: int) -> Ht
     application, grant = _reviewable(request, reference)
     tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
     try:
-        tranche_validate(tranche=tranche, actor=_user(request))
+        tranche_validate(tranche=tranche, actor=user_of(request))
     except ValidationError as error:
         return _refused(request, error, _manage_url(application))
     messages.success(request, _("La tranche de l'année %(year)d est validée.") % {"year": year})
     return redirect(_manage_url(application))
+
+
+F = TypeVar("F", PayForm, CancelForm)
+
+
+def _posted_to_tranche(
+    request: HttpRequest, reference: str, year: int, form_class: type[F], prefix: str
+) -> tuple[Application, Grant, Tranche, str, F]:
+    """A form posted about one tranche from the instruction page: the dossier and its grant
+    (reviewable by the user, else a 404), the tranche, the form's prefix and the bound form."""
+    application, grant = _reviewable(request, reference)
+    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
+    key = f"{prefix}-{year}"
+    return application, grant, tranche, key, form_class(request.POST, prefix=key)
 
 
 def payment_recap(
@@ -577,11 +481,9 @@ def payment_recap(
 ) -> Recap:
     """What recording a payment states: the amount paid, to whom, when, under which reference."""
     agreement = agreement_of(grant)
-    organisation = lead_organisation(application)
     row = _row(tranche)
     facts = [
-        (_("Dossier"), f"{application.reference} – {application.title}"),
-        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        *beneficiary_lines(application),
         (_("Convention"), agreement.number if agreement is not None else "—"),
         (_("Tranche"), _("Année %(year)d") % {"year": tranche.year_index}),
         (_("Montant versé"), format_money(tranche.amount)),
@@ -618,21 +520,20 @@ def payment_recap(
     )
 
 
-@role_required(can_use_admin_space)
+@admin_required
 @require_POST
 def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
     """Record a payment once its recap is confirmed; without the confirmation, only the recap."""
-    application, grant = _reviewable(request, reference)
-    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
-    key = f"versement-{year}"
-    form = PayForm(request.POST, prefix=key)
+    application, grant, tranche, key, form = _posted_to_tranche(
+        request, reference, year, PayForm, "versement"
+    )
     if not form.is_valid() or wants_edit(request):
         return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
     arguments = {
         "tranche": tranche,
         "paid_on": form.cleaned_data["paid_on"],
         "payment_reference": form.cleaned_data["payment_reference"],
-        "actor": _user(request),
+        "actor": user_of(request),
     }
     try:
         if not is_confirmed(request):
@@ -657,10 +558,8 @@ def cancellation_recap(
     live = sum(
         grant.tranches.exclude(status=Tranche.Status.CANCELLED).values_list("amount", flat=True), Decimal("0")
     )
-    organisation = lead_organisation(application)
     facts = [
-        (_("Dossier"), f"{application.reference} – {application.title}"),
-        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        *beneficiary_lines(application),
         (
             _("Tranche"),
             _("Année %(year)d (« %(status)s »)")
@@ -697,17 +596,16 @@ def cancellation_recap(
     )
 
 
-@role_required(can_use_admin_space)
+@admin_required
 @require_POST
 def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> HttpResponse:
     """Cancel a tranche once its recap is confirmed; without the confirmation, only the recap."""
-    application, grant = _reviewable(request, reference)
-    tranche = get_object_or_404(Tranche, grant=grant, year_index=year)
-    key = f"annulation-{year}"
-    form = CancelForm(request.POST, prefix=key)
+    application, grant, tranche, key, form = _posted_to_tranche(
+        request, reference, year, CancelForm, "annulation"
+    )
     if not form.is_valid() or wants_edit(request):
         return _render_manage(request, application, grant, {key: form}, _tranche_refusal(tranche))
-    arguments = {"tranche": tranche, "reason": form.cleaned_data["reason"], "actor": _user(request)}
+    arguments = {"tranche": tranche, "reason": form.cleaned_data["reason"], "actor": user_of(request)}
     try:
         if not is_confirmed(request):
             released = tranche_cancel_check(**arguments)
@@ -725,7 +623,7 @@ def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> Http
     return redirect(_manage_url(application))
 
 
-@role_required(can_use_admin_space)
+@admin_required
 @require_POST
 def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
     application, grant = _reviewable(request, reference)
@@ -734,7 +632,7 @@ def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
         refusal = _("L'échéancier ne peut plus être modifié : aucune tranche n'est encore prévue.")
         return _render_manage(request, application, grant, {"echeancier": form}, refusal)
     try:
-        schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=_user(request))
+        schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=user_of(request))
     except ValidationError as error:
         if hasattr(error, "error_dict"):
             error_to_form(form, error)
@@ -758,7 +656,7 @@ def report_review_view(request: HttpRequest, reference: str, report_id: int) -> 
         return _render_manage(request, application, grant, {key: form}, refusal)
     accept = form.cleaned_data["decision"] == ReportReviewForm.ACCEPT
     try:
-        report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=_user(request))
+        report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=user_of(request))
     except ValidationError as error:
         if _names_a_field(error, form):
             error_to_form(form, error)

@@ -7,7 +7,7 @@ and programme admins activate, complete, terminate or amend it (their views are 
 else with a 403). The services check the rest again; their errors go back next to the fields, or
 into a message when they refuse the action as a whole.
 
-The forms are small and used only here, so they live in this module.
+Their forms are in grants.forms.agreements.
 """
 
 from dataclasses import dataclass
@@ -19,28 +19,24 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Prefetch, QuerySet
-from django.forms import BoundField
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
-from accounts.permissions import can_use_admin_space, role_required
 from accounts.roles import has_role
-from applications.forms_documents import UploadFileField
-from applications.forms_review import AmountField
-from applications.selectors import applications_visible_to
 from applications.views.common import error_to_form
+from core.pagination import pagination_context
 from fabriques.models import Organisation, OrganisationMembership
-from grants.models import Agreement, AgreementStatusChange, Amendment, Tranche
+from grants.forms.agreements import AcceptForm, ActivateForm, AmendForm, SignedCopyForm, TerminateForm
+from grants.models import Agreement, Amendment, Tranche
+from grants.selectors.agreements import agreement_list_page, agreement_page_queryset, agreements_visible_to
 from grants.services.agreements import (
     CompletionPreview,
     TerminationPreview,
@@ -54,111 +50,31 @@ from grants.services.agreements import (
     agreement_upload_signed_copy,
     amendment_create,
     is_lead_legal_representative,
-    lead_organisation,
     termination_document,
 )
 from grants.services.envelope import add_years
 from grants.services.recipients import representative_recipients
+from grants.views.common import (
+    admin_required,
+    beneficiary_lines,
+    cancelled_tranches_table,
+    dossier_line,
+    user_of,
+)
 from notifications.models import Document, Status
 
 A = Agreement.Status
 
-
-# --- forms ---------------------------------------------------------------------------------------
-
-
-class AcceptForm(forms.Form):
-    confirm = forms.BooleanField(
-        label=gettext_lazy("J'ai lu la convention et je l'accepte au nom de la structure que je représente."),
-        error_messages={"required": gettext_lazy("Cochez la case pour accepter la convention.")},
-    )
-
-
-class SignedCopyForm(forms.Form):
-    # Empty files reach the service, whose message names the file.
-    file = UploadFileField(
-        label=gettext_lazy("Exemplaire signé (PDF)"),
-        allow_empty_file=True,
-        widget=forms.FileInput(attrs={"accept": "application/pdf,.pdf"}),
-        help_text=gettext_lazy("Format accepté : PDF. Son contenu est vérifié, pas seulement son nom."),
-        error_messages={"required": gettext_lazy("Choisissez le fichier PDF de l'exemplaire signé.")},
-    )
-
-
-class ActivateForm(forms.Form):
-    # Not required here: an empty number gets the service's own message.
-    commitment_number = forms.CharField(
-        label=gettext_lazy("Numéro d'engagement juridique"),
-        max_length=50,
-        required=False,
-        help_text=gettext_lazy("Il figure sur chaque demande de paiement."),
-    )
-
-
-class TerminateForm(forms.Form):
-    reason = forms.CharField(
-        label=gettext_lazy("Motifs de la résiliation"),
-        required=False,
-        max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        help_text=gettext_lazy("Ils sont imprimés dans la décision de résiliation envoyée au bénéficiaire."),
-    )
-    clawback_amount = AmountField(
-        label=gettext_lazy("Montant à reverser (en euros)"),
-        required=False,
-        help_text=gettext_lazy("Au plus ce qui a déjà été versé. Laissez vide si rien n'est à reverser."),
-    )
-
-    def clawback(self) -> Decimal:
-        value = self.cleaned_data.get("clawback_amount")
-        return value if value is not None else Decimal("0")
-
-
-class AmendForm(forms.Form):
-    """The new amount and its breakdown by year; field names match the service's error keys."""
-
-    amount = AmountField(
-        label=gettext_lazy("Nouveau montant de la subvention (en euros)"),
-        error_messages={"required": gettext_lazy("Indiquez le nouveau montant, par exemple 120 000.")},
-    )
-    reason = forms.CharField(
-        label=gettext_lazy("Motifs de l'avenant"),
-        required=False,
-        max_length=10000,
-        widget=forms.Textarea(attrs={"rows": 3}),
-    )
-
-    def __init__(self, *args: Any, years: int, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.years = years
-        for year in range(1, years + 1):
-            self.fields[f"yearly_{year}"] = AmountField(
-                label=_("Tranche de l'année %(year)d") % {"year": year},
-                error_messages={"required": _("Indiquez le montant de l'année %(year)d.") % {"year": year}},
-            )
-
-    def yearly_fields(self) -> list[BoundField]:
-        return [self[f"yearly_{year}"] for year in range(1, self.years + 1)]
-
-    def yearly(self) -> list[Decimal]:
-        return [self.cleaned_data[f"yearly_{year}"] for year in range(1, self.years + 1)]
+# Rows per page of the agreements' list.
+AGREEMENTS_PER_PAGE = 50
 
 
 # --- lookups -------------------------------------------------------------------------------------
 
 
-def _user(request: HttpRequest) -> User:
-    return request.user  # type: ignore[return-value]
-
-
-def agreements_visible_to(user: User) -> QuerySet[Agreement]:
-    """The agreements of the dossiers the user may see: any other number is a 404."""
-    return Agreement.objects.filter(grant__application__in=applications_visible_to(user))
-
-
 def visible_agreement(request: HttpRequest, number: str) -> Agreement:
     return get_object_or_404(
-        agreements_visible_to(_user(request)).select_related(
+        agreements_visible_to(user_of(request)).select_related(
             "grant__application__call", "grant__application__created_by", "document", "accepted_by"
         ),
         number=number,
@@ -224,7 +140,7 @@ def render_agreement(
     A refused form the page no longer offers (the agreement moved on) is not dropped in silence:
     `refusal` says why, as a message.
     """
-    user = _user(request)
+    user = user_of(request)
     grant = agreement.grant
     application = grant.application
     lead = _lead_side(agreement, user)
@@ -271,25 +187,8 @@ def render_agreement(
     return render(request, "grants/agreements/detail.html", context)
 
 
-def _with_page_relations(queryset: QuerySet[Agreement]) -> QuerySet[Agreement]:
-    """Everything the page shows, in a fixed number of queries."""
-    return queryset.prefetch_related(
-        "grant__application__members__organisation__memberships__user",
-        Prefetch("grant__tranches", queryset=Tranche.objects.order_by("year_index")),
-        Prefetch("grant__amendments", queryset=Amendment.objects.select_related("document", "decided_by")),
-        Prefetch("status_changes", queryset=AgreementStatusChange.objects.select_related("actor")),
-    )
-
-
 def _page_agreement(request: HttpRequest, number: str) -> Agreement:
-    return get_object_or_404(
-        _with_page_relations(
-            agreements_visible_to(_user(request)).select_related(
-                "grant__application__call", "document", "accepted_by"
-            )
-        ),
-        number=number,
-    )
+    return get_object_or_404(agreement_page_queryset(user_of(request)), number=number)
 
 
 @login_required  # applicants, instructors and admins: the scoped lookup decides (else a 404)
@@ -301,16 +200,17 @@ def agreement_detail(request: HttpRequest, number: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "HEAD"])
 def agreement_list(request: HttpRequest) -> HttpResponse:
-    """The agreements the user may see: their structures' for applicants, every one for admins."""
-    agreements = list(
-        agreements_visible_to(_user(request))
-        .select_related("grant__application", "grant__call")
-        .order_by("-created_at")[:500]
+    """The agreements the user may see: their structures' for applicants, every one for admins.
+
+    Paginated, never cut: a programme admin sees every agreement of the programme, page by page.
+    """
+    page = agreement_list_page(
+        user=user_of(request), number=request.GET.get("page"), per_page=AGREEMENTS_PER_PAGE
     )
     return render(
         request,
         "grants/agreements/list.html",
-        {"title": _("Conventions"), "agreements": agreements},
+        {"title": _("Conventions"), "agreements": page.object_list, **pagination_context(page)},
     )
 
 
@@ -326,14 +226,14 @@ def agreement_accept_view(request: HttpRequest, number: str) -> HttpResponse:
                 "number": agreement.number,
                 "status": agreement.get_status_display(),
             }
-        elif not is_lead_legal_representative(_user(request), agreement.grant.application):
+        elif not is_lead_legal_representative(user_of(request), agreement.grant.application):
             refusal = _(
                 "Seul le représentant légal de la structure chef de file peut accepter la convention "
                 "au nom de la structure."
             )
         return render_agreement(request, _page_agreement(request, number), refusal, accept_form=form)
     try:
-        agreement_accept(agreement=agreement, actor=_user(request))
+        agreement_accept(agreement=agreement, actor=user_of(request))
     except (ValidationError, PermissionDenied) as error:
         return _refused(request, agreement, error)
     messages.success(
@@ -353,7 +253,7 @@ def agreement_signed_copy_view(request: HttpRequest, number: str) -> HttpRespons
         upload = form.cleaned_data["file"]
         try:
             agreement_upload_signed_copy(
-                agreement=agreement, file=upload, filename=upload.name or "", actor=_user(request)
+                agreement=agreement, file=upload, filename=upload.name or "", actor=user_of(request)
             )
         except PermissionDenied as error:
             return _refused(request, agreement, error)
@@ -445,8 +345,6 @@ def agreement_signed_copy_download(request: HttpRequest, number: str) -> FileRes
 
 # --- the programme's actions ---------------------------------------------------------------------
 
-admin_required = role_required(can_use_admin_space)
-
 
 def activation_recap(
     agreement: Agreement, user: User, commitment_number: str, starts_on: date, ends_on: date
@@ -481,7 +379,7 @@ def activation_recap(
         confirm_label=_("Confirmer l'activation de la convention"),
         lines=lines(
             [
-                (_("Dossier"), f"{application.reference} – {application.title}"),
+                dossier_line(application),
                 (_("Bénéficiaire"), lead.organisation.name if lead.organisation else "—"),
                 (_("Montant de la subvention"), format_money(grant.committed)),
                 (_("Numéro d'engagement juridique"), commitment_number),
@@ -524,15 +422,15 @@ def agreement_activate_view(request: HttpRequest, number: str) -> HttpResponse:
                 commitment, starts_on, ends_on = agreement_activation_check(
                     agreement=agreement,
                     commitment_number=form.cleaned_data["commitment_number"],
-                    actor=_user(request),
+                    actor=user_of(request),
                 )
                 return recap_response(
-                    request, activation_recap(agreement, _user(request), commitment, starts_on, ends_on)
+                    request, activation_recap(agreement, user_of(request), commitment, starts_on, ends_on)
                 )
             agreement_activate(
                 agreement=agreement,
                 commitment_number=form.cleaned_data["commitment_number"],
-                actor=_user(request),
+                actor=user_of(request),
             )
         except ValidationError as error:
             if _is_blocking(error):
@@ -553,12 +451,9 @@ def _agreement_url(agreement: Agreement) -> str:
 
 def _beneficiary_lines(agreement: Agreement) -> list[tuple[str, str]]:
     grant = agreement.grant
-    application = grant.application
-    organisation = lead_organisation(application)
     return [
         (_("Convention"), agreement.number),
-        (_("Dossier"), f"{application.reference} – {application.title}"),
-        (_("Bénéficiaire"), organisation.name if organisation is not None else "—"),
+        *beneficiary_lines(grant.application),
         (_("Montant de la subvention"), format_money(grant.committed)),
     ]
 
@@ -613,9 +508,9 @@ def agreement_complete_view(request: HttpRequest, number: str) -> HttpResponse:
     agreement = visible_agreement(request, number)
     try:
         if not is_confirmed(request):
-            preview = agreement_completion_check(agreement=agreement, actor=_user(request))
+            preview = agreement_completion_check(agreement=agreement, actor=user_of(request))
             return recap_response(request, completion_recap(agreement, preview))
-        agreement_complete(agreement=agreement, actor=_user(request))
+        agreement_complete(agreement=agreement, actor=user_of(request))
     except ValidationError as error:
         return _refused(request, agreement, error)
     messages.success(request, _("La convention %(number)s est soldée.") % {"number": agreement.number})
@@ -646,16 +541,16 @@ def termination_recap(agreement: Agreement, reason: str, preview: TerminationPre
         action_url=reverse("grants:agreement-terminate", kwargs={"number": agreement.number}),
         confirm_label=_("Confirmer la résiliation"),
         lines=lines(facts),
-        table_caption=_("Tranches annulées"),
-        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
-        table_rows=[
-            (
-                _("Année %(year)d") % {"year": tranche.year_index},
-                format_money(tranche.amount),
-                tranche.get_status_display(),
-            )
-            for tranche in preview.cancelled
-        ],
+        **cancelled_tranches_table(
+            [
+                (
+                    _("Année %(year)d") % {"year": tranche.year_index},
+                    format_money(tranche.amount),
+                    tranche.get_status_display(),
+                )
+                for tranche in preview.cancelled
+            ]
+        ),
         notified=[
             _(
                 "La décision de résiliation, avec ses motifs et ses suites financières, est envoyée par "
@@ -681,7 +576,7 @@ def agreement_terminate_view(request: HttpRequest, number: str) -> HttpResponse:
             "agreement": agreement,
             "reason": form.cleaned_data["reason"],
             "clawback_amount": form.clawback(),
-            "actor": _user(request),
+            "actor": user_of(request),
         }
         try:
             if not is_confirmed(request):
@@ -739,7 +634,7 @@ def agreement_amend_view(request: HttpRequest, number: str) -> HttpResponse:
                 new_amount=form.cleaned_data["amount"],
                 yearly=form.yearly(),
                 reason=form.cleaned_data["reason"],
-                actor=_user(request),
+                actor=user_of(request),
             )
         except ValidationError as error:
             if _is_blocking(error):

@@ -1,40 +1,32 @@
-"""Steering pages, and the decisions on dossiers (an award creates the grant and commits the envelope).
+"""The decisions on a dossier (an award creates the grant and commits the envelope), and its reopening.
 
 The decision views reuse the instruction page of applications.views.review: its scoped lookup
 (a dossier out of the user's territory is a 404), its error handling and its page, re-rendered
 with the bound form when a decision is refused.
 """
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.formatting import format_money
-from accounts.models import User
-from accounts.permissions import can_use_admin_space, role_required
 from applications.forms_review import (
     AWARD,
     CLOSE,
     REFUSE,
     AwardForm,
-    BulkDecisionForm,
     CloseForm,
     RefuseForm,
     ReopenForm,
 )
 from applications.models import Application
-from applications.next_steps import staff_todo
-from applications.selectors import applications_reviewable_by
 from applications.views.review import (
     refused_action_response,
     render_review_detail,
@@ -42,38 +34,25 @@ from applications.views.review import (
     review_required,
     reviewable_application,
 )
-from grants.selectors_envelope import accounts_overview, calls_with_dossier_counts
 from grants.services import (
     application_award,
     application_close,
     application_refuse,
     application_reopen,
-    decisions_bulk,
 )
-from grants.services.bulk_decisions import BulkPreviewRow, decisions_bulk_preview
 from grants.services.decisions import AwardPreview, award_preview, decision_check
 from grants.services.recipients import decision_recipients
 from grants.services.reopening import ReopenPreview, reopen_preview
-
-
-@role_required(can_use_admin_space)
-def admin_home(request: HttpRequest) -> HttpResponse:
-    return render(
-        request,
-        "grants/admin_home.html",
-        {
-            "title": _("Pilotage du programme"),
-            "overview": accounts_overview(),
-            "calls": calls_with_dossier_counts(),
-            "todo": staff_todo(request.user),  # type: ignore[arg-type]
-        },
-    )
-
+from grants.views.common import (
+    cancelled_tranches_table,
+    dossier_line,
+    user_of,
+)
 
 # --- the recaps shown before a decision ---------------------------------------------------------
 
 
-def _lead_names(application: Application) -> tuple[str, str]:
+def lead_names(application: Application) -> tuple[str, str]:
     """The lead structure's name and its legal representative's name (either may be empty)."""
     lead = application.members.select_related("organisation").filter(is_lead=True).first()
     if lead is None:
@@ -89,7 +68,7 @@ def _lead_names(application: Application) -> tuple[str, str]:
 
 
 def _letter_notified(application: Application) -> list[str]:
-    structure, representative = _lead_names(application)
+    structure, representative = lead_names(application)
     if structure and representative:
         first = _(
             "Le représentant légal de %(structure)s (%(name)s) recevra la lettre de décision par courriel."
@@ -107,9 +86,9 @@ def _letter_notified(application: Application) -> list[str]:
 
 
 def _dossier_lines(application: Application) -> list[tuple[str, str]]:
-    structure, _representative = _lead_names(application)
+    structure, _representative = lead_names(application)
     return [
-        (_("Dossier"), f"{application.reference} – {application.title}"),
+        dossier_line(application),
         (_("Structure cheffe de file"), structure or "—"),
         (_("Appel"), application.call.title),
     ]
@@ -223,7 +202,7 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
     yearly split, who receives the letter, what cannot be undone), whose « Confirmer » posts again.
     """
     application = reviewable_application(request, reference)
-    user = cast(User, request.user)
+    user = user_of(request)
     decision = request.POST.get("decision")
     confirmed = is_confirmed(request)
     if decision == AWARD:
@@ -346,12 +325,12 @@ def reopen_recap(application: Application, reason: str, preview: ReopenPreview) 
         action_url=reverse("grants:review-reopen", kwargs={"reference": application.reference}),
         confirm_label=_("Confirmer la réouverture"),
         lines=lines(facts),
-        table_caption=_("Tranches annulées"),
-        table_header=(_("Tranche"), _("Montant"), _("État actuel")),
-        table_rows=[
-            (_("Année %(year)d") % {"year": year}, format_money(amount), label)
-            for year, amount, label in preview.tranches
-        ],
+        **cancelled_tranches_table(
+            [
+                (_("Année %(year)d") % {"year": year}, format_money(amount), label)
+                for year, amount, label in preview.tranches
+            ]
+        ),
         notified=notified,
         irreversible=irreversible,
     )
@@ -362,7 +341,7 @@ def reopen_recap(application: Application, reason: str, preview: ReopenPreview) 
 def review_reopen(request: HttpRequest, reference: str) -> HttpResponse:
     """An admin sends a decided dossier back to review, with a reason, once its recap is confirmed."""
     application = reviewable_application(request, reference)
-    user = cast(User, request.user)
+    user = user_of(request)
     form = ReopenForm(request.POST)
     if not form.is_valid() or wants_edit(request):
         return render_review_detail(request, application, reopen_form=form)
@@ -380,229 +359,3 @@ def review_reopen(request: HttpRequest, reference: str) -> HttpResponse:
         % {"reference": application.reference},
     )
     return redirect(review_detail_url(application))
-
-
-# --- bulk decisions ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BulkRow:
-    reference: str
-    done: bool
-    message: str
-
-
-def _yearly_text(preview: AwardPreview) -> str:
-    """« 2026 : 100 000 € (dont bonus 50 000 €) », one line a year: the tranches as the award builds them."""
-    parts = []
-    for index, (year, part) in enumerate(zip(preview.calendar_years, preview.yearly, strict=True), start=1):
-        if index == 1 and preview.bonus:
-            parts.append(
-                _("%(year)d : %(amount)s (dont bonus %(bonus)s)")
-                % {
-                    "year": year,
-                    "amount": format_money(part + preview.bonus),
-                    "bonus": format_money(preview.bonus),
-                }
-            )
-        else:
-            parts.append(_("%(year)d : %(amount)s") % {"year": year, "amount": format_money(part)})
-    return "\n".join(parts)
-
-
-def bulk_recap(
-    form: BulkDecisionForm, previews: list[BulkPreviewRow], missing: list[str], action_url: str
-) -> Recap:
-    decision = form.cleaned_data["decision"]
-    amount = form.cleaned_data["amount"]
-    reasons = form.cleaned_data["reasons"]
-    label = dict(BulkDecisionForm.base_fields["decision"].choices)[decision]  # type: ignore[attr-defined]
-    rows = []
-    for row in previews:
-        application = row.application
-        structure, _representative = _lead_names(application)
-        cells: tuple[str, ...] = (application.reference, application.title, structure or "—")
-        if decision == AWARD:
-            preview = row.preview
-            if preview is not None and row.remaining_after is not None:
-                cells = (
-                    *cells,
-                    format_money(preview.amount),
-                    format_money(preview.bonus) if preview.bonus else "—",
-                    _yearly_text(preview),
-                    format_money(row.remaining_after),
-                )
-            else:
-                cells = (*cells, "—", "—", "—", "—")
-        outcome = _("Sera refusé : %(reason)s") % {"reason": row.refusal} if row.refusal else _("Sera décidé")
-        rows.append((*cells, outcome))
-    header: tuple[str, ...] = (_("Dossier"), _("Projet"), _("Structure cheffe de file"))
-    if decision == AWARD:
-        header = (
-            *header,
-            _("Montant attribué"),
-            _("Bonus FNT"),
-            _("Répartition par année"),
-            _("Reste sur l'enveloppe après cette attribution"),
-        )
-    header = (*header, _("Résultat prévu"))
-    facts = [(_("Décision"), str(label))]
-    doable = [row for row in previews if row.done]
-    refused = [row for row in previews if not row.done]
-    if decision == AWARD:
-        facts.append(
-            (
-                _("Montant"),
-                _("%(amount)s pour chaque dossier") % {"amount": format_money(amount)}
-                if amount
-                else _("Le montant demandé par chaque dossier, réparti comme il l'a demandé"),
-            )
-        )
-        committed = sum(
-            (row.preview.amount + row.preview.bonus for row in doable if row.preview is not None),
-            Decimal("0"),
-        )
-        facts.append((_("Total engagé (bonus compris)"), format_money(committed)))
-        # The remainder of each call's envelope once every award of the list is committed.
-        last: dict[int, tuple[str, Decimal]] = {}
-        for row in doable:
-            if row.remaining_after is not None:
-                last[row.application.call_id] = (row.application.call.title, row.remaining_after)
-        for title, remainder in last.values():
-            facts.append(
-                (
-                    _("Reste à engager sur l'enveloppe de « %(call)s » après toutes ces attributions")
-                    % {"call": title},
-                    format_money(remainder),
-                )
-            )
-    elif reasons.strip():
-        facts.append((_("Motifs, les mêmes pour chaque dossier"), reasons.strip()))
-    if refused:
-        facts.append(
-            (
-                _("Dossiers qui seront refusés (motif dans le tableau)"),
-                ", ".join(row.application.reference for row in refused),
-            )
-        )
-    if missing:
-        facts.append((_("Références introuvables ou hors de votre périmètre (ignorées)"), ", ".join(missing)))
-    count = len(previews)
-    if decision == CLOSE:
-        notified = [
-            _(
-                "Pour chaque dossier, le porteur et les membres de la structure cheffe de file sont "
-                "prévenus du classement sans suite par courriel, avec le motif (sans lettre de décision)."
-            )
-        ]
-    else:
-        notified = [
-            _(
-                "Pour chaque dossier, le représentant légal et les membres de la structure cheffe de "
-                "file recevront la lettre de décision par courriel."
-            )
-        ]
-    irreversible = [
-        _(
-            "Chaque dossier est décidé séparément : une décision refusée pour un dossier "
-            "n'empêche pas les autres."
-        ),
-        _("Seul un administrateur du programme pourra rouvrir un dossier décidé, avec un motif."),
-    ]
-    if decision == AWARD:
-        irreversible.insert(0, _("Les montants sont engagés sur l'enveloppe et les conventions établies."))
-    return Recap(
-        title=_("Confirmer la décision groupée"),
-        intro=ngettext(
-            "Vous allez appliquer la décision « %(decision)s » à %(count)d dossier.",
-            "Vous allez appliquer la décision « %(decision)s » à %(count)d dossiers.",
-            count,
-        )
-        % {"decision": label, "count": count},
-        action_url=action_url,
-        confirm_label=ngettext(
-            "Confirmer la décision pour %(count)d dossier",
-            "Confirmer la décision pour %(count)d dossiers",
-            count,
-        )
-        % {"count": count},
-        lines=lines(facts),
-        table_caption=_("Dossiers concernés"),
-        table_header=header,
-        table_rows=rows,
-        notified=notified,
-        irreversible=irreversible,
-    )
-
-
-def _bulk_decide(
-    request: HttpRequest, form: BulkDecisionForm, user: User
-) -> list[BulkRow] | HttpResponse | None:
-    """The recap (a response), the rows of a confirmed decision, or None with an error on the form."""
-    references = form.reference_list()
-    found = {
-        application.reference: application
-        for application in applications_reviewable_by(user)
-        .filter(reference__in=references)
-        .select_related("call", "created_by")
-    }
-    if not found:
-        form.add_error("references", _("Aucun de ces dossiers n'est dans votre périmètre d'instruction."))
-        return None
-    if not is_confirmed(request):
-        previews = decisions_bulk_preview(
-            applications=[found[reference] for reference in references if reference in found],
-            decision=form.cleaned_data["decision"],
-            actor=user,
-            reasons=form.cleaned_data["reasons"],
-            amount=form.cleaned_data["amount"],
-        )
-        return recap_response(
-            request,
-            bulk_recap(
-                form,
-                previews,
-                [reference for reference in references if reference not in found],
-                reverse("grants:review-bulk"),
-            ),
-        )
-    results = decisions_bulk(
-        applications=[found[reference] for reference in references if reference in found],
-        decision=form.cleaned_data["decision"],
-        actor=user,
-        reasons=form.cleaned_data["reasons"],
-        amount=form.cleaned_data["amount"],
-    )
-    by_reference = {result.reference: result for result in results}
-    rows = []
-    for reference in references:
-        result = by_reference.get(reference)
-        if result is None:
-            rows.append(BulkRow(reference, False, _("Dossier introuvable ou hors de votre périmètre.")))
-        else:
-            rows.append(BulkRow(result.reference, result.done, result.message))
-    return rows
-
-
-@review_required
-@require_http_methods(["GET", "HEAD", "POST"])
-def review_bulk(request: HttpRequest) -> HttpResponse:
-    """One decision on several dossiers, after its recap: each is decided or refused on its own."""
-    user = cast(User, request.user)
-    form = BulkDecisionForm(request.POST or None)
-    rows: list[BulkRow] | None = None
-    if request.method == "POST" and form.is_valid() and not wants_edit(request):
-        outcome = _bulk_decide(request, form, user)
-        if isinstance(outcome, HttpResponse):
-            return outcome
-        rows = outcome
-    return render(
-        request,
-        "applications/review/bulk.html",
-        {
-            "title": _("Décisions groupées"),
-            "form": form,
-            "rows": rows,
-            "done_count": sum(1 for row in rows if row.done) if rows is not None else 0,
-        },
-    )

@@ -1,18 +1,18 @@
 """Exports of a call for programme admins, and the public list of its laureates.
 
 - CSV files (tranches, grants, open data) are streamed as they are read: a StreamingHttpResponse
-  over the row generators of grants.exports, one query whatever the size of the call.
-- The XLSX workbook is built in the background (grants.tasks_exports); the job is an ExportJob row
+  over the row generators of grants.selectors.exports, one query whatever the size of the call.
+- The XLSX workbook is built in the background (grants.tasks.exports); the job is an ExportJob row
   (grants.export_jobs) whose progress is shown by a fragment that htmx polls every 2 seconds, with
   a download link once ready. With the broker down, the row is still written and the page says
   the export will start once the queue is back.
 - The PDF summary is a notifications.Document row rendered by the document task; same polling.
 - Files are served by views that check the admin role, never from a media URL.
-Every export leaves an audit row (grants.exports.export_record).
+Every export leaves an audit row (grants.services.exports.export_record).
 """
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
@@ -26,30 +26,30 @@ from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.models import User
-from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
 from grants.export_jobs import export_job_create
-from grants.exports import (
-    BUDGET_REPORT_ACTION,
-    OPEN_DATA_ACTION,
-    PDF_KIND,
-    XLSX_CONTENT_TYPE,
-    csv_stream,
-    export_record,
+from grants.models import ExportJob
+from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
+from grants.selectors.exports import (
     grant_columns,
     labels,
     laureate_rows,
-    pdf_summary_request,
     report_rows_grants,
     report_rows_tranches,
     tranche_columns,
 )
-from grants.models import ExportJob
-from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
+from grants.services.exports import (
+    BUDGET_REPORT_ACTION,
+    OPEN_DATA_ACTION,
+    export_record,
+    pdf_summary_request,
+)
+from grants.views.common import (
+    admin_required,
+    user_of,
+)
+from grants.writers import PDF_KIND, XLSX_CONTENT_TYPE, csv_stream
 from notifications.models import Document, Status
-
-admin_required = role_required(can_use_admin_space)
 
 
 def _private(response: HttpResponse | StreamingHttpResponse | FileResponse) -> None:
@@ -93,7 +93,7 @@ def export_csv(request: HttpRequest, slug: str, rows: str) -> StreamingHttpRespo
     else:
         raise Http404
     export_record(
-        actor=cast(User, request.user),
+        actor=user_of(request),
         call=call,
         action=BUDGET_REPORT_ACTION,
         data={"format": "csv", "rows": rows},
@@ -114,7 +114,7 @@ def export_open_data(request: HttpRequest, slug: str) -> HttpResponse | Streamin
     except OpenDataError as error:
         messages.error(request, str(error))
         return redirect("grants:export-index")
-    export_record(actor=cast(User, request.user), call=call, action=OPEN_DATA_ACTION, data={"format": "csv"})
+    export_record(actor=user_of(request), call=call, action=OPEN_DATA_ACTION, data={"format": "csv"})
     chunks = csv_stream(table, OPEN_DATA_COLUMNS, delimiter=",")
     return _csv_response(chunks, _dated(call, "donnees-essentielles-subventions", "csv"))
 
@@ -126,7 +126,7 @@ def export_open_data(request: HttpRequest, slug: str) -> HttpResponse | Streamin
 @require_POST
 def export_xlsx_start(request: HttpRequest, slug: str) -> HttpResponse:
     call = get_object_or_404(Call, slug=slug)
-    job = export_job_create(call=call, actor=cast(User, request.user))
+    job = export_job_create(call=call, actor=user_of(request))
     return redirect("grants:export-job", job_id=job.pk)
 
 
@@ -197,7 +197,7 @@ def export_job_download(request: HttpRequest, job_id: UUID) -> FileResponse:
 @require_POST
 def export_pdf_start(request: HttpRequest, slug: str) -> HttpResponse:
     call = get_object_or_404(Call, slug=slug)
-    document = pdf_summary_request(call=call, actor=cast(User, request.user))
+    document = pdf_summary_request(call=call, actor=user_of(request))
     return redirect("grants:export-pdf", document_id=document.pk)
 
 

@@ -13,7 +13,12 @@ from grants.services.snapshots import (
 )
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=5)
+@shared_task(
+    name="grants.tasks_envelope.envelope_daily_task",
+    autoretry_for=(OperationalError,),
+    retry_backoff=60,
+    max_retries=5,
+)
 def envelope_daily_task() -> dict[str, int]:
     """Both services are idempotent per call and day: a retried or repeated run does nothing twice."""
     day = timezone.localdate()
@@ -26,7 +31,12 @@ def envelope_daily_task() -> dict[str, int]:
     return {"snapshots": snapshots, "alerts": alerts}
 
 
-@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=5)
+@shared_task(
+    name="grants.tasks_envelope.envelope_check_task",
+    autoretry_for=(OperationalError,),
+    retry_backoff=60,
+    max_retries=5,
+)
 def envelope_check_task() -> dict[str, int]:
     """`manage.py envelope_check` for every call (closed ones too: their money still moves), with an
     e-mail to the programme admins per drifting call, once a day (the e-mail's key names the day)."""

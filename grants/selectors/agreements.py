@@ -1,0 +1,57 @@
+"""Reads of the grant agreements: always through the dossiers the user may see."""
+
+from django.core.paginator import Page
+from django.db.models import Count, Prefetch, QuerySet, Window
+
+from accounts.models import User
+from applications.selectors import applications_visible_to
+from core.pagination import CountedPaginator
+from grants.models import Agreement, AgreementStatusChange, Amendment, Tranche
+
+
+def agreements_visible_to(user: User) -> QuerySet[Agreement]:
+    """The agreements of the dossiers the user may see: any other number is a 404."""
+    return Agreement.objects.filter(grant__application__in=applications_visible_to(user))
+
+
+def agreement_list_for(user: User) -> QuerySet[Agreement]:
+    """The list page's rows, newest first (the page paginates them: no row is left out)."""
+    return (
+        agreements_visible_to(user)
+        .select_related("grant__application", "grant__call")
+        .order_by("-created_at", "-pk")
+    )
+
+
+def agreement_list_page(*, user: User, number: str | None, per_page: int) -> Page[Agreement]:
+    """One page of the list, and how many rows in all, in one query (a window count) rather than a
+    COUNT and a SELECT. A number that is not a page gives the first; one past the end, the last
+    (as `Paginator.get_page`)."""
+    queryset = agreement_list_for(user)
+    try:
+        wanted = max(int(number or 1), 1)
+    except ValueError:
+        wanted = 1
+    start = (wanted - 1) * per_page
+    rows = list(queryset.annotate(list_total=Window(expression=Count("pk")))[start : start + per_page])
+    total = rows[0].list_total if rows else queryset.count()
+    paginator = CountedPaginator(queryset, per_page, count=total)
+    if not rows:
+        return paginator.get_page(paginator.num_pages if total else 1)
+    return Page(rows, wanted, paginator)
+
+
+def agreement_page_queryset(user: User) -> QuerySet[Agreement]:
+    """Everything the agreement's page shows, in a fixed number of queries."""
+    return (
+        agreements_visible_to(user)
+        .select_related("grant__application__call", "document", "accepted_by")
+        .prefetch_related(
+            "grant__application__members__organisation__memberships__user",
+            Prefetch("grant__tranches", queryset=Tranche.objects.order_by("year_index")),
+            Prefetch(
+                "grant__amendments", queryset=Amendment.objects.select_related("document", "decided_by")
+            ),
+            Prefetch("status_changes", queryset=AgreementStatusChange.objects.select_related("actor")),
+        )
+    )
