@@ -8,11 +8,11 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.formatting import format_percent, french_sorted
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
 from applications.rules import budget_errors
+from core.formatting import format_percent, french_sorted
 from fabriques.models import Departement, Region
 from fabriques.selectors import departements_in_scope
 

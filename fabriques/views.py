@@ -6,8 +6,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from accounts.formatting import french_sorted
 from accounts.permissions import can_use_applicant_space, role_required
+from core.formatting import french_sorted
 from fabriques.forms import OrganisationCreateForm, OrganisationForm
 from fabriques.selectors import organisations_of
 from fabriques.services import ORGANISATION_FIELDS, organisation_create, organisation_update

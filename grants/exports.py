@@ -62,11 +62,11 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from accounts.formatting import format_date, format_money, french_sorted
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, Member
 from config.db_routers import reading_from_replica
+from core.formatting import format_date, format_money, french_sorted
 from grants.models import Agreement, Grant, Tranche
 from notifications.models import Document
 from notifications.pdf import render_pdf

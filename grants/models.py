@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.formatting import format_money
 from applications.models import Application, Call
+from core.formatting import format_money
 
 
 class Grant(models.Model):

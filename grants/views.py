@@ -19,7 +19,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_money
 from accounts.models import User
 from accounts.permissions import can_use_admin_space, role_required
 from applications.forms_review import (
@@ -42,6 +41,7 @@ from applications.views.review import (
     review_required,
     reviewable_application,
 )
+from core.formatting import format_money
 from grants.selectors_envelope import accounts_overview, calls_with_dossier_counts
 from grants.services import (
     application_award,

@@ -31,7 +31,6 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.permissions import can_use_admin_space, role_required
 from accounts.roles import has_role
@@ -39,6 +38,7 @@ from applications.forms_documents import UploadFileField
 from applications.forms_review import AmountField
 from applications.selectors import applications_visible_to
 from applications.views.common import error_to_form
+from core.formatting import format_date, format_money
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, AgreementStatusChange, Amendment, Tranche
 from grants.services.agreements import (

@@ -7,13 +7,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_datetime, format_money, format_percent
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, StatusChange, Wave
 from applications.rules import budget_totals
 from applications.selectors import Territory, application_completeness, application_territory
 from applications.workflow import can_move, transition
+from core.formatting import format_date, format_datetime, format_money, format_percent
 from notifications.services import document_request, email_queue
 
 RECEIPT_TEMPLATE = "pdf/receipt.html"

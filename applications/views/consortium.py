@@ -15,7 +15,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.formatting import format_percent
 from accounts.models import User
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.forms_consortium import MemberShareForm, PartnerForm
@@ -30,6 +29,7 @@ from applications.views.common import (
     get_editable_application,
     get_visible_application,
 )
+from core.formatting import format_percent
 
 PAGE_TEMPLATE = "applications/consortium.html"
 PARTIAL_TEMPLATE = "applications/partials/consortium_members.html"

@@ -13,7 +13,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response
-from accounts.formatting import format_money
 from accounts.models import User
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.forms import (
@@ -53,6 +52,7 @@ from applications.views.common import (
     get_editable_application,
     get_visible_application,
 )
+from core.formatting import format_money
 from fabriques.models import TiersLieu
 from fabriques.selectors import CENSUS_RESULTS, census_search, organisations_of
 from fabriques.services import tiers_lieu_create

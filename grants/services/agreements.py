@@ -32,13 +32,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money, format_percent
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Application, Member, ReferenceCounter
 from applications.services.attachments import checked_mime, sanitise_filename
 from applications.services.review import ensure_reviewer
+from core.formatting import format_date, format_money, format_percent
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
 from grants.services.envelope import (

@@ -23,12 +23,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Member
 from applications.services.review import ensure_no_conflict, ensure_reviewer
+from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope

@@ -11,8 +11,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
+from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.envelope import add_years
 from grants.services.payments import beneficiary_emails

@@ -17,12 +17,12 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Application, Call, StatusChange
 from applications.workflow import DECIDED_STATES, transition
+from core.formatting import format_money
 from grants.models import Agreement, Grant, Tranche
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
 from grants.services.recipients import instructor_recipients, representative_recipients

@@ -15,9 +15,9 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money, format_percent
 from accounts.models import Role, User
 from applications.models import Call
+from core.formatting import format_date, format_money, format_percent
 from grants.models import EnvelopeSnapshot
 from grants.selectors_envelope import envelope_totals
 from grants.services.envelope import envelope_drift_lines, envelope_recount

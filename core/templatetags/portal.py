@@ -3,7 +3,7 @@ from decimal import Decimal
 
 from django import template
 
-from accounts.formatting import (
+from core.formatting import (
     format_date,
     format_datetime,
     format_decimal_input,
