@@ -36,9 +36,9 @@ from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Application, Member, ReferenceCounter
-from applications.services.attachments import checked_mime, sanitise_filename
 from applications.services.review import ensure_reviewer
 from core.formatting import format_date, format_money, format_percent
+from core.uploads import check_upload
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
 from grants.services.envelope import (
@@ -328,31 +328,17 @@ def agreement_upload_signed_copy(
         (A.AWAITING_SIGNATURE, A.SIGNED),
         _("La convention %(number)s est « %(status)s » : son exemplaire signé ne peut plus être changé."),
     )
-    name = sanitise_filename(filename)
-    limit = SIGNED_COPY_MAX_MB * 1024 * 1024
-    content = file.read(limit + 1)
-    if not content:
-        raise ValidationError({"file": _("Le fichier « %(name)s » est vide.") % {"name": name}}, code="empty")
-    if len(content) > limit:
-        raise ValidationError(
-            {
-                "file": _("Le fichier « %(name)s » dépasse la taille maximale de %(size)d Mo.")
-                % {"name": name, "size": SIGNED_COPY_MAX_MB}
-            },
-            code="too_large",
-        )
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension != "pdf" or checked_mime(content) != "application/pdf":
-        raise ValidationError(
-            {
-                "file": _(
-                    "Le fichier « %(name)s » n'est pas un PDF : son contenu a été vérifié, pas "
-                    "seulement son nom. Déposez l'exemplaire signé de la convention au format PDF."
-                )
-                % {"name": name}
-            },
-            code="bad_type",
-        )
+    upload = check_upload(
+        file,
+        filename,
+        max_size_mb=SIGNED_COPY_MAX_MB,
+        extensions=("pdf",),
+        bad_type=_(
+            "Le fichier « %(name)s » n'est pas un PDF : son contenu a été vérifié, pas "
+            "seulement son nom. Déposez l'exemplaire signé de la convention au format PDF."
+        ),
+    )
+    name, content = upload.name, upload.content
     previous = agreement.signed_copy.name or ""
     storage = agreement.signed_copy.storage
     agreement.signed_copy_sha256 = hashlib.sha256(content).hexdigest()
