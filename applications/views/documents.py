@@ -14,7 +14,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,6 +25,7 @@ from applications.selectors import required_documents_for
 from applications.services import attachment_add, attachment_remove
 from applications.services.dossiers import ensure_editable
 from applications.views.common import dossier_context, get_editable_application, get_visible_application
+from core.responses import document_response
 from notifications.models import Status
 
 POSTED_DOCUMENT = re.compile(r"^doc-(\d+)-required_document$")
@@ -144,27 +144,13 @@ def dossier_documents(request: HttpRequest, reference: str) -> HttpResponse:
     return _render_documents(request, application, bound=form)
 
 
-def _private_file_headers(response: FileResponse) -> FileResponse:
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
 @login_required  # applicants, and instructors/admins: the scoped lookup decides (else a 404)
 def attachment_download(request: HttpRequest, reference: str, attachment_id: int) -> FileResponse:
     application = get_visible_application(request, reference)
     attachment = get_object_or_404(Attachment, pk=attachment_id, application=application)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
+    return document_response(
+        attachment.file, filename=attachment.original_name, content_type=attachment.content_type
     )
-    return _private_file_headers(response)
 
 
 @role_required(can_use_applicant_space)
@@ -221,11 +207,4 @@ def issued_document_download(request: HttpRequest, reference: str, change_id: in
             else "applications:review-detail"
         )
         return redirect(reverse(page, args=[application.reference]))
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.filename, content_type="application/pdf"
-    )
-    return _private_file_headers(response)
+    return document_response(document.file, filename=document.filename, content_type="application/pdf")
