@@ -25,6 +25,7 @@ from applications.selectors import required_documents_for
 from applications.services import attachment_add, attachment_remove
 from applications.services.dossiers import ensure_editable
 from applications.views.common import dossier_context, get_editable_application, get_visible_application
+from core.refusals import apply_refusal, say_refusal
 from core.responses import document_response
 from notifications.models import Status
 
@@ -61,15 +62,6 @@ def _posted_prefix(request: HttpRequest) -> str | None:
     return None
 
 
-def _attach_service_errors(form: DocumentUploadForm, error: ValidationError) -> None:
-    """Show the service's errors next to the file input (or in the form's summary)."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.message_dict.items():
-            form.add_error(name if name in form.fields else "file", errors)
-    else:
-        form.add_error("file", error.messages)
-
-
 def _render_documents(
     request: HttpRequest,
     application: Application,
@@ -99,7 +91,7 @@ def _render_documents(
 
 
 def _refused(request: HttpRequest, application: Application, error: ValidationError) -> HttpResponse:
-    messages.error(request, " ".join(error.messages))
+    say_refusal(request, error)
     return redirect("applications:dossier-documents", reference=application.reference)
 
 
@@ -133,7 +125,8 @@ def dossier_documents(request: HttpRequest, reference: str) -> HttpResponse:
         except ValidationError as error:
             if getattr(error, "code", None) == "not_editable":
                 return _refused(request, application, error)
-            _attach_service_errors(form, error)
+            # Whatever the service refuses is about the file: said under its input.
+            apply_refusal(form, error, fallback_field="file")
         else:
             messages.success(
                 request,
@@ -165,7 +158,7 @@ def attachment_remove_view(request: HttpRequest, reference: str, attachment_id: 
     try:
         attachment_remove(attachment=attachment, actor=user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        say_refusal(request, error)
     else:
         messages.success(
             request,
