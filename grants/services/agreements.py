@@ -35,7 +35,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
-from applications.models import Application, Member, ReferenceCounter
+from applications.models import Application, Member, Message, ReferenceCounter
+from applications.selectors import dossier_recipients
 from applications.services.review import ensure_reviewer
 from core.formatting import format_date, format_money, format_percent
 from core.uploads import check_upload
@@ -124,15 +125,6 @@ def is_lead_legal_representative(user: User, application: Application) -> bool:
         organisation__application_memberships__application=application,
         organisation__application_memberships__is_lead=True,
     ).exists()
-
-
-def _recipients(application: Application) -> list[str]:
-    """The dossier's author and every member of the lead structure."""
-    recipients = {application.created_by.email}
-    organisation = lead_organisation(application)
-    if organisation is not None:
-        recipients |= set(organisation.memberships.values_list("user__email", flat=True))
-    return sorted(recipients)
 
 
 def _address(organisation: Organisation) -> str:
@@ -563,7 +555,7 @@ def _termination_figures(
         cancelled=cancelled,
         released=sum((t.amount for t in cancelled), Decimal("0")),
         stays_committed=paid,
-        recipients=_recipients(agreement.grant.application),
+        recipients=dossier_recipients(agreement.grant.application, side=Message.Side.APPLICANT),
     )
 
 
@@ -633,7 +625,7 @@ def agreement_terminate(
     )
     email_queue(
         key=f"agreement:{agreement.pk}:termination-email",
-        to=_recipients(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Résiliation de la convention %(number)s") % {"number": agreement.number},
         body=_(
             "Bonjour,\n\nLa convention %(number)s relative au projet « %(title)s » est résiliée. "
@@ -778,7 +770,7 @@ def amendment_create(
     amendment.save(update_fields=["document"])
     email_queue(
         key=f"amendment:{amendment.pk}:email",
-        to=_recipients(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Avenant n° %(amendment)d à la convention %(number)s")
         % {"amendment": number, "number": agreement.number},
         body=_(

@@ -73,16 +73,6 @@ def ensure_admin(user: User) -> None:
         raise PermissionDenied(_("Cette action est réservée aux administrateurs du programme."))
 
 
-def beneficiary_emails(grant: Grant) -> list[str]:
-    """Who hears about the grant: the dossier's creator and the lead structure's members."""
-    application = grant.application
-    recipients = {application.created_by.email}
-    organisation = lead_organisation(application)
-    if organisation is not None:
-        recipients |= set(organisation.memberships.values_list("user__email", flat=True))
-    return sorted(recipients)
-
-
 # --- reads shared by the services and the pages -------------------------------------------------
 
 

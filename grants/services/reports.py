@@ -19,10 +19,12 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
+from applications.models import Message
+from applications.selectors import dossier_recipients
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from core.uploads import check_upload
 from grants.models import Grant, Report, ReportKind
-from grants.services.payments import beneficiary_emails, ensure_beneficiary, grant_years
+from grants.services.payments import ensure_beneficiary, grant_years
 from notifications.services import email_queue
 
 REPORT_MAX_SIZE_MB = 20
@@ -163,7 +165,7 @@ def report_review(*, report: Report, accept: bool, note: str, actor: User) -> Re
         )
     email_queue(
         key=f"report:{report.pk}:review",
-        to=beneficiary_emails(report.grant),
+        to=dossier_recipients(report.grant.application, side=Message.Side.APPLICANT),
         subject=subject,
         body=body
         % {
