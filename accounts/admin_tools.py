@@ -10,14 +10,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
-
-def form_error_from_service(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's refusal in a form: next to its field when the form has it, else on top."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
+from core.refusals import apply_refusal
 
 
 class ServiceCheckedForm(forms.ModelForm):
@@ -32,5 +25,5 @@ class ServiceCheckedForm(forms.ModelForm):
             try:
                 self.service_check(cleaned_data)
             except ValidationError as error:
-                form_error_from_service(self, error)
+                apply_refusal(self, error)
         return cleaned_data

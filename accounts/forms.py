@@ -8,8 +8,8 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, Set
 from django.forms.models import ModelChoiceIterator
 from django.utils.translation import gettext_lazy as _
 
-from accounts.formatting import format_decimal_input, french_sorted, parse_money
 from accounts.models import User
+from core.formatting import format_decimal_input, french_sorted, parse_money
 
 
 class FrenchOrderedChoiceIterator(ModelChoiceIterator):

@@ -19,6 +19,7 @@ from accounts.models import User, normalise_login
 from accounts.roles import home_url_for
 from accounts.services import user_confirm_email, user_sign_up
 from accounts.tokens import email_confirmation_token
+from core.refusals import apply_refusal
 
 
 class LoginView(auth_views.LoginView):
@@ -49,7 +50,7 @@ def sign_up(request: HttpRequest) -> HttpResponse:
                 last_name=form.cleaned_data["last_name"],
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            apply_refusal(form, error)
         else:
             return redirect("accounts:sign-up-done")
     return render(request, "accounts/sign_up.html", {"form": form, "title": _("Créer un compte")})

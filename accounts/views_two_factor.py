@@ -31,6 +31,7 @@ from accounts.two_factor import (
     two_factor_required,
     verify_code,
 )
+from core.refusals import apply_refusal
 
 # The backup codes travel once from the page that creates them to the page that shows them.
 BACKUP_CODES_SESSION_KEY = "two_factor_new_backup_codes"
@@ -74,7 +75,7 @@ def verify(request: HttpRequest) -> HttpResponse:
         try:
             device = verify_code(user=user, code=form.cleaned_data["code"])
         except ValidationError as error:
-            form.add_error("code", error)
+            apply_refusal(form, error, fallback_field="code")
         else:
             # A new session key once the second factor is given, as at the password step.
             request.session.cycle_key()
@@ -106,7 +107,7 @@ def setup(request: HttpRequest) -> HttpResponse:
                 user=user, session=request.session, code=form.cleaned_data["code"]
             )
         except ValidationError as error:
-            form.add_error("code", error)
+            apply_refusal(form, error, fallback_field="code")
         else:
             request.session.cycle_key()
             otp_login(request, device)

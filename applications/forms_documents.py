@@ -8,22 +8,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import RequiredDocument
-
-# A longer name gets an error next to its field rather than being cut behind the applicant's back.
-# File systems allow 255 bytes, so only a renamed-by-hand or forged upload reaches it.
-FILENAME_MAX_LENGTH = 200
-
-
-class UploadFileField(forms.FileField):
-    """A file input whose too long name is refused in French, next to the field."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("max_length", FILENAME_MAX_LENGTH)
-        super().__init__(**kwargs)
-        self.error_messages["max_length"] = _(
-            "Le nom de ce fichier dépasse %(max)d caractères : renommez-le plus court, puis "
-            "déposez-le à nouveau."
-        )
+from core.uploads import UploadFileField
 
 
 def document_prefix(document_id: int | str) -> str:

@@ -25,7 +25,6 @@ from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.formatting import format_date
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Assignment, Opinion, StatusChange
@@ -34,6 +33,7 @@ from applications.selectors import (
     applications_reviewable_by,
     applications_visible_to,
 )
+from core.formatting import format_date
 
 S = Application.Status
 

@@ -5,8 +5,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money, parse_money
 from applications.models import BudgetYear, Call
+from core.formatting import format_money, parse_money
 
 BUDGET_FIELDS = ("requested", "other_funding", "total_cost")
 

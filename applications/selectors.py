@@ -12,13 +12,21 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.formatting import format_percent, french_sorted
 from accounts.models import Role, User
 from accounts.roles import has_role
-from applications.models import Access, Application, Attachment, DossierCount, Member, RequiredDocument
+from applications.models import (
+    Access,
+    Application,
+    Attachment,
+    DossierCount,
+    Member,
+    Message,
+    RequiredDocument,
+)
 from applications.rules import budget_errors
+from core.formatting import format_percent, french_sorted
 from fabriques.models import Departement, Region
-from fabriques.selectors import departements_in_scope
+from fabriques.selectors import departements_in_scope, instructors_covering
 
 
 def applications_visible_to(user: User) -> QuerySet[Application]:
@@ -364,3 +372,32 @@ def application_territory(application: Application) -> Territory:
     else:
         departement = chosen if chosen in choices else None
     return Territory(departement=departement, choices=choices, chosen=chosen, settled=settled)
+
+
+def dossier_recipients(application: Application, *, side: str) -> list[str]:
+    """Who hears about a dossier, on one side of it (`Message.Side`): sorted addresses, no duplicates.
+
+    The applicant side: the dossier's author and every member of its lead structure. The
+    instruction side: the instructors assigned to it who declared no conflict of interest, or,
+    while none is assigned, the instructors whose territory covers its département (a message
+    posted before the assignment reaches someone). Only active accounts with an address: a
+    deactivated account hears of nothing. Every e-mail about a dossier is addressed through this
+    one rule (receipts, messages, corrections, decisions, agreements, payments, reports).
+    """
+    if side == Message.Side.APPLICANT:
+        people = User.objects.filter(
+            Q(pk=application.created_by_id)
+            | Q(
+                memberships__organisation__application_memberships__application=application,
+                memberships__organisation__application_memberships__is_lead=True,
+            )
+        )
+    elif side == Message.Side.INSTRUCTION:
+        people = User.objects.filter(
+            assignments__application=application, assignments__conflict_of_interest=False
+        )
+        if not people.exists() and application.departement is not None:
+            people = instructors_covering(departement=application.departement)
+    else:
+        raise ValueError(side)
+    return sorted(set(people.filter(is_active=True).exclude(email="").values_list("email", flat=True)))

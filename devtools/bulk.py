@@ -31,7 +31,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from stdnum import luhn
 
-from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.services import user_set_role
 from applications.models import (
@@ -48,6 +47,7 @@ from applications.models import (
     StatusChange,
     Wave,
 )
+from core.formatting import format_money
 from fabriques.models import (
     Activity,
     Departement,

@@ -8,7 +8,7 @@ has no SQLite twin, and `LIKE` differs in case between the two.
 import re
 from collections.abc import Iterable
 
-from accounts.formatting import fold_accents
+from core.formatting import fold_accents
 
 NOT_A_WORD = re.compile(r"[\W_]+")
 # More words than this in a search adds nothing but conditions to the query.

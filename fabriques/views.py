@@ -6,8 +6,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from accounts.formatting import french_sorted
 from accounts.permissions import can_use_applicant_space, role_required
+from core.formatting import french_sorted
+from core.refusals import apply_refusal
 from fabriques.forms import OrganisationCreateForm, OrganisationForm
 from fabriques.selectors import organisations_of
 from fabriques.services import ORGANISATION_FIELDS, organisation_create, organisation_update
@@ -40,7 +41,7 @@ def organisation_create_view(request: HttpRequest) -> HttpResponse:
                 **_organisation_fields(form),
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request, _("La structure « %(name)s » est enregistrée.") % {"name": organisation.name}
@@ -64,7 +65,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 **_organisation_fields(form),
             )
         except ValidationError as error:
-            form.add_error(None, error)
+            apply_refusal(form, error)
         else:
             messages.success(request, _("Les informations de la structure sont enregistrées."))
             return redirect("fabriques:organisation-detail", pk=organisation.pk)

@@ -30,7 +30,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.formatting import format_money
+from core.formatting import format_money
 
 GEOJSON_PATH = Path(settings.BASE_DIR) / "fabriques" / "data" / "departements-metropole-simplifie.geojson"
 

@@ -10,8 +10,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from accounts.formatting import format_money
 from applications.models import Application, Call
+from core.badges import Badge
+from core.formatting import format_money
 
 
 class Grant(models.Model):
@@ -73,6 +74,17 @@ class Tranche(models.Model):
         VALIDATED = "validated", _("Validée")
         PAID = "paid", _("Versée")
         CANCELLED = "cancelled", _("Annulée")
+
+        @property
+        def badge(self) -> Badge:
+            status = type(self)
+            return {
+                status.SCHEDULED: Badge.NEUTRAL,
+                status.REQUESTED: Badge.NEW,
+                status.VALIDATED: Badge.INFO,
+                status.PAID: Badge.SUCCESS,
+                status.CANCELLED: Badge.ERROR,
+            }[self]
 
     PAYMENT_DELAY_DAYS = 60
 
@@ -157,6 +169,16 @@ class Agreement(models.Model):
         # The award it carried out was reopened by an admin before any payment: void.
         CANCELLED = "cancelled", _("Annulée")
 
+        @property
+        def badge(self) -> Badge:
+            status = type(self)
+            return {
+                status.AWAITING_SIGNATURE: Badge.NEW,
+                status.ACTIVE: Badge.SUCCESS,
+                status.TERMINATED: Badge.ERROR,
+                status.CANCELLED: Badge.ERROR,
+            }.get(self, Badge.INFO)
+
     grant = models.OneToOneField(Grant, on_delete=models.PROTECT, related_name="agreement")
     number = models.CharField(_("numéro"), max_length=30, unique=True)
     status = models.CharField(
@@ -225,6 +247,11 @@ class Report(models.Model):
         SUBMITTED = "submitted", _("Déposé")
         ACCEPTED = "accepted", _("Accepté")
         REJECTED = "rejected", _("À reprendre")
+
+        @property
+        def badge(self) -> Badge:
+            status = type(self)
+            return {status.ACCEPTED: Badge.SUCCESS, status.REJECTED: Badge.ERROR}.get(self, Badge.NEW)
 
     grant = models.ForeignKey(Grant, on_delete=models.CASCADE, related_name="reports")
     year_index = models.PositiveSmallIntegerField(_("année"))

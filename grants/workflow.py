@@ -22,9 +22,9 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date
 from accounts.models import User
 from accounts.services import audit_record
+from core.formatting import format_date
 from grants.models import Agreement, AgreementStatusChange, Grant, Tranche, TrancheStatusChange
 
 A = Agreement.Status

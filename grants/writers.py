@@ -40,9 +40,9 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
-from accounts.formatting import format_date, format_money
 from applications.models import Call
 from config.db_routers import reading_from_replica
+from core.formatting import format_date, format_money
 from grants.models import Grant, Tranche
 from grants.selectors.exports import (
     DATE,

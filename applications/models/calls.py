@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.badges import Badge
 from fabriques.validators import format_siret
 
 
@@ -24,6 +25,11 @@ class Call(models.Model):
         DRAFT = "draft", _("En préparation")
         OPEN = "open", _("Ouvert")
         CLOSED = "closed", _("Clos")
+
+        @property
+        def badge(self) -> Badge:
+            """A call's state is information, whatever it is."""
+            return Badge.INFO
 
     slug = models.SlugField(_("identifiant"), max_length=80, unique=True)
     title = models.CharField(_("titre"), max_length=200)

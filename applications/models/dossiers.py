@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from applications.models.calls import Call, RequiredDocument, Wave
+from core.badges import Badge
 from fabriques.models import Departement, Organisation, TiersLieu
 
 
@@ -45,6 +46,19 @@ class Application(models.Model):
         REFUSED = "refused", _("Refusé")
         CLOSED = "closed", _("Classé sans suite")
         WITHDRAWN = "withdrawn", _("Retiré par le porteur")
+
+        @property
+        def badge(self) -> Badge:
+            """The DSFR badge a dossier in this state is drawn with ({% status_badge %})."""
+            status = type(self)
+            return {
+                status.DRAFT: Badge.NEW,
+                status.CORRECTIONS: Badge.WARNING,
+                status.AWARDED: Badge.SUCCESS,
+                status.REFUSED: Badge.ERROR,
+                status.CLOSED: Badge.ERROR,
+                status.WITHDRAWN: Badge.ERROR,
+            }.get(self, Badge.INFO)
 
     class Kind(models.TextChoices):
         FT = "ft", _("Fabrique de territoire")

@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.models.calls import Call
 from applications.models.dossiers import Application
+from core.badges import Badge
 
 
 class Criterion(models.Model):
@@ -165,6 +166,13 @@ class Opinion(models.Model):
         FAVOURABLE = "favourable", _("Favorable")
         RESERVED = "reserved", _("Réservé")
         UNFAVOURABLE = "unfavourable", _("Défavorable")
+
+        @property
+        def badge(self) -> Badge:
+            verdict = type(self)
+            return {verdict.FAVOURABLE: Badge.SUCCESS, verdict.UNFAVOURABLE: Badge.ERROR}.get(
+                self, Badge.WARNING
+            )
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="opinions")
     email = models.EmailField(_("adresse de la personne consultée"))

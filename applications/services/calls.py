@@ -12,10 +12,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from accounts.models import User
 from accounts.services import audit_changes, audit_record, audit_snapshot
 from applications.models import Call, RequiredDocument, Wave
+from core.formatting import format_money
 
 # Every field a programme admin sets; the counters, the key and the creation date are not.
 CALL_FIELDS = tuple(

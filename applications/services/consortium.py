@@ -14,11 +14,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_percent
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Member
 from applications.services.dossiers import ensure_editable
+from core.formatting import format_percent
 from fabriques.models import Organisation
 from fabriques.services import ORGANISATION_FIELDS
 from fabriques.validators import normalise_siret

@@ -30,7 +30,7 @@ from applications.models import (
     Score,
     StatusChange,
 )
-from applications.selectors import applications_reviewable_by, applications_visible_to
+from applications.selectors import applications_reviewable_by, applications_visible_to, dossier_recipients
 from applications.workflow import REVIEWABLE_STATES, transition
 from notifications.services import email_queue
 
@@ -54,14 +54,6 @@ def ensure_no_conflict(user: User, application: Application) -> None:
             ),
             code="conflict",
         )
-
-
-def _applicant_emails(application: Application) -> list[str]:
-    lead = application.members.filter(is_lead=True).first()
-    emails = {application.created_by.email}
-    if lead is not None:
-        emails |= set(lead.organisation.memberships.values_list("user__email", flat=True))
-    return sorted(emails)
 
 
 def _review_link(application: Application) -> str:
@@ -415,16 +407,9 @@ def message_post(*, application: Application, body: str, actor: User) -> Message
     message = Message(application=application, author=actor, side=side, body=body.strip())
     message.full_clean()
     message.save()
-    if side == Message.Side.INSTRUCTION:
-        recipients = _applicant_emails(application)
-    else:
-        recipients = sorted(
-            set(
-                application.assignments.filter(conflict_of_interest=False).values_list(
-                    "instructor__email", flat=True
-                )
-            )
-        )
+    # The other side of the thread hears of it.
+    other = Message.Side.APPLICANT if side == Message.Side.INSTRUCTION else Message.Side.INSTRUCTION
+    recipients = dossier_recipients(application, side=other)
     if recipients:
         email_queue(
             key=f"message:{message.pk}",
@@ -460,7 +445,7 @@ def corrections_request(*, application: Application, points: list[str], actor: U
     )
     email_queue(
         key=f"application:{application.pk}:corrections:{change.pk}",
-        to=_applicant_emails(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Compléments demandés sur votre dossier %(reference)s")
         % {"reference": application.reference},
         body=_(

@@ -7,13 +7,18 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_datetime, format_money, format_percent
 from accounts.models import User
 from accounts.services import audit_record
-from applications.models import Application, StatusChange, Wave
+from applications.models import Application, Message, StatusChange, Wave
 from applications.rules import budget_totals
-from applications.selectors import Territory, application_completeness, application_territory
+from applications.selectors import (
+    Territory,
+    application_completeness,
+    application_territory,
+    dossier_recipients,
+)
 from applications.workflow import can_move, transition
+from core.formatting import format_date, format_datetime, format_money, format_percent
 from notifications.services import document_request, email_queue
 
 RECEIPT_TEMPLATE = "pdf/receipt.html"
@@ -76,11 +81,9 @@ def _wave_for(application: Application, at: datetime) -> Wave | None:
 
 
 def receipt_recipients(application: Application, actor: User) -> list[str]:
-    """Who receives the receipt: the person submitting and the lead structure's members."""
-    lead = application.members.get(is_lead=True)
-    emails = [actor.email]
-    emails += list(lead.organisation.memberships.values_list("user__email", flat=True))
-    return sorted(set(emails))
+    """Who receives the receipt: the applicant side of the dossier, and the person who submitted
+    it (who may be someone the lead invited to edit)."""
+    return sorted({*dossier_recipients(application, side=Message.Side.APPLICANT), actor.email})
 
 
 def submission_check(*, application: Application, now: datetime | None = None) -> Territory:

@@ -2,7 +2,6 @@
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 
@@ -14,6 +13,7 @@ from applications.selectors import (
     applications_visible_to,
 )
 from applications.workflow import EDITABLE_STATES
+from core.refusals import apply_refusal
 
 
 def get_visible_application(request: HttpRequest, reference: str) -> Application:
@@ -56,12 +56,5 @@ def dossier_context(
     }
 
 
-def error_to_form(form: Any, error: ValidationError) -> None:
-    """Put a service's ValidationError on the form: next to its field when it names one."""
-    if hasattr(error, "error_dict"):
-        for field, errors in error.error_dict.items():
-            target = field if field in form.fields else None
-            for item in errors:
-                form.add_error(target, item)
-    else:
-        form.add_error(None, error)
+# The name grants' views still import; the applications views call core.refusals.apply_refusal.
+error_to_form = apply_refusal

@@ -15,7 +15,6 @@ from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.formatting import format_percent
 from accounts.models import User
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.forms_consortium import MemberShareForm, PartnerForm
@@ -26,10 +25,11 @@ from applications.services.dossiers import ensure_editable
 from applications.views.common import (
     can_edit,
     dossier_context,
-    error_to_form,
     get_editable_application,
     get_visible_application,
 )
+from core.formatting import format_percent
+from core.refusals import apply_refusal, refusal_messages, say_refusal
 
 PAGE_TEMPLATE = "applications/consortium.html"
 PARTIAL_TEMPLATE = "applications/partials/consortium_members.html"
@@ -42,10 +42,6 @@ def _user(request: HttpRequest) -> User:
 def _is_htmx(request: HttpRequest) -> bool:
     # Set by django_htmx's middleware: true when htmx sent the request.
     return bool(getattr(request, "htmx", False))
-
-
-def _error_messages(error: ValidationError) -> list[str]:
-    return [str(message) for message in error.messages]
 
 
 def _lead_share(application: Application) -> Decimal | None:
@@ -136,7 +132,7 @@ def member_add_view(request: HttpRequest, reference: str) -> HttpResponse:
         # Said first, whatever was typed: the form is not shown on a dossier that cannot change.
         ensure_editable(application)
     except ValidationError as error:
-        return _render(request, application, form=form, alerts=_error_messages(error))
+        return _render(request, application, form=form, alerts=refusal_messages(error))
     if form.is_valid():
         lead_share = _lead_share(application)
         try:
@@ -148,7 +144,7 @@ def member_add_view(request: HttpRequest, reference: str) -> HttpResponse:
                 actor=_user(request),
             )
         except ValidationError as error:
-            error_to_form(form, error)
+            apply_refusal(form, error)
         else:
             notice = _("La structure « %(name)s » a rejoint le consortium.") % {
                 "name": member.organisation.name
@@ -172,9 +168,8 @@ def member_remove_view(request: HttpRequest, reference: str, member_id: int) -> 
         member_remove(member=member, actor=_user(request))
     except ValidationError as error:
         if _is_htmx(request):
-            return _render(request, application, alerts=_error_messages(error))
-        for message in _error_messages(error):
-            messages.error(request, message)
+            return _render(request, application, alerts=refusal_messages(error))
+        say_refusal(request, error)
     else:
         notice = _("La structure « %(name)s » a été retirée du consortium.") % {"name": name}
         if _is_htmx(request):
@@ -204,7 +199,7 @@ def member_update_view(request: HttpRequest, reference: str, member_id: int) -> 
                 actor=_user(request),
             )
         except ValidationError as error:
-            alerts = _error_messages(error)
+            alerts = refusal_messages(error)
         else:
             notice = _("La part de « %(name)s » est enregistrée.") % {
                 "name": member.organisation.name

@@ -14,7 +14,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -26,6 +25,8 @@ from applications.selectors import required_documents_for
 from applications.services import attachment_add, attachment_remove
 from applications.services.dossiers import ensure_editable
 from applications.views.common import dossier_context, get_editable_application, get_visible_application
+from core.refusals import apply_refusal, say_refusal
+from core.responses import document_response
 from notifications.models import Status
 
 POSTED_DOCUMENT = re.compile(r"^doc-(\d+)-required_document$")
@@ -61,15 +62,6 @@ def _posted_prefix(request: HttpRequest) -> str | None:
     return None
 
 
-def _attach_service_errors(form: DocumentUploadForm, error: ValidationError) -> None:
-    """Show the service's errors next to the file input (or in the form's summary)."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.message_dict.items():
-            form.add_error(name if name in form.fields else "file", errors)
-    else:
-        form.add_error("file", error.messages)
-
-
 def _render_documents(
     request: HttpRequest,
     application: Application,
@@ -99,7 +91,7 @@ def _render_documents(
 
 
 def _refused(request: HttpRequest, application: Application, error: ValidationError) -> HttpResponse:
-    messages.error(request, " ".join(error.messages))
+    say_refusal(request, error)
     return redirect("applications:dossier-documents", reference=application.reference)
 
 
@@ -133,7 +125,8 @@ def dossier_documents(request: HttpRequest, reference: str) -> HttpResponse:
         except ValidationError as error:
             if getattr(error, "code", None) == "not_editable":
                 return _refused(request, application, error)
-            _attach_service_errors(form, error)
+            # Whatever the service refuses is about the file: said under its input.
+            apply_refusal(form, error, fallback_field="file")
         else:
             messages.success(
                 request,
@@ -144,27 +137,13 @@ def dossier_documents(request: HttpRequest, reference: str) -> HttpResponse:
     return _render_documents(request, application, bound=form)
 
 
-def _private_file_headers(response: FileResponse) -> FileResponse:
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
 @login_required  # applicants, and instructors/admins: the scoped lookup decides (else a 404)
 def attachment_download(request: HttpRequest, reference: str, attachment_id: int) -> FileResponse:
     application = get_visible_application(request, reference)
     attachment = get_object_or_404(Attachment, pk=attachment_id, application=application)
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type,
+    return document_response(
+        attachment.file, filename=attachment.original_name, content_type=attachment.content_type
     )
-    return _private_file_headers(response)
 
 
 @role_required(can_use_applicant_space)
@@ -179,7 +158,7 @@ def attachment_remove_view(request: HttpRequest, reference: str, attachment_id: 
     try:
         attachment_remove(attachment=attachment, actor=user)
     except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
+        say_refusal(request, error)
     else:
         messages.success(
             request,
@@ -221,11 +200,4 @@ def issued_document_download(request: HttpRequest, reference: str, change_id: in
             else "applications:review-detail"
         )
         return redirect(reverse(page, args=[application.reference]))
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.filename, content_type="application/pdf"
-    )
-    return _private_file_headers(response)
+    return document_response(document.file, filename=document.filename, content_type="application/pdf")

@@ -13,7 +13,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response
-from accounts.formatting import format_money
 from accounts.models import User
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.forms import (
@@ -49,10 +48,11 @@ from applications.services.submission import receipt_recipients, submission_chec
 from applications.services.territory import application_choose_departement
 from applications.views.common import (
     dossier_context,
-    error_to_form,
     get_editable_application,
     get_visible_application,
 )
+from core.formatting import format_money
+from core.refusals import apply_refusal, say_refusal
 from fabriques.models import TiersLieu
 from fabriques.selectors import CENSUS_RESULTS, census_search, organisations_of
 from fabriques.services import tiers_lieu_create
@@ -110,7 +110,7 @@ def dossier_create(request: HttpRequest) -> HttpResponse:
                 actor=user,
             )
         except ValidationError as error:
-            error_to_form(form, error)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request, _("Le dossier %(reference)s est créé.") % {"reference": application.reference}
@@ -152,7 +152,7 @@ def dossier_project(request: HttpRequest, reference: str) -> HttpResponse:
                     **{name: form.cleaned_data[name] for name in SECTION_FIELDS},
                 )
             except ValidationError as error:
-                error_to_form(form, error)
+                apply_refusal(form, error)
             else:
                 messages.success(request, _("Le projet est enregistré."))
                 return redirect("applications:dossier-project", reference=reference)
@@ -254,7 +254,7 @@ def dossier_places(request: HttpRequest, reference: str) -> HttpResponse:
                     return redirect("applications:dossier-places", reference=reference)
         except ValidationError as error:
             target = {"create": place_form, "territory": territory_form}.get(action or "", form)
-            error_to_form(target, error)
+            apply_refusal(target, error)
     return render(
         request,
         "applications/places.html",
@@ -292,7 +292,7 @@ def dossier_budget(request: HttpRequest, reference: str) -> HttpResponse:
             try:
                 application_set_budget(application=application, years=form.years_data(), actor=_user(request))
             except ValidationError as error:
-                error_to_form(form, error)
+                apply_refusal(form, error)
             else:
                 messages.success(request, _("Le budget est enregistré."))
                 return redirect("applications:dossier-budget", reference=reference)
@@ -404,8 +404,7 @@ def dossier_submit(request: HttpRequest, reference: str) -> HttpResponse:
         try:
             submission_check(application=application)
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            say_refusal(request, error)
             return redirect("applications:dossier-detail", reference=reference)
         return recap_response(
             request,
@@ -416,8 +415,7 @@ def dossier_submit(request: HttpRequest, reference: str) -> HttpResponse:
     try:
         application_submit(application=application, actor=_user(request))
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        say_refusal(request, error)
     else:
         messages.success(
             request,
@@ -438,8 +436,7 @@ def dossier_withdraw(request: HttpRequest, reference: str) -> HttpResponse:
                 application=application, actor=_user(request), reason=form.cleaned_data["reason"]
             )
         except ValidationError as error:
-            for message in error.messages:
-                messages.error(request, message)
+            say_refusal(request, error)
         else:
             messages.success(request, _("Le dossier %(reference)s est retiré.") % {"reference": reference})
         return redirect("applications:dossier-detail", reference=reference)
@@ -475,7 +472,7 @@ def dossier_access(request: HttpRequest, reference: str) -> HttpResponse:
                     actor=user,
                 )
             except ValidationError as error:
-                error_to_form(form, error)
+                apply_refusal(form, error)
             else:
                 messages.success(
                     request,

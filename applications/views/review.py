@@ -61,8 +61,9 @@ from applications.services.review import (
     scores_save,
     weighted_total,
 )
-from applications.views.common import dossier_context, error_to_form, get_visible_application
+from applications.views.common import dossier_context, get_visible_application
 from applications.workflow import DECIDED_STATES, REVIEWABLE_STATES
+from core.refusals import apply_refusal, is_page_refusal, say_refusal
 
 S = Application.Status
 
@@ -96,22 +97,15 @@ def review_detail_url(application: Application, anchor: str = "") -> str:
     return f"{url}#{anchor}" if anchor else url
 
 
-def _is_blocking(error: ValidationError) -> bool:
-    if hasattr(error, "error_dict"):
-        return False
-    return all(item.code in BLOCKING_CODES for item in error.error_list)
-
-
 def refused_action_response(
     request: HttpRequest, application: Application, error: ValidationError, **bound: forms.Form
 ) -> HttpResponse:
     """A service refused: a blocking refusal as a message, anything else next to the form's fields."""
-    if _is_blocking(error):
-        for message in error.messages:
-            messages.error(request, message)
+    if is_page_refusal(error, codes=BLOCKING_CODES):
+        say_refusal(request, error)
         return redirect(review_detail_url(application))
     for form in bound.values():
-        error_to_form(form, error)
+        apply_refusal(form, error)
     return render_review_detail(request, application, **bound)
 
 
@@ -544,7 +538,7 @@ def opinion_give_view(request: HttpRequest, token: str) -> HttpResponse:
             if not hasattr(error, "error_dict") and any(item.code == "given" for item in error.error_list):
                 opinion.refresh_from_db()
                 return _opinion_page(request, "applications/review/opinion_given.html", context)
-            error_to_form(form, error)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request, _("Merci : votre avis est enregistré et transmis à l'équipe d'instruction.")
@@ -579,7 +573,7 @@ def dossier_messages(request: HttpRequest, reference: str) -> HttpResponse:
             try:
                 message_post(application=application, body=form.cleaned_data["body"], actor=_user(request))
             except ValidationError as error:
-                error_to_form(form, error)
+                apply_refusal(form, error)
             else:
                 messages.success(request, _("Votre message est envoyé à l'équipe d'instruction."))
                 return redirect("applications:dossier-messages", reference=reference)

@@ -2,10 +2,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from accounts.formatting import french_sorted
 from accounts.permissions import can_use_applicant_space, role_required
 from applications.next_steps import applicant_next_steps
 from applications.selectors import application_list_for_applicant
+from core.formatting import french_sorted
 from fabriques.selectors import organisations_of
 
 

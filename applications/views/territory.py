@@ -19,8 +19,8 @@ from applications.services.territory import (
     territory_move_check,
     territory_recipients,
 )
-from applications.views.common import error_to_form
 from applications.views.review import review_detail_url
+from core.refusals import apply_refusal
 from fabriques.models import Departement
 
 TEMPLATE = "applications/review/territory_move.html"
@@ -103,7 +103,7 @@ def review_territory(request: HttpRequest, reference: str) -> HttpResponse:
                 application=application, departement=departement, reason=reason, actor=user
             )
         except ValidationError as error:
-            error_to_form(form, error)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request,

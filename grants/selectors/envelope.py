@@ -35,9 +35,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, ExtractYear
 from django.utils.translation import gettext as _
 
-from accounts.formatting import french_sorted
 from accounts.models import GroupHeadcount, Role
 from applications.models import Application, Call, DossierCount, Member
+from core.formatting import french_sorted
 from fabriques.models import ApplicantFamily, Departement, Region, Zone
 from grants.models import Grant, Tranche
 

@@ -30,8 +30,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils.translation import gettext as _
 
-from accounts.formatting import french_sorted
 from applications.models import Application, Call, Member
+from core.formatting import french_sorted
 from grants.models import Agreement, Grant, Tranche
 
 CHUNK_SIZE = 2000

@@ -18,12 +18,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Member
 from applications.next_steps import NextStep, TodoGroup, TodoItem, limited
 from applications.selectors import applications_reviewable_by
+from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.payments import OPEN_AGREEMENT, REQUESTED_OR_LATER, tranche_request_refusals
 from grants.services.reminders import year_end

@@ -32,13 +32,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money, format_percent
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
-from applications.models import Application, Member, ReferenceCounter
-from applications.services.attachments import checked_mime, sanitise_filename
+from applications.models import Application, Member, Message, ReferenceCounter
+from applications.selectors import dossier_recipients
 from applications.services.review import ensure_reviewer
+from core.formatting import format_date, format_money, format_percent
+from core.uploads import check_upload
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
 from grants.services.envelope import (
@@ -124,15 +125,6 @@ def is_lead_legal_representative(user: User, application: Application) -> bool:
         organisation__application_memberships__application=application,
         organisation__application_memberships__is_lead=True,
     ).exists()
-
-
-def _recipients(application: Application) -> list[str]:
-    """The dossier's author and every member of the lead structure."""
-    recipients = {application.created_by.email}
-    organisation = lead_organisation(application)
-    if organisation is not None:
-        recipients |= set(organisation.memberships.values_list("user__email", flat=True))
-    return sorted(recipients)
 
 
 def _address(organisation: Organisation) -> str:
@@ -328,31 +320,17 @@ def agreement_upload_signed_copy(
         (A.AWAITING_SIGNATURE, A.SIGNED),
         _("La convention %(number)s est « %(status)s » : son exemplaire signé ne peut plus être changé."),
     )
-    name = sanitise_filename(filename)
-    limit = SIGNED_COPY_MAX_MB * 1024 * 1024
-    content = file.read(limit + 1)
-    if not content:
-        raise ValidationError({"file": _("Le fichier « %(name)s » est vide.") % {"name": name}}, code="empty")
-    if len(content) > limit:
-        raise ValidationError(
-            {
-                "file": _("Le fichier « %(name)s » dépasse la taille maximale de %(size)d Mo.")
-                % {"name": name, "size": SIGNED_COPY_MAX_MB}
-            },
-            code="too_large",
-        )
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension != "pdf" or checked_mime(content) != "application/pdf":
-        raise ValidationError(
-            {
-                "file": _(
-                    "Le fichier « %(name)s » n'est pas un PDF : son contenu a été vérifié, pas "
-                    "seulement son nom. Déposez l'exemplaire signé de la convention au format PDF."
-                )
-                % {"name": name}
-            },
-            code="bad_type",
-        )
+    upload = check_upload(
+        file,
+        filename,
+        max_size_mb=SIGNED_COPY_MAX_MB,
+        extensions=("pdf",),
+        bad_type=_(
+            "Le fichier « %(name)s » n'est pas un PDF : son contenu a été vérifié, pas "
+            "seulement son nom. Déposez l'exemplaire signé de la convention au format PDF."
+        ),
+    )
+    name, content = upload.name, upload.content
     previous = agreement.signed_copy.name or ""
     storage = agreement.signed_copy.storage
     agreement.signed_copy_sha256 = hashlib.sha256(content).hexdigest()
@@ -577,7 +555,7 @@ def _termination_figures(
         cancelled=cancelled,
         released=sum((t.amount for t in cancelled), Decimal("0")),
         stays_committed=paid,
-        recipients=_recipients(agreement.grant.application),
+        recipients=dossier_recipients(agreement.grant.application, side=Message.Side.APPLICANT),
     )
 
 
@@ -647,7 +625,7 @@ def agreement_terminate(
     )
     email_queue(
         key=f"agreement:{agreement.pk}:termination-email",
-        to=_recipients(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Résiliation de la convention %(number)s") % {"number": agreement.number},
         body=_(
             "Bonjour,\n\nLa convention %(number)s relative au projet « %(title)s » est résiliée. "
@@ -792,7 +770,7 @@ def amendment_create(
     amendment.save(update_fields=["document"])
     email_queue(
         key=f"amendment:{amendment.pk}:email",
-        to=_recipients(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Avenant n° %(amendment)d à la convention %(number)s")
         % {"amendment": number, "number": agreement.number},
         body=_(

@@ -12,9 +12,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from accounts.models import User
 from applications.models import Application, Call
+from core.formatting import format_money
 from grants.services.decisions import (
     AwardPreview,
     application_award,

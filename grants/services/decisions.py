@@ -17,12 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import transition
+from core.formatting import format_date, format_money
 from grants.models import Grant, Tranche
 from grants.services.agreements import agreement_create
 from grants.services.envelope import (

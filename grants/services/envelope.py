@@ -20,8 +20,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from applications.models import Application, Call
+from core.formatting import format_money
 from grants.models import Grant, Tranche
 
 ZERO = Decimal("0.00")

@@ -23,12 +23,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Member
 from applications.services.review import ensure_no_conflict, ensure_reviewer
+from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
@@ -71,16 +71,6 @@ def ensure_beneficiary(user: User, grant: Grant, *, admin_too: bool = False) -> 
 def ensure_admin(user: User) -> None:
     if not has_role(user, Role.ADMIN):
         raise PermissionDenied(_("Cette action est réservée aux administrateurs du programme."))
-
-
-def beneficiary_emails(grant: Grant) -> list[str]:
-    """Who hears about the grant: the dossier's creator and the lead structure's members."""
-    application = grant.application
-    recipients = {application.created_by.email}
-    organisation = lead_organisation(application)
-    if organisation is not None:
-        recipients |= set(organisation.memberships.values_list("user__email", flat=True))
-    return sorted(recipients)
 
 
 # --- reads shared by the services and the pages -------------------------------------------------

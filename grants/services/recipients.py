@@ -8,17 +8,14 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from applications.models import Application, Call
+from applications.models import Application, Call, Message
+from applications.selectors import dossier_recipients
 from fabriques.models import OrganisationMembership
 
 
 def decision_recipients(application: Application) -> list[str]:
-    """Who receives a decision letter: the dossier's author and the lead structure's members."""
-    lead = application.members.filter(is_lead=True).first()
-    recipients = {application.created_by.email}
-    if lead is not None:
-        recipients |= set(lead.organisation.memberships.values_list("user__email", flat=True))
-    return sorted(recipients)
+    """Who receives a decision letter: the applicant side of the dossier (dossier_recipients)."""
+    return dossier_recipients(application, side=Message.Side.APPLICANT)
 
 
 # The call's settings every letter and agreement prints (`Call.letterhead`): with one empty, a
@@ -83,14 +80,3 @@ def representative_recipients(application: Application) -> list[str]:
     if representative is not None:
         return [representative.user.email]
     return decision_recipients(application)
-
-
-def instructor_recipients(application: Application) -> list[str]:
-    """The dossier's assigned instructors."""
-    return sorted(
-        set(
-            application.assignments.filter(instructor__is_active=True).values_list(
-                "instructor__email", flat=True
-            )
-        )
-    )

@@ -8,14 +8,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
-from django.db.models import Q
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money
-from accounts.models import Role, User
+from accounts.selectors import programme_admin_emails
+from applications.models import Message
+from applications.selectors import dossier_recipients
+from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.envelope import add_years
-from grants.services.payments import beneficiary_emails
 from notifications.models import OutgoingEmail
 from notifications.services import email_queue
 
@@ -77,13 +77,6 @@ def missing_reports(*, today: date) -> list[MissingReport]:
             if (tranche.grant_id, tranche.year_index, kind.value) not in live:
                 missing.append(MissingReport(tranche.grant, tranche.year_index, kind.value, end))
     return missing
-
-
-def _admin_emails() -> list[str]:
-    admins = User.objects.filter(is_active=True).filter(
-        Q(groups__name=Role.ADMIN.value) | Q(is_superuser=True)
-    )
-    return sorted(set(admins.values_list("email", flat=True)))
 
 
 def _queue_once(*, key: str, to: list[str], subject: str, body: str) -> bool:
@@ -150,7 +143,7 @@ def reminders_send(*, today: date) -> dict[str, int]:
     if late:
         queued += _queue_once(
             key=f"reminder:tranches-late:{today.isoformat()}",
-            to=_admin_emails(),
+            to=programme_admin_emails(),
             subject=_("%(n)d tranche(s) en retard de paiement") % {"n": len(late)},
             body=_late_body(late, today),
         )
@@ -161,7 +154,7 @@ def reminders_send(*, today: date) -> dict[str, int]:
         grant = items[0].grant
         queued += _queue_once(
             key=f"reminder:reports-due:{grant.pk}:{today.isoformat()}",
-            to=beneficiary_emails(grant),
+            to=dossier_recipients(grant.application, side=Message.Side.APPLICANT),
             subject=_("Rapports annuels attendus – dossier %(reference)s")
             % {"reference": grant.application.reference},
             body=_reports_body(grant, items),

@@ -17,15 +17,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
-from applications.models import Application, Call, StatusChange
+from applications.models import Application, Call, Message, StatusChange
+from applications.selectors import dossier_recipients
 from applications.workflow import DECIDED_STATES, transition
+from core.formatting import format_money
 from grants.models import Agreement, Grant, Tranche
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
-from grants.services.recipients import instructor_recipients, representative_recipients
+from grants.services.recipients import representative_recipients
 from grants.workflow import agreement_transition, tranche_transition
 from notifications.services import email_queue
 
@@ -89,7 +90,7 @@ def reopen_preview(*, application: Application, reason: str, actor: User) -> Reo
         released=released,
         remaining_after=call.remaining_amount + released,
         representative=representative_recipients(application),
-        instructors=instructor_recipients(application),
+        instructors=dossier_recipients(application, side=Message.Side.INSTRUCTION),
     )
 
 
@@ -131,7 +132,7 @@ def _reopen_emails(
         )
         % values,
     )
-    instructors = instructor_recipients(application)
+    instructors = dossier_recipients(application, side=Message.Side.INSTRUCTION)
     if instructors:
         email_queue(
             key=f"application:{application.pk}:reopen-instructors-email:{change.pk}",

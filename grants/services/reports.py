@@ -19,46 +19,34 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
-from applications.services.attachments import checked_mime, sanitise_filename
+from applications.models import Message
+from applications.selectors import dossier_recipients
 from applications.services.review import ensure_no_conflict, ensure_reviewer
+from core.uploads import check_upload
 from grants.models import Grant, Report, ReportKind
-from grants.services.payments import beneficiary_emails, ensure_beneficiary, grant_years
+from grants.services.payments import ensure_beneficiary, grant_years
 from notifications.services import email_queue
 
 REPORT_MAX_SIZE_MB = 20
-PDF_MIME = "application/pdf"
 
 
 def _kind_label(kind: str) -> str:
     return str(ReportKind(kind).label)
 
 
-def _read_pdf(file: IO[bytes], name: str) -> bytes:
-    limit = REPORT_MAX_SIZE_MB * 1024 * 1024
-    content = file.read(limit + 1)
-    if not content:
-        raise ValidationError({"file": _("Le fichier « %(name)s » est vide.") % {"name": name}}, code="empty")
-    if len(content) > limit:
-        raise ValidationError(
-            {
-                "file": _("Le fichier « %(name)s » dépasse la taille maximale de %(size)d Mo.")
-                % {"name": name, "size": REPORT_MAX_SIZE_MB}
-            },
-            code="too_large",
-        )
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension != "pdf" or checked_mime(content) != PDF_MIME:
-        raise ValidationError(
-            {
-                "file": _(
-                    "Le fichier « %(name)s » n'est pas un PDF : un rapport se dépose au format PDF "
-                    "(son contenu a été vérifié, pas seulement son nom)."
-                )
-                % {"name": name}
-            },
-            code="bad_type",
-        )
-    return content
+def _read_pdf(file: IO[bytes], filename: str) -> tuple[str, bytes]:
+    """The report's sanitised name and content, once checked to be a PDF within the size limit."""
+    upload = check_upload(
+        file,
+        filename,
+        max_size_mb=REPORT_MAX_SIZE_MB,
+        extensions=("pdf",),
+        bad_type=_(
+            "Le fichier « %(name)s » n'est pas un PDF : un rapport se dépose au format PDF "
+            "(son contenu a été vérifié, pas seulement son nom)."
+        ),
+    )
+    return upload.name, upload.content
 
 
 @transaction.atomic
@@ -100,8 +88,7 @@ def report_upload(
             % {"kind": _kind_label(kind), "year": year_index},
             code="accepted",
         )
-    name = sanitise_filename(filename)
-    content = _read_pdf(file, name)
+    name, content = _read_pdf(file, filename)
     replaced = None
     if live is not None:
         # A submitted report not examined yet: the new file replaces it.
@@ -178,7 +165,7 @@ def report_review(*, report: Report, accept: bool, note: str, actor: User) -> Re
         )
     email_queue(
         key=f"report:{report.pk}:review",
-        to=beneficiary_emails(report.grant),
+        to=dossier_recipients(report.grant.application, side=Message.Side.APPLICANT),
         subject=subject,
         body=body
         % {

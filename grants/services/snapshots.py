@@ -15,9 +15,9 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_date, format_money, format_percent
-from accounts.models import Role, User
+from accounts.selectors import programme_admin_emails
 from applications.models import Call
+from core.formatting import format_date, format_money, format_percent
 from grants.models import EnvelopeSnapshot
 from grants.selectors.envelope import envelope_totals
 from grants.services.envelope import envelope_drift_lines, envelope_recount
@@ -43,16 +43,6 @@ def envelope_snapshot_take(*, call: Call, day: date) -> EnvelopeSnapshot:
     return snapshot
 
 
-def _admin_emails() -> list[str]:
-    return sorted(
-        set(
-            User.objects.filter(groups__name=Role.ADMIN.value, is_active=True)
-            .exclude(email="")
-            .values_list("email", flat=True)
-        )
-    )
-
-
 def alert_key(call: Call, day: date) -> str:
     return f"envelope-alert:{call.pk}:{day.isoformat()}"
 
@@ -76,7 +66,7 @@ def commitment_alerts_send(*, call: Call, day: date) -> OutgoingEmail | None:
         return None
     if call.committed_amount * 100 < call.envelope * call.commitment_alert_percent:
         return None
-    recipients = _admin_emails()
+    recipients = programme_admin_emails()
     if not recipients:
         return None
     percent = (call.committed_amount * 100 / call.envelope).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
@@ -128,7 +118,7 @@ def envelope_drift_alert_send(*, call: Call, day: date) -> OutgoingEmail | None:
     lines = envelope_drift_lines(envelope_recount(call))
     if not lines:
         return None
-    recipients = _admin_emails()
+    recipients = programme_admin_emails()
     if not recipients:
         return None
     body = (

@@ -28,10 +28,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_date, format_money
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.views.common import error_to_form
+from core.formatting import format_date, format_money
 from core.pagination import pagination_context
 from fabriques.models import Organisation, OrganisationMembership
 from grants.forms.agreements import AcceptForm, ActivateForm, AmendForm, SignedCopyForm, TerminateForm

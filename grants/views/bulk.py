@@ -12,11 +12,11 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_money
 from accounts.models import User
 from applications.forms_review import AWARD, CLOSE, BulkDecisionForm
 from applications.selectors import applications_reviewable_by
 from applications.views.review import review_required
+from core.formatting import format_money
 from grants.services import decisions_bulk
 from grants.services.bulk_decisions import BulkPreviewRow, decisions_bulk_preview
 from grants.services.decisions import AwardPreview

@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
+from core.formatting import format_money
 from grants import charts
 from grants.models import EnvelopeSnapshot
 from grants.selectors.envelope import envelope_figures

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_money
 from applications.forms_review import (
     AWARD,
     CLOSE,
@@ -34,6 +33,7 @@ from applications.views.review import (
     review_required,
     reviewable_application,
 )
+from core.formatting import format_money
 from grants.services import (
     application_award,
     application_close,

@@ -27,7 +27,6 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
-from accounts.formatting import format_date, format_money
 from accounts.models import Role
 from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
@@ -35,6 +34,7 @@ from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
 from applications.views.common import error_to_form
 from applications.views.review import review_required
+from core.formatting import format_date, format_money
 from grants.forms.payments import (
     CancelForm,
     PayForm,

@@ -6,9 +6,9 @@ import pytest
 from django import forms
 from django.db import models
 
-from accounts.formatting import parse_money
 from accounts.forms import MoneyField
 from applications.forms_review import AmountField
+from core.formatting import parse_money
 
 SPACES = {
     "space": " ",

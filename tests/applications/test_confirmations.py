@@ -12,7 +12,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.formatting import format_money
 from accounts.models import AuditEvent
 from applications.models import Application, Assignment, Criterion, Score, StatusChange
 from applications.services.review import (
@@ -22,6 +21,7 @@ from applications.services.review import (
     scores_save,
 )
 from applications.services.submission import application_submit, submission_check
+from core.formatting import format_money
 from notifications.models import Document, OutgoingEmail
 from tests.factories import (
     complete_application,

@@ -366,7 +366,7 @@ def test_partner_staff_see_the_dossier_of_their_consortium():
 
 
 def test_a_long_file_name_is_shortened_but_keeps_its_extension():
-    from applications.services.attachments import sanitise_filename
+    from core.uploads import sanitise_filename
 
     name = sanitise_filename("rapport " * 40 + ".pdf")
     assert len(name) <= 150

@@ -9,11 +9,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from accounts.formatting import format_money
 from accounts.models import AuditEvent
 from applications.models import Application, BudgetYear, Member
 from applications.rules import budget_running, typed_amount
 from applications.services import member_add, member_update
+from core.formatting import format_money
 from tests.factories import CallFactory, OrganisationFactory, complete_application, occitanie_instructor
 
 pytestmark = pytest.mark.django_db

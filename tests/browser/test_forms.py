@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 from playwright.sync_api import expect
 
-from accounts.formatting import format_money
 from applications.models import BudgetYear
+from core.formatting import format_money
 from tests.browser.test_journeys import log_in
 from tests.factories import PASSWORD, complete_application, occitanie_instructor
 

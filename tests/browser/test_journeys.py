@@ -16,7 +16,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from accounts.formatting import format_money, parse_money
+from core.formatting import format_money, parse_money
 from tests.factories import (
     PASSWORD,
     PDF_BYTES,

@@ -7,9 +7,9 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.formatting import format_money
 from accounts.models import AuditEvent, User
 from applications.models import Call, RequiredDocument
+from core.formatting import format_money
 from fabriques.models import Activity, InstructorScope, Region, TiersLieu
 from fabriques.services import instructor_scope_add
 from tests.factories import (

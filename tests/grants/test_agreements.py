@@ -21,9 +21,9 @@ from django.urls import include, path, reverse
 from django.utils import timezone
 
 import config.urls
-from accounts.formatting import format_money
 from accounts.models import AuditEvent, User
 from applications.models import Application, Call, Member
+from core.formatting import format_money
 from fabriques.models import Organisation, OrganisationMembership
 from grants import urls as grants_urls
 from grants.models import Agreement, Amendment, Grant, Tranche

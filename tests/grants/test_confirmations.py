@@ -9,10 +9,10 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.formatting import format_money
 from accounts.models import AuditEvent
 from applications.models import Application, Call, StatusChange
 from applications.services.review import assignment_create, eligibility_record
+from core.formatting import format_money
 from grants.models import Grant
 from grants.services.envelope import add_years
 from notifications.models import Document, OutgoingEmail

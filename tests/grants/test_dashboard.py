@@ -19,9 +19,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.formatting import format_money
 from accounts.models import User
 from applications.models import Application, Call
+from core.formatting import format_money
 from fabriques.models import Departement, TiersLieu
 from grants import charts
 from grants.models import EnvelopeSnapshot, Grant, Tranche

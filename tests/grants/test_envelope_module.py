@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.formatting import format_money
 from applications.models import Call
+from core.formatting import format_money
 from grants.models import Grant, Tranche
 from grants.services.envelope import (
     envelope_commit,

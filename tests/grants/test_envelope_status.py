@@ -8,8 +8,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from accounts.formatting import format_money
 from applications.models import Call
+from core.formatting import format_money
 from grants.models import Grant
 from tests.grants.test_dashboard import SPECS, Spec, build, expected_figures, money, reopened
 

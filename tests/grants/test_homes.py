@@ -15,7 +15,6 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.formatting import format_date
 from applications.models import Application, Member
 from applications.next_steps import applicant_next_steps, staff_todo
 from applications.selectors import applications_visible_to
@@ -28,6 +27,7 @@ from applications.services.review import (
     opinion_request,
     scores_save,
 )
+from core.formatting import format_date
 from grants.models import Agreement, Tranche
 from grants.services.agreements import agreement_accept, agreement_activate
 from grants.services.decisions import application_refuse

@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 
-from accounts.formatting import format_money
 from accounts.models import AuditEvent
 from applications.models import Application, Call
 from applications.services.review import assignment_attest_no_conflict, assignment_create, eligibility_record
+from core.formatting import format_money
 from grants.models import Agreement, Grant, Tranche
 from grants.services import application_award, application_close, application_refuse
 from grants.services.agreements import agreement_create

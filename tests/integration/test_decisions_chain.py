@@ -39,11 +39,11 @@ from django.db import connection
 from django.db.models import F
 from django.utils import timezone
 
-from accounts.formatting import format_money
 from accounts.models import User
 from applications.models import Application, Call
 from applications.services.review import assignment_create, eligibility_record
 from config.celery import app
+from core.formatting import format_money
 from grants.models import Grant
 from grants.services import application_award, application_refuse
 from grants.services.snapshots import drift_alert_key

@@ -18,10 +18,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from stdnum.fr import siret as stdnum_siret
 
-from accounts.formatting import format_money, parse_money
 from accounts.forms import MoneyField
 from applications.models import Call
 from applications.rules import BUDGET_FIELDS, budget_errors, budget_field_name
+from core.formatting import format_money, parse_money
 from fabriques.validators import validate_siret
 from grants.services.envelope import split_yearly
 

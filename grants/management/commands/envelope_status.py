@@ -7,8 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
-from accounts.formatting import format_money
 from applications.models import Call
+from core.formatting import format_money
 from grants.selectors.envelope import envelope_figures
 
 

@@ -9,7 +9,10 @@ from django.template import Context, Template
 from django.urls import reverse
 from django.utils import translation
 
-from accounts.formatting import (
+from accounts.forms import MoneyField
+from applications.forms import BudgetForm, DossierCreateForm
+from applications.models import Application, Call
+from core.formatting import (
     format_date,
     format_datetime,
     format_decimal_input,
@@ -17,9 +20,6 @@ from accounts.formatting import (
     french_sort_key,
     french_sorted,
 )
-from accounts.forms import MoneyField
-from applications.forms import BudgetForm, DossierCreateForm
-from applications.models import Application, Call
 from fabriques.models import Departement, Organisation, Region
 from grants.selectors.envelope import envelope_figures
 from tests.factories import CallFactory, OrganisationFactory, applicant, member_of, programme_admin

@@ -1,9 +1,12 @@
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django import template
+from django.utils.html import format_html
 
-from accounts.formatting import (
+from core.badges import badge_classes
+from core.formatting import (
     format_date,
     format_datetime,
     format_decimal_input,
@@ -42,3 +45,18 @@ def long_date(value: date | datetime | None) -> str:
 def long_datetime(value: datetime | None) -> str:
     """{{ moment|long_datetime }} -> "1er janvier 2027 à 09:05", on the local clock."""
     return format_datetime(value)
+
+
+@register.simple_tag
+def status_badge(obj: Any, field: str = "status", *, small: bool = False, no_icon: bool = False) -> str:
+    """{% status_badge application small=True %}: the status's DSFR badge, with its label.
+
+    The enum is the one nested in the object's model under the field's name in CamelCase
+    (`status` -> `Application.Status`, `verdict` -> `Opinion.Verdict`); its member says its badge
+    (`badge`) and its label.
+    """
+    enum = getattr(type(obj), "".join(part.title() for part in field.split("_")))
+    status = enum(getattr(obj, field))
+    return format_html(
+        '<span class="{}">{}</span>', badge_classes(status, small=small, no_icon=no_icon), status.label
+    )
