@@ -110,6 +110,40 @@ def test_a_move_locks_checks_logs_saves_audits_then_cascades_and_the_callers_cop
     )
 
 
+def test_a_cascade_moves_the_rows_that_follow_through_their_own_funnel_with_the_reason_and_origin():
+    recorder = Recorder()
+    first, second = new_job(), new_job()
+    admin = programme_admin()
+
+    def start_the_other(move: Move[ExportJob, ExportJobChange]) -> None:
+        move.follow(follower, second, S.RUNNING, "export.follow", attempts=9)
+
+    follower = machine(recorder)
+    leader = machine(recorder, cascade={S.RUNNING: start_the_other})
+    with transaction.atomic():
+        leader.move(row=first, to_status=S.RUNNING, actor=admin, note="Lot du soir.", action="export.batch")
+    second.refresh_from_db()
+    assert (second.status, second.attempts) == (S.RUNNING, 9)
+    change = ExportJobChange.objects.get(job=second)
+    assert (change.from_status, change.to_status, change.actor, change.note) == (
+        S.QUEUED,
+        S.RUNNING,
+        admin,
+        "Lot du soir.",
+    )
+    audits = [value for name, value in recorder.calls if name == "audit"]
+    assert [(audit["action"], audit["target"].pk, audit["data"]) for audit in audits] == [
+        ("export.batch", first.pk, {"from": S.QUEUED, "to": S.RUNNING}),
+        (
+            "export.follow",
+            second.pk,
+            {"reason": "Lot du soir.", "by": "export.batch", "from": S.QUEUED, "to": S.RUNNING},
+        ),
+    ]
+    # The follower's own cascade ran for the row it moved.
+    assert [value.row.pk for name, value in recorder.calls if name == "cascade"] == [second.pk]
+
+
 def test_a_machine_with_an_auditor_moves_nothing_without_an_audit_action():
     recorder = Recorder()
     job = new_job()
