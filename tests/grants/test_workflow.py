@@ -616,9 +616,13 @@ def test_the_logs_are_read_only_in_the_admin(client):
     assert page.status_code == 200 and case.agreement.number in page.content.decode()
     assert client.get(reverse("admin:grants_agreementstatuschange_add")).status_code == 403
     assert client.get(reverse("admin:grants_tranchestatuschange_add")).status_code == 403
+    assert client.get(reverse("admin:grants_grantstatuschange_add")).status_code == 403
     change = AgreementStatusChange.objects.get()
     response = client.post(
         reverse("admin:grants_agreementstatuschange_change", args=[change.pk]), {"to_status": "active"}
     )
     assert response.status_code == 403
     assert AgreementStatusChange.objects.get().to_status == A.SIGNED
+    application_reopen(application=case.application, reason="Erreur matérielle.", actor=programme_admin())
+    page = client.get(reverse("admin:grants_grantstatuschange_changelist"))
+    assert page.status_code == 200 and case.application.reference in page.content.decode()
