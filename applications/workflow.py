@@ -1,16 +1,18 @@
 """The dossier's states and the moves allowed between them: one table, read by one funnel.
 
 Public verbs (application_submit, application_withdraw, and the review's verbs) add their own
-guards, then call `transition`, which locks the row, checks this table, saves and logs the move.
+guards, then call `transition`, which locks the row, checks this table, saves and logs the move
+(the mechanics are core.workflow's, shared by every state machine of the portal).
 """
 
-from django.core.exceptions import ValidationError
-from django.db import transaction
+from typing import Any
+
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from accounts.models import User
 from applications.models import Application, StatusChange
+from core.workflow import Machine
 
 S = Application.Status
 
@@ -33,8 +35,10 @@ REVIEWABLE_STATES = frozenset({S.SUBMITTED, S.IN_REVIEW, S.CORRECTIONS})
 DECIDED_STATES = frozenset({S.AWARDED, S.REFUSED, S.CLOSED})
 
 
-def can_move(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
+# A draft's fields may be incomplete (the submission checks completeness): no `full_clean` here.
+REFUSAL = gettext_lazy("Un dossier « %(from)s » ne peut pas passer à l'état « %(to)s ».")
+MACHINE = Machine(Application, TRANSITIONS, StatusChange, REFUSAL, stamps=("updated_at",), validate=False)
+can_move = MACHINE.can_move
 
 
 def transition(
@@ -47,30 +51,15 @@ def transition(
     """Move a dossier to `to_status` under a row lock, and write the status-change row.
 
     Must run inside the caller's transaction, which also writes the move's notifications (rows).
+    The verbs write their own audit rows, under their own actions (`decision.award`...).
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("transition() must run inside a transaction")
-    locked = Application.objects.select_for_update().get(pk=application.pk)
-    if not can_move(locked.status, to_status):
-        raise ValidationError(
-            _("Un dossier « %(from)s » ne peut pas passer à l'état « %(to)s ».")
-            % {"from": S(locked.status).label, "to": S(to_status).label},
-            code="invalid_transition",
-        )
-    change = StatusChange.objects.create(
-        application=locked,
-        from_status=locked.status,
+    at = timezone.now()
+    stamped: dict[str, Any] = {"submitted_at": at} if to_status == S.SUBMITTED else {}
+    return MACHINE.move(
+        row=application,
         to_status=to_status,
         actor=actor,
         note=note,
-        at=timezone.now(),
+        at=at,
+        **stamped,
     )
-    locked.status = to_status
-    update_fields = ["status", "updated_at"]
-    if to_status == S.SUBMITTED:
-        locked.submitted_at = change.at
-        update_fields.append("submitted_at")
-    locked.save(update_fields=update_fields)
-    application.status = locked.status
-    application.submitted_at = locked.submitted_at
-    return change

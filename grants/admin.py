@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from grants.models import AgreementStatusChange, TrancheStatusChange
+from grants.models import AgreementStatusChange, GrantStatusChange, TrancheStatusChange
 
 
 class ReadOnlyLogAdmin(admin.ModelAdmin):
@@ -34,4 +34,13 @@ class TrancheStatusChangeAdmin(ReadOnlyLogAdmin):
     list_filter = ("to_status",)
     list_select_related = ("tranche__grant__application", "actor")
     search_fields = ("tranche__grant__application__reference",)
+    date_hierarchy = "at"
+
+
+@admin.register(GrantStatusChange)
+class GrantStatusChangeAdmin(ReadOnlyLogAdmin):
+    list_display = ("at", "grant", "from_status", "to_status", "actor", "note")
+    list_filter = ("to_status",)
+    list_select_related = ("grant__application", "actor")
+    search_fields = ("grant__application__reference",)
     date_hierarchy = "at"

@@ -21,17 +21,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import OperationalError, transaction
 from django.utils import timezone
-from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import User
 from applications.models import Call
 from config.db_routers import reading_from_replica
+from core.workflow import Machine
 from grants import exports
 from grants.exports import BUDGET_REPORT_ACTION, export_record
 from grants.models import ExportJob, ExportJobChange
@@ -47,6 +47,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.FAILED: frozenset(),
 }
 
+# Moved by the worker and the sweep, logged; the request itself is audited by export_job_create.
+REFUSAL = gettext_lazy("Un export « %(from)s » ne peut pas passer à l'état « %(to)s ».")
+MACHINE = Machine(ExportJob, TRANSITIONS, ExportJobChange, REFUSAL)
+
 EXPORTS_DIR = "exports"
 # A workbook is kept a day; older files are deleted by the next build.
 FILE_LIFETIME = timedelta(days=1)
@@ -59,10 +63,6 @@ MAX_ATTEMPTS = 5
 BROKER_ERRORS = (BrokerError, ConnectionError, OSError)
 
 
-def can_move(from_status: str, to_status: str) -> bool:
-    return to_status in TRANSITIONS.get(from_status, frozenset())
-
-
 def transition(
     *, job: ExportJob, to_status: str, note: str = "", actor: User | None = None, **fields: Any
 ) -> ExportJob:
@@ -71,24 +71,7 @@ def transition(
     `actor` is None when the portal moves the job (the worker, the sweep): the log says « système ».
     Must run inside the caller's transaction.
     """
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("transition() must run inside a transaction")
-    locked = ExportJob.objects.select_for_update().get(pk=job.pk)
-    if not can_move(locked.status, to_status):
-        raise ValidationError(
-            _("Un export « %(from)s » ne peut pas passer à l'état « %(to)s ».")
-            % {"from": S(locked.status).label, "to": S(to_status).label},
-            code="invalid_transition",
-        )
-    ExportJobChange.objects.create(
-        job=locked, from_status=locked.status, to_status=to_status, note=note, actor=actor
-    )
-    locked.status = to_status
-    for name, value in fields.items():
-        setattr(locked, name, value)
-    locked.full_clean()
-    locked.save(update_fields=["status", *fields])
-    return locked
+    return MACHINE.move(row=job, to_status=to_status, actor=actor, note=note, **fields).job
 
 
 def export_job_file_name(job_id: UUID | str) -> str:

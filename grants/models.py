@@ -481,3 +481,21 @@ class TrancheStatusChange(MoneyStatusChange):
 
     def __str__(self) -> str:
         return f"{self.tranche_id}: {self.from_status} → {self.to_status}"
+
+
+class GrantStatusChange(MoneyStatusChange):
+    """The history of a grant: cancelled when the award it carries out is reopened."""
+
+    grant = models.ForeignKey(
+        Grant, verbose_name=_("subvention"), on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(_("état précédent"), max_length=10, choices=Grant.Status.choices)
+    to_status = models.CharField(_("nouvel état"), max_length=10, choices=Grant.Status.choices)
+
+    class Meta:
+        verbose_name = _("changement d'état d'une subvention")
+        verbose_name_plural = _("historique des subventions")
+        ordering = ("grant", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.grant_id}: {self.from_status} → {self.to_status}"

@@ -1,34 +1,56 @@
 """The money's states and the moves allowed between them: one table per machine, one funnel each.
 
-Two machines hold the money's states: the agreement (`Agreement.Status`) and its tranches
-(`Tranche.Status`). A payment request has no states of its own: it is the tranche's « requested »
-state and the PDF (a `notifications.Document`) written with it.
+Three machines hold the money's states: the grant (`Grant.Status`), its agreement
+(`Agreement.Status`) and its tranches (`Tranche.Status`). A payment request has no states of its
+own: it is the tranche's « requested » state and the PDF (a `notifications.Document`) written with
+it.
 
-Public verbs (grants.services.agreements, payments, reopening) check who acts and their own rules,
-with the messages the pages show, then call `agreement_transition` or `tranche_transition`. The
-funnel locks the row in the documented order (the caller holds the dossier and the call when the
-envelope moves; the funnel takes the grant, then the row: re-taking a lock already held costs
-nothing), checks the table, saves the status with the fields the move sets (`update_fields`),
-writes the log row (who, when, from, to, note) and the audit row. A move that cascades (a
-termination or a reopening cancelling the tranches, the last payment completing the agreement)
-goes through the funnel of each row it moves, never around it; `tests/grants/test_workflow.py`
-fails if any other module writes these statuses.
+Public verbs (grants.services.decisions, agreements, payments, reopening) check who acts and their
+own rules, with the messages the pages show, then call `grant_transition`, `agreement_transition`
+or `tranche_transition`. The funnel (core.workflow, shared by every machine of the portal) locks
+the row in the documented order (the caller holds the dossier and the call when the envelope
+moves; the funnel takes the grant, then the row: re-taking a lock already held costs nothing),
+checks the table, saves the status with the fields the move sets (`update_fields`), writes the log
+row (who, when, from, to, note) and the audit row. A move that cascades (a reopening cancelling the
+grant, its tranches and its agreement; a termination cancelling the unpaid tranches) goes through
+the funnel of each row it moves, declared here as the machine's `cascade`; the last payment
+completing the agreement is the payment verb's own rule. `tests/grants/test_workflow.py` fails if
+any other module writes these statuses.
 """
 
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from accounts.models import User
 from accounts.services import audit_record
 from core.formatting import format_date
-from grants.models import Agreement, AgreementStatusChange, Grant, Tranche, TrancheStatusChange
+from core.workflow import Machine, Move
+from grants.models import (
+    Agreement,
+    AgreementStatusChange,
+    Grant,
+    GrantStatusChange,
+    Tranche,
+    TrancheStatusChange,
+)
 
+G = Grant.Status
 A = Agreement.Status
 T = Tranche.Status
+
+# The grant machine. The award creates the grant « en cours » (application_award), which it stays
+# through its agreement's life, a termination included (what was paid stays committed; the unpaid
+# tranches are cancelled and released). Reopening the decision cancels it (application_reopen,
+# refused once a tranche is paid); a cancelled grant stays on record, final, and a new award
+# creates a new grant.
+GRANT_TRANSITIONS: dict[str, frozenset[str]] = {
+    G.ACTIVE: frozenset({G.CANCELLED}),
+    G.CANCELLED: frozenset(),
+}
 
 # The agreement machine. Signed by acceptance or by the signed copy, in force once activated with
 # its commitment number; completed once every tranche is settled, or terminated (signed or in
@@ -55,22 +77,13 @@ TRANCHE_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
-def agreement_can_move(from_status: str, to_status: str) -> bool:
-    return to_status in AGREEMENT_TRANSITIONS.get(from_status, frozenset())
-
-
-def tranche_can_move(from_status: str, to_status: str) -> bool:
-    return to_status in TRANCHE_TRANSITIONS.get(from_status, frozenset())
-
-
 def _tranche_label(status: str) -> str:
     return str(T(status).label)
 
 
-def ensure_tranche_can_move(tranche: Tranche, to_status: str) -> None:
-    """Refuse any move that is not in the tranche machine, with a message for the usual cases."""
-    if tranche_can_move(tranche.status, to_status):
-        return
+def _explain_tranche_refusal(tranche: Tranche, to_status: str) -> None:
+    """The tranche machine's refusals in the words of the usual cases; the others fall through to
+    the machine's generic sentence."""
     if tranche.status == T.PAID and to_status == T.PAID:
         message = _(
             "La tranche de l'année %(year)d a déjà été versée le %(date)s (référence %(reference)s) : "
@@ -97,110 +110,98 @@ def ensure_tranche_can_move(tranche: Tranche, to_status: str) -> None:
     elif to_status == T.CANCELLED:
         message = _("La tranche de l'année %(year)d est déjà annulée.") % {"year": tranche.year_index}
     else:
-        message = _("La tranche de l'année %(year)d ne peut pas passer de « %(from)s » à « %(to)s ».") % {
-            "year": tranche.year_index,
-            "from": _tranche_label(tranche.status),
-            "to": _tranche_label(to_status),
-        }
+        return
     raise ValidationError(message, code="state")
 
 
-def ensure_agreement_can_move(agreement: Agreement, to_status: str) -> None:
-    """Refuse any move that is not in the agreement machine. The verbs say why in their own words
-    first; this is the funnel's last word, for a move no verb offers."""
-    if agreement_can_move(agreement.status, to_status):
-        return
-    raise ValidationError(
-        _("La convention %(number)s est « %(from)s » : elle ne peut pas passer à l'état « %(to)s ».")
-        % {"number": agreement.number, "from": A(agreement.status).label, "to": A(to_status).label},
-        code="state",
-    )
-
-
-Row = TypeVar("Row", Agreement, Tranche)
-
-
-def _lock(row: Row) -> Row:
-    """Lock the grant, then the row: the documented order (dossier, call, grant, agreement,
-    tranches), whose first links the caller holds when the envelope moves."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("a money transition must run inside a transaction")
+def _lock_grant_first(row: Agreement | Tranche) -> None:
+    """Lock the grant before its agreement or tranche: the documented order (dossier, call, grant,
+    agreement, tranches), whose first links the caller holds when the envelope moves."""
     list(Grant.objects.select_for_update().filter(pk=row.grant_id).values_list("pk", flat=True))
-    return type(row).objects.select_for_update().get(pk=row.pk)
 
 
-def _apply(row: models.Model, locked: models.Model, to_status: str, fields: dict[str, Any]) -> None:
-    """Save the status and the fields the move sets on the locked row, then mirror them on the
-    caller's copy (which may be stale or carry unsaved values)."""
-    locked.status = to_status  # type: ignore[attr-defined]
-    for name, value in fields.items():
-        setattr(locked, name, value)
-    locked.full_clean()
-    update_fields = ["status", *fields]
-    locked.save(update_fields=update_fields)
-    for name in update_fields:
-        setattr(row, name, getattr(locked, name))
+def _cancel_tranches(move: Move[Any, Any], *, statuses: frozenset[str], **fields: Any) -> None:
+    """Cancel the grant's tranches in `statuses` through their funnel, each move logged and audited
+    with the reason and what started it."""
+    grant_id = move.row.pk if isinstance(move.row, Grant) else move.row.grant_id
+    tranches = Tranche.objects.filter(grant_id=grant_id, status__in=statuses).order_by("year_index")
+    for tranche in tranches:
+        move.follow(TRANCHE, tranche, T.CANCELLED, "tranche.cancel", **fields)
 
 
-def agreement_transition(
-    *,
-    agreement: Agreement,
-    to_status: str,
-    actor: User | None,
-    action: str,
-    note: str = "",
-    data: dict[str, Any] | None = None,
-    **fields: Any,
-) -> AgreementStatusChange:
-    """Move an agreement to `to_status` with `fields` saved alongside; log it and audit it
-    (`action`, `data`). Must run inside the caller's transaction."""
-    locked = _lock(agreement)
-    ensure_agreement_can_move(locked, to_status)
-    change = AgreementStatusChange.objects.create(
-        agreement=locked,
-        from_status=locked.status,
-        to_status=to_status,
-        actor=actor,
-        note=note,
-        at=timezone.now(),
-    )
-    _apply(agreement, locked, to_status, fields)
-    audit_record(
-        actor=actor,
-        action=action,
-        target=locked,
-        data={**(data or {}), "from": change.from_status, "to": to_status},
-    )
-    return change
+def _cascade_grant_cancelled(move: Move[Grant, GrantStatusChange]) -> None:
+    """A cancelled grant takes its live tranches with it (a tranche cancelled earlier stays as it
+    was; a paid one is refused by its funnel, as the reopening refuses it first), then its
+    agreement, signed or not, which carries out a decision that no longer stands."""
+    _cancel_tranches(move, statuses=frozenset(set(T) - {T.CANCELLED}))
+    agreement = Agreement.objects.filter(grant=move.row).first()
+    if agreement is not None and agreement.status not in (A.COMPLETED, A.TERMINATED, A.CANCELLED):
+        fields = {"terminated_at": timezone.now(), "termination_reason": move.note}
+        move.follow(AGREEMENT, agreement, A.CANCELLED, "agreement.cancel", **fields)
 
 
-def tranche_transition(
-    *,
-    tranche: Tranche,
-    to_status: str,
-    actor: User | None,
-    action: str,
-    note: str = "",
-    data: dict[str, Any] | None = None,
-    **fields: Any,
-) -> TrancheStatusChange:
-    """Move a tranche to `to_status` with `fields` saved alongside; log it and audit it
-    (`action`, `data`). Must run inside the caller's transaction."""
-    locked = _lock(tranche)
-    ensure_tranche_can_move(locked, to_status)
-    change = TrancheStatusChange.objects.create(
-        tranche=locked,
-        from_status=locked.status,
-        to_status=to_status,
-        actor=actor,
-        note=note,
-        at=timezone.now(),
-    )
-    _apply(tranche, locked, to_status, fields)
-    audit_record(
-        actor=actor,
-        action=action,
-        target=tranche,
-        data={**(data or {}), "from": change.from_status, "to": to_status},
-    )
-    return change
+def _cascade_agreement_terminated(move: Move[Agreement, AgreementStatusChange]) -> None:
+    """A terminated agreement cancels the grant's tranches not paid yet, with the reason."""
+    unpaid = frozenset({T.SCHEDULED, T.REQUESTED, T.VALIDATED})
+    _cancel_tranches(move, statuses=unpaid, cancel_reason=move.note)
+
+
+# The funnels' last word, for a move no verb offers: the verbs say why in their own words first.
+GRANT_REFUSAL = gettext_lazy(
+    "La subvention du dossier %(reference)s est « %(from)s » : elle ne peut pas passer à l'état « %(to)s »."
+)
+AGREEMENT_REFUSAL = gettext_lazy(
+    "La convention %(number)s est « %(from)s » : elle ne peut pas passer à l'état « %(to)s »."
+)
+TRANCHE_REFUSAL = gettext_lazy(
+    "La tranche de l'année %(year)d ne peut pas passer de « %(from)s » à « %(to)s »."
+)
+
+# Every money move is audited, and refused with the code the pages read as a state error.
+money_machine = partial(Machine, refusal_code="state", auditor=audit_record)
+GRANT: Machine[Grant, GrantStatusChange] = money_machine(
+    Grant,
+    GRANT_TRANSITIONS,
+    GrantStatusChange,
+    GRANT_REFUSAL,
+    cascade={G.CANCELLED: _cascade_grant_cancelled},
+    refusal_context=lambda grant: {"reference": grant.application.reference},
+)
+AGREEMENT: Machine[Agreement, AgreementStatusChange] = money_machine(
+    Agreement,
+    AGREEMENT_TRANSITIONS,
+    AgreementStatusChange,
+    AGREEMENT_REFUSAL,
+    lock_first=_lock_grant_first,
+    refusal_context=lambda agreement: {"number": agreement.number},
+    cascade={A.TERMINATED: _cascade_agreement_terminated},
+)
+TRANCHE: Machine[Tranche, TrancheStatusChange] = money_machine(
+    Tranche,
+    TRANCHE_TRANSITIONS,
+    TrancheStatusChange,
+    TRANCHE_REFUSAL,
+    refusal_context=lambda tranche: {"year": tranche.year_index},
+    explain=_explain_tranche_refusal,
+    lock_first=_lock_grant_first,
+)
+
+# Refuse any move that is not in the tranche machine, with a message for the usual cases.
+ensure_tranche_can_move = TRANCHE.ensure_can_move
+
+
+# The funnels of the three machines (`core.workflow.Machine.move`): `actor`, `action`, `note`,
+# `data`, and the fields the move saves alongside. Each must run inside the caller's transaction.
+def grant_transition(*, grant: Grant, to_status: str, **move: Any) -> GrantStatusChange:
+    """Cancelling a grant cascades to its tranches and its agreement."""
+    return GRANT.move(row=grant, to_status=to_status, **move)
+
+
+def agreement_transition(*, agreement: Agreement, to_status: str, **move: Any) -> AgreementStatusChange:
+    """Terminating an agreement cascades to its unpaid tranches; the grant is locked first."""
+    return AGREEMENT.move(row=agreement, to_status=to_status, **move)
+
+
+def tranche_transition(*, tranche: Tranche, to_status: str, **move: Any) -> TrancheStatusChange:
+    """The grant is locked first (the documented order)."""
+    return TRANCHE.move(row=tranche, to_status=to_status, **move)

@@ -51,7 +51,7 @@ from grants.services.envelope import (
     tranche_amounts,
 )
 from grants.services.recipients import letterhead_check, representative_recipients
-from grants.workflow import agreement_transition, tranche_transition
+from grants.workflow import agreement_transition
 from notifications.models import Document
 from notifications.services import document_request, email_queue
 
@@ -584,19 +584,8 @@ def agreement_terminate(
     tranches = list(Tranche.objects.select_for_update().filter(grant=grant).order_by("year_index"))
     figures = _termination_figures(agreement, tranches, reason, clawback_amount)
     paid, cancelled, released = figures.paid, figures.cancelled, figures.released
-    # The termination cascades through the tranches' funnel, each move logged and audited.
-    for tranche in cancelled:
-        tranche_transition(
-            tranche=tranche,
-            to_status=Tranche.Status.CANCELLED,
-            actor=actor,
-            action="tranche.cancel",
-            note=reason,
-            data={"reason": reason, "by": "agreement.terminate"},
-            cancel_reason=reason,
-        )
-    if released:
-        envelope_release(call=call, amount=released, laureates=0)
+    # The agreement's funnel cascades to the unpaid tranches (grants.workflow), each move logged
+    # and audited; what they held goes back to the envelope.
     agreement_transition(
         agreement=agreement,
         to_status=A.TERMINATED,
@@ -608,6 +597,8 @@ def agreement_terminate(
         termination_reason=reason,
         clawback_amount=clawback_amount,
     )
+    if released:
+        envelope_release(call=call, amount=released, laureates=0)
     context = _agreement_base(agreement, application) | {
         "date": format_date(timezone.localdate(agreement.terminated_at)),
         "reason": reason.splitlines(),

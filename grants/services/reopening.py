@@ -14,7 +14,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -27,7 +26,7 @@ from core.formatting import format_money
 from grants.models import Agreement, Grant, Tranche
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
 from grants.services.recipients import representative_recipients
-from grants.workflow import agreement_transition, tranche_transition
+from grants.workflow import grant_transition
 from notifications.services import email_queue
 
 S = Application.Status
@@ -176,36 +175,16 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
         # a termination) was released then, and must not be released twice.
         live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
         envelope_release(call=call, amount=sum(live, Decimal("0")), laureates=1)
-        grant.status = Grant.Status.CANCELLED
-        grant.save(update_fields=["status"])
-        # The reopening cascades through the tranches' funnel (each move logged and audited);
-        # a tranche cancelled earlier stays as it was.
-        for tranche in tranches:
-            if tranche.status != Tranche.Status.CANCELLED:
-                tranche_transition(
-                    tranche=tranche,
-                    to_status=Tranche.Status.CANCELLED,
-                    actor=actor,
-                    action="tranche.cancel",
-                    note=reason.strip(),
-                    data={"reason": reason.strip(), "by": "decision.reopen"},
-                )
-        # Its agreement, signed or not, carries out a decision that no longer stands.
-        if agreement is not None and agreement.status not in (
-            Agreement.Status.COMPLETED,
-            Agreement.Status.TERMINATED,
-            Agreement.Status.CANCELLED,
-        ):
-            agreement_transition(
-                agreement=agreement,
-                to_status=Agreement.Status.CANCELLED,
-                actor=actor,
-                action="agreement.cancel",
-                note=reason.strip(),
-                data={"reason": reason.strip(), "by": "decision.reopen"},
-                terminated_at=timezone.now(),
-                termination_reason=reason.strip(),
-            )
+        # The grant's funnel cascades to its live tranches and its agreement, signed or not, which
+        # carries out a decision that no longer stands (grants.workflow), each move logged and audited.
+        grant_transition(
+            grant=grant,
+            to_status=Grant.Status.CANCELLED,
+            actor=actor,
+            action="grant.cancel",
+            note=reason.strip(),
+            data={"reason": reason.strip(), "by": "decision.reopen"},
+        )
     change = transition(application=application, to_status=S.IN_REVIEW, actor=actor, note=reason.strip())
     _reopen_emails(application, change, reason.strip(), grant, agreement)
     audit_record(actor=actor, action="decision.reopen", target=application, data={"reason": reason.strip()})

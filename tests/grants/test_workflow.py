@@ -13,7 +13,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
-from grants.models import Agreement, AgreementStatusChange, Tranche, TrancheStatusChange
+from grants.models import (
+    Agreement,
+    AgreementStatusChange,
+    Grant,
+    GrantStatusChange,
+    Tranche,
+    TrancheStatusChange,
+)
 from grants.services.agreements import (
     agreement_accept,
     agreement_activate,
@@ -21,23 +28,35 @@ from grants.services.agreements import (
     agreement_terminate,
     agreement_upload_signed_copy,
 )
+from grants.services.payments import tranche_request
 from grants.services.reopening import application_reopen
 from grants.workflow import (
     AGREEMENT_TRANSITIONS,
+    GRANT_TRANSITIONS,
     TRANCHE_TRANSITIONS,
     agreement_transition,
+    grant_transition,
     tranche_transition,
 )
 from tests.factories import PDF_BYTES, UserFactory, programme_admin
 from tests.grants.test_agreements import Laureate, laureate
-from tests.grants.test_payments import Setup, force, move
+from tests.grants.test_payments import IBAN, Setup, force, move
 
 pytestmark = pytest.mark.django_db
 
+G = Grant.Status
 A = Agreement.Status
 T = Tranche.Status
+GRANT_PAIRS = [(old, new) for old in G for new in G]
 AGREEMENT_PAIRS = [(old, new) for old in A for new in A]
 TRANCHE_PAIRS = [(old, new) for old in T for new in T]
+
+
+def force_grant(grant: Grant, status: str) -> Grant:
+    """Put a grant in a state directly."""
+    Grant.objects.filter(pk=grant.pk).update(status=status)
+    grant.refresh_from_db()
+    return grant
 
 
 def force_agreement(agreement: Agreement, status: str) -> Agreement:
@@ -57,6 +76,46 @@ def audits(action: str) -> int:
 
 
 # --- the funnels: every (from, to) pair of each table ---------------------------------------------
+
+
+@pytest.mark.parametrize(("from_status", "to_status"), GRANT_PAIRS)
+def test_the_grant_funnel_moves_logs_and_audits_only_what_its_table_allows(from_status, to_status):
+    case = laureate()
+    admin = programme_admin()
+    grant = force_grant(case.grant, from_status)
+    stale = Grant.objects.get(pk=grant.pk)
+    if to_status in GRANT_TRANSITIONS[from_status]:
+        with transaction.atomic():
+            change = grant_transition(
+                grant=stale, to_status=to_status, actor=admin, action="grant.test", note="Pour voir."
+            )
+        grant.refresh_from_db()
+        assert grant.status == to_status
+        # The caller's copy follows the row it moved.
+        assert stale.status == to_status
+        assert (change.grant, change.from_status, change.to_status, change.actor, change.note) == (
+            grant,
+            from_status,
+            to_status,
+            admin,
+            "Pour voir.",
+        )
+        assert list(grant.status_changes.values_list("to_status", flat=True)) == [to_status]
+        event = AuditEvent.objects.get(action="grant.test", target_id=str(grant.pk))
+        assert event.target_type == "grants.grant"
+        assert event.actor == admin and event.data == {"from": from_status, "to": to_status}
+    else:
+        with pytest.raises(ValidationError) as refusal, transaction.atomic():
+            grant_transition(grant=stale, to_status=to_status, actor=admin, action="grant.test")
+        assert refusal.value.messages == [
+            f"La subvention du dossier {case.application.reference} est « {G(from_status).label} » : "
+            f"elle ne peut pas passer à l'état « {G(to_status).label} »."
+        ]
+        assert refusal.value.error_list[0].code == "state"
+        grant.refresh_from_db()
+        assert grant.status == from_status
+        assert not GrantStatusChange.objects.exists()
+        assert audits("grant.test") == 0
 
 
 @pytest.mark.parametrize(("from_status", "to_status"), AGREEMENT_PAIRS)
@@ -151,6 +210,74 @@ def test_a_funnel_runs_only_inside_a_transaction():
     finally:
         connection.in_atomic_block = True
     assert not AgreementStatusChange.objects.exists()
+
+
+# --- the grant's public verbs in every state ------------------------------------------------------
+
+# verb: (the state it moves the grant to, the states it moves it from). The award creates the grant
+# « en cours »; the other verbs on money only read its state, and are refused once it is cancelled.
+GRANT_VERBS: dict[str, tuple[str | None, set[str]]] = {
+    "reopen": (G.CANCELLED, {G.ACTIVE}),
+    "accept": (None, set()),
+    "request": (None, set()),
+}
+# A reopening of a dossier whose grant is cancelled already reopens the dossier and leaves the grant.
+GRANT_UNMOVED_BUT_ALLOWED = {("reopen", G.CANCELLED), ("accept", G.ACTIVE), ("request", G.ACTIVE)}
+GRANT_REFUSALS = {
+    "accept": "La subvention de cette convention a été annulée : la convention est sans objet.",
+    "request": "Cette subvention est annulée : aucune tranche ne peut être demandée.",
+}
+
+
+def run_grant_verb(verb: str, case: Laureate, admin: User) -> None:
+    if verb == "reopen":
+        application_reopen(application=case.application, reason="Erreur matérielle.", actor=admin)
+    elif verb == "accept":
+        agreement_accept(agreement=case.agreement, actor=case.representative)
+    else:
+        force_agreement(case.agreement, A.ACTIVE)
+        tranche_request(tranche=case.grant.tranches.get(year_index=1), iban=IBAN, actor=case.representative)
+
+
+def test_the_verbs_cover_the_grant_table_exactly():
+    moves = {(old, new) for new, olds in GRANT_VERBS.values() for old in olds}
+    assert moves == {(old, new) for old, targets in GRANT_TRANSITIONS.items() for new in targets}
+
+
+@pytest.mark.parametrize("state", list(G))
+@pytest.mark.parametrize("verb", list(GRANT_VERBS))
+def test_every_grant_verb_in_every_state_is_allowed_or_refused(verb, state):
+    case = laureate()
+    admin = programme_admin()
+    force_grant(case.grant, state)
+    target, sources = GRANT_VERBS[verb]
+    if state in sources:
+        run_grant_verb(verb, case, admin)
+        case.grant.refresh_from_db()
+        assert case.grant.status == target
+        change = GrantStatusChange.objects.get(grant=case.grant)
+        assert (change.from_status, change.to_status, change.actor) == (state, target, admin)
+        event = AuditEvent.objects.get(target_type="grants.grant", target_id=str(case.grant.pk))
+        assert event.data == {
+            "reason": "Erreur matérielle.",
+            "by": "decision.reopen",
+            "from": state,
+            "to": target,
+        }
+    elif (verb, state) in GRANT_UNMOVED_BUT_ALLOWED:
+        run_grant_verb(verb, case, admin)
+        case.grant.refresh_from_db()
+        assert case.grant.status == state
+        assert not GrantStatusChange.objects.exists()
+    else:
+        with pytest.raises(ValidationError) as refusal:
+            run_grant_verb(verb, case, admin)
+        assert refusal.value.messages == [GRANT_REFUSALS[verb]]
+        case.grant.refresh_from_db()
+        assert case.grant.status == state
+        assert not GrantStatusChange.objects.exists()
+        assert not AgreementStatusChange.objects.exists()
+        assert not TrancheStatusChange.objects.exists()
 
 
 # --- the agreement's public verbs in every state --------------------------------------------------
@@ -314,6 +441,15 @@ def test_a_reopening_cancels_the_tranches_and_the_agreement_through_their_funnel
         "Erreur matérielle.",
     )
     assert AuditEvent.objects.filter(action="agreement.cancel", data__by="decision.reopen").count() == 1
+    # The grant's own move, which started the cascade, is logged and audited too.
+    grant_change = GrantStatusChange.objects.get(grant=case.grant)
+    assert (grant_change.from_status, grant_change.to_status, grant_change.actor, grant_change.note) == (
+        G.ACTIVE,
+        G.CANCELLED,
+        admin,
+        "Erreur matérielle.",
+    )
+    assert AuditEvent.objects.filter(action="grant.cancel", data__by="decision.reopen").count() == 1
 
 
 def test_the_last_payment_completes_the_agreement_through_its_funnel():
@@ -336,17 +472,19 @@ def test_the_last_payment_completes_the_agreement_through_its_funnel():
 # --- nothing writes these statuses around the funnels ---------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[2]
-FUNNEL = Path("grants/workflow.py")
+# The one funnel every machine shares (core.workflow): grants/workflow.py describes the machines and
+# writes no status itself, so it is scanned like any other module.
+FUNNEL = Path("core/workflow.py")
 # Volume tooling that writes thousands of rows by COPY, never one move at a time: it builds its
 # rows in dicts (`row.update(status=...)`), which no funnel could take; it lives in the devtools
 # app, which production does not install.
 EXCEPTIONS = {Path("devtools/bulk.py")}
 SKIPPED_DIRS = {".venv", "migrations", "tests", "node_modules", ".git"}
-MONEY_STATUSES = {"Agreement", "Tranche"}
+MONEY_STATUSES = {"Grant", "Agreement", "Tranche"}
 
 
 def _aliases(tree: ast.Module) -> set[str]:
-    """Names bound to Agreement.Status or Tranche.Status in a module (`T = Tranche.Status`)."""
+    """Names bound to Grant.Status, Agreement.Status or Tranche.Status (`T = Tranche.Status`)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and _is_status_enum(node.value):
@@ -374,13 +512,13 @@ def _money_value(node: ast.AST, aliases: set[str]) -> bool:
 
 
 def _money_receiver(node: ast.AST) -> bool:
-    """An object whose name says it is an agreement or a tranche (or a queryset of them)."""
+    """An object whose name says it is a grant, an agreement or a tranche (or a queryset of them)."""
     text = ast.unparse(node).lower()
-    return "agreement" in text or "tranche" in text
+    return "grant" in text or "agreement" in text or "tranche" in text
 
 
 def status_writes(source: str) -> list[int]:
-    """The lines that assign the status of an agreement or a tranche, or update it in bulk."""
+    """The lines that assign the status of a grant, an agreement or a tranche, or update it in bulk."""
     tree = ast.parse(source)
     aliases = _aliases(tree)
     lines = []
@@ -426,19 +564,23 @@ Agreement.objects.filter(pk=1).update(status="cancelled")
 grant.agreement.status = "signed"
 setattr(tranche, "status", "paid")
 Tranche.objects.bulk_update(tranches, ["status"])
+Grant.objects.filter(pk=1).update(status=Grant.Status.CANCELLED)
+grant.status = "cancelled"
+G = Grant.Status
+locked.status = G.CANCELLED
 """
-    assert status_writes(source) == [3, 4, 5, 6, 7, 8, 9, 10]
+    assert status_writes(source) == [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14]
     harmless = """
 application.status = Application.Status.SUBMITTED
 job.status = to_status
-Grant.objects.filter(pk=1).update(status=Grant.Status.CANCELLED)
-if tranche.status == T.PAID:
+Report.objects.filter(pk=1).update(status=Report.Status.REJECTED)
+if tranche.status == T.PAID or grant.status == Grant.Status.ACTIVE:
     pass
 """
     assert status_writes(harmless) == []
 
 
-def test_no_module_but_the_funnel_writes_an_agreement_or_tranche_status():
+def test_no_module_but_the_funnel_writes_a_grant_agreement_or_tranche_status():
     offenders = []
     for path in sorted(ROOT.rglob("*.py")):
         relative = path.relative_to(ROOT)
@@ -474,9 +616,13 @@ def test_the_logs_are_read_only_in_the_admin(client):
     assert page.status_code == 200 and case.agreement.number in page.content.decode()
     assert client.get(reverse("admin:grants_agreementstatuschange_add")).status_code == 403
     assert client.get(reverse("admin:grants_tranchestatuschange_add")).status_code == 403
+    assert client.get(reverse("admin:grants_grantstatuschange_add")).status_code == 403
     change = AgreementStatusChange.objects.get()
     response = client.post(
         reverse("admin:grants_agreementstatuschange_change", args=[change.pk]), {"to_status": "active"}
     )
     assert response.status_code == 403
     assert AgreementStatusChange.objects.get().to_status == A.SIGNED
+    application_reopen(application=case.application, reason="Erreur matérielle.", actor=programme_admin())
+    page = client.get(reverse("admin:grants_grantstatuschange_changelist"))
+    assert page.status_code == 200 and case.application.reference in page.content.decode()
