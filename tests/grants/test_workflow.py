@@ -773,6 +773,28 @@ def test_no_module_but_the_funnel_writes_a_grant_agreement_tranche_or_report_sta
     assert offenders == []
 
 
+def test_the_architecture_names_every_status_of_the_portal_with_its_table_and_log():
+    """docs/architecture.md lists the state machines in one place: a status model added without its
+    line there fails here."""
+    from django.apps import apps
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("\n## State machines\n")[1].split("\n## ")[0]
+    statuses = [
+        f"`{model._meta.label}.status`"
+        for model in apps.get_models()
+        if any(field.name == "status" and field.choices for field in model._meta.concrete_fields)
+    ]
+    assert "`grants.Report.status`" in statuses and "`notifications.Document.status`" in statuses
+    assert [status for status in statuses if status not in section] == []
+    from applications import workflow as dossiers
+    from grants import export_jobs
+    from grants import workflow as money
+
+    machines = [dossiers.MACHINE, money.GRANT, money.AGREEMENT, money.TRANCHE, REPORT, export_jobs.MACHINE]
+    assert [m.log_model.__name__ for m in machines if f"`{m.log_model.__name__}`" not in section] == []
+
+
 # --- where the log is read ------------------------------------------------------------------------
 
 
