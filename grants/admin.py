@@ -1,6 +1,11 @@
 from django.contrib import admin
 
-from grants.models import AgreementStatusChange, GrantStatusChange, TrancheStatusChange
+from grants.models import (
+    AgreementStatusChange,
+    GrantStatusChange,
+    ReportStatusChange,
+    TrancheStatusChange,
+)
 
 
 class ReadOnlyLogAdmin(admin.ModelAdmin):
@@ -43,4 +48,13 @@ class GrantStatusChangeAdmin(ReadOnlyLogAdmin):
     list_filter = ("to_status",)
     list_select_related = ("grant__application", "actor")
     search_fields = ("grant__application__reference",)
+    date_hierarchy = "at"
+
+
+@admin.register(ReportStatusChange)
+class ReportStatusChangeAdmin(ReadOnlyLogAdmin):
+    list_display = ("at", "report", "from_status", "to_status", "actor", "note")
+    list_filter = ("to_status",)
+    list_select_related = ("report__grant__application", "actor")
+    search_fields = ("report__grant__application__reference",)
     date_hierarchy = "at"

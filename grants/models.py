@@ -499,3 +499,25 @@ class GrantStatusChange(MoneyStatusChange):
 
     def __str__(self) -> str:
         return f"{self.grant_id}: {self.from_status} → {self.to_status}"
+
+
+class ReportStatusChange(MoneyStatusChange):
+    """The history of a yearly report: accepted, or sent back to the beneficiary with a note.
+
+    A report filed again while still « déposé » replaces the row, which has no move yet: nothing
+    logged is lost with it.
+    """
+
+    report = models.ForeignKey(
+        Report, verbose_name=_("rapport"), on_delete=models.CASCADE, related_name="status_changes"
+    )
+    from_status = models.CharField(_("état précédent"), max_length=10, choices=Report.Status.choices)
+    to_status = models.CharField(_("nouvel état"), max_length=10, choices=Report.Status.choices)
+
+    class Meta:
+        verbose_name = _("changement d'état d'un rapport annuel")
+        verbose_name_plural = _("historique des rapports annuels")
+        ordering = ("report", "at", "pk")
+
+    def __str__(self) -> str:
+        return f"{self.report_id}: {self.from_status} → {self.to_status}"

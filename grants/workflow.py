@@ -3,19 +3,20 @@
 Three machines hold the money's states: the grant (`Grant.Status`), its agreement
 (`Agreement.Status`) and its tranches (`Tranche.Status`). A payment request has no states of its
 own: it is the tranche's « requested » state and the PDF (a `notifications.Document`) written with
-it.
+it. A fourth machine, the yearly report (`Report.Status`), holds no money but gates it (a tranche
+after the first waits for the previous year's reports accepted), and runs on the same funnel.
 
-Public verbs (grants.services.decisions, agreements, payments, reopening) check who acts and their
-own rules, with the messages the pages show, then call `grant_transition`, `agreement_transition`
-or `tranche_transition`. The funnel (core.workflow, shared by every machine of the portal) locks
-the row in the documented order (the caller holds the dossier and the call when the envelope
-moves; the funnel takes the grant, then the row: re-taking a lock already held costs nothing),
-checks the table, saves the status with the fields the move sets (`update_fields`), writes the log
-row (who, when, from, to, note) and the audit row. A move that cascades (a reopening cancelling the
-grant, its tranches and its agreement; a termination cancelling the unpaid tranches) goes through
-the funnel of each row it moves, declared here as the machine's `cascade`; the last payment
-completing the agreement is the payment verb's own rule. `tests/grants/test_workflow.py` fails if
-any other module writes these statuses.
+Public verbs (grants.services.decisions, agreements, payments, reopening, reports) check who acts
+and their own rules, with the messages the pages show, then call `grant_transition`,
+`agreement_transition`, `tranche_transition` or `report_transition`. The funnel (core.workflow,
+shared by every machine of the portal) locks the row in the documented order (the caller holds the
+dossier and the call when the envelope moves; the funnel takes the grant, then the row: re-taking a
+lock already held costs nothing; a report is locked alone), checks the table, saves the status with
+the fields the move sets (`update_fields`), writes the log row (who, when, from, to, note) and the
+audit row. A move that cascades (a reopening cancelling the grant, its tranches and its agreement; a
+termination cancelling the unpaid tranches) goes through the funnel of each row it moves, declared
+here as the machine's `cascade`; the last payment completing the agreement is the payment verb's
+own rule. `tests/grants/test_workflow.py` fails if any other module writes these statuses.
 """
 
 from functools import partial
@@ -34,6 +35,9 @@ from grants.models import (
     AgreementStatusChange,
     Grant,
     GrantStatusChange,
+    Report,
+    ReportKind,
+    ReportStatusChange,
     Tranche,
     TrancheStatusChange,
 )
@@ -41,6 +45,7 @@ from grants.models import (
 G = Grant.Status
 A = Agreement.Status
 T = Tranche.Status
+R = Report.Status
 
 # The grant machine. The award creates the grant « en cours » (application_award), which it stays
 # through its agreement's life, a termination included (what was paid stays committed; the unpaid
@@ -74,6 +79,15 @@ TRANCHE_TRANSITIONS: dict[str, frozenset[str]] = {
     T.VALIDATED: frozenset({T.PAID, T.CANCELLED}),
     T.PAID: frozenset(),
     T.CANCELLED: frozenset(),
+}
+
+# The report machine: filed « déposé » (report_upload creates it so, and replaces it while it is),
+# then examined once by the instruction, accepted or sent back with a note. Both are final: a report
+# sent back stays on record as it was, and the beneficiary files a new one (a new row).
+REPORT_TRANSITIONS: dict[str, frozenset[str]] = {
+    R.SUBMITTED: frozenset({R.ACCEPTED, R.REJECTED}),
+    R.ACCEPTED: frozenset(),
+    R.REJECTED: frozenset(),
 }
 
 
@@ -112,6 +126,15 @@ def _explain_tranche_refusal(tranche: Tranche, to_status: str) -> None:
     else:
         return
     raise ValidationError(message, code="state")
+
+
+def _explain_report_refusal(report: Report, to_status: str) -> None:
+    """A report examined already is refused in the words the pages have always shown."""
+    if report.status in (R.ACCEPTED, R.REJECTED):
+        message = _("Ce rapport a déjà été examiné (« %(status)s »).") % {
+            "status": report.get_status_display()
+        }
+        raise ValidationError(message, code="state")
 
 
 def _lock_grant_first(row: Agreement | Tranche) -> None:
@@ -156,6 +179,9 @@ AGREEMENT_REFUSAL = gettext_lazy(
 TRANCHE_REFUSAL = gettext_lazy(
     "La tranche de l'année %(year)d ne peut pas passer de « %(from)s » à « %(to)s »."
 )
+REPORT_REFUSAL = gettext_lazy(
+    "Le %(kind)s de l'année %(year)d est « %(from)s » : il ne peut pas passer à l'état « %(to)s »."
+)
 
 # Every money move is audited, and refused with the code the pages read as a state error.
 money_machine = partial(Machine, refusal_code="state", auditor=audit_record)
@@ -186,11 +212,27 @@ TRANCHE: Machine[Tranche, TrancheStatusChange] = money_machine(
     lock_first=_lock_grant_first,
 )
 
+# The report funnel locks the report alone: it moves no money, and an accepted report never goes
+# back, so the tranche request that reads it (under the grant's lock) needs no lock on it.
+REPORT: Machine[Report, ReportStatusChange] = money_machine(
+    Report,
+    REPORT_TRANSITIONS,
+    ReportStatusChange,
+    REPORT_REFUSAL,
+    refusal_context=lambda report: {
+        "kind": str(ReportKind(report.kind).label).lower(),
+        "year": report.year_index,
+    },
+    explain=_explain_report_refusal,
+)
+
 # Refuse any move that is not in the tranche machine, with a message for the usual cases.
 ensure_tranche_can_move = TRANCHE.ensure_can_move
+# Refuse a review of a report examined already, before the review's own checks.
+ensure_report_can_move = REPORT.ensure_can_move
 
 
-# The funnels of the three machines (`core.workflow.Machine.move`): `actor`, `action`, `note`,
+# The funnels of the four machines (`core.workflow.Machine.move`): `actor`, `action`, `note`,
 # `data`, and the fields the move saves alongside. Each must run inside the caller's transaction.
 def grant_transition(*, grant: Grant, to_status: str, **move: Any) -> GrantStatusChange:
     """Cancelling a grant cascades to its tranches and its agreement."""
@@ -205,3 +247,8 @@ def agreement_transition(*, agreement: Agreement, to_status: str, **move: Any) -
 def tranche_transition(*, tranche: Tranche, to_status: str, **move: Any) -> TrancheStatusChange:
     """The grant is locked first (the documented order)."""
     return TRANCHE.move(row=tranche, to_status=to_status, **move)
+
+
+def report_transition(*, report: Report, to_status: str, **move: Any) -> ReportStatusChange:
+    """The report is locked alone (see REPORT)."""
+    return REPORT.move(row=report, to_status=to_status, **move)

@@ -5,6 +5,11 @@ of year n are accepted (grants.services.payments). A report is a PDF, checked by
 (libmagic), not its name; one report per year and kind is live (submitted or accepted), and a
 submitted one not yet examined may be replaced. The instructors of the territory (or an admin)
 accept it or send it back with a note, and the beneficiary is told by e-mail.
+
+The report's states move through the report machine's funnel (`grants.workflow.report_transition`):
+each review is logged (`ReportStatusChange`) and audited there. Filing creates the report in its
+first state, « déposé », and a replacement deletes a report that has not moved yet: neither is a
+move.
 """
 
 import hashlib
@@ -25,6 +30,7 @@ from applications.services.review import ensure_no_conflict, ensure_reviewer
 from core.uploads import check_upload
 from grants.models import Grant, Report, ReportKind
 from grants.services.payments import ensure_beneficiary, grant_years
+from grants.workflow import ensure_report_can_move, report_transition
 from notifications.services import email_queue
 
 REPORT_MAX_SIZE_MB = 20
@@ -125,26 +131,30 @@ def report_upload(
 @transaction.atomic
 def report_review(*, report: Report, accept: bool, note: str, actor: User) -> Report:
     """An instructor of the territory (or an admin) accepts a report or sends it back with a note."""
-    report = Report.objects.select_for_update().select_related("grant__application").get(pk=report.pk)
+    # Read without a lock: the funnel takes the report's lock and checks its state again on it.
+    report = Report.objects.select_related("grant__application").get(pk=report.pk)
     application = report.grant.application
     ensure_reviewer(actor, application)
     ensure_no_conflict(actor, application)
-    if report.status != Report.Status.SUBMITTED:
-        raise ValidationError(
-            _("Ce rapport a déjà été examiné (« %(status)s »).") % {"status": report.get_status_display()},
-            code="state",
-        )
+    to_status = Report.Status.ACCEPTED if accept else Report.Status.REJECTED
+    # A report examined already is refused first, before the note's own rule.
+    ensure_report_can_move(report, to_status)
     note = (note or "").strip()
     if not accept and not note:
         raise ValidationError(
             {"note": _("Indiquez ce qui doit être repris : un rapport à reprendre est motivé.")}
         )
-    report.status = Report.Status.ACCEPTED if accept else Report.Status.REJECTED
-    report.reviewed_by = actor
-    report.reviewed_at = timezone.now()
-    report.review_note = note
-    report.full_clean()
-    report.save(update_fields=["status", "reviewed_by", "reviewed_at", "review_note"])
+    report_transition(
+        report=report,
+        to_status=to_status,
+        actor=actor,
+        action="report.accept" if accept else "report.reject",
+        note=note,
+        data={"note": note},
+        reviewed_by=actor,
+        reviewed_at=timezone.now(),
+        review_note=note,
+    )
     values = {
         "kind": _kind_label(report.kind),
         "year": report.year_index,
@@ -173,11 +183,5 @@ def report_review(*, report: Report, accept: bool, note: str, actor: User) -> Re
             "kind_lower": _kind_label(report.kind).lower(),
             "note": ("\n\n" + _("Observation : %(note)s") % {"note": note}) if note else "",
         },
-    )
-    audit_record(
-        actor=actor,
-        action="report.accept" if accept else "report.reject",
-        target=report,
-        data={"note": note},
     )
     return report

@@ -1,5 +1,6 @@
-"""The money machines (grants.workflow): every move of the tables, every verb in every state, the
-cascades through the funnels, and no status written around them."""
+"""The grants' machines (grants.workflow: grants, agreements, tranches, yearly reports): every move
+of the tables, every verb in every state, the cascades through the funnels, and no status written
+around them."""
 
 import ast
 import io
@@ -13,11 +14,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import AuditEvent, User
+from core.workflow import Machine
 from grants.models import (
     Agreement,
     AgreementStatusChange,
     Grant,
     GrantStatusChange,
+    Report,
+    ReportStatusChange,
     Tranche,
     TrancheStatusChange,
 )
@@ -30,26 +34,34 @@ from grants.services.agreements import (
 )
 from grants.services.payments import tranche_request
 from grants.services.reopening import application_reopen
+from grants.services.reports import report_review
 from grants.workflow import (
     AGREEMENT_TRANSITIONS,
     GRANT_TRANSITIONS,
+    REPORT,
+    REPORT_TRANSITIONS,
     TRANCHE_TRANSITIONS,
     agreement_transition,
     grant_transition,
+    report_transition,
     tranche_transition,
 )
-from tests.factories import PDF_BYTES, UserFactory, programme_admin
+from notifications.models import OutgoingEmail
+from tests.factories import PDF_BYTES, UserFactory, pdf_variant, programme_admin
 from tests.grants.test_agreements import Laureate, laureate
 from tests.grants.test_payments import IBAN, Setup, force, move
+from tests.grants.test_reports import upload
 
 pytestmark = pytest.mark.django_db
 
 G = Grant.Status
 A = Agreement.Status
 T = Tranche.Status
+R = Report.Status
 GRANT_PAIRS = [(old, new) for old in G for new in G]
 AGREEMENT_PAIRS = [(old, new) for old in A for new in A]
 TRANCHE_PAIRS = [(old, new) for old in T for new in T]
+REPORT_PAIRS = [(old, new) for old in R for new in R]
 
 
 def force_grant(grant: Grant, status: str) -> Grant:
@@ -69,6 +81,13 @@ def force_agreement(agreement: Agreement, status: str) -> Agreement:
     Agreement.objects.filter(pk=agreement.pk).update(**fields)
     agreement.refresh_from_db()
     return agreement
+
+
+def force_report(report: Report, status: str) -> Report:
+    """Put a report in a state directly, as examined by nobody."""
+    Report.objects.filter(pk=report.pk).update(status=status)
+    report.refresh_from_db()
+    return report
 
 
 def audits(action: str) -> int:
@@ -401,6 +420,149 @@ def test_every_tranche_verb_in_every_state_moves_logs_and_audits_or_writes_nothi
         assert not AuditEvent.objects.filter(action=TRANCHE_VERBS[target]).exists()
 
 
+# --- the yearly report's machine ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("from_status", "to_status"), REPORT_PAIRS)
+def test_the_report_funnel_moves_logs_and_audits_only_what_its_table_allows(from_status, to_status):
+    setup = Setup()
+    report = force_report(upload(setup), from_status)
+    stale = Report.objects.get(pk=report.pk)
+    if to_status in REPORT_TRANSITIONS[from_status]:
+        with transaction.atomic():
+            change = report_transition(
+                report=stale,
+                to_status=to_status,
+                actor=setup.reviewer,
+                action="report.test",
+                note="Pour voir.",
+                review_note="Pour voir.",
+            )
+        report.refresh_from_db()
+        assert (report.status, report.review_note) == (to_status, "Pour voir.")
+        # The caller's copy follows the row it moved.
+        assert (stale.status, stale.review_note) == (to_status, "Pour voir.")
+        assert (change.report, change.from_status, change.to_status, change.actor, change.note) == (
+            report,
+            from_status,
+            to_status,
+            setup.reviewer,
+            "Pour voir.",
+        )
+        assert list(report.status_changes.values_list("to_status", flat=True)) == [to_status]
+        event = AuditEvent.objects.get(action="report.test", target_id=str(report.pk))
+        assert event.target_type == "grants.report"
+        assert event.actor == setup.reviewer and event.data == {"from": from_status, "to": to_status}
+    else:
+        with pytest.raises(ValidationError) as refusal, transaction.atomic():
+            report_transition(report=stale, to_status=to_status, actor=setup.reviewer, action="report.test")
+        if from_status == R.SUBMITTED:
+            # Only « déposé » → « déposé »: no verb offers it, the funnel's last word refuses it.
+            expected = (
+                "Le rapport d'activité de l'année 1 est « Déposé » : "
+                "il ne peut pas passer à l'état « Déposé »."
+            )
+        else:
+            expected = f"Ce rapport a déjà été examiné (« {R(from_status).label} »)."
+        assert refusal.value.messages == [expected]
+        assert refusal.value.error_list[0].code == "state"
+        report.refresh_from_db()
+        assert report.status == from_status
+        assert not ReportStatusChange.objects.exists()
+        assert audits("report.test") == 0
+
+
+def test_the_report_machine_runs_on_the_one_funnel_with_a_complete_table():
+    assert isinstance(REPORT, Machine) and REPORT.model is Report
+    assert REPORT.log_model is ReportStatusChange
+    assert set(REPORT_TRANSITIONS) == set(R)
+    assert all(targets <= set(R) for targets in REPORT_TRANSITIONS.values())
+
+
+# verb: (the state it moves the report to, the states it moves it from). Filing creates a report
+# « déposé »; it moves none: it replaces a report still « déposé » (the row goes, unmoved and so
+# unlogged), files a new one beside a report sent back, and is refused once the report is accepted.
+REPORT_VERBS: dict[str, tuple[str | None, set[str]]] = {
+    "accept": (R.ACCEPTED, {R.SUBMITTED}),
+    "reject": (R.REJECTED, {R.SUBMITTED}),
+    "upload": (None, set()),
+}
+REPORT_UNMOVED_BUT_ALLOWED = {("upload", R.SUBMITTED), ("upload", R.REJECTED)}
+
+
+def run_report_verb(verb: str, setup: Setup, report: Report) -> Report:
+    if verb == "upload":
+        return upload(setup, content=pdf_variant("v2"))
+    note = "" if verb == "accept" else "Les charges de personnel manquent."
+    return report_review(report=report, accept=verb == "accept", note=note, actor=setup.reviewer)
+
+
+def test_the_verbs_cover_the_report_table_exactly():
+    moves = {(old, new) for new, olds in REPORT_VERBS.values() for old in olds}
+    assert moves == {(old, new) for old, targets in REPORT_TRANSITIONS.items() for new in targets}
+
+
+@pytest.mark.parametrize("state", list(R))
+@pytest.mark.parametrize("verb", list(REPORT_VERBS))
+def test_every_report_verb_in_every_state_is_allowed_or_refused(verb, state):
+    setup = Setup()
+    report = force_report(upload(setup), state)
+    target, sources = REPORT_VERBS[verb]
+    if state in sources:
+        run_report_verb(verb, setup, report)
+        report.refresh_from_db()
+        assert report.status == target and report.reviewed_by == setup.reviewer
+        change = ReportStatusChange.objects.get(report=report)
+        assert (change.from_status, change.to_status, change.actor, change.note) == (
+            state,
+            target,
+            setup.reviewer,
+            report.review_note,
+        )
+        reviews = AuditEvent.objects.filter(target_type="grants.report", target_id=str(report.pk))
+        event = reviews.exclude(action="report.upload").get()
+        assert event.action == f"report.{verb}" and event.actor == setup.reviewer
+        assert event.data == {"note": report.review_note, "from": state, "to": target}
+        assert OutgoingEmail.objects.filter(key=f"report:{report.pk}:review").count() == 1
+    elif (verb, state) in REPORT_UNMOVED_BUT_ALLOWED:
+        filed = run_report_verb(verb, setup, report)
+        assert filed.status == R.SUBMITTED and filed.pk != report.pk
+        live = Report.objects.filter(grant=setup.grant, year_index=1, kind="activity")
+        if state == R.SUBMITTED:
+            # Replaced: the row not examined yet goes, with no move to lose.
+            assert list(live.values_list("pk", flat=True)) == [filed.pk]
+        else:
+            assert dict(live.values_list("pk", "status")) == {report.pk: R.REJECTED, filed.pk: R.SUBMITTED}
+        assert not ReportStatusChange.objects.exists()
+    else:
+        with pytest.raises(ValidationError) as refusal:
+            run_report_verb(verb, setup, report)
+        if verb == "upload":
+            expected = "Rapport d'activité de l'année 1 : déjà accepté, il ne peut plus être remplacé."
+        else:
+            expected = f"Ce rapport a déjà été examiné (« {R(state).label} »)."
+        assert refusal.value.messages == [expected]
+        report.refresh_from_db()
+        assert report.status == state and report.reviewed_by is None
+        assert list(Report.objects.values_list("pk", flat=True)) == [report.pk]
+        assert not ReportStatusChange.objects.exists()
+        assert not AuditEvent.objects.filter(action__in=["report.accept", "report.reject"]).exists()
+        assert not OutgoingEmail.objects.filter(key__startswith="report:").exists()
+
+
+def test_a_report_sent_back_without_a_note_is_refused_before_the_funnel_writes_anything():
+    setup = Setup()
+    report = upload(setup)
+    with pytest.raises(ValidationError) as refusal:
+        report_review(report=report, accept=False, note="  ", actor=setup.reviewer)
+    assert refusal.value.message_dict == {
+        "note": ["Indiquez ce qui doit être repris : un rapport à reprendre est motivé."]
+    }
+    report.refresh_from_db()
+    assert report.status == R.SUBMITTED
+    assert not ReportStatusChange.objects.exists()
+
+
 # --- the cascades go through the funnels ----------------------------------------------------------
 
 
@@ -480,11 +642,12 @@ FUNNEL = Path("core/workflow.py")
 # app, which production does not install.
 EXCEPTIONS = {Path("devtools/bulk.py")}
 SKIPPED_DIRS = {".venv", "migrations", "tests", "node_modules", ".git"}
-MONEY_STATUSES = {"Grant", "Agreement", "Tranche"}
+MONEY_STATUSES = {"Grant", "Agreement", "Tranche", "Report"}
 
 
 def _aliases(tree: ast.Module) -> set[str]:
-    """Names bound to Grant.Status, Agreement.Status or Tranche.Status (`T = Tranche.Status`)."""
+    """Names bound to Grant.Status, Agreement.Status, Tranche.Status or Report.Status
+    (`T = Tranche.Status`)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Assign) and _is_status_enum(node.value):
@@ -512,13 +675,15 @@ def _money_value(node: ast.AST, aliases: set[str]) -> bool:
 
 
 def _money_receiver(node: ast.AST) -> bool:
-    """An object whose name says it is a grant, an agreement or a tranche (or a queryset of them)."""
+    """An object whose name says it is a grant, an agreement, a tranche or a report (or a queryset of
+    them)."""
     text = ast.unparse(node).lower()
-    return "grant" in text or "agreement" in text or "tranche" in text
+    return any(name in text for name in ("grant", "agreement", "tranche", "report"))
 
 
 def status_writes(source: str) -> list[int]:
-    """The lines that assign the status of a grant, an agreement or a tranche, or update it in bulk."""
+    """The lines that assign the status of a grant, an agreement, a tranche or a report, or update it
+    in bulk."""
     tree = ast.parse(source)
     aliases = _aliases(tree)
     lines = []
@@ -573,14 +738,32 @@ locked.status = G.CANCELLED
     harmless = """
 application.status = Application.Status.SUBMITTED
 job.status = to_status
-Report.objects.filter(pk=1).update(status=Report.Status.REJECTED)
 if tranche.status == T.PAID or grant.status == Grant.Status.ACTIVE:
+    pass
+Report.objects.exclude(status=Report.Status.REJECTED).filter(grant=grant)
+if report.status != Report.Status.SUBMITTED:
     pass
 """
     assert status_writes(harmless) == []
 
 
-def test_no_module_but_the_funnel_writes_a_grant_agreement_or_tranche_status():
+def test_the_scan_sees_every_way_of_writing_a_report_status():
+    # Line 2 is how report_review wrote the status before the report had its funnel.
+    source = """
+report.status = Report.Status.ACCEPTED if accept else Report.Status.REJECTED
+Report.objects.filter(pk=1).update(status=Report.Status.REJECTED)
+grant.reports.filter(year_index=1).update(status="accepted")
+R = Report.Status
+locked.status = R.REJECTED
+live.status = Report.Status.SUBMITTED
+setattr(report, "status", "accepted")
+Report.objects.bulk_update(reports, ["status"])
+Report.objects.filter(pk=1).update_or_create(status="accepted")
+"""
+    assert status_writes(source) == [2, 3, 4, 6, 7, 8, 9, 10]
+
+
+def test_no_module_but_the_funnel_writes_a_grant_agreement_tranche_or_report_status():
     offenders = []
     for path in sorted(ROOT.rglob("*.py")):
         relative = path.relative_to(ROOT)
@@ -588,6 +771,28 @@ def test_no_module_but_the_funnel_writes_a_grant_agreement_or_tranche_status():
             continue
         offenders += [f"{relative}:{line}" for line in status_writes(path.read_text(encoding="utf-8"))]
     assert offenders == []
+
+
+def test_the_architecture_names_every_status_of_the_portal_with_its_table_and_log():
+    """docs/architecture.md lists the state machines in one place: a status model added without its
+    line there fails here."""
+    from django.apps import apps
+
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("\n## State machines\n")[1].split("\n## ")[0]
+    statuses = [
+        f"`{model._meta.label}.status`"
+        for model in apps.get_models()
+        if any(field.name == "status" and field.choices for field in model._meta.concrete_fields)
+    ]
+    assert "`grants.Report.status`" in statuses and "`notifications.Document.status`" in statuses
+    assert [status for status in statuses if status not in section] == []
+    from applications import workflow as dossiers
+    from grants import export_jobs
+    from grants import workflow as money
+
+    machines = [dossiers.MACHINE, money.GRANT, money.AGREEMENT, money.TRANCHE, REPORT, export_jobs.MACHINE]
+    assert [m.log_model.__name__ for m in machines if f"`{m.log_model.__name__}`" not in section] == []
 
 
 # --- where the log is read ------------------------------------------------------------------------
@@ -626,3 +831,27 @@ def test_the_logs_are_read_only_in_the_admin(client):
     application_reopen(application=case.application, reason="Erreur matérielle.", actor=programme_admin())
     page = client.get(reverse("admin:grants_grantstatuschange_changelist"))
     assert page.status_code == 200 and case.application.reference in page.content.decode()
+
+
+@pytest.mark.ignore_template_errors  # Django's own admin templates use optional variables
+def test_the_report_log_is_read_only_in_the_admin(client):
+    setup = Setup()
+    report = upload(setup)
+    report_review(report=report, accept=False, note="Les charges manquent.", actor=setup.reviewer)
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(reverse("admin:grants_reportstatuschange_changelist"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert setup.application.reference in text and "Les charges manquent." in text
+    assert client.get(reverse("admin:grants_reportstatuschange_add")).status_code == 403
+    change = ReportStatusChange.objects.get()
+    response = client.post(
+        reverse("admin:grants_reportstatuschange_change", args=[change.pk]), {"to_status": "accepted"}
+    )
+    assert response.status_code == 403
+    assert ReportStatusChange.objects.get().to_status == R.REJECTED
+    response = client.post(
+        reverse("admin:grants_reportstatuschange_delete", args=[change.pk]), {"post": "yes"}
+    )
+    assert response.status_code == 403
+    assert ReportStatusChange.objects.count() == 1
