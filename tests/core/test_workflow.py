@@ -15,7 +15,7 @@ from applications.models import Application
 from core.workflow import Machine, Move
 from grants import export_jobs
 from grants import workflow as money
-from grants.models import Agreement, ExportJob, ExportJobChange, Grant, Tranche
+from grants.models import Agreement, ExportJob, ExportJobChange, Grant, Report, Tranche
 from tests.factories import CallFactory, programme_admin
 
 pytestmark = pytest.mark.django_db
@@ -232,6 +232,7 @@ def test_a_move_runs_only_inside_a_transaction():
         (money.GRANT, money.GRANT_TRANSITIONS, Grant.Status),
         (money.AGREEMENT, money.AGREEMENT_TRANSITIONS, Agreement.Status),
         (money.TRANCHE, money.TRANCHE_TRANSITIONS, Tranche.Status),
+        (money.REPORT, money.REPORT_TRANSITIONS, Report.Status),
         (export_jobs.MACHINE, export_jobs.TRANSITIONS, ExportJob.Status),
     ],
 )
