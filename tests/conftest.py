@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.task_queues import TaskQueues
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -105,3 +107,19 @@ def _flush_empties_the_counters_last() -> Iterator[None]:
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
     yield
     DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
+
+
+# --- Task queues: tests drain them as workers do ------------------------------------------------
+# Nothing runs tasks in process: what the portal sends after commit waits in `task_queues` until
+# the test calls `task_queues.drain()` (tests/task_queues.py). Tests marked `redis` or `worker`
+# talk to the real broker and real workers instead.
+
+
+@pytest.fixture(autouse=True)
+def task_queues(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> TaskQueues:
+    from config.celery import app
+
+    queues = TaskQueues(app=app)
+    if not any(request.node.get_closest_marker(marker) for marker in ("redis", "worker")):
+        monkeypatch.setattr(app, "send_task", queues.send_task)
+    return queues

@@ -87,7 +87,9 @@ def assert_issuer(text: str, kind: str, *, signatory: bool = True, place: bool =
         assert f"{PLACE}, le " in text, kind
 
 
-def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_on_commit_callbacks):
+def test_every_document_prints_french_forms_and_the_calls_issuer(
+    django_capture_on_commit_callbacks, task_queues
+):
     call = CallFactory(
         grantor_name=GRANTOR,
         grantor_siret=GRANTOR_SIRET,
@@ -154,6 +156,7 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_
         documents["decision_refusal"] = Document.objects.get(
             pk=refused.status_changes.get(to_status=Application.Status.REFUSED).document_id
         )
+    task_queues.drain()
 
     texts = {kind: flat(raw_text(document)) for kind, document in documents.items()}
     assert set(texts) == {
@@ -208,6 +211,7 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_
 
 def test_the_letter_and_the_agreement_word_the_first_tranche_as_the_portal_releases_it(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     """A request after signature and activation, in the same words in both documents."""
     call = CallFactory(grantor_name=GRANTOR, signatory_name=SIGNATORY_NAME, signatory_title=SIGNATORY_TITLE)
@@ -225,6 +229,7 @@ def test_the_letter_and_the_agreement_word_the_first_tranche_as_the_portal_relea
             actor=reviewer,
         )
         grant = application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    task_queues.drain()
     letter = " ".join(
         raw_text(
             Document.objects.get(
