@@ -8,6 +8,7 @@ redelivered task does nothing twice.
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -67,15 +68,19 @@ def _enqueue_send(email_id: int) -> None:
 
 @transaction.atomic
 def document_request(
-    *, key: str, kind: str, template_name: str, context: dict[str, Any], filename: str
+    *, key: str, kind: str, template_name: str, context: Mapping[str, Any], filename: str
 ) -> Document:
-    """Ask for a PDF; it is rendered by a worker after the caller's transaction commits."""
+    """Ask for a PDF; it is rendered by a worker after the caller's transaction commits.
+
+    `context` is frozen as JSON in the row: the callers type it (a TypedDict per legal document,
+    e.g. grants.services.document_contexts) with strings, numbers and lists of them only.
+    """
     document, created = Document.objects.get_or_create(
         key=key,
         defaults={
             "kind": kind,
             "template_name": template_name,
-            "context": context,
+            "context": dict(context),
             "filename": filename,
         },
     )

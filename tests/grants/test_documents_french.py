@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from applications.models import Application, Member
 from applications.services import application_submit
+from applications.services.submission import ReceiptContext
 from fabriques.models import OrganisationMembership
 from grants.exports import pdf_summary
 from grants.models import Agreement, Tranche
@@ -26,6 +27,14 @@ from grants.services.agreements import (
     agreement_terminate,
     amendment_create,
     termination_document,
+)
+from grants.services.document_contexts import (
+    AgreementContext,
+    AmendmentContext,
+    AwardLetterContext,
+    PaymentRequestContext,
+    RefusalLetterContext,
+    TerminationContext,
 )
 from grants.services.payments import tranche_request
 from notifications.models import Document, Status
@@ -170,6 +179,24 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(
     }
     for kind, text in texts.items():
         assert_french_forms(text, kind)
+
+    # Each frozen context has exactly the keys of its TypedDict (what mypy checks in the services),
+    # and only the payment request carries the IBAN.
+    shapes = {
+        "receipt": ReceiptContext,
+        "decision_award": AwardLetterContext,
+        "decision_refusal": RefusalLetterContext,
+        "agreement": AgreementContext,
+        "amendment": AmendmentContext,
+        "termination": TerminationContext,
+        "payment_request": PaymentRequestContext,
+    }
+    for kind, shape in shapes.items():
+        assert set(documents[kind].context) == shape.__required_keys__, kind
+        assert ("iban" in documents[kind].context) == (kind == "payment_request"), kind
+        assert IBAN.replace(" ", "") not in str(documents[kind].context).replace(" ", "") or (
+            kind == "payment_request"
+        ), kind
 
     receipt = texts["receipt"]
     assert_issuer(receipt, "receipt")
