@@ -110,16 +110,23 @@ def _flush_empties_the_counters_last() -> Iterator[None]:
 
 
 # --- Task queues: tests drain them as workers do ------------------------------------------------
-# Nothing runs tasks in process: what the portal sends after commit waits in `task_queues` until
-# the test calls `task_queues.drain()` (tests/task_queues.py). Tests marked `redis` or `worker`
-# talk to the real broker and real workers instead.
+# Nothing runs tasks in process: what the portal sends after commit to its own queues waits in
+# `task_queues` until the test calls `task_queues.drain()` (tests/task_queues.py). The integration
+# tests route tasks to queues of their own, consumed by the real workers they start: those
+# messages go on to the real broker.
 
 
 @pytest.fixture(autouse=True)
-def task_queues(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> TaskQueues:
+def task_queues(monkeypatch: pytest.MonkeyPatch) -> TaskQueues:
+    from django.conf import settings
+
     from config.celery import app
 
-    queues = TaskQueues(app=app)
-    if not any(request.node.get_closest_marker(marker) for marker in ("redis", "worker")):
-        monkeypatch.setattr(app, "send_task", queues.send_task)
+    portal_queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    queues = TaskQueues(
+        app=app,
+        portal_queues=frozenset({*portal_queues, settings.CELERY_TASK_DEFAULT_QUEUE}),
+        passthrough=app.send_task,
+    )
+    monkeypatch.setattr(app, "send_task", queues.send_task)
     return queues

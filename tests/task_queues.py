@@ -8,11 +8,15 @@ tasks are not run in process) and keeps the messages; `drain()` then runs them, 
 single worker consuming every queue would: the earliest due first, then the first sent. A retry's
 countdown moves a clock of the queues' own, so a test waits for nothing. Celery's own retry logic
 (`autoretry_for`, `max_retries`, `self.retry(countdown=...)`) runs unchanged.
+
+The integration tests start real workers on queues of their own (`app.conf.task_routes`, or a
+`queue=` of the call): a message routed to a queue that is not one of the portal's goes on to the
+real broker (`passthrough`), for the worker that consumes it.
 """
 
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +57,10 @@ class TasksFailed(AssertionError):
 @dataclass
 class TaskQueues:
     app: Celery
+    # The portal's queues (CELERY_TASK_ROUTES and the default one): held here. Any other queue is
+    # a real worker's, started by the test: its messages go to `passthrough`, the real send_task.
+    portal_queues: frozenset[str] = frozenset()
+    passthrough: Callable[..., AsyncResult] | None = None
     messages: list[Message] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
     clock: float = 0.0
@@ -73,8 +81,6 @@ class TaskQueues:
         queue: Any = None,
         **options: Any,
     ) -> AsyncResult:
-        if eta is not None:
-            raise NotImplementedError("TaskQueues holds countdowns, not ETAs")
         # The queue a worker would take it from: the one named in the call (a retry names the queue
         # its delivery came from), else the project's routes.
         if queue is None and options.get("exchange") == "" and options.get("routing_key"):
@@ -82,6 +88,21 @@ class TaskQueues:
         if queue is None:
             route = self.app.amqp.router.route(options, name, args=tuple(args or ()), kwargs=kwargs or {})
             queue = route["queue"]
+        queue_name = str(getattr(queue, "name", queue))
+        if self.passthrough is not None and queue_name not in self.portal_queues:
+            return self.passthrough(
+                name,
+                args,
+                kwargs,
+                countdown=countdown,
+                eta=eta,
+                task_id=task_id,
+                retries=retries,
+                queue=queue,
+                **options,
+            )
+        if eta is not None:
+            raise NotImplementedError("TaskQueues holds countdowns, not ETAs")
         task_id = task_id or str(uuid.uuid4())
         with self._lock:
             self._seq += 1
@@ -90,7 +111,7 @@ class TaskQueues:
                     task=name,
                     args=tuple(args or ()),
                     kwargs=dict(kwargs or {}),
-                    queue=str(getattr(queue, "name", queue)),
+                    queue=queue_name,
                     retries=retries,
                     due=self.clock + (countdown or 0),
                     id=task_id,
