@@ -8,6 +8,7 @@ redelivered task does nothing twice.
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
@@ -67,22 +68,26 @@ def _enqueue_send(email_id: int) -> None:
 
 @transaction.atomic
 def document_request(
-    *, key: str, kind: str, template_name: str, context: dict[str, Any], filename: str
+    *, key: str, kind: str, template_name: str, context: Mapping[str, Any], filename: str
 ) -> Document:
-    """Ask for a PDF; it is rendered by a worker after the caller's transaction commits."""
+    """Ask for a PDF; it is rendered by a worker after the caller's transaction commits.
+
+    `context` is frozen as JSON in the row: the callers type it (a TypedDict per legal document,
+    e.g. grants.services.document_contexts) with strings, numbers and lists of them only.
+    """
     document, created = Document.objects.get_or_create(
         key=key,
         defaults={
             "kind": kind,
             "template_name": template_name,
-            "context": context,
+            "context": dict(context),
             "filename": filename,
         },
     )
     if created:
         document.full_clean()
-        # robust: with in-process tasks a failed render must not undo the caller's response;
-        # the row stays pending and the sweep retries it.
+        # robust: a broker that refuses the message (or, in process, a failed render) must not
+        # undo the caller's response; the row stays pending and the sweep queues it again.
         transaction.on_commit(lambda: _enqueue_render(document.pk), robust=True)
     return document
 
@@ -193,7 +198,7 @@ class AttachmentsPending(Exception):
         self.document_ids = document_ids
 
 
-def email_send(*, email_id: int, render_pending_attachments: bool = False) -> OutgoingEmail:
+def email_send(*, email_id: int) -> OutgoingEmail:
     """Send a queued e-mail with its documents attached. Idempotent.
 
     One claim, one attempt at the relay: the claim commits « sending » first; the relay's answer
@@ -203,18 +208,14 @@ def email_send(*, email_id: int, render_pending_attachments: bool = False) -> Ou
     The documents are rendered by the workers of the pdf queue, not by those of the e-mails: while
     one is still pending, this raises AttachmentsPending before counting an attempt (a long PDF
     queue must not use up the e-mail's attempts), and the task looks again later.
-    `render_pending_attachments` renders them here instead, through `document_render`, whose claim
-    and row lock keep each document to one rendering: for tasks run in process (`make demo`, the
-    tests), where no other worker exists.
     """
-    if not render_pending_attachments:
-        waiting = list(
-            Document.objects.filter(
-                emails__pk=email_id, emails__status=Status.PENDING, status=Status.PENDING
-            ).values_list("pk", flat=True)
-        )
-        if waiting:
-            raise AttachmentsPending(email_id, waiting)
+    waiting = list(
+        Document.objects.filter(
+            emails__pk=email_id, emails__status=Status.PENDING, status=Status.PENDING
+        ).values_list("pk", flat=True)
+    )
+    if waiting:
+        raise AttachmentsPending(email_id, waiting)
     if not _claim_attempt(OutgoingEmail, email_id):
         return OutgoingEmail.objects.get(pk=email_id)
     # Claimed: the row is « sending », committed. The relay is called outside any transaction, so
@@ -228,8 +229,6 @@ def email_send(*, email_id: int, render_pending_attachments: bool = False) -> Ou
             headers={"Message-ID": email_message_id(email)},
         )
         for attachment in email.attachments.order_by("pk"):
-            if attachment.status == Status.PENDING and render_pending_attachments:
-                attachment = document_render(document_id=attachment.pk)
             if attachment.status != Status.DONE:
                 # Failed for good: the e-mail fails too, and a human looks at both.
                 raise RuntimeError(f"Attachment {attachment.pk} is not rendered ({attachment.status})")

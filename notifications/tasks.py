@@ -5,6 +5,9 @@ the sweep on `default`. An e-mail whose documents are not rendered yet does not 
 the e-mail workers: it waits for the pdf queue, looking again after 5, 10, 20, 40 then every
 60 seconds, about ten minutes in all; after that the sweep, which re-queues every pending e-mail
 every 5 minutes, takes over. Waiting counts no attempt.
+
+Nothing here asks whether it runs on a worker or in process (`make demo`): the path is the same,
+and the tests run these tasks as a worker does (tests/task_queues.py).
 """
 
 import logging
@@ -45,8 +48,7 @@ def document_render_task(document_id: int) -> None:
 @shared_task(bind=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5, retry_backoff_max=600, max_retries=8)
 def email_send_task(self: Task, email_id: int) -> None:
     try:
-        # In process (no broker), there is no pdf worker to wait for: render here.
-        services.email_send(email_id=email_id, render_pending_attachments=bool(self.request.is_eager))
+        services.email_send(email_id=email_id)
     except services.AttachmentsPending as pending:
         waited = self.request.retries or 0
         if waited >= ATTACHMENT_WAITS:

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from tests.task_queues import TaskQueues
+
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
@@ -105,3 +107,26 @@ def _flush_empties_the_counters_last() -> Iterator[None]:
     DatabaseOperations.sql_flush = sql_flush  # type: ignore[method-assign]
     yield
     DatabaseOperations.sql_flush = original  # type: ignore[method-assign]
+
+
+# --- Task queues: tests drain them as workers do ------------------------------------------------
+# Nothing runs tasks in process: what the portal sends after commit to its own queues waits in
+# `task_queues` until the test calls `task_queues.drain()` (tests/task_queues.py). The integration
+# tests route tasks to queues of their own, consumed by the real workers they start: those
+# messages go on to the real broker.
+
+
+@pytest.fixture(autouse=True)
+def task_queues(monkeypatch: pytest.MonkeyPatch) -> TaskQueues:
+    from django.conf import settings
+
+    from config.celery import app
+
+    portal_queues = {route["queue"] for route in settings.CELERY_TASK_ROUTES.values()}
+    queues = TaskQueues(
+        app=app,
+        portal_queues=frozenset({*portal_queues, settings.CELERY_TASK_DEFAULT_QUEUE}),
+        passthrough=app.send_task,
+    )
+    monkeypatch.setattr(app, "send_task", queues.send_task)
+    return queues

@@ -7,11 +7,13 @@ import http.cookiejar
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.parse
 import urllib.request
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -101,6 +103,15 @@ def test_demo_setup_runs_twice_and_serves_home_and_a_logged_in_page_per_account(
         _manage(env, "migrate", "--noinput")
         seeded = _manage(env, "seed_demo")
         assert "Données de démonstration prêtes." in seeded.stdout
+
+    # No broker: the local settings run each task in process when it is sent, through the same
+    # code as a worker's. Every letter and e-mail the demo data asked for is rendered and sent.
+    with closing(sqlite3.connect(tmp_path / "demo.sqlite3")) as db:
+        documents = dict(db.execute("SELECT status, COUNT(*) FROM notifications_document GROUP BY status"))
+        emails = dict(db.execute("SELECT status, COUNT(*) FROM notifications_outgoingemail GROUP BY status"))
+    assert set(documents) == {"done"} and set(emails) == {"done"}, (documents, emails)
+    pdfs = list((tmp_path / "media" / "documents").rglob("*.pdf"))  # not the uploaded attachments
+    assert len(pdfs) == documents["done"] and all(pdf.read_bytes().startswith(b"%PDF") for pdf in pdfs)
 
     port = _free_port()
     server = subprocess.Popen(

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TypedDict
 
 from django.core.validators import MinValueValidator
 from django.db import models
@@ -16,6 +17,19 @@ from fabriques.validators import format_siret
 class GrantorGender(models.TextChoices):
     FEMININE = "f", _("féminin (l'Agence, la préfecture)")
     MASCULINE = "m", _("masculin (l'État, le ministère)")
+
+
+class Letterhead(TypedDict):
+    """The issuer every legal document of a call prints (`Call.letterhead()`), strings only."""
+
+    grantor_name: str
+    grantor_siret: str
+    grantor_represented: str
+    grantor_designated: str
+    grantor_representative: str
+    signatory_name: str
+    signatory_title: str
+    signature_place: str
 
 
 class Call(models.Model):
@@ -141,7 +155,7 @@ class Call(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def letterhead(self) -> dict[str, str]:
+    def letterhead(self) -> "Letterhead":
         """What every letter and agreement of the call prints about its issuer, from the call alone.
 
         Strings only, so that it can be frozen in a document row's context.

@@ -1,6 +1,7 @@
 """Submit a dossier (with its receipt), or withdraw it."""
 
 from datetime import datetime
+from typing import TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -10,6 +11,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Message, StatusChange, Wave
+from applications.models.calls import Letterhead
 from applications.rules import budget_totals
 from applications.selectors import (
     Territory,
@@ -24,7 +26,48 @@ from notifications.services import document_request, email_queue
 RECEIPT_TEMPLATE = "pdf/receipt.html"
 
 
-def receipt_context(application: Application, change: StatusChange) -> dict[str, object]:
+class ReceiptMember(TypedDict):
+    name: str
+    siret: str
+    role: str
+    lead: bool
+    share: str
+
+
+class ReceiptBudgetYear(TypedDict):
+    year: int
+    requested: str
+    other_funding: str
+    total_cost: str
+
+
+class ReceiptDocument(TypedDict):
+    label: str
+    name: str
+    size: int
+    sha256: str
+
+
+class ReceiptContext(Letterhead):
+    """templates/pdf/receipt.html: amounts formatted the French way, frozen at submission."""
+
+    reference: str
+    title: str
+    kind: str
+    call: str
+    wave: str
+    submitted_at: str
+    date: str
+    resubmission: bool
+    submitted_by: str
+    members: list[ReceiptMember]
+    budget: list[ReceiptBudgetYear]
+    # The budget's totals by field (applications.rules.BUDGET_FIELDS).
+    totals: dict[str, str]
+    documents: list[ReceiptDocument]
+
+
+def receipt_context(application: Application, change: StatusChange) -> ReceiptContext:
     """Everything the receipt prints, frozen as JSON at the moment of submission."""
     at = timezone.localtime(change.at)
     members = application.members.select_related("organisation").order_by("-is_lead", "organisation__name")

@@ -293,11 +293,9 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- Celery -------------------------------------------------------------------------------------
-# Absent broker: tasks run in process, right after the transaction commits (the embedded
-# default). Present: Redis and separate worker processes.
+# Redis and separate worker processes. Only the local settings (`make demo`) run tasks in process
+# when no broker is given; the code takes the same path either way (docs/architecture.md).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
-CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
 # A task is acknowledged only once done, and given back to the queue if its worker dies, so a

@@ -25,7 +25,6 @@ for _alias in DATABASES:  # "default", and "replica" when DATABASE_REPLICA_URL i
     DATABASES[_alias]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES[_alias]["CONN_HEALTH_CHECKS"] = True
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
-CELERY_TASK_ALWAYS_EAGER = False
 if not env.str("EMAIL_URL", default=""):
     raise ImproperlyConfigured("EMAIL_URL must be set in production.")
 

@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import IO, Any
+from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -42,6 +42,14 @@ from core.formatting import format_date, format_money, format_percent
 from core.uploads import check_upload
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
+from grants.services.document_contexts import (
+    AgreementContext,
+    AgreementRecall,
+    AmendmentContext,
+    Parties,
+    ScheduleRow,
+    TerminationContext,
+)
 from grants.services.envelope import (
     add_years,
     award_check,
@@ -138,7 +146,7 @@ def _person(membership: OrganisationMembership | None) -> tuple[str, str]:
     return user.get_full_name() or user.email, membership.job_title or user.job_title
 
 
-def _parties(application: Application) -> dict[str, Any]:
+def _parties(application: Application) -> Parties:
     """Who signs: the grantor (from the call) and the lead structure, with the consortium's partners."""
     call = application.call
     members = list(application.members.select_related("organisation__legal_category").order_by("-is_lead"))
@@ -168,11 +176,11 @@ def _parties(application: Application) -> dict[str, Any]:
     }
 
 
-def _schedule(parts: list[tuple[int, Decimal]]) -> list[dict[str, Any]]:
+def _schedule(parts: list[tuple[int, Decimal]]) -> list[ScheduleRow]:
     return [{"year": year, "amount": format_money(amount)} for year, amount in parts]
 
 
-def _agreement_context(agreement: Agreement, grant: Grant, application: Application) -> dict[str, Any]:
+def _agreement_context(agreement: Agreement, grant: Grant, application: Application) -> AgreementContext:
     call = application.call
     tranches = list(grant.tranches.order_by("year_index").values_list("year_index", "amount"))
     return {
@@ -194,7 +202,7 @@ def _agreement_context(agreement: Agreement, grant: Grant, application: Applicat
     }
 
 
-def _agreement_base(agreement: Agreement, application: Application) -> dict[str, Any]:
+def _agreement_base(agreement: Agreement, application: Application) -> AgreementRecall:
     """What the termination and amendment documents repeat of the agreement."""
     call = application.call
     organisation = lead_organisation(application)
@@ -599,7 +607,8 @@ def agreement_terminate(
     )
     if released:
         envelope_release(call=call, amount=released, laureates=0)
-    context = _agreement_base(agreement, application) | {
+    context: TerminationContext = {
+        **_agreement_base(agreement, application),
         "date": format_date(timezone.localdate(agreement.terminated_at)),
         "reason": reason.splitlines(),
         "paid": format_money(paid),
@@ -728,7 +737,12 @@ def amendment_create(
     previous = dict(previous_parts)
     if 1 in previous:
         previous[1] -= grant.bonus
-    context = _agreement_base(agreement, application) | {
+    organisation = lead_organisation(application)
+    representative_name, representative_title = _person(
+        legal_representative(organisation) if organisation is not None else None
+    )
+    context: AmendmentContext = {
+        **_agreement_base(agreement, application),
         "amendment_number": number,
         "date": format_date(timezone.localdate(amendment.decided_at)),
         "reason": reason.splitlines(),
@@ -744,13 +758,9 @@ def amendment_create(
             }
             for index, part in enumerate(yearly, start=1)
         ],
-        "representative_name": "",
-        "representative_title": "",
+        "representative_name": representative_name,
+        "representative_title": representative_title,
     }
-    organisation = lead_organisation(application)
-    if organisation is not None:
-        name, title = _person(legal_representative(organisation))
-        context |= {"representative_name": name, "representative_title": title}
     amendment.document = document_request(
         key=f"amendment:{amendment.pk}:document",
         kind="amendment",

@@ -20,11 +20,17 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, StatusChange
+from applications.models.calls import Letterhead
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import transition
 from core.formatting import format_date, format_money
 from grants.models import Grant, Tranche
 from grants.services.agreements import agreement_create
+from grants.services.document_contexts import (
+    AwardLetterContext,
+    DecisionLetterContext,
+    RefusalLetterContext,
+)
 from grants.services.envelope import (
     add_years,
     award_check,
@@ -59,7 +65,7 @@ def _decider(actor: User, application: Application) -> None:
     ensure_no_conflict(actor, application)
 
 
-def _appeal_context(call: Call) -> dict[str, str]:
+def _appeal_context(call: Call) -> Letterhead:
     """The issuer of the letter (body, signatory, place), from the call: never from the template."""
     return call.letterhead()
 
@@ -116,7 +122,12 @@ def award_preview(
 
 
 def _letter(
-    application: Application, change: StatusChange, *, kind: str, template: str, context: dict[str, object]
+    application: Application,
+    change: StatusChange,
+    *,
+    kind: str,
+    template: str,
+    context: AwardLetterContext | RefusalLetterContext,
 ) -> None:
     """The decision letter (a document row) and the e-mail carrying it, in the decision's transaction."""
     letter = document_request(
@@ -141,7 +152,7 @@ def _letter(
     )
 
 
-def _letter_base(application: Application, change: StatusChange) -> dict[str, object]:
+def _letter_base(application: Application, change: StatusChange) -> DecisionLetterContext:
     lead = application.members.select_related("organisation").filter(is_lead=True).first()
     return {
         "reference": application.reference,
@@ -199,7 +210,8 @@ def application_award(
         actor=actor,
         note=_("Subvention de %(amount)s attribuée.") % {"amount": format_money(amount)},
     )
-    context = _letter_base(application, change) | {
+    context: AwardLetterContext = {
+        **_letter_base(application, change),
         "amount": format_money(amount),
         "bonus": format_money(bonus) if bonus else "",
         "duration": call.duration_years,
@@ -229,8 +241,11 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
     application, call = lock_dossier_and_envelope(application)
     letterhead_check(call, before=_("avant de prendre une décision"))
     change = transition(application=application, to_status=S.REFUSED, actor=actor, note=reasons.strip())
-    context = _letter_base(application, change) | {"reasons": reasons.strip().splitlines()}
-    _letter(application, change, kind="refusal-letter", template=REFUSAL_TEMPLATE, context=context)
+    refusal: RefusalLetterContext = {
+        **_letter_base(application, change),
+        "reasons": reasons.strip().splitlines(),
+    }
+    _letter(application, change, kind="refusal-letter", template=REFUSAL_TEMPLATE, context=refusal)
     audit_record(actor=actor, action="decision.refuse", target=application)
     return change
 

@@ -31,6 +31,7 @@ from applications.services.review import ensure_no_conflict, ensure_reviewer
 from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
+from grants.services.document_contexts import PaymentRequestContext
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
 from grants.services.recipients import representative_recipients
 from grants.workflow import agreement_transition, ensure_tranche_can_move, tranche_transition
@@ -237,7 +238,7 @@ def _complete_agreement_if_settled(grant: Grant, actor: User) -> bool:
 
 def _payment_request_context(
     grant: Grant, tranche: Tranche, agreement: Agreement, iban: str, actor: User
-) -> dict[str, object]:
+) -> PaymentRequestContext:
     application = grant.application
     organisation = lead_organisation(application)
     now = timezone.now()

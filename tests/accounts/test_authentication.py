@@ -33,10 +33,11 @@ def _login(client, email, password):
 
 
 def test_sign_up_creates_an_inactive_applicant_and_sends_a_confirmation_link(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("accounts:sign-up"), SIGN_UP)
+    task_queues.drain()
     assert response.status_code == 302
     assert response["Location"] == reverse("accounts:sign-up-done")
     user = User.objects.get()
@@ -51,15 +52,17 @@ def test_sign_up_creates_an_inactive_applicant_and_sends_a_confirmation_link(
 
 
 def test_confirmation_link_activates_the_account_then_login_lands_on_applicant_home(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("accounts:sign-up"), SIGN_UP)
+    task_queues.drain()
     link = _link_in_last_email(r"/compte/confirmer/[^/\s]+/[^/\s]+/")
 
     # Before confirmation the right password is not enough, and a new link is sent.
     with django_capture_on_commit_callbacks(execute=True):
         refused = _login(client, SIGN_UP["email"], SIGN_UP["password1"])
+    task_queues.drain()
     assert refused.status_code == 200
     assert "n&#x27;est pas encore confirmée" in refused.content.decode()
     assert len(mail.outbox) == 2
@@ -143,11 +146,12 @@ def test_logout_ends_the_session(client):
 
 
 def test_password_reset_sends_a_single_use_link_that_sets_a_new_password(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     user = applicant()
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("accounts:password-reset"), {"email": user.email})
+    task_queues.drain()
     assert response["Location"] == reverse("accounts:password-reset-done")
     assert len(mail.outbox) == 1
     assert mail.outbox[0].subject == "Nouveau mot de passe — Fabriques de territoires"

@@ -74,10 +74,12 @@ def owner_client(client, application: Application):  # type: ignore[no-untyped-d
     return client
 
 
-def submitted(django_capture_on_commit_callbacks) -> tuple[Application, StatusChange]:  # type: ignore[no-untyped-def]
+def submitted(django_capture_on_commit_callbacks, task_queues) -> tuple[Application, StatusChange]:  # type: ignore[no-untyped-def]
+    """A submitted dossier, its receipt rendered and sent by the workers."""
     application = complete_application()
     with django_capture_on_commit_callbacks(execute=True):
         change = application_submit(application=application, actor=application.created_by)
+    task_queues.drain()
     application.refresh_from_db()
     return application, change
 
@@ -349,9 +351,9 @@ def test_removing_needs_a_post(client):
 
 
 def test_a_submitted_dossier_refuses_uploads_and_removals(
-    client, django_capture_on_commit_callbacks, _media_root
+    client, django_capture_on_commit_callbacks, task_queues, _media_root
 ):
-    application, _change = submitted(django_capture_on_commit_callbacks)
+    application, _change = submitted(django_capture_on_commit_callbacks, task_queues)
     attachment = application.attachments.get(required_document__code="statuts")
     soutiens = document(application, "soutiens")
     owner_client(client, application)
@@ -378,8 +380,10 @@ def test_a_submitted_dossier_refuses_uploads_and_removals(
 # --- issued documents ------------------------------------------------------------------------
 
 
-def test_the_receipt_is_downloadable_by_its_owner_only(client, django_capture_on_commit_callbacks):
-    application, change = submitted(django_capture_on_commit_callbacks)
+def test_the_receipt_is_downloadable_by_its_owner_only(
+    client, django_capture_on_commit_callbacks, task_queues
+):
+    application, change = submitted(django_capture_on_commit_callbacks, task_queues)
     owner_client(client, application)
     response = client.get(issued_url(change))
     assert response.status_code == 200
@@ -393,7 +397,7 @@ def test_the_receipt_is_downloadable_by_its_owner_only(client, django_capture_on
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(content)).pages)
     assert application.reference in text
 
-    other_application, _other_change = submitted(django_capture_on_commit_callbacks)
+    other_application, _other_change = submitted(django_capture_on_commit_callbacks, task_queues)
     client.force_login(other_application.created_by)
     assert client.get(issued_url(change)).status_code == 404
     # Nor through their own dossier's address.
@@ -405,8 +409,8 @@ def test_the_receipt_is_downloadable_by_its_owner_only(client, django_capture_on
     )
 
 
-def test_a_status_change_without_a_document_is_a_404(client, django_capture_on_commit_callbacks):
-    application, change = submitted(django_capture_on_commit_callbacks)
+def test_a_status_change_without_a_document_is_a_404(client, django_capture_on_commit_callbacks, task_queues):
+    application, change = submitted(django_capture_on_commit_callbacks, task_queues)
     bare = StatusChange.objects.create(
         application=application, from_status="submitted", to_status="submitted", actor=application.created_by
     )

@@ -259,10 +259,13 @@ def test_completeness_lists_what_is_missing_section_by_section():
     assert is_complete(complete_application())
 
 
-def test_submission_logs_the_move_renders_the_receipt_and_emails_it(django_capture_on_commit_callbacks):
+def test_submission_logs_the_move_renders_the_receipt_and_emails_it(
+    django_capture_on_commit_callbacks, task_queues
+):
     application = complete_application()
     with django_capture_on_commit_callbacks(execute=True):
         change = application_submit(application=application, actor=application.created_by)
+    task_queues.drain()
     application.refresh_from_db()
     assert application.status == Application.Status.SUBMITTED
     assert application.submitted_at == change.at
@@ -383,7 +386,9 @@ def test_a_dossier_without_its_lead_is_incomplete_and_cannot_be_submitted():
     assert not StatusChange.objects.exists()
 
 
-def test_html_typed_anywhere_is_printed_as_text_in_the_receipt(django_capture_on_commit_callbacks):
+def test_html_typed_anywhere_is_printed_as_text_in_the_receipt(
+    django_capture_on_commit_callbacks, task_queues
+):
     application = complete_application()
     Application.objects.filter(pk=application.pk).update(title="<b>Gras</b> & <script>alert(1)</script>")
     lead = application.members.get(is_lead=True)
@@ -393,6 +398,7 @@ def test_html_typed_anywhere_is_printed_as_text_in_the_receipt(django_capture_on
     application.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True):
         change = application_submit(application=application, actor=application.created_by)
+    task_queues.drain()
     receipt = Document.objects.get(pk=change.document_id)
     text = " ".join(page.extract_text() for page in pypdf.PdfReader(receipt.file.path).pages)
     assert "<b>Gras</b> & <script>alert(1)</script>" in text

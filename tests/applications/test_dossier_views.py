@@ -156,7 +156,7 @@ def test_places_come_from_the_national_census_or_are_described(client):
 
 
 def test_submitting_from_the_page_issues_the_receipt_and_makes_the_dossier_read_only(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     application = complete_application()
     client.force_login(application.created_by)
@@ -171,6 +171,7 @@ def test_submitting_from_the_page_issues_the_receipt_and_makes_the_dossier_read_
     assert not mail.outbox
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url("dossier-submit", application), {"confirmer": "1"}, follow=True)
+    task_queues.drain()
     page = response.content.decode()
     assert "est déposé" in page
     application.refresh_from_db()
@@ -208,13 +209,16 @@ def test_withdrawing_a_submitted_dossier(client, django_capture_on_commit_callba
     assert application.status == "withdrawn"
 
 
-def test_the_lead_invites_a_partner_who_then_sees_the_dossier(client, django_capture_on_commit_callbacks):
+def test_the_lead_invites_a_partner_who_then_sees_the_dossier(
+    client, django_capture_on_commit_callbacks, task_queues
+):
     application = complete_application()
     client.force_login(application.created_by)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             url("dossier-access", application), {"email": "Salarie@Kanope.coop", "permission": "edit"}
         )
+    task_queues.drain()
     access = Access.objects.get()
     assert access.email == "salarie@kanope.coop"
     link = re.search(r"/invitation/[^\s]+/", mail.outbox[-1].body).group(0)
@@ -287,7 +291,7 @@ def test_html_in_every_project_field_is_escaped_on_the_page(client):
 
 
 def test_the_applicant_downloads_the_award_letter_from_the_dossier_page(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     import io
     from decimal import Decimal
@@ -300,6 +304,7 @@ def test_the_applicant_downloads_the_award_letter_from_the_dossier_page(
     application, reviewer = in_review_application()
     with django_capture_on_commit_callbacks(execute=True):
         application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    task_queues.drain()
     change = application.status_changes.get(to_status="awarded")
     client.force_login(application.created_by)
     page = client.get(url("dossier-detail", application)).content.decode()
@@ -318,13 +323,16 @@ def test_the_applicant_downloads_the_award_letter_from_the_dossier_page(
     assert client.get(letter_url).status_code == 404
 
 
-def test_an_invitation_link_works_only_for_the_invited_address(client, django_capture_on_commit_callbacks):
+def test_an_invitation_link_works_only_for_the_invited_address(
+    client, django_capture_on_commit_callbacks, task_queues
+):
     application = complete_application()
     client.force_login(application.created_by)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             url("dossier-access", application), {"email": "invitee@kanope.coop", "permission": "view"}
         )
+    task_queues.drain()
     link = re.search(r"/invitation/[^\s]+/", mail.outbox[-1].body).group(0)
     client.force_login(applicant(email="someone.else@exemple.fr"))
     response = client.get(link)

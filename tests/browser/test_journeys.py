@@ -158,7 +158,7 @@ def pdf_files(tmp_path: Path) -> dict[str, Path]:
 # --- journey 1: from sign-up to the receipt ----------------------------------------------------
 
 
-def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_files, tmp_path):  # type: ignore[no-untyped-def]
+def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_files, tmp_path, task_queues):  # type: ignore[no-untyped-def]
     from applications.models import Application
     from fabriques.models import Organisation
 
@@ -183,7 +183,8 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
     expect(page.get_by_role("heading", name="Vérifiez votre messagerie")).to_be_visible()
     journey.step(page, "inscription envoyee")
 
-    # Confirm the address with the link of the e-mail (locmem backend, task run in process).
+    # Confirm the address with the link of the e-mail (locmem backend), once the workers sent it.
+    task_queues.drain()
     confirmations = [
         message for message in mail.outbox if email in message.to and "Confirmez" in message.subject
     ]
@@ -382,6 +383,9 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
     assert application.status == Application.Status.SUBMITTED
     assert application.departement_id == "32"
 
+    # The workers render the receipt and send it; the page, shown again, links it.
+    task_queues.drain()
+    page.reload()
     receipt = download(
         page, page.get_by_role("link", name=re.compile(r"^accuse-reception-.*\.pdf$")), tmp_path
     )
@@ -395,7 +399,9 @@ def test_applicant_signs_up_builds_and_submits_a_dossier(new_page, journey, pdf_
 # --- journey 2: instruction, corrections, award, agreement --------------------------------------
 
 
-def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(new_page, journey, tmp_path):  # type: ignore[no-untyped-def]
+def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(
+    new_page, journey, tmp_path, task_queues
+):  # type: ignore[no-untyped-def]
     from applications.models import Application, Assignment, Criterion
     from grants.models import Agreement
 
@@ -541,7 +547,8 @@ def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(n
     application.refresh_from_db()
     assert application.status == Application.Status.AWARDED
 
-    # The applicant downloads the award letter from the dossier's page...
+    # The applicant downloads the award letter (rendered by the workers) from the dossier's page...
+    task_queues.drain()
     sidemenu(home, "Vue d'ensemble")
     expect(home.locator(".fr-badge").filter(has_text="Lauréat").first).to_be_visible()
     journey.step(home, "porteur dossier laureat")
@@ -576,7 +583,7 @@ def test_instructor_reviews_asks_corrections_and_awards_then_applicant_accepts(n
 # --- journey 3: the envelope's dashboard and the budget workbook --------------------------------
 
 
-def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journey, tmp_path):  # type: ignore[no-untyped-def]
+def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journey, tmp_path, task_queues):  # type: ignore[no-untyped-def]
     call = CallFactory(title="Fabriques de territoires 2026", slug="fabriques-2026")
     application, reviewer = in_review_application(call=call)
     admin = programme_admin(first_name="Agnès", last_name="Morel", email="agnes.morel@anct.gouv.fr")
@@ -639,6 +646,8 @@ def test_admin_sees_the_envelope_move_and_downloads_the_workbook(new_page, journ
     )
     with desk.expect_navigation():
         section.get_by_role("button", name="Produire le classeur (XLSX)").click()
+    # The reports worker builds it; the page, polling, then shows its link.
+    task_queues.drain()
     link = desk.get_by_role("link", name="Télécharger le fichier")
     expect(link).to_be_visible(timeout=30_000)
     journey.step(desk, "admin classeur pret")

@@ -72,7 +72,7 @@ def test_the_demo_settings_read_site_url_and_print_e_mails_on_the_console():
 
 @pytest.mark.django_db
 def test_confirmation_and_reset_links_start_with_site_url(
-    client, settings, django_capture_on_commit_callbacks
+    client, settings, django_capture_on_commit_callbacks, task_queues
 ):
     settings.SITE_URL = "http://127.0.0.1:8101"
     with django_capture_on_commit_callbacks(execute=True):
@@ -90,6 +90,7 @@ def test_confirmation_and_reset_links_start_with_site_url(
         client.post(
             reverse("accounts:password-reset"), {"email": applicant().email}, headers={"host": "localhost"}
         )
+    task_queues.drain()
     assert len(mail.outbox) == 2
     for message in mail.outbox:
         links = re.findall(r"https?://\S+", message.body)

@@ -24,12 +24,17 @@ def counts() -> tuple[int, ...]:
     )
 
 
-def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice(django_capture_on_commit_callbacks):
+def test_seed_builds_the_gers_consortium_dossier_and_can_run_twice(
+    django_capture_on_commit_callbacks, task_queues
+):
     with django_capture_on_commit_callbacks(execute=True):
         seed_all()
+    task_queues.drain()
     first = counts()
     with django_capture_on_commit_callbacks(execute=True):
         seed_all()
+    # Nothing asked twice: the second run queues no document and no e-mail.
+    assert task_queues.sent == []
     assert counts() == first
 
     gers = Application.objects.get(title__startswith="Gers Développement et Kanopé")

@@ -165,9 +165,11 @@ def state(case: Laureate) -> tuple[object, ...]:
 
 def test_an_agreement_has_a_number_and_a_pdf_with_every_clause_the_law_asks_for(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     with django_capture_on_commit_callbacks(execute=True):
         case = laureate()
+    task_queues.drain()
 
     agreement = case.agreement
     assert re.fullmatch(rf"CONV-{timezone.localdate().year}-\d{{5}}", agreement.number)
@@ -343,7 +345,9 @@ def test_an_agreement_is_completed_only_once_every_tranche_is_paid():
 # --- amendments ----------------------------------------------------------------------------------
 
 
-def test_an_amendment_commits_or_releases_the_difference_under_the_cap(django_capture_on_commit_callbacks):
+def test_an_amendment_commits_or_releases_the_difference_under_the_cap(
+    django_capture_on_commit_callbacks, task_queues
+):
     case = laureate(amount="120000")
     admin = programme_admin()
     mail.outbox.clear()
@@ -356,6 +360,7 @@ def test_an_amendment_commits_or_releases_the_difference_under_the_cap(django_ca
             reason="Extension du fablab à une deuxième commune.",
             actor=admin,
         )
+    task_queues.drain()
 
     assert Call.objects.get(pk=case.call.pk).committed_amount == Decimal("150000")
     assert Grant.objects.get(pk=case.grant.pk).amount == Decimal("150000")
@@ -496,6 +501,7 @@ def test_only_an_admin_amends_and_a_reason_is_required():
 
 def test_termination_cancels_the_unpaid_tranches_releases_them_and_records_the_clawback(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     case = laureate()
     admin = programme_admin()
@@ -514,6 +520,7 @@ def test_termination_cancels_the_unpaid_tranches_releases_them_and_records_the_c
             clawback_amount=Decimal("20000"),
             actor=admin,
         )
+    task_queues.drain()
 
     agreement.refresh_from_db()
     assert agreement.status == Agreement.Status.TERMINATED and agreement.terminated_at is not None
@@ -584,10 +591,11 @@ def detail_url(agreement: Agreement, name: str = "agreement-detail") -> str:
 
 
 def test_the_lead_sees_its_agreement_and_another_applicant_gets_a_404(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True):
         case = laureate()
+    task_queues.drain()
     client.force_login(case.representative)
     response = client.get(detail_url(case.agreement))
     assert response.status_code == 200
@@ -671,7 +679,9 @@ def test_admin_actions_are_forbidden_to_applicants_and_instructors(client):
     assert Agreement.objects.get(pk=case.agreement.pk).status == Agreement.Status.SIGNED
 
 
-def test_an_admin_activates_amends_and_terminates_on_the_pages(client, django_capture_on_commit_callbacks):
+def test_an_admin_activates_amends_and_terminates_on_the_pages(
+    client, django_capture_on_commit_callbacks, task_queues
+):
     case = laureate(amount="120000")
     signed(case)
     client.force_login(programme_admin())
@@ -718,6 +728,7 @@ def test_an_admin_activates_amends_and_terminates_on_the_pages(client, django_ca
                 "reason": "Extension.",
             },
         )
+    task_queues.drain()
     assert response.status_code == 302
     assert Call.objects.get(pk=case.call.pk).committed_amount == Decimal("150000")
     download = client.get(reverse("grants:agreement-amendment-download", args=[case.agreement.number, 1]))
@@ -734,6 +745,7 @@ def test_an_admin_activates_amends_and_terminates_on_the_pages(client, django_ca
     assert Call.objects.get(pk=case.call.pk).committed_amount == Decimal("150000")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(terminate, {"reason": "Fermeture.", "clawback_amount": "", "confirmer": "1"})
+    task_queues.drain()
     assert response.status_code == 302
     assert Call.objects.get(pk=case.call.pk).committed_amount == Decimal("0")
     page = client.get(detail_url(case.agreement)).content.decode()

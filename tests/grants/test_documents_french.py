@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from applications.models import Application, Member
 from applications.services import application_submit
+from applications.services.submission import ReceiptContext
 from fabriques.models import OrganisationMembership
 from grants.models import Agreement, Tranche
 from grants.services import application_award, application_refuse
@@ -25,6 +26,14 @@ from grants.services.agreements import (
     agreement_terminate,
     amendment_create,
     termination_document,
+)
+from grants.services.document_contexts import (
+    AgreementContext,
+    AmendmentContext,
+    AwardLetterContext,
+    PaymentRequestContext,
+    RefusalLetterContext,
+    TerminationContext,
 )
 from grants.services.payments import tranche_request
 from grants.writers import pdf_summary
@@ -87,7 +96,9 @@ def assert_issuer(text: str, kind: str, *, signatory: bool = True, place: bool =
         assert f"{PLACE}, le " in text, kind
 
 
-def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_on_commit_callbacks):
+def test_every_document_prints_french_forms_and_the_calls_issuer(
+    django_capture_on_commit_callbacks, task_queues
+):
     call = CallFactory(
         grantor_name=GRANTOR,
         grantor_siret=GRANTOR_SIRET,
@@ -154,6 +165,7 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_
         documents["decision_refusal"] = Document.objects.get(
             pk=refused.status_changes.get(to_status=Application.Status.REFUSED).document_id
         )
+    task_queues.drain()
 
     texts = {kind: flat(raw_text(document)) for kind, document in documents.items()}
     assert set(texts) == {
@@ -167,6 +179,24 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_
     }
     for kind, text in texts.items():
         assert_french_forms(text, kind)
+
+    # Each frozen context has exactly the keys of its TypedDict (what mypy checks in the services),
+    # and only the payment request carries the IBAN.
+    shapes = {
+        "receipt": ReceiptContext,
+        "decision_award": AwardLetterContext,
+        "decision_refusal": RefusalLetterContext,
+        "agreement": AgreementContext,
+        "amendment": AmendmentContext,
+        "termination": TerminationContext,
+        "payment_request": PaymentRequestContext,
+    }
+    for kind, shape in shapes.items():
+        assert set(documents[kind].context) == shape.__required_keys__, kind
+        assert ("iban" in documents[kind].context) == (kind == "payment_request"), kind
+        assert IBAN.replace(" ", "") not in str(documents[kind].context).replace(" ", "") or (
+            kind == "payment_request"
+        ), kind
 
     receipt = texts["receipt"]
     assert_issuer(receipt, "receipt")
@@ -208,6 +238,7 @@ def test_every_document_prints_french_forms_and_the_calls_issuer(django_capture_
 
 def test_the_letter_and_the_agreement_word_the_first_tranche_as_the_portal_releases_it(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     """A request after signature and activation, in the same words in both documents."""
     call = CallFactory(grantor_name=GRANTOR, signatory_name=SIGNATORY_NAME, signatory_title=SIGNATORY_TITLE)
@@ -225,6 +256,7 @@ def test_the_letter_and_the_agreement_word_the_first_tranche_as_the_portal_relea
             actor=reviewer,
         )
         grant = application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    task_queues.drain()
     letter = " ".join(
         raw_text(
             Document.objects.get(

@@ -62,7 +62,7 @@ def refuse_publication(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_with_the_broker_down_the_job_is_kept_the_page_says_it_will_start_and_the_sweep_runs_it(
-    client, monkeypatch, django_capture_on_commit_callbacks
+    client, monkeypatch, django_capture_on_commit_callbacks, task_queues
 ):
     call = CallFactory()
     admin = programme_admin()
@@ -71,6 +71,7 @@ def test_with_the_broker_down_the_job_is_kept_the_page_says_it_will_start_and_th
         refused = refuse_publication(patched)
         with django_capture_on_commit_callbacks(execute=True):
             response = client.post(reverse("grants:export-xlsx-start", args=[call.slug]))
+        assert task_queues.sent == []  # refused by the broker
         assert response.status_code == 302
         job = ExportJob.objects.get()
         assert refused == [str(job.pk)]
@@ -83,8 +84,10 @@ def test_with_the_broker_down_the_job_is_kept_the_page_says_it_will_start_and_th
         assert export_jobs_sweep() == {"queued": 0, "failed": 0}
         assert ExportJob.objects.get(pk=job.pk).waiting_for_queue
 
-    # The broker is back: the sweep queues it (built in process here) without waiting its grace.
+    # The broker is back: the sweep queues it without waiting its grace; the reports worker builds it.
     assert export_jobs_sweep() == {"queued": 1, "failed": 0}
+    assert [message.queue for message in task_queues.in_queue("reports")] == ["reports"]
+    task_queues.drain()
     job.refresh_from_db()
     assert (job.status, job.waiting_for_queue, job.done == job.total) == (S.DONE, False, True)
     html = client.get(reverse("grants:export-job-status", kwargs={"job_id": job.pk})).content.decode()

@@ -565,13 +565,14 @@ def test_the_tranches_csv_view_streams_neutralised_cells(client, call_with_grant
 
 
 def test_the_background_workbook_is_built_polled_and_downloaded(
-    client, call_with_grants, django_capture_on_commit_callbacks
+    client, call_with_grants, django_capture_on_commit_callbacks, task_queues
 ):
     call, _grants = call_with_grants
     admin = programme_admin()
     client.force_login(admin)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("grants:export-xlsx-start", args=[call.slug]))
+    task_queues.drain()
     assert response.status_code == 302
     job_id = response.url.rstrip("/").rsplit("/", 1)[-1]
     assert response.url == reverse("grants:export-job", kwargs={"job_id": job_id})
@@ -610,7 +611,7 @@ def test_a_running_job_shows_a_progress_bar_polled_every_two_seconds(client):
     assert client.get(reverse("grants:export-job-download", kwargs={"job_id": job_id})).status_code == 404
 
 
-def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch):
+def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch, task_queues):
     call = CallFactory()
     admin = programme_admin()
     client.force_login(admin)
@@ -620,8 +621,9 @@ def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch):
         raise RuntimeError("disque plein")
 
     monkeypatch.setattr("grants.exports.xlsx_write", broken)
-    with pytest.raises(RuntimeError):
-        budget_report_build_task.delay(str(job_id))
+    budget_report_build_task.delay(str(job_id))
+    (run,) = task_queues.drain(raise_failures=False)
+    assert (run.outcome, repr(run.error)) == ("failed", "RuntimeError('disque plein')")
     html = client.get(reverse("grants:export-job-status", kwargs={"job_id": job_id})).content.decode()
     assert "n'a pas pu être produit" in html and "hx-trigger" not in html
     assert not list(Path(django_settings.MEDIA_ROOT, "exports").glob("*"))
@@ -632,16 +634,18 @@ def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch):
         ("running", "failed"),
     ]
     budget_report_build_task.delay(str(job_id))  # redelivered: a failed job is left alone
+    assert [run.outcome for run in task_queues.drain()] == ["done"]
     assert ExportJob.objects.get(pk=job_id).changes.count() == 2
 
 
 def test_the_pdf_summary_is_a_document_built_after_commit_and_downloaded(
-    client, call_with_grants, django_capture_on_commit_callbacks
+    client, call_with_grants, django_capture_on_commit_callbacks, task_queues
 ):
     call, _grants = call_with_grants
     client.force_login(programme_admin())
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(reverse("grants:export-pdf-start", args=[call.slug]))
+    task_queues.drain()
     document = Document.objects.get(kind="budget-summary")
     assert response.url == reverse("grants:export-pdf", kwargs={"document_id": document.pk})
     assert client.get(response.url).status_code == 200

@@ -75,12 +75,14 @@ def assert_sent_once_with(application: Application, letter: Document, suffix: st
 
 def test_an_award_letter_gives_the_amount_the_schedule_the_agreement_and_the_appeal_routes(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     application, reviewer = dossier_in_review()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    task_queues.drain()
 
     letter = letter_of(application, "award-letter")
     text = pdf_text(stored(letter))
@@ -114,13 +116,14 @@ def test_an_award_letter_gives_the_amount_the_schedule_the_agreement_and_the_app
     assert_sent_once_with(application, letter, "award-letter")
 
 
-def test_an_fnt_award_letter_shows_the_bonus(django_capture_on_commit_callbacks):
+def test_an_fnt_award_letter_shows_the_bonus(django_capture_on_commit_callbacks, task_queues):
     application, reviewer = dossier_in_review(fnt_bonus=Decimal("100000"))
     Application.objects.filter(pk=application.pk).update(kind=Application.Kind.FNT)
     application.refresh_from_db()
 
     with django_capture_on_commit_callbacks(execute=True):
         application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    task_queues.drain()
 
     text = pdf_text(stored(letter_of(application, "award-letter")))
     assert "un bonus de 100 000 €" in text
@@ -129,6 +132,7 @@ def test_an_fnt_award_letter_shows_the_bonus(django_capture_on_commit_callbacks)
 
 def test_a_refusal_letter_prints_each_reason_on_its_own_and_the_appeal_routes(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     application, reviewer = dossier_in_review()
     reasons = (
@@ -141,6 +145,7 @@ def test_a_refusal_letter_prints_each_reason_on_its_own_and_the_appeal_routes(
 
     with django_capture_on_commit_callbacks(execute=True):
         application_refuse(application=application, reasons=reasons, actor=reviewer)
+    task_queues.drain()
 
     letter = letter_of(application, "refusal-letter")
     text = pdf_text(stored(letter))
@@ -161,7 +166,9 @@ def test_a_refusal_letter_prints_each_reason_on_its_own_and_the_appeal_routes(
     assert_sent_once_with(application, letter, "refusal-letter")
 
 
-def test_markup_in_the_reasons_is_printed_as_text_not_interpreted(django_capture_on_commit_callbacks):
+def test_markup_in_the_reasons_is_printed_as_text_not_interpreted(
+    django_capture_on_commit_callbacks, task_queues
+):
     application, reviewer = dossier_in_review()
     reasons = (
         "Le budget <b>n'est pas</b> équilibré & les cofinancements manquent.\n"
@@ -170,6 +177,7 @@ def test_markup_in_the_reasons_is_printed_as_text_not_interpreted(django_capture
 
     with django_capture_on_commit_callbacks(execute=True):
         application_refuse(application=application, reasons=reasons, actor=reviewer)
+    task_queues.drain()
 
     letter = letter_of(application, "refusal-letter")
     text = pdf_text(stored(letter))
@@ -179,17 +187,19 @@ def test_markup_in_the_reasons_is_printed_as_text_not_interpreted(django_capture
     assert len(decision_emails(application)) == 1
 
 
-def test_each_decision_sends_exactly_one_email(django_capture_on_commit_callbacks):
+def test_each_decision_sends_exactly_one_email(django_capture_on_commit_callbacks, task_queues):
     awarded, reviewer = dossier_in_review()
     refused, other_reviewer = dossier_in_review()
     mail.outbox.clear()
 
     with django_capture_on_commit_callbacks(execute=True):
         application_award(application=awarded, amount=Decimal("120000"), actor=reviewer)
+    task_queues.drain()
     with django_capture_on_commit_callbacks(execute=True):
         application_refuse(
             application=refused, reasons="Projet hors du champ de l'appel.", actor=other_reviewer
         )
+    task_queues.drain()
 
     assert len(mail.outbox) == 2
     assert [len(decision_emails(awarded)), len(decision_emails(refused))] == [1, 1]

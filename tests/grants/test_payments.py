@@ -169,10 +169,12 @@ def test_the_service_table_is_the_machine():
 
 def test_a_payment_request_writes_its_pdf_with_siret_iban_amount_agreement_and_commitment(
     django_capture_on_commit_callbacks,
+    task_queues,
 ):
     setup = Setup()
     with django_capture_on_commit_callbacks(execute=True):
         tranche = tranche_request(tranche=setup.tranche(1), iban=IBAN.lower(), actor=setup.beneficiary)
+    task_queues.drain()
     tranche.refresh_from_db()
     assert tranche.status == T.REQUESTED and tranche.requested_by == setup.beneficiary
     assert tranche.requested_at is not None
@@ -641,11 +643,12 @@ def test_an_admin_pays_cancels_and_edits_the_schedule_from_the_page(client):
 
 
 def test_the_payment_request_pdf_is_downloaded_by_the_dossier_s_users_only(
-    client, django_capture_on_commit_callbacks
+    client, django_capture_on_commit_callbacks, task_queues
 ):
     setup = Setup()
     with django_capture_on_commit_callbacks(execute=True):
         tranche_request(tranche=setup.tranche(1), iban=IBAN, actor=setup.beneficiary)
+    task_queues.drain()
     url = reverse("grants:tranche-request-pdf", args=[setup.application.reference, 1])
     client.force_login(setup.beneficiary)
     response = client.get(url)
@@ -698,12 +701,15 @@ def test_reports_are_not_due_before_the_year_ends_nor_for_an_unpaid_year():
     assert reminders_send(today=timezone.localdate() + timedelta(days=366))["missing_reports"] == 2
 
 
-def test_the_beat_task_runs_the_reminders():
+def test_the_beat_task_runs_the_reminders(task_queues):
     from grants.tasks import tranches_reminders_task
 
     setup = Setup()
     force(setup.tranche(1), T.VALIDATED, requested_days_ago=70)
-    assert tranches_reminders_task.delay().get()["late_tranches"] == 1
+    tranches_reminders_task.delay()
+    (run, *_emails) = task_queues.drain()
+    assert (run.message.task, run.message.queue) == (tranches_reminders_task.name, "default")
+    assert run.result["late_tranches"] == 1
 
 
 def test_a_report_row_is_never_needed_for_year_one():

@@ -67,6 +67,7 @@ from tests.integration.test_worker_chain import (
     pdf_text,
     worker_database_url,
 )
+from tests.task_queues import TaskQueues
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -232,10 +233,12 @@ def chain(_media_root: Path, committed_db: None, tmp_path: Path) -> Iterator[Cha
 
 
 @pytest.fixture
-def route(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[str]]]:
-    """Call the value once the test's data is built (building it renders receipts in process):
-    from then on the notification tasks of this process go to the chain's queue. Any PDF this
-    process renders afterwards is listed in the list it returns, and fails.
+def route(
+    chain: Chain, monkeypatch: pytest.MonkeyPatch, task_queues: TaskQueues
+) -> Iterator[Callable[[], list[str]]]:
+    """Call the value once the test's data is built (its receipts rendered, the queues drained):
+    from then on the notification tasks of this process go to the chain's queue. Any PDF
+    this process renders afterwards is listed in the list it returns, and fails.
     """
     in_process: list[str] = []
     previous = {"task_always_eager": app.conf.task_always_eager, "task_routes": app.conf.task_routes}
@@ -245,6 +248,7 @@ def route(chain: Chain, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[]
         raise AssertionError("rendered by the test process, not by the worker")
 
     def activate() -> list[str]:
+        assert task_queues.sent == [], "the test's data is built and its receipts rendered first"
         monkeypatch.setattr(services, "render_pdf", refuse_render_here)
         app.conf.update(
             task_always_eager=False, task_routes={"notifications.tasks.*": {"queue": chain.queue}}
@@ -365,9 +369,10 @@ def assert_one_message_carrying(chain: Chain, application: Application, letter: 
 @pytest.mark.redis
 @pytest.mark.worker
 def test_redelivered_render_and_send_tasks_make_no_second_letter_and_send_no_second_email(
-    decision: str, chain: Chain, route: Callable[[], list[str]], _media_root: Path
+    decision: str, chain: Chain, route: Callable[[], list[str]], _media_root: Path, task_queues: TaskQueues
 ):
     application, reviewer = dossier_in_review()
+    task_queues.drain()  # the receipt, rendered and sent in this process
     before = media_files(_media_root)
     in_process = route()
     worker = chain.start()
@@ -421,9 +426,10 @@ def pool_processes(parent: int) -> list[int]:
 @pytest.mark.worker
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to find the pool process")
 def test_a_pool_process_killed_in_the_middle_of_a_render_leaves_one_letter_and_one_email(
-    chain: Chain, route: Callable[[], list[str]], _media_root: Path
+    chain: Chain, route: Callable[[], list[str]], _media_root: Path, task_queues: TaskQueues
 ):
     application, reviewer = dossier_in_review()
+    task_queues.drain()  # the receipt, rendered and sent in this process
     before = media_files(_media_root)
     in_process = route()
     chain.hold_file.touch()
@@ -460,8 +466,10 @@ def test_with_the_broker_down_the_decision_commits_and_the_sweep_sends_its_lette
     _media_root: Path,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
+    task_queues: TaskQueues,
 ):
     application, reviewer = dossier_in_review()
+    task_queues.drain()  # the receipt, rendered and sent in this process
     before = media_files(_media_root)
     assert not Document.objects.filter(status=Status.PENDING).exists()
     assert not OutgoingEmail.objects.filter(status=Status.PENDING).exists()

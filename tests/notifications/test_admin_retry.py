@@ -65,7 +65,7 @@ def test_documents_are_listed_by_status_and_kind_and_searched_by_key(staff_clien
 
 
 def test_relancer_puts_failed_rows_back_to_pending_audits_and_sends_after_commit(
-    staff_client, django_capture_on_commit_callbacks
+    staff_client, django_capture_on_commit_callbacks, task_queues
 ):
     failed = email("dossier:1:receipt", EmailStatus.FAILED)
     pending = email("dossier:2:receipt", EmailStatus.PENDING)
@@ -78,8 +78,11 @@ def test_relancer_puts_failed_rows_back_to_pending_audits_and_sends_after_commit
     page = response.content.decode()
     assert "1 relance(s) demandée(s)." in page
     assert "1 ligne(s) ignorée(s) : seules celles en échec peuvent être relancées." in page
-    # The failed one was queued after commit, and sent (tasks run in process in the tests).
+    # The failed one was queued after commit, and sent by the e-mail workers.
     assert len(callbacks) == 1
+    assert [message.args for message in task_queues.in_queue("email")] == [(failed.pk,)]
+    assert mail.outbox == []
+    task_queues.drain()
     failed.refresh_from_db()
     assert failed.status == EmailStatus.DONE and failed.attempts == 1
     assert [m.subject for m in mail.outbox] == ["Objet dossier:1:receipt"]

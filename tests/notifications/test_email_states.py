@@ -97,7 +97,9 @@ def test_the_message_id_is_derived_from_the_key_and_stable_across_attempts(relay
     assert email_message_id(other) != first
 
 
-def test_a_row_left_sending_by_a_killed_worker_is_not_sent_by_a_redelivery_but_by_the_sweep(relay):
+def test_a_row_left_sending_by_a_killed_worker_is_not_sent_by_a_redelivery_but_by_the_sweep(
+    relay, task_queues
+):
     email = queue()
     # A worker killed inside SMTP leaves its claim: « sending », one attempt counted.
     assert services._claim_attempt(OutgoingEmail, email.pk) is True
@@ -115,6 +117,10 @@ def test_a_row_left_sending_by_a_killed_worker_is_not_sent_by_a_redelivery_but_b
     # Past SENDING_STALE the claim was interrupted: sent again, with the same Message-ID.
     later = timezone.now() + SENDING_STALE + timedelta(seconds=1)
     assert notifications_sweep(now=later) == {"documents": 0, "emails": 1}
+    email.refresh_from_db()
+    assert (email.status, email.attempts) == (E.PENDING, 1)
+    assert task_queues.sent == ["notifications.tasks.email_send_task"]
+    task_queues.drain()
     email.refresh_from_db()
     assert (email.status, email.attempts) == (E.DONE, 2)
     assert [message.extra_headers["Message-ID"] for message in mail.outbox] == [email_message_id(email)]

@@ -1,18 +1,21 @@
 """The queues of the tasks, and an e-mail that waits for the pdf queue instead of rendering."""
 
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from celery.exceptions import Retry
 from django.conf import settings
 from django.core import mail
+from django.db import transaction
 
 from config.celery import app
 from notifications import services, tasks
 from notifications.models import Document, OutgoingEmail, Status
 from notifications.services import AttachmentsPending, document_render, email_send
 from notifications.tasks import email_send_task
+from tests.task_queues import TaskQueues
 
 pytestmark = pytest.mark.django_db
 
@@ -191,18 +194,63 @@ def test_an_email_whose_attachment_failed_fails_its_attempt(renders: list[str]) 
     assert renders == [] and mail.outbox == []
 
 
-def test_in_process_the_email_renders_its_pending_attachment_once(renders: list[str]) -> None:
+def test_the_queues_drained_as_a_worker_does_send_the_email_once_its_letter_is_rendered(
+    renders: list[str], task_queues: TaskQueues
+) -> None:
     document, email = pending_letter_and_email()
+    email_send_task.delay(email.pk)
+    tasks.document_render_task.delay(document.pk)
 
-    email_send_task.apply(args=(email.pk,)).get()  # eager, as with no broker
-    email_send_task.apply(args=(email.pk,)).get()
+    runs = task_queues.drain()
 
+    # The e-mail is taken first and looks again 5 seconds later, after the pdf queue rendered.
+    assert [(run.message.queue, run.outcome) for run in runs] == [
+        ("email", "retry"),
+        ("pdf", "done"),
+        ("email", "done"),
+    ]
     document.refresh_from_db()
     email.refresh_from_db()
     assert renders == ["pdf/specimen.html"]
     assert (document.status, document.attempts) == (Status.DONE, 1)
     assert (email.status, email.attempts) == (Status.DONE, 1)
+    assert [name for name, _, _ in mail.outbox[0].attachments] == ["letter.pdf"]
     assert len(mail.outbox) == 1
+
+
+@pytest.fixture
+def in_process() -> Iterator[None]:
+    """Tasks run when sent, as the local settings make them without a broker (`make demo`)."""
+    previous = app.conf.task_always_eager
+    app.conf.update(task_always_eager=True)
+    try:
+        yield
+    finally:
+        app.conf.update(task_always_eager=previous)
+
+
+def test_in_process_a_letter_and_its_email_asked_together_are_rendered_and_sent_after_commit(
+    renders: list[str], in_process: None, django_capture_on_commit_callbacks: Any, task_queues: TaskQueues
+) -> None:
+    """`make demo`: the same code path; the letter's task, sent first at commit, runs first."""
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        document = services.document_request(
+            key="specimen:demo",
+            kind="specimen",
+            template_name="pdf/specimen.html",
+            context={"reference": "REF-DEMO", "generated_at": "hier"},
+            filename="lettre.pdf",
+        )
+        services.email_queue(
+            key="mail:demo", to=["porteur@exemple.fr"], subject="S", body="B", attachments=[document]
+        )
+        assert renders == [] and mail.outbox == []
+
+    assert task_queues.sent == []  # nothing went through a broker
+    document.refresh_from_db()
+    assert (document.status, renders) == (Status.DONE, ["pdf/specimen.html"])
+    assert len(mail.outbox) == 1
+    assert [name for name, _, _ in mail.outbox[0].attachments] == ["lettre.pdf"]
 
 
 def test_a_render_is_logged_once_and_a_redelivery_logs_nothing(caplog: pytest.LogCaptureFixture) -> None:

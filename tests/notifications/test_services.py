@@ -1,4 +1,4 @@
-"""notifications.services with tasks run in process (test settings): rows, idempotency, retries."""
+"""notifications.services, their tasks run as a worker runs them (task_queues): rows, idempotency, retries."""
 
 import copy
 import hashlib
@@ -76,7 +76,7 @@ def make_old(model: type[Document] | type[OutgoingEmail], pk: int, age: timedelt
 
 
 def test_a_document_is_rendered_only_after_the_callers_transaction_commits(
-    django_capture_on_commit_callbacks, renders, _media_root
+    django_capture_on_commit_callbacks, renders, _media_root, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         with transaction.atomic():
@@ -85,8 +85,13 @@ def test_a_document_is_rendered_only_after_the_callers_transaction_commits(
         assert document.status == Status.PENDING
         assert not document.file
         assert renders == []
+        assert task_queues.sent == []
 
     assert len(callbacks) == 1
+    assert task_queues.sent == ["notifications.tasks.document_render_task"]
+    assert [message.queue for message in task_queues.in_queue("pdf")] == ["pdf"]
+    assert renders == []
+    task_queues.drain()
     document.refresh_from_db()
     assert document.status == Status.DONE
     assert renders == ["pdf/specimen.html"]
@@ -103,11 +108,12 @@ def test_a_document_is_rendered_only_after_the_callers_transaction_commits(
 
 
 def test_asking_twice_with_the_same_key_gives_one_row_and_one_render(
-    django_capture_on_commit_callbacks, renders
+    django_capture_on_commit_callbacks, renders, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         first = ask_specimen(key="dossier:42:receipt:v1", reference="PREMIER")
         second = ask_specimen(key="dossier:42:receipt:v1", reference="SECOND")
+    task_queues.drain()
 
     assert second.pk == first.pk
     assert Document.objects.filter(key="dossier:42:receipt:v1").count() == 1
@@ -119,6 +125,7 @@ def test_asking_twice_with_the_same_key_gives_one_row_and_one_render(
         third = ask_specimen(key="dossier:42:receipt:v1", reference="TROISIEME")
     assert third.pk == first.pk
     assert callbacks == []
+    assert task_queues.sent == []
     assert renders == ["pdf/specimen.html"]
     third.refresh_from_db()
     assert third.status == Status.DONE
@@ -140,16 +147,18 @@ def test_nothing_is_kept_nor_rendered_when_the_callers_transaction_rolls_back(
 
 
 def test_rendering_a_done_document_again_changes_nothing(
-    django_capture_on_commit_callbacks, renders, _media_root
+    django_capture_on_commit_callbacks, renders, _media_root, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True):
         document = ask_specimen()
+    task_queues.drain()
     document.refresh_from_db()
     before = (document.file.name, document.sha256, document.size, document.attempts, document.rendered_at)
     pdf = stored_bytes(document)
 
     again = document_render(document_id=document.pk)
     document_render_task.delay(document.pk)
+    assert [run.outcome for run in task_queues.drain()] == ["done"]
 
     again.refresh_from_db()
     assert (again.file.name, again.sha256, again.size, again.attempts, again.rendered_at) == before
@@ -158,13 +167,20 @@ def test_rendering_a_done_document_again_changes_nothing(
     assert stored_files(_media_root) == [Path(document.file.path)]
 
 
-def test_a_failing_render_keeps_the_error_and_the_count_then_gives_up_after_max_attempts():
+def failed_error(task_queues) -> BaseException | None:  # type: ignore[no-untyped-def]
+    """Drain the queues: one delivery, failed for good (not retried by the task); its error."""
+    (run,) = task_queues.drain(raise_failures=False)
+    assert run.outcome == "failed"
+    return run.error
+
+
+def test_a_failing_render_keeps_the_error_and_the_count_then_gives_up_after_max_attempts(task_queues):
     document = Document.objects.create(
         key="broken:1", kind="test", template_name="pdf/no-such-template.html", filename="x.pdf"
     )
 
-    with pytest.raises(TemplateDoesNotExist):
-        document_render_task.delay(document.pk)
+    document_render_task.delay(document.pk)
+    assert isinstance(failed_error(task_queues), TemplateDoesNotExist)
 
     document.refresh_from_db()
     assert document.status == Status.PENDING
@@ -174,8 +190,8 @@ def test_a_failing_render_keeps_the_error_and_the_count_then_gives_up_after_max_
     assert not document.file and document.sha256 == ""
 
     for attempt in range(2, MAX_ATTEMPTS + 1):
-        with pytest.raises(TemplateDoesNotExist):
-            document_render_task.delay(document.pk)
+        document_render_task.delay(document.pk)
+        assert isinstance(failed_error(task_queues), TemplateDoesNotExist)
         document.refresh_from_db()
         assert document.attempts == attempt
         assert document.status == (Status.FAILED if attempt == MAX_ATTEMPTS else Status.PENDING)
@@ -185,7 +201,7 @@ def test_a_failing_render_keeps_the_error_and_the_count_then_gives_up_after_max_
 
 
 def test_a_render_failing_after_commit_does_not_reach_the_caller_and_is_recorded(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, task_queues
 ):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         document = document_request(
@@ -198,12 +214,15 @@ def test_a_render_failing_after_commit_does_not_reach_the_caller_and_is_recorded
 
     assert len(callbacks) == 1
     document.refresh_from_db()
+    assert (document.status, document.attempts) == (Status.PENDING, 0)
+    assert isinstance(failed_error(task_queues), TemplateDoesNotExist)
+    document.refresh_from_db()
     assert document.status == Status.PENDING
     assert document.attempts == 1
     assert "TemplateDoesNotExist" in document.last_error
 
 
-def test_a_render_refused_by_the_url_fetcher_is_recorded_as_a_failure(tmp_path: Path, settings):
+def test_a_render_refused_by_the_url_fetcher_is_recorded_as_a_failure(tmp_path: Path, settings, task_queues):
     folder = tmp_path / "templates"
     folder.mkdir()
     (folder / "remote.html").write_text(
@@ -216,8 +235,8 @@ def test_a_render_refused_by_the_url_fetcher_is_recorded_as_a_failure(tmp_path: 
         key="remote:1", kind="test", template_name="remote.html", filename="r.pdf"
     )
 
-    with pytest.raises(ForbiddenResource):
-        document_render_task.delay(document.pk)
+    document_render_task.delay(document.pk)
+    assert isinstance(failed_error(task_queues), ForbiddenResource)
 
     document.refresh_from_db()
     assert document.attempts == 1
@@ -227,7 +246,7 @@ def test_a_render_refused_by_the_url_fetcher_is_recorded_as_a_failure(tmp_path: 
 # --- E-mails ------------------------------------------------------------------------------------
 
 
-def test_an_email_is_sent_once_with_its_pdf_attached(django_capture_on_commit_callbacks):
+def test_an_email_is_sent_once_with_its_pdf_attached(django_capture_on_commit_callbacks, task_queues):
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             document = ask_specimen()
@@ -240,6 +259,12 @@ def test_an_email_is_sent_once_with_its_pdf_attached(django_capture_on_commit_ca
             )
         assert mail.outbox == []
 
+    assert mail.outbox == []
+    assert task_queues.sent == [
+        "notifications.tasks.document_render_task",
+        "notifications.tasks.email_send_task",
+    ]
+    task_queues.drain()
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == ["porteur@exemple.fr"]
@@ -265,7 +290,9 @@ def test_an_email_is_sent_once_with_its_pdf_attached(django_capture_on_commit_ca
     assert email.attempts == 1
 
 
-def test_an_email_renders_an_attachment_still_pending_before_sending(django_capture_on_commit_callbacks):
+def test_an_email_queued_before_its_attachment_is_rendered_waits_for_the_pdf_queue(
+    django_capture_on_commit_callbacks, task_queues
+):
     document = Document.objects.create(
         key="specimen:pending",
         kind="specimen",
@@ -276,7 +303,18 @@ def test_an_email_renders_an_attachment_still_pending_before_sending(django_capt
 
     with django_capture_on_commit_callbacks(execute=True):
         email_queue(key="mail:pending", to=["a@exemple.fr"], subject="S", body="B", attachments=[document])
+    # The document's task is still on the pdf queue (sent after its own commit, earlier).
+    document_render_task.delay(document.pk)
 
+    runs = task_queues.drain()
+    # The e-mail, taken first, looks again 5 seconds later; meanwhile the pdf queue renders.
+    assert [(run.message.task.rsplit(".", 1)[1], run.outcome) for run in runs] == [
+        ("email_send_task", "retry"),
+        ("document_render_task", "done"),
+        ("email_send_task", "done"),
+    ]
+    assert [run.message.retries for run in runs] == [0, 0, 1]
+    assert runs[2].message.due == 5
     document.refresh_from_db()
     assert document.status == Status.DONE
     assert len(mail.outbox) == 1
@@ -289,7 +327,7 @@ def test_an_email_renders_an_attachment_still_pending_before_sending(django_capt
 # --- The sweep ----------------------------------------------------------------------------------
 
 
-def test_the_sweep_requeues_only_pending_rows_older_than_the_grace_period(renders):
+def test_the_sweep_requeues_only_pending_rows_older_than_the_grace_period(renders, task_queues):
     def pending_document(key: str) -> Document:
         return Document.objects.create(
             key=key,
@@ -312,6 +350,7 @@ def test_the_sweep_requeues_only_pending_rows_older_than_the_grace_period(render
     make_old(OutgoingEmail, young_email.pk, SWEEP_GRACE - timedelta(minutes=1))
 
     assert notifications_sweep() == {"documents": 1, "emails": 1}
+    task_queues.drain()
 
     assert renders == ["pdf/specimen.html"]
     for row in (old_document, young_document, failed_document, old_email, young_email):
@@ -325,6 +364,7 @@ def test_the_sweep_requeues_only_pending_rows_older_than_the_grace_period(render
 
     # Nothing is left pending past the grace period: a second sweep queues nothing.
     assert notifications_sweep() == {"documents": 0, "emails": 0}
+    assert task_queues.sent == []
     assert renders == ["pdf/specimen.html"]
     assert len(mail.outbox) == 1
 
@@ -332,7 +372,9 @@ def test_the_sweep_requeues_only_pending_rows_older_than_the_grace_period(render
 # --- The operators' command ---------------------------------------------------------------------
 
 
-def test_render_specimen_queue_asks_for_a_document_rendered_after_commit(django_capture_on_commit_callbacks):
+def test_render_specimen_queue_asks_for_a_document_rendered_after_commit(
+    django_capture_on_commit_callbacks, task_queues
+):
     out = io.StringIO()
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
@@ -342,6 +384,9 @@ def test_render_specimen_queue_asks_for_a_document_rendered_after_commit(django_
     assert document.key.startswith("specimen:")
     assert len(callbacks) == 1
     assert f"Document n° {document.pk} demandé" in out.getvalue()
+    assert document.status == Status.PENDING
+    task_queues.drain()
+    document.refresh_from_db()
     assert document.status == Status.DONE
     assert document.context["reference"] in pdf_text(stored_bytes(document))
 
