@@ -1,4 +1,4 @@
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -10,8 +10,14 @@ from accounts.models import AuditEvent, Role, User
 from accounts.services import USER_ADMIN_FIELDS, user_create, user_password_save, user_set_role, user_update
 from accounts.two_factor import two_factor_reset
 
+# Generic over the user model for the type checker only (django-stubs); not subscriptable at run time.
+if TYPE_CHECKING:
+    _AdminPasswordChangeForm = AdminPasswordChangeForm[User]
+else:
+    _AdminPasswordChangeForm = AdminPasswordChangeForm
 
-class UnsavedPasswordForm(AdminPasswordChangeForm):
+
+class UnsavedPasswordForm(_AdminPasswordChangeForm):
     """The admin's password form, which sets the password but leaves the writing to the service.
 
     Django's view calls save() and then log_change() with the request: UserAdmin.log_change writes
@@ -23,7 +29,7 @@ class UnsavedPasswordForm(AdminPasswordChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(BaseUserAdmin[User]):
     change_password_form = UnsavedPasswordForm
     ordering = ("email",)
     list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "date_joined")
@@ -98,7 +104,7 @@ class UserAdmin(BaseUserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(admin.ModelAdmin[AuditEvent]):
     """Read-only: the audit log is written by services and never edited by anyone."""
 
     list_display = ("occurred_at", "actor", "action", "target_repr")

@@ -16,7 +16,7 @@ from accounts.services import notification_retry
 from notifications.models import Document, OutgoingEmail
 
 
-class ReadOnlyNotificationAdmin(admin.ModelAdmin):
+class ReadOnlyNotificationAdmin(admin.ModelAdmin[Any]):
     """Rows are written by the services that ask for them; here they are read, and retried."""
 
     actions = ("retry",)

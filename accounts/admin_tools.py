@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from core.refusals import apply_refusal
 
 
-class ServiceCheckedForm(forms.ModelForm):
+class ServiceCheckedForm(forms.ModelForm[Any]):
     """A ModelForm that asks the service's rules once its own checks pass."""
 
     def service_check(self, cleaned_data: dict[str, Any]) -> None:

@@ -1,6 +1,6 @@
 from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -11,8 +11,15 @@ from django.utils.translation import gettext_lazy as _
 from accounts.models import User
 from core.formatting import format_decimal_input, french_sorted, parse_money
 
+# The auth forms are generic over the user model for the type checker only (django-stubs); at run
+# time they take no type argument.
+if TYPE_CHECKING:
+    _SetPasswordForm = SetPasswordForm[User]
+else:
+    _SetPasswordForm = SetPasswordForm
 
-class FrenchOrderedChoiceIterator(ModelChoiceIterator):
+
+class FrenchOrderedChoiceIterator(ModelChoiceIterator[Any]):
     """The choices of a short list in French alphabetical order of their labels (« Île-de-France »
     among the I), whatever the database's collation."""
 
@@ -157,7 +164,7 @@ class ResetRequestForm(PasswordResetForm):
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
 
-    def send_mail(  # type: ignore[override]
+    def send_mail(
         self,
         subject_template_name: str,
         email_template_name: str,
@@ -188,7 +195,7 @@ class ResetRequestForm(PasswordResetForm):
         )
 
 
-class NewPasswordForm(SetPasswordForm):
+class NewPasswordForm(_SetPasswordForm):
     new_password1 = forms.CharField(
         label=_("Nouveau mot de passe"),
         strip=False,

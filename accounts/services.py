@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -18,6 +17,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, Role, User
 from accounts.tokens import email_confirmation_token
+from core.links import absolute_url
 from notifications.models import Document, OutgoingEmail
 from notifications.services import document_retry, email_queue, email_retry
 
@@ -59,17 +59,11 @@ def audit_changes(before: dict[str, Any], after: dict[str, Any]) -> dict[str, An
     }
 
 
-def _absolute_url(path: str) -> str:
-    from django.conf import settings
-
-    return f"{settings.SITE_URL}{path}"
-
-
 def user_send_confirmation(*, user: User) -> None:
     """Queue the e-mail carrying the link that activates the account."""
     uid = urlsafe_base64_encode(force_bytes(user.pk))
     token = email_confirmation_token.make_token(user)
-    link = _absolute_url(reverse("accounts:confirm-email", kwargs={"uidb64": uid, "token": token}))
+    link = absolute_url("accounts:confirm-email", uidb64=uid, token=token)
     context = {"user_name": user.get_short_name(), "link": link}
     email_queue(
         # One row per request: a resend asked at login must go out even if the token is unchanged.
@@ -193,7 +187,7 @@ def user_password_save(*, user: User, actor: User | None, reason: str) -> User:
 @transaction.atomic
 def user_create(*, user: User, actor: User | None) -> User:
     """Save an account built by the admin site (its password already hashed), audited."""
-    if user.pk is not None:
+    if not user._state.adding:
         raise ValueError("user_create saves a new account")
     user.email = User.objects.normalize_email(user.email).strip().lower()
     user.full_clean()

@@ -8,7 +8,7 @@ class EmailConfirmationTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "accounts.tokens.EmailConfirmationTokenGenerator"
 
-    def _make_hash_value(self, user: User, timestamp: int) -> str:  # type: ignore[override]
+    def _make_hash_value(self, user: User, timestamp: int) -> str:
         return f"{user.pk}{user.email}{user.is_active}{user.email_confirmed_at}{timestamp}"
 
 

@@ -43,7 +43,7 @@ def two_factor_required(user: object) -> bool:
 
 
 def has_confirmed_device(user: User) -> bool:
-    return user_has_device(user, confirmed=True)
+    return bool(user_has_device(user, confirmed=True))
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ MAX_COUNTED_FAILURES = 10
 def _throttle_error(device: Device) -> ValidationError | None:
     failures = getattr(device, "throttling_failure_count", 0)
     if failures > MAX_COUNTED_FAILURES:
-        device.throttling_failure_count = MAX_COUNTED_FAILURES  # type: ignore[attr-defined]
+        device.throttling_failure_count = MAX_COUNTED_FAILURES
         device.save(update_fields=["throttling_failure_count"])
     allowed, details = device.verify_is_allowed()
     if allowed:

@@ -21,12 +21,12 @@ from applications.services.calls import (
 )
 
 
-class WaveInline(admin.TabularInline):
+class WaveInline(admin.TabularInline[Wave, Call]):
     model = Wave
     extra = 0
 
 
-class RequiredDocumentInline(admin.TabularInline):
+class RequiredDocumentInline(admin.TabularInline[RequiredDocument, Call]):
     model = RequiredDocument
     extra = 0
 
@@ -41,7 +41,7 @@ class CallForm(ServiceCheckedForm):
 
 
 @admin.register(Call)
-class CallAdmin(admin.ModelAdmin):
+class CallAdmin(admin.ModelAdmin[Call]):
     """Every figure of a call (envelope, target, bounds, yearly cap, bonus) is set here.
 
     Through applications.services.calls: each add, change and delete (the call's, its waves' and
@@ -91,7 +91,7 @@ class CallAdmin(admin.ModelAdmin):
             call_delete(call=call, actor=cast(User, request.user))
 
 
-class StatusChangeInline(admin.TabularInline):
+class StatusChangeInline(admin.TabularInline[StatusChange, Application]):
     model = StatusChange
     extra = 0
     can_delete = False
@@ -101,7 +101,7 @@ class StatusChangeInline(admin.TabularInline):
         return False
 
 
-class TerritoryMoveInline(admin.TabularInline):
+class TerritoryMoveInline(admin.TabularInline[TerritoryMove, Application]):
     """Moves to another département, made from the instruction page (a reason, a recap, e-mails)."""
 
     model = TerritoryMove
@@ -114,7 +114,7 @@ class TerritoryMoveInline(admin.TabularInline):
 
 
 @admin.register(Application)
-class ApplicationAdmin(admin.ModelAdmin):
+class ApplicationAdmin(admin.ModelAdmin[Application]):
     """Read-only: dossiers change through the portal's services, which keep their history."""
 
     list_display = ("reference", "title", "call", "status", "submitted_at")

@@ -43,7 +43,7 @@ class DossierCreateForm(forms.Form):
         self.fields["previous_application"].queryset = refused  # type: ignore[attr-defined]
 
 
-class ProjectForm(forms.ModelForm):
+class ProjectForm(forms.ModelForm[Application]):
     class Meta:
         model = Application
         fields = SECTION_FIELDS
@@ -114,7 +114,7 @@ class PlacesForm(forms.Form):
         self.fields["places"].queryset = places  # type: ignore[attr-defined]
 
 
-class PlaceCreateForm(forms.ModelForm):
+class PlaceCreateForm(forms.ModelForm[TiersLieu]):
     class Meta:
         model = TiersLieu
         fields = (

@@ -1,7 +1,7 @@
 """The upload form of a supporting document: one per required document, each with its prefix."""
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils.translation import gettext
@@ -56,7 +56,7 @@ class DocumentUploadForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.documents = list(documents)
         self.document = document
-        choice: forms.ModelChoiceField = self.fields["required_document"]  # type: ignore[assignment]
+        choice = cast(forms.ModelChoiceField[RequiredDocument], self.fields["required_document"])
         choice.queryset = RequiredDocument.objects.filter(pk__in=[doc.pk for doc in self.documents])
         if document is not None:
             upload = self.fields["file"]

@@ -39,7 +39,7 @@ def territory_instructors(application: Application) -> QuerySet[User]:
     return instructors_covering(departement=application.departement)
 
 
-class InstructorChoiceField(forms.ModelChoiceField):
+class InstructorChoiceField(forms.ModelChoiceField[User]):
     def label_from_instance(self, obj: Any) -> str:
         name = obj.get_full_name()
         return f"{name} ({obj.email})" if name else obj.email

@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from fabriques.models import Departement
 
 
-class DepartementChoiceField(forms.ModelChoiceField):
+class DepartementChoiceField(forms.ModelChoiceField[Departement]):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.code} – {obj.name} ({obj.region.name})"
 
@@ -60,7 +60,7 @@ class TerritoryChoiceForm(forms.Form):
     def __init__(self, *args: Any, choices: list[Departement], **kwargs: Any) -> None:
         kwargs.setdefault("prefix", "territoire")
         super().__init__(*args, **kwargs)
-        field = cast(forms.ModelChoiceField, self.fields["departement"])
+        field = cast(forms.ModelChoiceField[Departement], self.fields["departement"])
         field.queryset = (
             Departement.objects.filter(code__in=[d.code for d in choices])
             .select_related("region")

@@ -30,7 +30,7 @@ PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
 
 
-class WaveChoiceField(forms.ModelChoiceField):
+class WaveChoiceField(forms.ModelChoiceField[Wave]):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.call.title} – {obj.name}"
 

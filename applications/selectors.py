@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.functions import Rank
 from django.utils.functional import Promise
@@ -29,7 +30,7 @@ from fabriques.models import Departement, Region
 from fabriques.selectors import departements_in_scope, instructors_covering
 
 
-def applications_visible_to(user: User) -> QuerySet[Application]:
+def applications_visible_to(user: User | AnonymousUser) -> QuerySet[Application]:
     """Every dossier a user may open; any other id is a 404.
 
     Applicants: the dossiers of the structures they act for (lead or partner) and those they were

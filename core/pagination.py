@@ -7,7 +7,7 @@ from django.core.paginator import Page, Paginator
 from django.utils.functional import cached_property
 
 
-class CountedPaginator(Paginator):
+class CountedPaginator(Paginator[Any]):
     """A paginator told its count: the page's own query already counted the rows (an aggregate or a
     window count), so it does not run a COUNT of its own."""
 

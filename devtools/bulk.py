@@ -292,7 +292,7 @@ class RowWriter:
         self.counts[model._meta.db_table] += len(rows)
         if not rows:
             return
-        fields = [cast(models.Field, model._meta.get_field(name)) for name in names]
+        fields = [cast("models.Field[Any, Any]", model._meta.get_field(name)) for name in names]
         quote = connection.ops.quote_name
         table = quote(model._meta.db_table)
         columns = ", ".join(quote(str(f.column)) for f in fields)
@@ -303,7 +303,7 @@ class RowWriter:
                     buffer = io.StringIO()
                     buffer.writelines("\t".join(map(_copy_text, row)) + "\n" for row in chunk)
                     buffer.seek(0)
-                    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)  # type: ignore[attr-defined]
+                    cursor.copy_expert(f"COPY {table} ({columns}) FROM STDIN", buffer)
                 else:
                     marks = ", ".join(["%s"] * len(fields))
                     prepared = [

@@ -21,7 +21,7 @@ from fabriques.services import (
 )
 
 
-class ReadOnlyReferenceAdmin(admin.ModelAdmin):
+class ReadOnlyReferenceAdmin(admin.ModelAdmin[Any]):
     """Reference data comes from the INSEE files by migration; it is read here, not edited."""
 
     def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
@@ -60,7 +60,7 @@ def _changed(form: BaseForm, allowed: tuple[str, ...]) -> dict[str, Any]:
 
 
 @admin.register(Organisation)
-class OrganisationAdmin(admin.ModelAdmin):
+class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     """Changes go through organisation_update (audited, before and after).
 
     Structures are registered by their members in the portal, which makes the registrant a member;
@@ -85,7 +85,7 @@ class OrganisationAdmin(admin.ModelAdmin):
 
 
 @admin.register(TiersLieu)
-class TiersLieuAdmin(admin.ModelAdmin):
+class TiersLieuAdmin(admin.ModelAdmin[TiersLieu]):
     """Changes go through tiers_lieu_update (audited, before and after).
 
     Places are described by applicants in their dossier or imported from the census; dossiers
@@ -133,7 +133,7 @@ class InstructorScopeForm(ServiceCheckedForm):
 
 
 @admin.register(InstructorScope)
-class InstructorScopeAdmin(admin.ModelAdmin):
+class InstructorScopeAdmin(admin.ModelAdmin[InstructorScope]):
     """The scope decides which dossiers an instructor sees: every write is a service, audited."""
 
     form = InstructorScopeForm

@@ -8,7 +8,7 @@ from fabriques.services import ORGANISATION_FIELDS
 from fabriques.validators import normalise_siret, validate_siret
 
 
-class OrganisationForm(forms.ModelForm):
+class OrganisationForm(forms.ModelForm[Organisation]):
     # An address typed without a scheme is taken as https:// (Django 6's default).
     website = forms.URLField(label=_("Site internet"), required=False, assume_scheme="https")
     # Spaces are welcome when typing a SIRET ("732 829 320 00074"); the model keeps 14 digits.
@@ -35,10 +35,10 @@ class OrganisationForm(forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        legal_category = cast(forms.ModelChoiceField, self.fields["legal_category"])
+        legal_category = cast(forms.ModelChoiceField[LegalCategory], self.fields["legal_category"])
         legal_category.queryset = LegalCategory.objects.order_by("family", "code")
         legal_category.empty_label = _("Choisir la catégorie juridique")
-        departement = cast(forms.ModelChoiceField, self.fields["departement"])
+        departement = cast(forms.ModelChoiceField[Departement], self.fields["departement"])
         departement.queryset = Departement.objects.order_by("code")
         departement.empty_label = _("Choisir le département")
 

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 
 from grants.models import (
@@ -8,7 +10,7 @@ from grants.models import (
 )
 
 
-class ReadOnlyLogAdmin(admin.ModelAdmin):
+class ReadOnlyLogAdmin(admin.ModelAdmin[Any]):
     """Read-only: the money's moves are written by the funnels of grants.workflow alone."""
 
     list_display_links = None

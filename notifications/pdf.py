@@ -35,7 +35,7 @@ class ForbiddenResource(ValueError):
     """Any URL a PDF asks for that is not one of the project's static files."""
 
 
-class StaticFilesFetcher(URLFetcher):
+class StaticFilesFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships no type hints
     def __init__(self) -> None:
         super().__init__(fail_on_errors=True, allowed_protocols=("static",))
 
@@ -48,7 +48,7 @@ class StaticFilesFetcher(URLFetcher):
         if prefix and relative.startswith(prefix):
             relative = relative[len(prefix) :]
         path = finders.find(relative)
-        if not path or isinstance(path, list):
+        if not path:
             raise ForbiddenResource(f"No static file named {relative!r}")
         with open(path, "rb") as handle:
             body = handle.read()

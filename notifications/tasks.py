@@ -11,6 +11,7 @@ and the tests run these tasks as a worker does (tests/task_queues.py).
 """
 
 import logging
+from typing import Any
 
 from celery import Task, shared_task
 from django.db import OperationalError
@@ -46,7 +47,7 @@ def document_render_task(document_id: int) -> None:
 
 
 @shared_task(bind=True, autoretry_for=TRANSIENT_ERRORS, retry_backoff=5, retry_backoff_max=600, max_retries=8)
-def email_send_task(self: Task, email_id: int) -> None:
+def email_send_task(self: Task[Any, Any], email_id: int) -> None:
     try:
         services.email_send(email_id=email_id)
     except services.AttachmentsPending as pending:

@@ -2,16 +2,15 @@
 
 import secrets
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Access, Application, Member
+from core.links import absolute_url
 from notifications.services import email_queue
 
 
@@ -42,7 +41,7 @@ def access_invite(*, application: Application, email: str, permission: str, acto
     )
     access.full_clean()
     access.save()
-    link = settings.SITE_URL + reverse("applications:access-accept", kwargs={"token": access.token})
+    link = absolute_url("applications:access-accept", token=access.token)
     email_queue(
         key=f"application:{application.pk}:access:{access.pk}",
         to=[email],

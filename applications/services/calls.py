@@ -55,7 +55,7 @@ def call_check(*, call: Call, fields: Mapping[str, Any]) -> None:
 @transaction.atomic
 def call_create(*, call: Call, actor: User) -> Call:
     """Save a new call (built unsaved by the caller), with an audit row of its figures."""
-    if call.pk is not None:
+    if not call._state.adding:
         raise ValueError("call_create saves a new call")
     call.full_clean()
     call.save()
@@ -114,7 +114,7 @@ def call_part_save(*, part: Wave | RequiredDocument, actor: User) -> Wave | Requ
     """Save a wave or a required document of a call, new or changed, audited on the call."""
     fields = _part_fields(part)
     call = Call.objects.select_for_update().get(pk=part.call_id)
-    if part.pk is None:
+    if part._state.adding:
         before: dict[str, Any] = {}
     else:
         before = audit_snapshot(type(part).objects.get(pk=part.pk, call=call), fields)

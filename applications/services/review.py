@@ -8,10 +8,8 @@ import secrets
 from collections.abc import Mapping
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,6 +30,7 @@ from applications.models import (
 )
 from applications.selectors import applications_reviewable_by, applications_visible_to, dossier_recipients
 from applications.workflow import REVIEWABLE_STATES, transition
+from core.links import absolute_url
 from notifications.services import email_queue
 
 S = Application.Status
@@ -57,15 +56,11 @@ def ensure_no_conflict(user: User, application: Application) -> None:
 
 
 def _review_link(application: Application) -> str:
-    return settings.SITE_URL + reverse(
-        "applications:review-detail", kwargs={"reference": application.reference}
-    )
+    return absolute_url("applications:review-detail", reference=application.reference)
 
 
 def _dossier_link(application: Application) -> str:
-    return settings.SITE_URL + reverse(
-        "applications:dossier-detail", kwargs={"reference": application.reference}
-    )
+    return absolute_url("applications:dossier-detail", reference=application.reference)
 
 
 @transaction.atomic
@@ -343,7 +338,7 @@ def opinion_request(*, application: Application, email: str, organisation_name: 
     )
     opinion.full_clean()
     opinion.save()
-    link = settings.SITE_URL + reverse("applications:opinion-give", kwargs={"token": opinion.token})
+    link = absolute_url("applications:opinion-give", token=opinion.token)
     email_queue(
         key=f"opinion:{opinion.pk}:request",
         to=[opinion.email],

@@ -2,10 +2,8 @@
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -14,6 +12,7 @@ from accounts.services import audit_record
 from applications.models import Application, TerritoryMove
 from applications.selectors import application_territory
 from applications.services.dossiers import ensure_editable
+from core.links import absolute_url
 from fabriques.models import Departement
 from fabriques.selectors import instructors_covering
 from notifications.services import email_queue
@@ -150,8 +149,7 @@ def application_move_territory(
             )
             % {
                 **context,
-                "link": settings.SITE_URL
-                + reverse("applications:review-detail", kwargs={"reference": application.reference}),
+                "link": absolute_url("applications:review-detail", reference=application.reference),
             },
         )
     if outgoing:

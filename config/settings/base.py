@@ -8,10 +8,15 @@ Business figures (envelope, bounds, targets) are data of a call, never settings.
 from datetime import timedelta
 from pathlib import Path
 
+import django_stubs_ext
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
+
+# `admin.ModelAdmin[Call]`, `forms.ModelForm[Application]`… : the type arguments mypy (strict)
+# asks for, accepted at run time too.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 

@@ -23,12 +23,10 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import IO
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import Max
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -39,6 +37,7 @@ from applications.models import Application, Member, Message, ReferenceCounter
 from applications.selectors import dossier_recipients
 from applications.services.review import ensure_reviewer
 from core.formatting import format_date, format_money, format_percent
+from core.links import absolute_url
 from core.uploads import check_upload
 from fabriques.models import Organisation, OrganisationMembership
 from grants.models import Agreement, Amendment, Grant, Tranche
@@ -437,8 +436,7 @@ def agreement_activate(*, agreement: Agreement, commitment_number: str, actor: U
             "start": format_date(starts_on),
             "commitment": commitment_number,
             "amount": format_money(first.amount) if first is not None else "—",
-            "link": settings.SITE_URL
-            + reverse("grants:tranche-grant", kwargs={"reference": application.reference}),
+            "link": absolute_url("grants:tranche-grant", reference=application.reference),
         },
     )
     return agreement

@@ -12,6 +12,7 @@ act is a PermissionDenied; what may not be done is a ValidationError with a Fren
 nothing is written.
 """
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -323,8 +324,8 @@ def tranche_validate(*, tranche: Tranche, actor: User) -> Tranche:
     return tranche
 
 
-def _check_payment(tranche: Tranche, paid_on: date, payment_reference: str) -> str:
-    """The payment's rules on a tranche; the reference, stripped, if they hold."""
+def _check_payment(tranche: Tranche, paid_on: date | None, payment_reference: str) -> tuple[date, str]:
+    """The payment's rules on a tranche; the date and the reference, stripped, if they hold."""
     ensure_tranche_can_move(tranche, T.PAID)
     errors: dict[str, str] = {}
     reference = (payment_reference or "").strip()
@@ -340,12 +341,12 @@ def _check_payment(tranche: Tranche, paid_on: date, payment_reference: str) -> s
         errors["paid_on"] = _("La date du versement ne peut pas précéder la demande (%(date)s).") % {
             "date": format_date(timezone.localdate(tranche.requested_at))
         }
-    if errors:
+    if errors or paid_on is None:
         raise ValidationError(errors)
-    return reference
+    return paid_on, reference
 
 
-def tranche_pay_check(*, tranche: Tranche, paid_on: date, payment_reference: str, actor: User) -> bool:
+def tranche_pay_check(*, tranche: Tranche, paid_on: date | None, payment_reference: str, actor: User) -> bool:
     """The payment's checks without writing (for the recap shown first): True if it settles the grant.
 
     `tranche_pay` checks everything again under its locks.
@@ -357,11 +358,11 @@ def tranche_pay_check(*, tranche: Tranche, paid_on: date, payment_reference: str
 
 
 @transaction.atomic
-def tranche_pay(*, tranche: Tranche, paid_on: date, payment_reference: str, actor: User) -> Tranche:
+def tranche_pay(*, tranche: Tranche, paid_on: date | None, payment_reference: str, actor: User) -> Tranche:
     """An admin records the payment of a validated tranche; the last one completes the agreement."""
     ensure_admin(actor)
     grant, _agreement, tranche = _lock(tranche)
-    reference = _check_payment(tranche, paid_on, payment_reference)
+    paid_on, reference = _check_payment(tranche, paid_on, payment_reference)
     tranche_transition(
         tranche=tranche,
         to_status=T.PAID,
@@ -458,7 +459,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
 
 @transaction.atomic
 def schedule_update(
-    *, grant: Grant, parts: list[Decimal], due_dates: list[date], actor: User
+    *, grant: Grant, parts: Sequence[Decimal], due_dates: Sequence[date | None], actor: User
 ) -> list[Tranche]:
     """An admin changes the amounts and due dates of the tranches still scheduled.
 
@@ -529,7 +530,7 @@ def schedule_update(
         if tranche.status != T.SCHEDULED or (tranche.amount, tranche.due_date) == (part, due):
             continue
         tranche.amount = part
-        tranche.due_date = due
+        tranche.due_date = due  # checked above: a scheduled tranche without a date was refused
         tranche.full_clean()
         tranche.save(update_fields=["amount", "due_date"])
     audit_record(

@@ -10,10 +10,8 @@ in the same transaction; `reopen_preview` gives the recap shown before, by the s
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -23,6 +21,7 @@ from applications.models import Application, Call, Message, StatusChange
 from applications.selectors import dossier_recipients
 from applications.workflow import DECIDED_STATES, transition
 from core.formatting import format_money
+from core.links import absolute_url
 from grants.models import Agreement, Grant, Tranche
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
 from grants.services.recipients import representative_recipients
@@ -145,8 +144,7 @@ def _reopen_emails(
             )
             % {
                 **values,
-                "link": settings.SITE_URL
-                + reverse("applications:review-detail", kwargs={"reference": application.reference}),
+                "link": absolute_url("applications:review-detail", reference=application.reference),
             },
         )
 

@@ -10,14 +10,14 @@ second e-mail (the e-mail's key names the call and the day).
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.db import transaction
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch
 from django.utils.translation import gettext as _
 
 from accounts.selectors import programme_admin_emails
 from applications.models import Call
 from core.formatting import format_date, format_money, format_percent
+from core.links import absolute_url
 from grants.models import EnvelopeSnapshot
 from grants.selectors.envelope import envelope_totals
 from grants.services.envelope import envelope_drift_lines, envelope_recount
@@ -49,7 +49,7 @@ def alert_key(call: Call, day: date) -> str:
 
 def _dashboard_url(call: Call) -> str:
     try:
-        return settings.SITE_URL + reverse("grants:dashboard", kwargs={"slug": call.slug})
+        return absolute_url("grants:dashboard", slug=call.slug)
     except NoReverseMatch:  # the dashboard's URLs not wired (yet): the e-mail goes without a link
         return ""
 
