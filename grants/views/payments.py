@@ -22,7 +22,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,9 +31,10 @@ from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
-from applications.views.common import error_to_form
 from applications.views.review import review_required
 from core.formatting import format_date, format_money
+from core.refusals import apply_refusal, is_page_refusal, say_refusal
+from core.responses import document_response
 from grants.forms.payments import (
     CancelForm,
     PayForm,
@@ -66,19 +66,6 @@ from notifications.models import Status
 
 T = Tranche.Status
 
-STATUS_BADGES = {
-    T.SCHEDULED: "",
-    T.REQUESTED: "fr-badge--new",
-    T.VALIDATED: "fr-badge--info",
-    T.PAID: "fr-badge--success",
-    T.CANCELLED: "fr-badge--error",
-}
-REPORT_BADGES = {
-    Report.Status.SUBMITTED: "fr-badge--new",
-    Report.Status.ACCEPTED: "fr-badge--success",
-    Report.Status.REJECTED: "fr-badge--error",
-}
-
 
 # --- what the pages show ------------------------------------------------------------------------
 
@@ -86,7 +73,6 @@ REPORT_BADGES = {
 @dataclass
 class TrancheRow:
     tranche: Tranche
-    badge: str
     iban: str
     pdf_ready: bool
     refusals: list[str] = field(default_factory=list)
@@ -145,7 +131,6 @@ def _row(tranche: Tranche) -> TrancheRow:
         iban = iban_masked(str(document.context.get("iban", "")))
     return TrancheRow(
         tranche=tranche,
-        badge=STATUS_BADGES[T(tranche.status)],
         iban=iban,
         pdf_ready=document is not None and document.status == Status.DONE and bool(document.file),
     )
@@ -276,12 +261,6 @@ def _manage_url(application: Application) -> str:
     return reverse("grants:tranche-manage", kwargs={"reference": application.reference})
 
 
-def _refused(request: HttpRequest, error: ValidationError, url: str) -> HttpResponse:
-    for message in error.messages:
-        messages.error(request, message)
-    return redirect(url)
-
-
 def _say_unshown(request: HttpRequest, bound: dict[str, forms.Form], placed: set[str], refusal: str) -> None:
     """A refused form that the page no longer shows (its tranche or report moved on): say why.
 
@@ -300,10 +279,6 @@ def _tranche_refusal(tranche: Tranche) -> str:
         "year": tranche.year_index,
         "status": tranche.get_status_display(),
     }
-
-
-def _names_a_field(error: ValidationError, form: forms.Form) -> bool:
-    return hasattr(error, "error_dict") and any(name in form.fields for name in error.error_dict)
 
 
 # --- the beneficiary's page ----------------------------------------------------------------------
@@ -333,10 +308,11 @@ def tranche_request_view(request: HttpRequest, reference: str, year: int) -> Htt
     try:
         tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=user_of(request))
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
+        if not is_page_refusal(error, form=form):
+            apply_refusal(form, error)
             return _render_beneficiary(request, application, grant, {key: form})
-        return _refused(request, error, _detail_url(application))
+        say_refusal(request, error)
+        return redirect(_detail_url(application))
     messages.success(
         request,
         _(
@@ -373,10 +349,11 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
             actor=user_of(request),
         )
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
+        if not is_page_refusal(error, form=form):
+            apply_refusal(form, error)
             return _render_beneficiary(request, application, grant, {key: form})
-        return _refused(request, error, _detail_url(application))
+        say_refusal(request, error)
+        return redirect(_detail_url(application))
     messages.success(
         request,
         _("%(kind)s de l'année %(year)d déposé : il sera examiné par l'équipe d'instruction.")
@@ -385,23 +362,12 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
     return redirect(f"{_detail_url(application)}#rapports-{year}")
 
 
-def _private_file(handle: Any, filename: str) -> FileResponse:
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
 @login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
 @require_GET
 def report_download(request: HttpRequest, reference: str, report_id: int) -> FileResponse:
     application = get_object_or_404(applications_visible_to(user_of(request)), reference=reference)
     report = get_object_or_404(Report, pk=report_id, grant__application=application)
-    try:
-        handle = report.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return _private_file(handle, report.original_name)
+    return document_response(report.file, filename=report.original_name, content_type="application/pdf")
 
 
 @login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
@@ -432,11 +398,7 @@ def tranche_request_pdf(request: HttpRequest, reference: str, year: int) -> Http
             )
         back = _detail_url(application) if can_use_applicant_space(request.user) else _manage_url(application)
         return redirect(back)
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return _private_file(handle, document.filename)
+    return document_response(document.file, filename=document.filename, content_type="application/pdf")
 
 
 # --- the instruction page -----------------------------------------------------------------------
@@ -457,7 +419,8 @@ def tranche_validate_view(request: HttpRequest, reference: str, year: int) -> Ht
     try:
         tranche_validate(tranche=tranche, actor=user_of(request))
     except ValidationError as error:
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     messages.success(request, _("La tranche de l'année %(year)d est validée.") % {"year": year})
     return redirect(_manage_url(application))
 
@@ -541,10 +504,11 @@ def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpRes
             return recap_response(request, payment_recap(application, grant, tranche, form, settles))
         tranche_pay(**arguments)
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
+        if not is_page_refusal(error, form=form):
+            apply_refusal(form, error)
             return _render_manage(request, application, grant, {key: form})
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     messages.success(
         request, _("Le versement de la tranche de l'année %(year)d est enregistré.") % {"year": year}
     )
@@ -615,10 +579,11 @@ def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> Http
             )
         tranche_cancel(**arguments)
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
+        if not is_page_refusal(error, form=form):
+            apply_refusal(form, error)
             return _render_manage(request, application, grant, {key: form})
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     messages.success(request, _("La tranche de l'année %(year)d est annulée.") % {"year": year})
     return redirect(_manage_url(application))
 
@@ -634,10 +599,11 @@ def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
     try:
         schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=user_of(request))
     except ValidationError as error:
-        if hasattr(error, "error_dict"):
-            error_to_form(form, error)
+        if not is_page_refusal(error):
+            apply_refusal(form, error)
             return _render_manage(request, application, grant, {"echeancier": form})
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     messages.success(request, _("L'échéancier est modifié."))
     return redirect(_manage_url(application))
 
@@ -658,10 +624,11 @@ def report_review_view(request: HttpRequest, reference: str, report_id: int) -> 
     try:
         report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=user_of(request))
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
+        if not is_page_refusal(error, form=form):
+            apply_refusal(form, error)
             return _render_manage(request, application, grant, {key: form})
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     message = (
         _("%(kind)s de l'année %(year)d accepté.")
         if accept
