@@ -2,7 +2,7 @@
 
 Forms check what a form can check (a field filled, an amount typed the French way); the review
 and decision services check the rest, and their errors are put back next to the fields by
-applications.views.common.error_to_form (field names match the services' error keys).
+core.refusals.apply_refusal (field names match the services' error keys).
 """
 
 from decimal import Decimal

@@ -13,7 +13,6 @@ from applications.selectors import (
     applications_visible_to,
 )
 from applications.workflow import EDITABLE_STATES
-from core.refusals import apply_refusal
 
 
 def get_visible_application(request: HttpRequest, reference: str) -> Application:
@@ -54,7 +53,3 @@ def dossier_context(
         "title": f"{application.reference} – {application.title}",
         **extra,
     }
-
-
-# The name grants' views still import; the applications views call core.refusals.apply_refusal.
-error_to_form = apply_refusal

@@ -11,8 +11,8 @@ from django.forms import BoundField
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.forms_documents import UploadFileField
 from applications.forms_review import AmountField
+from core.uploads import UploadFileField
 
 
 class AcceptForm(forms.Form):

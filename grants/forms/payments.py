@@ -10,8 +10,8 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.forms_documents import UploadFileField
 from applications.forms_review import AmountField
+from core.uploads import UploadFileField
 from grants.models import Tranche
 from grants.services.reports import REPORT_MAX_SIZE_MB
 

@@ -619,7 +619,7 @@ def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disque plein")
 
-    monkeypatch.setattr("grants.exports.xlsx_write", broken)
+    monkeypatch.setattr("grants.writers.xlsx_write", broken)
     with pytest.raises(RuntimeError):
         budget_report_build_task.delay(str(job_id))
     html = client.get(reverse("grants:export-job-status", kwargs={"job_id": job_id})).content.decode()
