@@ -95,8 +95,9 @@ class ReportReviewForm(forms.Form):
 class ScheduleForm(forms.Form):
     """The schedule as a whole: one amount and one due date per year; only scheduled ones change."""
 
+    prefix = "echeancier"
+
     def __init__(self, *args: Any, tranches: list[Tranche], **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "echeancier")
         super().__init__(*args, **kwargs)
         self.tranches = tranches
         for tranche in tranches:
