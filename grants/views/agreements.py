@@ -29,6 +29,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.models import Role, User
 from accounts.roles import has_role
+from applications.views.common import issued_document_response
 from core.formatting import format_date, format_money
 from core.pagination import pagination_context
 from core.refusals import apply_refusal, is_page_refusal, say_refusal
@@ -61,7 +62,7 @@ from grants.views.common import (
     dossier_line,
     user_of,
 )
-from notifications.models import Document, Status
+from notifications.models import Document
 
 A = Agreement.Status
 
@@ -270,21 +271,7 @@ def _serve_document(
 ) -> HttpResponseBase:
     if document is None:
         raise Http404
-    if document.status != Status.DONE or not document.file:
-        if document.status == Status.FAILED:
-            messages.error(
-                request,
-                _(
-                    "Le document n'a pas pu être produit. Réessayez plus tard ; si le problème "
-                    "persiste, contactez l'équipe du programme."
-                ),
-            )
-        else:
-            messages.info(
-                request, _("Le document est en cours de production, réessayez dans quelques instants.")
-            )
-        return _detail(agreement)
-    return document_response(document.file, filename=document.filename, content_type="application/pdf")
+    return issued_document_response(request, document, back=_agreement_url(agreement))
 
 
 @login_required

@@ -31,6 +31,7 @@ from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
+from applications.views.common import issued_document_response
 from applications.views.review import review_required
 from core.formatting import format_date, format_money
 from core.refusals import apply_refusal, is_page_refusal, say_refusal
@@ -383,22 +384,16 @@ def tranche_request_pdf(request: HttpRequest, reference: str, year: int) -> Http
     document = tranche.payment_request
     if document is None:  # excluded by the query; keeps the type checker informed
         raise Http404
-    if document.status != Status.DONE or not document.file:
-        if document.status == Status.FAILED:
-            messages.error(
-                request,
-                _(
-                    "La demande de versement n'a pas pu être produite. Réessayez plus tard ; si le "
-                    "problème persiste, contactez l'équipe du programme."
-                ),
-            )
-        else:
-            messages.info(
-                request, _("La demande de versement est en cours de production, réessayez dans un instant.")
-            )
-        back = _detail_url(application) if can_use_applicant_space(request.user) else _manage_url(application)
-        return redirect(back)
-    return document_response(document.file, filename=document.filename, content_type="application/pdf")
+    return issued_document_response(
+        request,
+        document,
+        back=_detail_url(application) if can_use_applicant_space(request.user) else _manage_url(application),
+        failed=_(
+            "La demande de versement n'a pas pu être produite. Réessayez plus tard ; si le "
+            "problème persiste, contactez l'équipe du programme."
+        ),
+        pending=_("La demande de versement est en cours de production, réessayez dans un instant."),
+    )
 
 
 # --- the instruction page -----------------------------------------------------------------------
