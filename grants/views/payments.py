@@ -262,6 +262,26 @@ def _manage_url(application: Application) -> str:
     return reverse("grants:tranche-manage", kwargs={"reference": application.reference})
 
 
+def _refused(
+    request: HttpRequest,
+    application: Application,
+    grant: Grant,
+    error: ValidationError,
+    *,
+    key: str,
+    form: forms.Form,
+    manage: bool,
+) -> HttpResponse:
+    """A service's refusal of a form posted from the beneficiary's page or the instruction page
+    (`manage`): next to the fields it names, on the page shown again; any other, as a message."""
+    if is_page_refusal(error, form=form):
+        say_refusal(request, error)
+        return redirect(_manage_url(application) if manage else _detail_url(application))
+    apply_refusal(form, error)
+    render = _render_manage if manage else _render_beneficiary
+    return render(request, application, grant, {key: form})
+
+
 def _say_unshown(request: HttpRequest, bound: dict[str, forms.Form], placed: set[str], refusal: str) -> None:
     """A refused form that the page no longer shows (its tranche or report moved on): say why.
 
@@ -309,11 +329,7 @@ def tranche_request_view(request: HttpRequest, reference: str, year: int) -> Htt
     try:
         tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=user_of(request))
     except ValidationError as error:
-        if not is_page_refusal(error, form=form):
-            apply_refusal(form, error)
-            return _render_beneficiary(request, application, grant, {key: form})
-        say_refusal(request, error)
-        return redirect(_detail_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=False)
     messages.success(
         request,
         _(
@@ -350,11 +366,7 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
             actor=user_of(request),
         )
     except ValidationError as error:
-        if not is_page_refusal(error, form=form):
-            apply_refusal(form, error)
-            return _render_beneficiary(request, application, grant, {key: form})
-        say_refusal(request, error)
-        return redirect(_detail_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=False)
     messages.success(
         request,
         _("%(kind)s de l'année %(year)d déposé : il sera examiné par l'équipe d'instruction.")
@@ -499,11 +511,7 @@ def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpRes
             return recap_response(request, payment_recap(application, grant, tranche, form, settles))
         tranche_pay(**arguments)
     except ValidationError as error:
-        if not is_page_refusal(error, form=form):
-            apply_refusal(form, error)
-            return _render_manage(request, application, grant, {key: form})
-        say_refusal(request, error)
-        return redirect(_manage_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=True)
     messages.success(
         request, _("Le versement de la tranche de l'année %(year)d est enregistré.") % {"year": year}
     )
@@ -574,11 +582,7 @@ def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> Http
             )
         tranche_cancel(**arguments)
     except ValidationError as error:
-        if not is_page_refusal(error, form=form):
-            apply_refusal(form, error)
-            return _render_manage(request, application, grant, {key: form})
-        say_refusal(request, error)
-        return redirect(_manage_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=True)
     messages.success(request, _("La tranche de l'année %(year)d est annulée.") % {"year": year})
     return redirect(_manage_url(application))
 
@@ -619,11 +623,7 @@ def report_review_view(request: HttpRequest, reference: str, report_id: int) -> 
     try:
         report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=user_of(request))
     except ValidationError as error:
-        if not is_page_refusal(error, form=form):
-            apply_refusal(form, error)
-            return _render_manage(request, application, grant, {key: form})
-        say_refusal(request, error)
-        return redirect(_manage_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=True)
     message = (
         _("%(kind)s de l'année %(year)d accepté.")
         if accept
