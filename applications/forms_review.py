@@ -30,10 +30,6 @@ from fabriques.selectors import instructors_covering
 YES, NO = "yes", "no"
 
 
-# The review's and the grants' forms name the portal's one amount field so; empty stays empty.
-AmountField = MoneyField
-
-
 def territory_instructors(application: Application) -> QuerySet[User]:
     """The instructors whose scope covers the dossier's département (by région or one by one)."""
     if application.departement is None:
@@ -247,7 +243,7 @@ DECISION_CHOICES = [
 class AwardForm(forms.Form):
     """The amount awarded and, optionally, its breakdown by year (else the service's default)."""
 
-    amount = AmountField(
+    amount = MoneyField(
         label=_("Montant attribué (en euros)"),
         help_text=_("Par exemple : 150 000"),
         error_messages={"required": _("Indiquez le montant attribué, par exemple 150 000.")},
@@ -257,7 +253,7 @@ class AwardForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.years = years
         for year in range(1, years + 1):
-            self.fields[f"yearly_{year}"] = AmountField(
+            self.fields[f"yearly_{year}"] = MoneyField(
                 label=_("Tranche de l'année %(year)d (facultatif)") % {"year": year},
                 required=False,
                 help_text=_(
@@ -340,7 +336,7 @@ class BulkDecisionForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": _("Choisissez une décision.")},
     )
-    amount = AmountField(
+    amount = MoneyField(
         label=_("Montant attribué à chaque dossier (facultatif)"),
         required=False,
         help_text=_("Pour une attribution ; vide, chaque dossier reçoit le montant qu'il demande."),

@@ -10,7 +10,7 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.forms_review import AmountField
+from accounts.forms import MoneyField
 from core.uploads import UploadFileField
 from grants.models import Tranche
 from grants.services.reports import REPORT_MAX_SIZE_MB
@@ -103,7 +103,7 @@ class ScheduleForm(forms.Form):
         for tranche in tranches:
             year = tranche.year_index
             fixed = tranche.status != T.SCHEDULED
-            self.fields[f"part_{year}"] = AmountField(
+            self.fields[f"part_{year}"] = MoneyField(
                 label=_("Montant de l'année %(year)d") % {"year": year},
                 initial=tranche.amount,
                 disabled=fixed,
