@@ -2,7 +2,9 @@
 
 Forms check what a form can check (a field filled, an amount typed the French way); the review
 and decision services check the rest, and their errors are put back next to the fields by
-applications.views.common.error_to_form (field names match the services' error keys).
+core.refusals.apply_refusal (field names match the services' error keys). Each form of a page
+that shows several has its own `prefix` (Django's class attribute), so that their fields and
+error anchors never clash.
 """
 
 from decimal import Decimal
@@ -28,10 +30,6 @@ from fabriques.selectors import instructors_covering
 YES, NO = "yes", "no"
 
 
-# The review's and the grants' forms name the portal's one amount field so; empty stays empty.
-AmountField = MoneyField
-
-
 def territory_instructors(application: Application) -> QuerySet[User]:
     """The instructors whose scope covers the dossier's département (by région or one by one)."""
     if application.departement is None:
@@ -48,6 +46,8 @@ class InstructorChoiceField(forms.ModelChoiceField[User]):
 class AssignForm(forms.Form):
     """An admin assigns an instructor of the dossier's territory."""
 
+    prefix = "assign"
+
     instructor = InstructorChoiceField(
         label=_("Instructeur"),
         queryset=User.objects.none(),
@@ -56,7 +56,6 @@ class AssignForm(forms.Form):
     )
 
     def __init__(self, *args: Any, application: Application, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "assign")
         super().__init__(*args, **kwargs)
         already = application.assignments.values("instructor")
         self.fields["instructor"].queryset = territory_instructors(application).exclude(  # type: ignore[attr-defined]
@@ -65,6 +64,8 @@ class AssignForm(forms.Form):
 
 
 class ConflictForm(forms.Form):
+    prefix = "conflict"
+
     conflict_note = forms.CharField(
         label=_("Nature du conflit d'intérêts"),
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -75,12 +76,10 @@ class ConflictForm(forms.Form):
         ),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "conflict")
-        super().__init__(*args, **kwargs)
-
 
 class AttestationForm(forms.Form):
+    prefix = "attestation"
+
     no_conflict = forms.BooleanField(
         label=_("Je n'ai pas de conflit d'intérêts avec ce dossier"),
         help_text=_(
@@ -94,10 +93,6 @@ class AttestationForm(forms.Form):
         },
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "attestation")
-        super().__init__(*args, **kwargs)
-
 
 class ScoresForm(forms.Form):
     """One value (0 to the criterion's maximum) and one comment per criterion of the grid.
@@ -105,8 +100,9 @@ class ScoresForm(forms.Form):
     Field names are those of scores_save's errors: criterion_<id> and comment_<id>.
     """
 
+    prefix = "scores"
+
     def __init__(self, *args: Any, criteria: list[Criterion], scores: list[Score], **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "scores")
         super().__init__(*args, **kwargs)
         self.criteria = criteria
         saved = {score.criterion_id: score for score in scores}
@@ -148,6 +144,8 @@ class ScoresForm(forms.Form):
 class EligibilityForm(forms.Form):
     """Yes or no for each eligibility condition of the call, with an optional observation."""
 
+    prefix = "eligibility"
+
     def __init__(
         self,
         *args: Any,
@@ -155,7 +153,6 @@ class EligibilityForm(forms.Form):
         answers: list[EligibilityAnswer],
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("prefix", "eligibility")
         super().__init__(*args, **kwargs)
         self.checks = checks
         known = {answer.condition_id: answer for answer in answers}
@@ -189,6 +186,8 @@ class EligibilityForm(forms.Form):
 
 
 class OpinionRequestForm(forms.Form):
+    prefix = "opinion"
+
     organisation_name = forms.CharField(
         label=_("Service consulté"),
         max_length=200,
@@ -199,12 +198,10 @@ class OpinionRequestForm(forms.Form):
         help_text=_("Elle reçoit un lien pour lire la synthèse du dossier et rendre son avis, sans compte."),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "opinion")
-        super().__init__(*args, **kwargs)
-
 
 class AnnotationForm(forms.Form):
+    prefix = "annotation"
+
     body = forms.CharField(
         label=_("Note privée"),
         max_length=5000,
@@ -212,32 +209,24 @@ class AnnotationForm(forms.Form):
         help_text=_("Visible de l'équipe d'instruction seulement, jamais du porteur."),
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "annotation")
-        super().__init__(*args, **kwargs)
-
 
 class MessageForm(forms.Form):
+    prefix = "message"
+
     body = forms.CharField(
         label=_("Votre message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4})
     )
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "message")
-        super().__init__(*args, **kwargs)
-
 
 class CorrectionsForm(forms.Form):
+    prefix = "corrections"
+
     points = forms.CharField(
         label=_("Points à corriger ou à compléter"),
         widget=forms.Textarea(attrs={"rows": 4}),
         max_length=10000,
         help_text=_("Un point par ligne. Le dossier est rouvert au porteur, qui le dépose de nouveau."),
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "corrections")
-        super().__init__(*args, **kwargs)
 
     def point_list(self) -> list[str]:
         return [line.strip(" -\t") for line in self.cleaned_data["points"].splitlines() if line.strip(" -\t")]
@@ -254,7 +243,7 @@ DECISION_CHOICES = [
 class AwardForm(forms.Form):
     """The amount awarded and, optionally, its breakdown by year (else the service's default)."""
 
-    amount = AmountField(
+    amount = MoneyField(
         label=_("Montant attribué (en euros)"),
         help_text=_("Par exemple : 150 000"),
         error_messages={"required": _("Indiquez le montant attribué, par exemple 150 000.")},
@@ -264,7 +253,7 @@ class AwardForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.years = years
         for year in range(1, years + 1):
-            self.fields[f"yearly_{year}"] = AmountField(
+            self.fields[f"yearly_{year}"] = MoneyField(
                 label=_("Tranche de l'année %(year)d (facultatif)") % {"year": year},
                 required=False,
                 help_text=_(
@@ -314,6 +303,8 @@ class CloseForm(forms.Form):
 
 
 class ReopenForm(forms.Form):
+    prefix = "reopen"
+
     reason = forms.CharField(
         label=_("Motif de la réouverture"),
         required=False,
@@ -321,10 +312,6 @@ class ReopenForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Une subvention attribuée est annulée et son montant rendu à l'enveloppe."),
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "reopen")
-        super().__init__(*args, **kwargs)
 
 
 class ReferencesWidget(forms.Textarea):
@@ -349,7 +336,7 @@ class BulkDecisionForm(forms.Form):
         widget=forms.RadioSelect,
         error_messages={"required": _("Choisissez une décision.")},
     )
-    amount = AmountField(
+    amount = MoneyField(
         label=_("Montant attribué à chaque dossier (facultatif)"),
         required=False,
         help_text=_("Pour une attribution ; vide, chaque dossier reçoit le montant qu'il demande."),

@@ -42,6 +42,8 @@ class CensusSearchForm(forms.Form):
 class TerritoryChoiceForm(forms.Form):
     """The applicant's choice among the départements of the dossier's places."""
 
+    prefix = "territoire"
+
     departement = DepartementChoiceField(
         label=_("Département qui instruira le dossier"),
         queryset=Departement.objects.none(),
@@ -58,7 +60,6 @@ class TerritoryChoiceForm(forms.Form):
     )
 
     def __init__(self, *args: Any, choices: list[Departement], **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "territoire")
         super().__init__(*args, **kwargs)
         field = cast(forms.ModelChoiceField[Departement], self.fields["departement"])
         field.queryset = (

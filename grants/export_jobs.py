@@ -32,9 +32,9 @@ from accounts.models import User
 from applications.models import Call
 from config.db_routers import reading_from_replica
 from core.workflow import Machine
-from grants import exports
-from grants.exports import BUDGET_REPORT_ACTION, export_record
+from grants import writers
 from grants.models import ExportJob, ExportJobChange
+from grants.services.exports import BUDGET_REPORT_ACTION, export_record
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ def export_job_file_name(job_id: UUID | str) -> str:
 
 def _enqueue(job_id: UUID) -> bool:
     """Hand the job's task to the broker; note on the row when the broker cannot be reached."""
-    from grants.tasks_exports import budget_report_build_task
+    from grants.tasks.exports import budget_report_build_task  # the task module imports this one
 
     try:
         budget_report_build_task.delay(str(job_id))
@@ -158,7 +158,7 @@ def export_job_build(*, job_id: UUID | str) -> None:
     with tempfile.TemporaryFile(suffix=".xlsx") as workbook:
         try:
             with reading_from_replica():
-                exports.xlsx_write(job.call, workbook, progress=progress)
+                writers.xlsx_write(job.call, workbook, progress=progress)
         except OperationalError:
             raise  # the database: the task retries, the job stays running
         except Exception as error:

@@ -13,18 +13,6 @@ from accounts.services import audit_record
 from applications.models import Application, Attachment, RequiredDocument
 from applications.services.dossiers import ensure_editable
 from core import uploads
-from core.uploads import SNIFF_BYTES as SNIFF_BYTES
-from core.uploads import sniff_mime as sniff_mime
-
-# Supporting documents are the only uploads that take office files (ZIP archives): the bound on
-# what such an archive may unpack to is theirs.
-MAX_UNZIPPED_BYTES = uploads.MAX_UNZIPPED_BYTES
-
-
-def checked_mime(content: bytes) -> str:
-    """The real type of a supporting document's content, "" when it does not parse as its first
-    bytes claim (see core.uploads.checked_mime), under the dossiers' unzip bound."""
-    return uploads.checked_mime(content, max_unzipped_bytes=MAX_UNZIPPED_BYTES)
 
 
 @transaction.atomic
@@ -50,7 +38,6 @@ def attachment_add(
             "Le fichier « %(name)s » n'est pas un document accepté pour cette pièce "
             "(formats acceptés : %(formats)s) : son contenu a été vérifié, pas seulement son nom."
         ),
-        max_unzipped_bytes=MAX_UNZIPPED_BYTES,
     )
     content = upload.content
     attachment = Attachment(

@@ -10,22 +10,12 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from accounts.services import audit_record
 from applications.models import Application, BudgetYear, Call, Member, ReferenceCounter
+from applications.selectors import PROJECT_TEXTS
 from applications.workflow import EDITABLE_STATES
 from fabriques.models import Organisation, OrganisationMembership
 
-SECTION_FIELDS = (
-    "title",
-    "kind",
-    "summary",
-    "services",
-    "community_governance",
-    "partnerships",
-    "resource_role",
-    "digital_offer",
-    "territorial_need",
-    "economic_model",
-    "jobs_fte",
-)
+# The project section: its texts are those the instruction page and the completeness check read.
+SECTION_FIELDS = ("title", "kind", *PROJECT_TEXTS, "jobs_fte")
 
 
 def _next_reference(call: Call) -> str:

@@ -1,9 +1,13 @@
-"""What every dossier page does first: fetch the dossier through a scoped queryset."""
+"""What every dossier page does first: fetch the dossier through a scoped queryset; and how a
+page hands over a PDF the portal generated for a dossier (receipts, letters, agreements...)."""
 
 from typing import Any
 
+from django.contrib import messages
 from django.http import HttpRequest
-from django.shortcuts import get_object_or_404
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application
@@ -13,7 +17,8 @@ from applications.selectors import (
     applications_visible_to,
 )
 from applications.workflow import EDITABLE_STATES
-from core.refusals import apply_refusal
+from core.responses import document_response
+from notifications.models import Document, Status
 
 
 def get_visible_application(request: HttpRequest, reference: str) -> Application:
@@ -56,5 +61,33 @@ def dossier_context(
     }
 
 
-# The name grants' views still import; the applications views call core.refusals.apply_refusal.
-error_to_form = apply_refusal
+def issued_document_response(
+    request: HttpRequest,
+    document: Document,
+    *,
+    back: str,
+    failed: str = "",
+    pending: str = "",
+) -> HttpResponseBase:
+    """A PDF the portal generated, as a download once rendered; until then, the page at `back`
+    with a message saying that it failed (`failed`) or is still being produced (`pending`).
+
+    The document is rendered by a worker after the commit that asked for it, so a link shown at
+    once may be followed before its file exists.
+    """
+    if document.status == Status.DONE and document.file:
+        return document_response(document.file, filename=document.filename, content_type="application/pdf")
+    if document.status == Status.FAILED:
+        messages.error(
+            request,
+            failed
+            or _(
+                "Le document n'a pas pu être produit. Réessayez plus tard ; si le problème "
+                "persiste, contactez l'équipe du programme."
+            ),
+        )
+    else:
+        messages.info(
+            request, pending or _("Le document est en cours de production, réessayez dans quelques instants.")
+        )
+    return redirect(back)

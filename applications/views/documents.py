@@ -24,10 +24,14 @@ from applications.models import Application, Attachment, RequiredDocument, Statu
 from applications.selectors import required_documents_for
 from applications.services import attachment_add, attachment_remove
 from applications.services.dossiers import ensure_editable
-from applications.views.common import dossier_context, get_editable_application, get_visible_application
+from applications.views.common import (
+    dossier_context,
+    get_editable_application,
+    get_visible_application,
+    issued_document_response,
+)
 from core.refusals import apply_refusal, say_refusal
 from core.responses import document_response
-from notifications.models import Status
 
 POSTED_DOCUMENT = re.compile(r"^doc-(\d+)-required_document$")
 
@@ -181,23 +185,9 @@ def issued_document_download(request: HttpRequest, reference: str, change_id: in
     document = change.document
     if document is None:  # excluded by the query; keeps the type checker informed
         raise Http404
-    if document.status != Status.DONE or not document.file:
-        if document.status == Status.FAILED:
-            messages.error(
-                request,
-                _(
-                    "Le document n'a pas pu être produit. Réessayez plus tard ; si le problème "
-                    "persiste, contactez l'équipe du programme."
-                ),
-            )
-        else:
-            messages.info(
-                request, _("Le document est en cours de production, réessayez dans quelques instants.")
-            )
-        page = (
-            "applications:dossier-detail"
-            if can_use_applicant_space(request.user)
-            else "applications:review-detail"
-        )
-        return redirect(reverse(page, args=[application.reference]))
-    return document_response(document.file, filename=document.filename, content_type="application/pdf")
+    page = (
+        "applications:dossier-detail"
+        if can_use_applicant_space(request.user)
+        else "applications:review-detail"
+    )
+    return issued_document_response(request, document, back=reverse(page, args=[application.reference]))

@@ -9,8 +9,9 @@ The decision views (award, refusal, closing, reopening, bulk decisions) are in g
 award creates the grant and commits the envelope, and grants sits above applications.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.contrib import messages
@@ -107,6 +108,32 @@ def refused_action_response(
     for form in bound.values():
         apply_refusal(form, error)
     return render_review_detail(request, application, **bound)
+
+
+Done = TypeVar("Done")
+
+
+def review_form_action(
+    request: HttpRequest,
+    application: Application,
+    form: forms.Form,
+    *,
+    bound_as: str,
+    act: Callable[[], Done],
+    success: str | Callable[[Done], str],
+    anchor: str = "",
+) -> HttpResponse:
+    """One posted form of the review page, whose action is one service call (`act`, run once the
+    form is valid): invalid or refused, the page again with the form under `bound_as`; done,
+    `success` (or what it says of the service's result) and the page at `anchor`."""
+    if not form.is_valid():
+        return render_review_detail(request, application, **{bound_as: form})
+    try:
+        done = act()
+    except ValidationError as error:
+        return refused_action_response(request, application, error, **{bound_as: form})
+    messages.success(request, success(done) if callable(success) else success)
+    return redirect(review_detail_url(application, anchor))
 
 
 # --- the review page ---------------------------------------------------------------------------
@@ -318,18 +345,17 @@ def review_conflict(request: HttpRequest, reference: str) -> HttpResponse:
     user = _user(request)
     assignment = get_object_or_404(Assignment, application=application, instructor=user)
     form = ConflictForm(request.POST)
-    if not form.is_valid():
-        return render_review_detail(request, application, conflict_form=form)
-    try:
-        assignment_declare_conflict(
+    return review_form_action(
+        request,
+        application,
+        form,
+        bound_as="conflict_form",
+        act=lambda: assignment_declare_conflict(
             assignment=assignment, note=form.cleaned_data["conflict_note"], actor=user
-        )
-    except ValidationError as error:
-        return refused_action_response(request, application, error, conflict_form=form)
-    messages.success(
-        request, _("Votre conflit d'intérêts est déclaré : vous ne notez ni ne décidez ce dossier.")
+        ),
+        success=_("Votre conflit d'intérêts est déclaré : vous ne notez ni ne décidez ce dossier."),
+        anchor="affectations",
     )
-    return redirect(review_detail_url(application, "affectations"))
 
 
 @review_required
@@ -339,18 +365,17 @@ def review_attest(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     user = _user(request)
     assignment = get_object_or_404(Assignment, application=application, instructor=user)
-    form = AttestationForm(request.POST)
-    if not form.is_valid():
-        return render_review_detail(request, application, attestation_form=form)
-    try:
-        assignment_attest_no_conflict(assignment=assignment, actor=user)
-    except ValidationError as error:
-        return refused_action_response(request, application, error, attestation_form=form)
-    messages.success(
+    return review_form_action(
         request,
-        _("Votre attestation d'absence de conflit d'intérêts est enregistrée : la notation est ouverte."),
+        application,
+        AttestationForm(request.POST),
+        bound_as="attestation_form",
+        act=lambda: assignment_attest_no_conflict(assignment=assignment, actor=user),
+        success=_(
+            "Votre attestation d'absence de conflit d'intérêts est enregistrée : la notation est ouverte."
+        ),
+        anchor="notation",
     )
-    return redirect(review_detail_url(application, "notation"))
 
 
 def scores_recap(application: Application, scores: list[Any], total: Any) -> Recap:
@@ -428,14 +453,15 @@ def review_eligibility(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     checks = list(EligibilityCheck.objects.filter(call=application.call_id))
     form = EligibilityForm(request.POST, checks=checks, answers=[])
-    if not form.is_valid():
-        return render_review_detail(request, application, eligibility_form=form)
-    try:
-        eligibility_record(application=application, answers=form.answers(), actor=_user(request))
-    except ValidationError as error:
-        return refused_action_response(request, application, error, eligibility_form=form)
-    messages.success(request, _("La vérification de l'éligibilité est enregistrée."))
-    return redirect(review_detail_url(application, "eligibilite"))
+    return review_form_action(
+        request,
+        application,
+        form,
+        bound_as="eligibility_form",
+        act=lambda: eligibility_record(application=application, answers=form.answers(), actor=_user(request)),
+        success=_("La vérification de l'éligibilité est enregistrée."),
+        anchor="eligibilite",
+    )
 
 
 @review_required
@@ -443,23 +469,23 @@ def review_eligibility(request: HttpRequest, reference: str) -> HttpResponse:
 def review_opinion_request(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     form = OpinionRequestForm(request.POST)
-    if not form.is_valid():
-        return render_review_detail(request, application, opinion_form=form)
-    try:
-        opinion = opinion_request(
+    return review_form_action(
+        request,
+        application,
+        form,
+        bound_as="opinion_form",
+        act=lambda: opinion_request(
             application=application,
             email=form.cleaned_data["email"],
             organisation_name=form.cleaned_data["organisation_name"],
             actor=_user(request),
-        )
-    except ValidationError as error:
-        return refused_action_response(request, application, error, opinion_form=form)
-    messages.success(
-        request,
-        _("La demande d'avis est envoyée à %(organisation)s (%(email)s).")
-        % {"organisation": opinion.organisation_name, "email": opinion.email},
+        ),
+        success=lambda opinion: (
+            _("La demande d'avis est envoyée à %(organisation)s (%(email)s).")
+            % {"organisation": opinion.organisation_name, "email": opinion.email}
+        ),
+        anchor="avis",
     )
-    return redirect(review_detail_url(application, "avis"))
 
 
 @review_required
@@ -467,14 +493,17 @@ def review_opinion_request(request: HttpRequest, reference: str) -> HttpResponse
 def review_annotate(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     form = AnnotationForm(request.POST)
-    if not form.is_valid():
-        return render_review_detail(request, application, annotation_form=form)
-    try:
-        annotation_add(application=application, body=form.cleaned_data["body"], actor=_user(request))
-    except ValidationError as error:
-        return refused_action_response(request, application, error, annotation_form=form)
-    messages.success(request, _("La note privée est enregistrée."))
-    return redirect(review_detail_url(application, "annotations"))
+    return review_form_action(
+        request,
+        application,
+        form,
+        bound_as="annotation_form",
+        act=lambda: annotation_add(
+            application=application, body=form.cleaned_data["body"], actor=_user(request)
+        ),
+        success=_("La note privée est enregistrée."),
+        anchor="annotations",
+    )
 
 
 @review_required
@@ -482,14 +511,17 @@ def review_annotate(request: HttpRequest, reference: str) -> HttpResponse:
 def review_message(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     form = MessageForm(request.POST)
-    if not form.is_valid():
-        return render_review_detail(request, application, message_form=form)
-    try:
-        message_post(application=application, body=form.cleaned_data["body"], actor=_user(request))
-    except ValidationError as error:
-        return refused_action_response(request, application, error, message_form=form)
-    messages.success(request, _("Votre message est envoyé au porteur du projet."))
-    return redirect(review_detail_url(application, "messages"))
+    return review_form_action(
+        request,
+        application,
+        form,
+        bound_as="message_form",
+        act=lambda: message_post(
+            application=application, body=form.cleaned_data["body"], actor=_user(request)
+        ),
+        success=_("Votre message est envoyé au porteur du projet."),
+        anchor="messages",
+    )
 
 
 @review_required
@@ -497,14 +529,16 @@ def review_message(request: HttpRequest, reference: str) -> HttpResponse:
 def review_corrections(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     form = CorrectionsForm(request.POST)
-    if not form.is_valid():
-        return render_review_detail(request, application, corrections_form=form)
-    try:
-        corrections_request(application=application, points=form.point_list(), actor=_user(request))
-    except ValidationError as error:
-        return refused_action_response(request, application, error, corrections_form=form)
-    messages.success(request, _("Les compléments sont demandés au porteur : le dossier lui est rouvert."))
-    return redirect(review_detail_url(application))
+    return review_form_action(
+        request,
+        application,
+        form,
+        bound_as="corrections_form",
+        act=lambda: corrections_request(
+            application=application, points=form.point_list(), actor=_user(request)
+        ),
+        success=_("Les compléments sont demandés au porteur : le dossier lui est rouvert."),
+    )
 
 
 # --- outside opinion (public, by token) --------------------------------------------------------

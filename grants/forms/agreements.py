@@ -11,8 +11,8 @@ from django.forms import BoundField
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.forms_documents import UploadFileField
-from applications.forms_review import AmountField
+from accounts.forms import MoneyField
+from core.uploads import UploadFileField
 
 
 class AcceptForm(forms.Form):
@@ -51,7 +51,7 @@ class TerminateForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4}),
         help_text=gettext_lazy("Ils sont imprimés dans la décision de résiliation envoyée au bénéficiaire."),
     )
-    clawback_amount = AmountField(
+    clawback_amount = MoneyField(
         label=gettext_lazy("Montant à reverser (en euros)"),
         required=False,
         help_text=gettext_lazy("Au plus ce qui a déjà été versé. Laissez vide si rien n'est à reverser."),
@@ -65,7 +65,7 @@ class TerminateForm(forms.Form):
 class AmendForm(forms.Form):
     """The new amount and its breakdown by year; field names match the service's error keys."""
 
-    amount = AmountField(
+    amount = MoneyField(
         label=gettext_lazy("Nouveau montant de la subvention (en euros)"),
         error_messages={"required": gettext_lazy("Indiquez le nouveau montant, par exemple 120 000.")},
     )
@@ -80,7 +80,7 @@ class AmendForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.years = years
         for year in range(1, years + 1):
-            self.fields[f"yearly_{year}"] = AmountField(
+            self.fields[f"yearly_{year}"] = MoneyField(
                 label=_("Tranche de l'année %(year)d") % {"year": year},
                 error_messages={"required": _("Indiquez le montant de l'année %(year)d.") % {"year": year}},
             )

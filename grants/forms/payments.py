@@ -10,8 +10,8 @@ from django import forms
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from applications.forms_documents import UploadFileField
-from applications.forms_review import AmountField
+from accounts.forms import MoneyField
+from core.uploads import UploadFileField
 from grants.models import Tranche
 from grants.services.reports import REPORT_MAX_SIZE_MB
 
@@ -95,14 +95,15 @@ class ReportReviewForm(forms.Form):
 class ScheduleForm(forms.Form):
     """The schedule as a whole: one amount and one due date per year; only scheduled ones change."""
 
+    prefix = "echeancier"
+
     def __init__(self, *args: Any, tranches: list[Tranche], **kwargs: Any) -> None:
-        kwargs.setdefault("prefix", "echeancier")
         super().__init__(*args, **kwargs)
         self.tranches = tranches
         for tranche in tranches:
             year = tranche.year_index
             fixed = tranche.status != T.SCHEDULED
-            self.fields[f"part_{year}"] = AmountField(
+            self.fields[f"part_{year}"] = MoneyField(
                 label=_("Montant de l'année %(year)d") % {"year": year},
                 initial=tranche.amount,
                 disabled=fixed,

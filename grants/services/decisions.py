@@ -19,8 +19,9 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from accounts.services import audit_record
-from applications.models import Application, Call, EligibilityCheck, StatusChange
+from applications.models import Application, Call, EligibilityCheck, Message, StatusChange
 from applications.models.calls import Letterhead
+from applications.selectors import dossier_recipients
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import transition
 from core.formatting import format_date, format_money
@@ -40,7 +41,7 @@ from grants.services.envelope import (
     split_yearly,
     tranche_amounts,
 )
-from grants.services.recipients import decision_recipients, letterhead_check
+from grants.services.recipients import letterhead_check
 from notifications.services import document_request, email_queue
 
 S = Application.Status
@@ -141,7 +142,7 @@ def _letter(
     change.save(update_fields=["document"])
     email_queue(
         key=f"application:{application.pk}:{kind}-email:{change.pk}",
-        to=decision_recipients(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Décision sur votre dossier %(reference)s") % {"reference": application.reference},
         body=_(
             "Bonjour,\n\nLa décision prise sur votre dossier %(reference)s « %(title)s » est jointe à ce "
@@ -262,7 +263,7 @@ def application_close(*, application: Application, reason: str, actor: User) -> 
     # No letter (no decision on the merits), but the applicant learns it, and why.
     email_queue(
         key=f"application:{application.pk}:close-email:{change.pk}",
-        to=decision_recipients(application),
+        to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Votre dossier %(reference)s est classé sans suite") % {"reference": application.reference},
         body=_(
             "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » est classé sans suite.\n\nMotif :\n"

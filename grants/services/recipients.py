@@ -12,12 +12,6 @@ from applications.models import Application, Call, Message
 from applications.selectors import dossier_recipients
 from fabriques.models import OrganisationMembership
 
-
-def decision_recipients(application: Application) -> list[str]:
-    """Who receives a decision letter: the applicant side of the dossier (dossier_recipients)."""
-    return dossier_recipients(application, side=Message.Side.APPLICANT)
-
-
 # The call's settings every letter and agreement prints (`Call.letterhead`): with one empty, a
 # letter would go out unsigned or from nobody, so no decision nor agreement is issued until the
 # programme fills it in (migration applications/0010 left the seeded call's signatory empty).
@@ -75,8 +69,8 @@ def lead_legal_representative(application: Application) -> OrganisationMembershi
 
 def representative_recipients(application: Application) -> list[str]:
     """Who is told of what happens to a decided dossier: the lead's legal representative, or, when
-    the structure declared none, the recipients of the decision letter."""
+    the structure declared none, the recipients of the decision letter (the dossier's applicant side)."""
     representative = lead_legal_representative(application)
     if representative is not None:
         return [representative.user.email]
-    return decision_recipients(application)
+    return dossier_recipients(application, side=Message.Side.APPLICANT)

@@ -23,16 +23,17 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
 from accounts.models import Role, User
 from accounts.roles import has_role
-from applications.views.common import error_to_form
+from applications.views.common import issued_document_response
 from core.formatting import format_date, format_money
 from core.pagination import pagination_context
+from core.refusals import apply_refusal, is_page_refusal, say_refusal
+from core.responses import document_response
 from fabriques.models import Organisation, OrganisationMembership
 from grants.forms.agreements import AcceptForm, ActivateForm, AmendForm, SignedCopyForm, TerminateForm
 from grants.models import Agreement, Amendment, Tranche
@@ -61,7 +62,7 @@ from grants.views.common import (
     dossier_line,
     user_of,
 )
-from notifications.models import Document, Status
+from notifications.models import Document
 
 A = Agreement.Status
 
@@ -85,23 +86,11 @@ def _detail(agreement: Agreement) -> HttpResponse:
     return redirect("grants:agreement-detail", number=agreement.number)
 
 
-def _is_blocking(error: ValidationError) -> bool:
-    return not hasattr(error, "error_dict")
-
-
 def _state_refusal(agreement: Agreement) -> str:
     return _("Cette action n'est pas possible : la convention %(number)s est « %(status)s ».") % {
         "number": agreement.number,
         "status": agreement.get_status_display(),
     }
-
-
-def _refused(
-    request: HttpRequest, agreement: Agreement, error: ValidationError | PermissionDenied
-) -> HttpResponse:
-    text = " ".join(error.messages) if isinstance(error, ValidationError) else str(error)
-    messages.error(request, text)
-    return _detail(agreement)
 
 
 # --- the agreement's page ------------------------------------------------------------------------
@@ -235,7 +224,8 @@ def agreement_accept_view(request: HttpRequest, number: str) -> HttpResponse:
     try:
         agreement_accept(agreement=agreement, actor=user_of(request))
     except (ValidationError, PermissionDenied) as error:
-        return _refused(request, agreement, error)
+        say_refusal(request, error)
+        return _detail(agreement)
     messages.success(
         request,
         _("Vous avez accepté la convention %(number)s au nom de la structure. Elle est signée.")
@@ -256,11 +246,13 @@ def agreement_signed_copy_view(request: HttpRequest, number: str) -> HttpRespons
                 agreement=agreement, file=upload, filename=upload.name or "", actor=user_of(request)
             )
         except PermissionDenied as error:
-            return _refused(request, agreement, error)
+            say_refusal(request, error)
+            return _detail(agreement)
         except ValidationError as error:
-            if _is_blocking(error):
-                return _refused(request, agreement, error)
-            error_to_form(form, error)
+            if is_page_refusal(error):
+                say_refusal(request, error)
+                return _detail(agreement)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request,
@@ -274,37 +266,12 @@ def agreement_signed_copy_view(request: HttpRequest, number: str) -> HttpRespons
 # --- downloads -----------------------------------------------------------------------------------
 
 
-def _private_file(handle: Any, filename: str) -> FileResponse:
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
 def _serve_document(
     request: HttpRequest, agreement: Agreement, document: Document | None
 ) -> HttpResponseBase:
     if document is None:
         raise Http404
-    if document.status != Status.DONE or not document.file:
-        if document.status == Status.FAILED:
-            messages.error(
-                request,
-                _(
-                    "Le document n'a pas pu être produit. Réessayez plus tard ; si le problème "
-                    "persiste, contactez l'équipe du programme."
-                ),
-            )
-        else:
-            messages.info(
-                request, _("Le document est en cours de production, réessayez dans quelques instants.")
-            )
-        return _detail(agreement)
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return _private_file(handle, document.filename)
+    return issued_document_response(request, document, back=_agreement_url(agreement))
 
 
 @login_required
@@ -336,11 +303,11 @@ def agreement_signed_copy_download(request: HttpRequest, number: str) -> FileRes
     agreement = visible_agreement(request, number)
     if not agreement.signed_copy:
         raise Http404
-    try:
-        handle = agreement.signed_copy.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return _private_file(handle, f"convention-{agreement.number}-signee.pdf")
+    return document_response(
+        agreement.signed_copy,
+        filename=f"convention-{agreement.number}-signee.pdf",
+        content_type="application/pdf",
+    )
 
 
 # --- the programme's actions ---------------------------------------------------------------------
@@ -433,9 +400,10 @@ def agreement_activate_view(request: HttpRequest, number: str) -> HttpResponse:
                 actor=user_of(request),
             )
         except ValidationError as error:
-            if _is_blocking(error):
-                return _refused(request, agreement, error)
-            error_to_form(form, error)
+            if is_page_refusal(error):
+                say_refusal(request, error)
+                return _detail(agreement)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request,
@@ -512,7 +480,8 @@ def agreement_complete_view(request: HttpRequest, number: str) -> HttpResponse:
             return recap_response(request, completion_recap(agreement, preview))
         agreement_complete(agreement=agreement, actor=user_of(request))
     except ValidationError as error:
-        return _refused(request, agreement, error)
+        say_refusal(request, error)
+        return _detail(agreement)
     messages.success(request, _("La convention %(number)s est soldée.") % {"number": agreement.number})
     return _detail(agreement)
 
@@ -586,9 +555,10 @@ def agreement_terminate_view(request: HttpRequest, number: str) -> HttpResponse:
                 )
             agreement_terminate(**arguments)
         except ValidationError as error:
-            if _is_blocking(error):
-                return _refused(request, agreement, error)
-            error_to_form(form, error)
+            if is_page_refusal(error):
+                say_refusal(request, error)
+                return _detail(agreement)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request,
@@ -637,9 +607,10 @@ def agreement_amend_view(request: HttpRequest, number: str) -> HttpResponse:
                 actor=user_of(request),
             )
         except ValidationError as error:
-            if _is_blocking(error):
-                return _refused(request, agreement, error)
-            error_to_form(form, error)
+            if is_page_refusal(error):
+                say_refusal(request, error)
+                return _detail(agreement)
+            apply_refusal(form, error)
         else:
             messages.success(
                 request,

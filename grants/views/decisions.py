@@ -25,7 +25,8 @@ from applications.forms_review import (
     RefuseForm,
     ReopenForm,
 )
-from applications.models import Application
+from applications.models import Application, Message
+from applications.selectors import dossier_recipients
 from applications.views.review import (
     refused_action_response,
     render_review_detail,
@@ -41,7 +42,6 @@ from grants.services import (
     application_reopen,
 )
 from grants.services.decisions import AwardPreview, award_preview, decision_check
-from grants.services.recipients import decision_recipients
 from grants.services.reopening import ReopenPreview, reopen_preview
 from grants.views.common import (
     cancelled_tranches_table,
@@ -81,7 +81,8 @@ def _letter_notified(application: Application) -> list[str]:
         first = _("Le porteur du dossier recevra la lettre de décision par courriel.")
     return [
         first,
-        _("Adresses destinataires : %(emails)s.") % {"emails": ", ".join(decision_recipients(application))},
+        _("Adresses destinataires : %(emails)s.")
+        % {"emails": ", ".join(dossier_recipients(application, side=Message.Side.APPLICANT))},
     ]
 
 
@@ -187,7 +188,7 @@ def closing_recap(application: Application, reason: str) -> Recap:
                 "motif, et voit le nouvel état sur la page de son dossier."
             ),
             _("Adresses destinataires : %(emails)s.")
-            % {"emails": ", ".join(decision_recipients(application))},
+            % {"emails": ", ".join(dossier_recipients(application, side=Message.Side.APPLICANT))},
         ],
         irreversible=[_("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif.")],
     )

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import messages
-from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -27,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from applications.models import Call
+from core.responses import document_response, private_file_headers
 from grants.export_jobs import export_job_create
 from grants.models import ExportJob
 from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
@@ -52,11 +52,6 @@ from grants.writers import PDF_KIND, XLSX_CONTENT_TYPE, csv_stream
 from notifications.models import Document, Status
 
 
-def _private(response: HttpResponse | StreamingHttpResponse | FileResponse) -> None:
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-
-
 def _dated(call: Call, name: str, extension: str) -> str:
     return f"{call.slug}-{name}-{timezone.localdate().isoformat()}.{extension}"
 
@@ -77,7 +72,7 @@ def export_index(request: HttpRequest) -> HttpResponse:
 def _csv_response(chunks: Any, filename: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = content_disposition_header(True, filename)
-    _private(response)
+    private_file_headers(response)
     return response
 
 
@@ -180,14 +175,11 @@ def export_job_download(request: HttpRequest, job_id: UUID) -> FileResponse:
     job = _job_or_404(request, job_id)
     if job.status != ExportJob.Status.DONE:
         raise Http404
-    try:
-        handle = default_storage.open(job.file_name, "rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    filename = f"{job.call.slug}-budget-{timezone.localdate().isoformat()}.xlsx"
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
-    _private(response)
-    return response
+    return document_response(
+        job.file_name,
+        filename=f"{job.call.slug}-budget-{timezone.localdate().isoformat()}.xlsx",
+        content_type=XLSX_CONTENT_TYPE,
+    )
 
 
 # --- PDF summary, a document row -----------------------------------------------------------------
@@ -250,15 +242,7 @@ def export_pdf_download(request: HttpRequest, document_id: int) -> FileResponse:
     document = _summary_or_404(document_id)
     if document.status != Status.DONE or not document.file:
         raise Http404
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.filename, content_type="application/pdf"
-    )
-    _private(response)
-    return response
+    return document_response(document.file, filename=document.filename, content_type="application/pdf")
 
 
 # --- public -------------------------------------------------------------------------------------

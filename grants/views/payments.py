@@ -22,7 +22,6 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -32,9 +31,11 @@ from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.models import Application
 from applications.selectors import applications_reviewable_by, applications_visible_to
-from applications.views.common import error_to_form
+from applications.views.common import issued_document_response
 from applications.views.review import review_required
 from core.formatting import format_date, format_money
+from core.refusals import apply_refusal, is_page_refusal, say_refusal
+from core.responses import document_response
 from grants.forms.payments import (
     CancelForm,
     PayForm,
@@ -66,19 +67,6 @@ from notifications.models import Status
 
 T = Tranche.Status
 
-STATUS_BADGES = {
-    T.SCHEDULED: "",
-    T.REQUESTED: "fr-badge--new",
-    T.VALIDATED: "fr-badge--info",
-    T.PAID: "fr-badge--success",
-    T.CANCELLED: "fr-badge--error",
-}
-REPORT_BADGES = {
-    Report.Status.SUBMITTED: "fr-badge--new",
-    Report.Status.ACCEPTED: "fr-badge--success",
-    Report.Status.REJECTED: "fr-badge--error",
-}
-
 
 # --- what the pages show ------------------------------------------------------------------------
 
@@ -86,7 +74,6 @@ REPORT_BADGES = {
 @dataclass
 class TrancheRow:
     tranche: Tranche
-    badge: str
     iban: str
     pdf_ready: bool
     refusals: list[str] = field(default_factory=list)
@@ -145,7 +132,6 @@ def _row(tranche: Tranche) -> TrancheRow:
         iban = iban_masked(str(document.context.get("iban", "")))
     return TrancheRow(
         tranche=tranche,
-        badge=STATUS_BADGES[T(tranche.status)],
         iban=iban,
         pdf_ready=document is not None and document.status == Status.DONE and bool(document.file),
     )
@@ -204,7 +190,7 @@ def _render_beneficiary(
         if beneficiary and not row.refusals:
             key = f"demande-{tranche.year_index}"
             placed.add(key)
-            row.request_form = bound.get(key) or PaymentRequestForm(prefix=key)  # type: ignore[assignment]
+            row.request_form = bound.get(key) or PaymentRequestForm(prefix=key)
     if beneficiary:
         for year in context["report_years"]:
             for slot in year.slots:
@@ -212,7 +198,7 @@ def _render_beneficiary(
                     continue
                 key = f"rapport-{slot.year}-{slot.kind}"
                 placed.add(key)
-                slot.form = bound.get(key) or ReportUploadForm(prefix=key)  # type: ignore[assignment]
+                slot.form = bound.get(key) or ReportUploadForm(prefix=key)
     _say_unshown(request, bound, placed, refusal)
     context.update(
         {
@@ -241,18 +227,18 @@ def _render_manage(
         row.can_validate = tranche.status == T.REQUESTED
         if is_admin and tranche.status == T.VALIDATED:
             placed.add(f"versement-{year}")
-            row.pay_form = bound.get(f"versement-{year}") or PayForm(  # type: ignore[assignment]
+            row.pay_form = bound.get(f"versement-{year}") or PayForm(
                 prefix=f"versement-{year}", initial={"paid_on": timezone.localdate()}
             )
         if is_admin and tranche.status in (T.SCHEDULED, T.REQUESTED, T.VALIDATED):
             placed.add(f"annulation-{year}")
-            row.cancel_form = bound.get(f"annulation-{year}") or CancelForm(prefix=f"annulation-{year}")  # type: ignore[assignment]
+            row.cancel_form = bound.get(f"annulation-{year}") or CancelForm(prefix=f"annulation-{year}")
     for year_reports in context["report_years"]:
         for slot in year_reports.slots:
             if slot.live is not None and slot.live.status == Report.Status.SUBMITTED:
                 key = f"examen-{slot.live.pk}"
                 placed.add(key)
-                slot.review_form = bound.get(key) or ReportReviewForm(prefix=key)  # type: ignore[assignment]
+                slot.review_form = bound.get(key) or ReportReviewForm(prefix=key)
     schedule_form = None
     if is_admin and any(t.status == T.SCHEDULED for t in context["tranches"]):
         placed.add("echeancier")
@@ -276,10 +262,24 @@ def _manage_url(application: Application) -> str:
     return reverse("grants:tranche-manage", kwargs={"reference": application.reference})
 
 
-def _refused(request: HttpRequest, error: ValidationError, url: str) -> HttpResponse:
-    for message in error.messages:
-        messages.error(request, message)
-    return redirect(url)
+def _refused(
+    request: HttpRequest,
+    application: Application,
+    grant: Grant,
+    error: ValidationError,
+    *,
+    key: str,
+    form: forms.Form,
+    manage: bool,
+) -> HttpResponse:
+    """A service's refusal of a form posted from the beneficiary's page or the instruction page
+    (`manage`): next to the fields it names, on the page shown again; any other, as a message."""
+    if is_page_refusal(error, form=form):
+        say_refusal(request, error)
+        return redirect(_manage_url(application) if manage else _detail_url(application))
+    apply_refusal(form, error)
+    render = _render_manage if manage else _render_beneficiary
+    return render(request, application, grant, {key: form})
 
 
 def _say_unshown(request: HttpRequest, bound: dict[str, forms.Form], placed: set[str], refusal: str) -> None:
@@ -300,10 +300,6 @@ def _tranche_refusal(tranche: Tranche) -> str:
         "year": tranche.year_index,
         "status": tranche.get_status_display(),
     }
-
-
-def _names_a_field(error: ValidationError, form: forms.Form) -> bool:
-    return hasattr(error, "error_dict") and any(name in form.fields for name in error.error_dict)
 
 
 # --- the beneficiary's page ----------------------------------------------------------------------
@@ -333,10 +329,7 @@ def tranche_request_view(request: HttpRequest, reference: str, year: int) -> Htt
     try:
         tranche_request(tranche=tranche, iban=form.cleaned_data["iban"], actor=user_of(request))
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
-            return _render_beneficiary(request, application, grant, {key: form})
-        return _refused(request, error, _detail_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=False)
     messages.success(
         request,
         _(
@@ -373,10 +366,7 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
             actor=user_of(request),
         )
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
-            return _render_beneficiary(request, application, grant, {key: form})
-        return _refused(request, error, _detail_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=False)
     messages.success(
         request,
         _("%(kind)s de l'année %(year)d déposé : il sera examiné par l'équipe d'instruction.")
@@ -385,23 +375,12 @@ def report_upload_view(request: HttpRequest, reference: str, year: int, kind: st
     return redirect(f"{_detail_url(application)}#rapports-{year}")
 
 
-def _private_file(handle: Any, filename: str) -> FileResponse:
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type="application/pdf")
-    response["X-Content-Type-Options"] = "nosniff"
-    patch_cache_control(response, private=True, no_store=True)
-    return response
-
-
 @login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
 @require_GET
 def report_download(request: HttpRequest, reference: str, report_id: int) -> FileResponse:
     application = get_object_or_404(applications_visible_to(user_of(request)), reference=reference)
     report = get_object_or_404(Report, pk=report_id, grant__application=application)
-    try:
-        handle = report.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return _private_file(handle, report.original_name)
+    return document_response(report.file, filename=report.original_name, content_type="application/pdf")
 
 
 @login_required  # beneficiaries, instructors and admins alike: the scoped lookup decides (else a 404)
@@ -417,26 +396,16 @@ def tranche_request_pdf(request: HttpRequest, reference: str, year: int) -> Http
     document = tranche.payment_request
     if document is None:  # excluded by the query; keeps the type checker informed
         raise Http404
-    if document.status != Status.DONE or not document.file:
-        if document.status == Status.FAILED:
-            messages.error(
-                request,
-                _(
-                    "La demande de versement n'a pas pu être produite. Réessayez plus tard ; si le "
-                    "problème persiste, contactez l'équipe du programme."
-                ),
-            )
-        else:
-            messages.info(
-                request, _("La demande de versement est en cours de production, réessayez dans un instant.")
-            )
-        back = _detail_url(application) if can_use_applicant_space(request.user) else _manage_url(application)
-        return redirect(back)
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError as missing:
-        raise Http404 from missing
-    return _private_file(handle, document.filename)
+    return issued_document_response(
+        request,
+        document,
+        back=_detail_url(application) if can_use_applicant_space(request.user) else _manage_url(application),
+        failed=_(
+            "La demande de versement n'a pas pu être produite. Réessayez plus tard ; si le "
+            "problème persiste, contactez l'équipe du programme."
+        ),
+        pending=_("La demande de versement est en cours de production, réessayez dans un instant."),
+    )
 
 
 # --- the instruction page -----------------------------------------------------------------------
@@ -457,7 +426,8 @@ def tranche_validate_view(request: HttpRequest, reference: str, year: int) -> Ht
     try:
         tranche_validate(tranche=tranche, actor=user_of(request))
     except ValidationError as error:
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     messages.success(request, _("La tranche de l'année %(year)d est validée.") % {"year": year})
     return redirect(_manage_url(application))
 
@@ -541,10 +511,7 @@ def tranche_pay_view(request: HttpRequest, reference: str, year: int) -> HttpRes
             return recap_response(request, payment_recap(application, grant, tranche, form, settles))
         tranche_pay(**arguments)
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
-            return _render_manage(request, application, grant, {key: form})
-        return _refused(request, error, _manage_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=True)
     messages.success(
         request, _("Le versement de la tranche de l'année %(year)d est enregistré.") % {"year": year}
     )
@@ -615,10 +582,7 @@ def tranche_cancel_view(request: HttpRequest, reference: str, year: int) -> Http
             )
         tranche_cancel(**arguments)
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
-            return _render_manage(request, application, grant, {key: form})
-        return _refused(request, error, _manage_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=True)
     messages.success(request, _("La tranche de l'année %(year)d est annulée.") % {"year": year})
     return redirect(_manage_url(application))
 
@@ -634,10 +598,11 @@ def schedule_update_view(request: HttpRequest, reference: str) -> HttpResponse:
     try:
         schedule_update(grant=grant, parts=form.parts(), due_dates=form.due_dates(), actor=user_of(request))
     except ValidationError as error:
-        if hasattr(error, "error_dict"):
-            error_to_form(form, error)
+        if not is_page_refusal(error):
+            apply_refusal(form, error)
             return _render_manage(request, application, grant, {"echeancier": form})
-        return _refused(request, error, _manage_url(application))
+        say_refusal(request, error)
+        return redirect(_manage_url(application))
     messages.success(request, _("L'échéancier est modifié."))
     return redirect(_manage_url(application))
 
@@ -658,10 +623,7 @@ def report_review_view(request: HttpRequest, reference: str, report_id: int) -> 
     try:
         report_review(report=report, accept=accept, note=form.cleaned_data["note"], actor=user_of(request))
     except ValidationError as error:
-        if _names_a_field(error, form):
-            error_to_form(form, error)
-            return _render_manage(request, application, grant, {key: form})
-        return _refused(request, error, _manage_url(application))
+        return _refused(request, application, grant, error, key=key, form=form, manage=True)
     message = (
         _("%(kind)s de l'année %(year)d accepté.")
         if accept

@@ -7,7 +7,6 @@ from django import forms
 from django.db import models
 
 from accounts.forms import MoneyField
-from applications.forms_review import AmountField
 from core.formatting import parse_money
 
 SPACES = {
@@ -24,7 +23,7 @@ def test_every_thousands_space_is_read(space):
     assert parse_money(f"150{separator}000") == Decimal("150000")
     assert parse_money(f"1{separator}074{separator}999,99{separator}€") == Decimal("1074999.99")
     assert MoneyField().clean(f"49{separator}999,99") == Decimal("49999.99")
-    assert AmountField().clean(f"{separator}150{separator}000{separator}") == Decimal("150000")
+    assert MoneyField().clean(f"{separator}150{separator}000{separator}") == Decimal("150000")
 
 
 def test_other_characters_are_still_refused():
@@ -37,9 +36,11 @@ def test_other_characters_are_still_refused():
 def test_one_amount_field_serves_the_budget_the_review_and_the_admin_site():
     from applications.admin import CallAdmin
     from applications.forms import BudgetForm
-    from applications.forms_review import AmountField
+    from applications.forms_review import AwardForm
+    from grants.forms.agreements import AmendForm
 
-    assert AmountField is MoneyField
+    assert type(AwardForm(years=3).fields["amount"]) is MoneyField
+    assert type(AmendForm(years=3).fields["yearly_2"]) is MoneyField
     assert isinstance(BudgetForm(years=range(1, 2)).fields["requested_1"], MoneyField)
     assert CallAdmin.formfield_overrides[models.DecimalField]["form_class"] is MoneyField
     # An empty budget cell counts as nothing; an empty award stays empty, so `required` applies.

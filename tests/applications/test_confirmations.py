@@ -1,14 +1,12 @@
 """The applicant's submission and the instructor's hand-in go through a recap; scoring needs the
 attestation of no conflict of interests, a rule of the service and of the database."""
 
-import html
 import re
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -29,18 +27,9 @@ from tests.factories import (
     occitanie_instructor,
     submitted_application,
 )
+from tests.pages import logged, text
 
 pytestmark = pytest.mark.django_db
-
-
-def logged(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response) -> str:  # type: ignore[no-untyped-def]
-    return html.unescape(response.content.decode())
 
 
 def review_url(name: str, application: Application) -> str:

@@ -34,6 +34,7 @@ from tests.factories import (
     programme_admin,
     submitted_application,
 )
+from tests.pages import logged
 
 pytestmark = pytest.mark.django_db
 
@@ -63,12 +64,6 @@ def field_error(response, field_id: str) -> str:  # type: ignore[no-untyped-def]
     )
     assert match, f"no error under {field_id}"
     return html.unescape(re.sub(r"<[^>]+>", " ", match.group(1)))
-
-
-def logged(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def criteria(application: Application) -> list[Criterion]:

@@ -1,11 +1,9 @@
 """Awards, refusals, bulk decisions, activations and payments go through a recap first: a post
 without the confirmation writes nothing and shows what will happen; the services' rules hold."""
 
-import html
 from decimal import Decimal
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -17,19 +15,10 @@ from grants.models import Grant
 from grants.services.envelope import add_years
 from notifications.models import Document, OutgoingEmail
 from tests.factories import in_review_application, submitted_application
+from tests.pages import logged, text
 
 pytestmark = pytest.mark.django_db
 S = Application.Status
-
-
-def logged(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response) -> str:  # type: ignore[no-untyped-def]
-    return html.unescape(response.content.decode())
 
 
 def decide_url(application: Application) -> str:

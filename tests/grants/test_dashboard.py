@@ -180,13 +180,18 @@ def expected_table(expected: dict[str, dict], codes: list[str]) -> dict[str, tup
     }
 
 
-@pytest.fixture
-def programme() -> Call:
+def programme_built() -> Call:
+    """The call of SPECS and one more award, reopened, beside another call's award."""
     call = build(SPECS)
     reopened(call)
     build([Spec("69", ["rural"], amount=Decimal("140000"), paid={1: date(2026, 1, 5)})])  # another call
     call.refresh_from_db()
     return call
+
+
+@pytest.fixture
+def programme() -> Call:
+    return programme_built()
 
 
 # --- the figures -------------------------------------------------------------------------------

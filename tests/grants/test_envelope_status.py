@@ -1,7 +1,6 @@
 """`manage.py envelope_status`: the envelope's figures as JSON (decimal strings) or French text."""
 
 import json
-from datetime import date
 from decimal import Decimal
 from io import StringIO
 
@@ -11,7 +10,7 @@ from django.core.management import CommandError, call_command
 from applications.models import Call
 from core.formatting import format_money
 from grants.models import Grant
-from tests.grants.test_dashboard import SPECS, Spec, build, expected_figures, money, reopened
+from tests.grants.test_dashboard import build, expected_figures, money, programme_built
 
 pytestmark = pytest.mark.django_db
 
@@ -24,11 +23,7 @@ def run(*args: str) -> str:
 
 @pytest.fixture
 def programme() -> Call:
-    call = build(SPECS)
-    reopened(call)
-    build([Spec("69", ["rural"], amount=Decimal("140000"), paid={1: date(2026, 1, 5)})])  # another call
-    call.refresh_from_db()
-    return call
+    return programme_built()
 
 
 def test_the_json_output_gives_the_sums_as_decimal_strings(programme):

@@ -620,7 +620,7 @@ def test_a_failed_build_says_so_and_stops_polling(client, monkeypatch, task_queu
     def broken(*args, **kwargs):
         raise RuntimeError("disque plein")
 
-    monkeypatch.setattr("grants.exports.xlsx_write", broken)
+    monkeypatch.setattr("grants.writers.xlsx_write", broken)
     budget_report_build_task.delay(str(job_id))
     (run,) = task_queues.drain(raise_failures=False)
     assert (run.outcome, repr(run.error)) == ("failed", "RuntimeError('disque plein')")

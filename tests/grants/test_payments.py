@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pypdf
 import pytest
+from django.contrib.messages import get_messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -656,6 +658,32 @@ def test_the_payment_request_pdf_is_downloaded_by_the_dossier_s_users_only(
     assert b"".join(response.streaming_content).startswith(b"%PDF-")
     client.force_login(applicant())
     assert client.get(url).status_code == 404
+
+
+def test_a_payment_request_pdf_not_rendered_yet_or_failed_sends_each_side_back_with_why(client):
+    setup = Setup()
+    # Commit callbacks are not run: the request's PDF stays pending, as before a worker renders it.
+    tranche_request(tranche=setup.tranche(1), iban=IBAN, actor=setup.beneficiary)
+    document = setup.tranche(1).payment_request
+    assert document is not None and document.status == Status.PENDING
+    url = reverse("grants:tranche-request-pdf", args=[setup.application.reference, 1])
+    client.force_login(setup.beneficiary)
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response.url == reverse("grants:tranche-grant", args=[setup.application.reference])
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "La demande de versement est en cours de production, réessayez dans un instant."
+    ]
+    Document.objects.filter(pk=document.pk).update(status=Status.FAILED)
+    reviewer = Client()
+    reviewer.force_login(setup.reviewer)
+    response = reviewer.get(url)
+    assert response.status_code == 302
+    assert response.url == reverse("grants:tranche-manage", args=[setup.application.reference])
+    assert [str(message) for message in get_messages(response.wsgi_request)] == [
+        "La demande de versement n'a pas pu être produite. Réessayez plus tard ; si le problème "
+        "persiste, contactez l'équipe du programme."
+    ]
 
 
 # --- reminders ----------------------------------------------------------------------------------

@@ -3,13 +3,11 @@ completing, cancelling a tranche, bulk awards) and the e-mails they promise: a p
 confirmation writes nothing and names the real amounts and recipients; the confirmation acts and
 writes the e-mails. Decisions and agreements are refused while the call's letterhead is incomplete."""
 
-import html
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -26,21 +24,12 @@ from grants.services.envelope import add_years
 from notifications.models import OutgoingEmail
 from tests.factories import in_review_application, programme_admin, submitted_application
 from tests.grants.test_payments import Setup, force
+from tests.pages import logged, text
 
 pytestmark = pytest.mark.django_db
 S = Application.Status
 T = Tranche.Status
 A = Agreement.Status
-
-
-def logged(user) -> Client:  # type: ignore[no-untyped-def]
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def text(response) -> str:  # type: ignore[no-untyped-def]
-    return html.unescape(response.content.decode())
 
 
 def money(value: str) -> str:
