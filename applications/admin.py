@@ -97,7 +97,7 @@ class StatusChangeInline(admin.TabularInline[StatusChange, Application]):
     can_delete = False
     readonly_fields = ("from_status", "to_status", "actor", "at", "note", "document")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -109,7 +109,7 @@ class TerritoryMoveInline(admin.TabularInline[TerritoryMove, Application]):
     can_delete = False
     readonly_fields = ("from_departement", "to_departement", "reason", "actor", "at")
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
@@ -122,11 +122,11 @@ class ApplicationAdmin(admin.ModelAdmin[Application]):
     search_fields = ("reference", "title", "members__organisation__name", "members__organisation__siret")
     inlines = (StatusChangeInline, TerritoryMoveInline)
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -16,6 +16,7 @@ function and get every side's steps, and applications still imports nothing of g
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
 from django.urls import reverse
@@ -187,7 +188,7 @@ def applicant_next_steps(user: User) -> list[DossierSteps]:
 # --- the staff -------------------------------------------------------------------------------------
 
 
-def limited(queryset: QuerySet) -> tuple[list, int]:  # type: ignore[type-arg]
+def limited(queryset: QuerySet[Any]) -> tuple[list[Any], int]:
     """The first GROUP_LIMIT rows and the total, in one query (a window count)."""
     rows = list(queryset.annotate(todo_total=Window(expression=Count("pk")))[:GROUP_LIMIT])
     return rows, (rows[0].todo_total if rows else 0)

@@ -1,6 +1,7 @@
 from typing import Any
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from grants.models import (
     AgreementStatusChange,
@@ -16,13 +17,13 @@ class ReadOnlyLogAdmin(admin.ModelAdmin[Any]):
     list_display_links = None
     list_per_page = 100
 
-    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 

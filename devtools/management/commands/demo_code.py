@@ -7,14 +7,14 @@ Only the devices that seed_demo created (named « Démonstration ») are read.
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
 
 from devtools.demo import demo_codes
 
 
 class Command(BaseCommand):
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = _("Affiche le code de vérification du moment des comptes de démonstration.")
         return super().create_parser(prog_name, subcommand, **kwargs)
 

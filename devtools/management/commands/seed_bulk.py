@@ -9,7 +9,7 @@ from devtools.bulk import seed_bulk
 
 
 class Command(BaseCommand):
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = _(
             "Ajoute un grand volume de données réalistes (appels, structures, dossiers dans tous les "
             "états, notations, subventions et versements), identiques pour une même graine."

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils.translation import gettext as _
 
@@ -10,7 +10,7 @@ from devtools.demo import seed_all
 
 
 class Command(BaseCommand):
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = _("Crée ou met à jour les données de démonstration (comptes listés dans README.md).")
         return super().create_parser(prog_name, subcommand, **kwargs)
 

@@ -18,7 +18,7 @@ from grants.services.envelope import envelope_drift_lines, envelope_recount
 
 
 class Command(BaseCommand):
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = _(
             "Recalcule l'engagé, le versé et les lauréats de chaque appel à partir des subventions et "
             "des tranches ; sort en erreur (1) au moindre écart avec les compteurs."

@@ -44,7 +44,7 @@ def status_data(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 class Command(BaseCommand):
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any):  # type: ignore[no-untyped-def]
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
         self.help = _(
             "Affiche l'état de l'enveloppe d'un appel : engagé, versé, restant, par région et par année."
         )
