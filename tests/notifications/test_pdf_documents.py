@@ -29,7 +29,7 @@ from grants.services.document_contexts import (
     RefusalLetterContext,
     TerminationContext,
 )
-from notifications.pdf import render_pdf
+from notifications.pdf import StaticFilesFetcher, render_pdf
 
 NBSP = "\u00a0"  # core.formatting.NBSP, what format_money and format_percent put
 GRANTOR = "Préfecture de la région Occitanie"
@@ -271,23 +271,34 @@ def test_the_documents_the_state_signs_carry_the_bloc_marque_and_marianne(
         assert all("DejaVu" in name or "Liberation" in name for name in fonts), fonts
 
 
-@pytest.mark.skipif(not shutil.which("pdftotext"), reason="needs poppler-utils' pdftotext")
+def pypdf_text(pdf: bytes) -> str:
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(pdf)).pages)
+
+
+def pdftotext_text(pdf: bytes) -> str:
+    if not shutil.which("pdftotext"):
+        pytest.skip("needs poppler-utils' pdftotext (the pypdf reading runs everywhere)")
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+
+
+@pytest.mark.parametrize("extract", [pypdf_text, pdftotext_text], ids=["pypdf", "pdftotext"])
 @pytest.mark.parametrize("kind", ["award", "agreement", "amendment", "termination", "refusal"])
 def test_text_set_in_marianne_extracts_with_its_accents_ligatures_and_amounts(
-    rendered: dict[str, bytes], kind: str
+    rendered: dict[str, bytes], kind: str, extract: Callable[[bytes], str]
 ):
-    """Marianne shapes « fi », « ff » as ligatures and kerns: copy and search must still see the text."""
-    text = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=rendered[kind], capture_output=True, check=True
-    ).stdout.decode()
+    """Marianne shapes « fi » as a ligature and kerns: copy and search must still see the text."""
     # pdftotext prints no-break spaces as spaces (pypdf keeps them: see the test above).
-    flat = re.sub(r"[ \n\u00a0]+", " ", text)
+    flat = re.sub(r"[ \n\u00a0]+", " ", extract(rendered[kind]))
 
     assert "RÉPUBLIQUE" in flat and "FRANÇAISE" in flat
     assert GRANTOR in flat
     assert "Association Les Œuvres Communes" in flat
     assert "1 rue de l’Église, 34200 Sète" in flat
     assert "ﬁ" not in flat and "ﬀ" not in flat and "ﬂ" not in flat  # ligatures read back as letters
+    if kind in ("award", "agreement"):
+        assert "Sur demande du bénéficiaire" in flat
     if kind == "award":
         assert "150 000 €" in flat
         assert "fonctionnement d’un montant total de" in flat
@@ -297,3 +308,28 @@ def test_text_set_in_marianne_extracts_with_its_accents_ligatures_and_amounts(
         assert "Convention d’attribution d’une subvention de fonctionnement" in flat
     if kind == "refusal":
         assert "Projet hors du périmètre de l’appel." in flat
+
+
+def test_the_fonts_and_the_stylesheet_are_loaded_once_not_at_each_rendering(monkeypatch: pytest.MonkeyPatch):
+    """The Marianne faces are fetched and decoded on the first rendering of the process only."""
+    render_pdf("pdf/decision_award.html", award())  # the process's first rendering, if not done yet
+    fetched: list[str] = []
+    original = StaticFilesFetcher.fetch
+
+    def counting_fetch(self: StaticFilesFetcher, url: str, headers: Any = None) -> Any:
+        fetched.append(url)
+        return original(self, url, headers)
+
+    monkeypatch.setattr(StaticFilesFetcher, "fetch", counting_fetch)
+
+    pdf = render_pdf("pdf/decision_award.html", award())
+
+    assert fetched == []
+    fonts = fonts_of(pypdf.PdfReader(io.BytesIO(pdf)))
+    assert {name.split("+")[-1] for name in fonts} >= {"Marianne", "Marianne-Bold"}, fonts
+
+
+def test_the_fetcher_serves_the_marianne_faces_of_django_dsfr():
+    response = StaticFilesFetcher().fetch("static:///static/dsfr/dist/fonts/Marianne-Regular.woff2")
+
+    assert response.read()[:4] == b"wOF2"
