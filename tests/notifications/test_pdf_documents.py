@@ -288,7 +288,10 @@ def pdftotext_text(pdf: bytes) -> str:
 def test_text_set_in_marianne_extracts_with_its_accents_ligatures_and_amounts(
     rendered: dict[str, bytes], kind: str, extract: Callable[[bytes], str]
 ):
-    """Marianne shapes « fi » as a ligature and kerns: copy and search must still see the text."""
+    """Marianne kerns and swaps glyphs in context (calt): copy and search must still see the text.
+
+    (It has no « fi » ligature today; the check guards against a face or a setting that adds one.)
+    """
     # pdftotext prints no-break spaces as spaces (pypdf keeps them: see the test above).
     flat = re.sub(r"[ \n\u00a0]+", " ", extract(rendered[kind]))
 
