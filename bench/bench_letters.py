@@ -18,6 +18,7 @@ import time
 import uuid
 from typing import Any
 
+from bench import document_costs
 from bench.common import PDF_QUEUE, Context, Result, celery_workers, median, ms, purge_queues
 
 NUMBER = 3
@@ -43,15 +44,24 @@ def compare_render(template: str, context: dict[str, Any], runs: int, warmup: in
     from django.template.loader import render_to_string
     from weasyprint import HTML
 
-    from notifications.pdf import STATIC_BASE_URL, StaticFilesFetcher, documents_stylesheet, render_pdf
+    from notifications.pdf import (
+        PDF_OPTIONS,
+        STATIC_BASE_URL,
+        StaticFilesFetcher,
+        documents_stylesheet,
+        font_configuration,
+        render_pdf,
+    )
 
     html = render_to_string(template, context)
-    # The same document: the HTML and the documents' stylesheet, parsed once as render_pdf does.
+    # The same document: the HTML and the documents' stylesheet, parsed once as render_pdf does,
+    # with the same fonts (its @font-face faces) and the same output (tagged PDF/UA-1).
     stylesheets = [documents_stylesheet()]
+    fonts = font_configuration()
 
     def weasyprint_alone() -> bytes:
         pdf: bytes = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=StaticFilesFetcher()).write_pdf(
-            stylesheets=stylesheets
+            stylesheets=stylesheets, font_config=fonts, **PDF_OPTIONS
         )
         return pdf
 
@@ -169,6 +179,20 @@ def run(ctx: Context) -> dict[str, Any]:
     context = award_letter_context(ctx)
     ctx.log(f"one letter, {runs} runs each")
     single = compare_render(TEMPLATE, context, runs)
+    ctx.log(f"tagging and typeface, {runs} runs each")
+    costs = document_costs.measure(runs)
+    result.figures["tagging_and_typeface"] = costs
+    result.table(
+        f"Tagging (PDF/UA-1) and the Marianne typeface, one award letter, median of {runs} runs each",
+        ["Variant", "Median", "PDF size"],
+        [[name, ms(seconds), f"{costs['pdf_bytes'][name]} B"] for name, seconds in costs["median_s"].items()],
+    )
+    result.note(
+        "Tagging and typeface (bench/document_costs.py): the same award letter written by WeasyPrint in "
+        "turn with and without tags, with the system fonts or Marianne, the fonts kept per process or "
+        f"loaded at each render; decoding the four WOFF2 faces takes {ms(costs['woff2_decoding_s'])}, once "
+        "per process with the kept font configuration (notifications.pdf)."
+    )
     result.figures["single"] = single
     result.table(
         f"One award letter ({TEMPLATE}, demo laureate), median of {runs} runs each",

@@ -5,10 +5,17 @@ refuses everything else, so nothing in a document can make the renderer reach a 
 resource that cannot be served stops the rendering: a letter is never sent without its logo.
 
 Every document shares one stylesheet, parsed once per process and handed to WeasyPrint with each
-rendering, instead of a <style> block per template parsed with every document.
+rendering, instead of a <style> block per template parsed with every document. Its @font-face rules
+(the Marianne typeface of the documents the State signs, WOFF2 files of django-dsfr) are loaded
+into one font configuration kept with it: each face is fetched and decoded on the first rendering
+of the process, not at each one (docs/benchmarks.md, letters: « Tagging (PDF/UA-1) and the
+Marianne typeface »).
+
+Every PDF is tagged as PDF/UA-1: a structure tree, /MarkInfo, the <html lang> as /Lang, the
+<title> as /Title with DisplayDocTitle, and the PDF/UA identification in the XMP metadata.
 """
 
-import functools
+import threading
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urljoin, urlparse, uses_netloc, uses_relative
@@ -17,11 +24,16 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import render_to_string
 from weasyprint import CSS, HTML
+from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
 STATIC_BASE_URL = "static:///"
 # The stylesheet of every document (a static file, so that the fetcher serves what it links to).
 STYLESHEET = "pdf/documents.css"
+# What every PDF is written with. PDF/UA-1 rather than `pdf_tags` alone: the same tagging (structure
+# tree, /MarkInfo, /Lang, DisplayDocTitle), plus the XMP metadata that PDF/UA requires (dc:title,
+# the pdfuaid part) so that a checker knows which standard to hold the file to.
+PDF_OPTIONS: Mapping[str, Any] = {"pdf_variant": "pdf/ua-1"}
 
 # Teach urllib that "static:" URLs are hierarchical, so that "{% static 'x.css' %}" (a path such as
 # "/static/x.css") joins to "static:///static/x.css" instead of losing its scheme.
@@ -56,18 +68,48 @@ class StaticFilesFetcher(URLFetcher):  # type: ignore[misc]  # WeasyPrint ships 
         return URLFetcherResponse(url, body, headers_out)
 
 
-@functools.cache
+class _Loaded(threading.local):
+    """The stylesheet and the font configuration its @font-face rules were loaded into.
+
+    They belong together: WeasyPrint finds an @font-face font only in the configuration the
+    stylesheet was parsed with. Kept per thread because Pango's font map is not made to be shared
+    between threads; a worker process renders in one thread, so this means once per process.
+    """
+
+    fonts: FontConfiguration | None = None
+    stylesheet: CSS | None = None
+
+
+_loaded = _Loaded()
+
+
+def font_configuration() -> FontConfiguration:
+    """The fonts of the documents: the system's, and the @font-face faces of the stylesheet."""
+    if _loaded.fonts is None:
+        _loaded.fonts = FontConfiguration()
+    return _loaded.fonts
+
+
 def documents_stylesheet() -> CSS:
-    """The documents' stylesheet, parsed on the first rendering of the process and kept."""
-    return CSS(url=urljoin(STATIC_BASE_URL, STYLESHEET), url_fetcher=StaticFilesFetcher())
+    """The documents' stylesheet, parsed (its fonts decoded) on the first rendering and kept."""
+    if _loaded.stylesheet is None:
+        _loaded.stylesheet = CSS(
+            url=urljoin(STATIC_BASE_URL, STYLESHEET),
+            url_fetcher=StaticFilesFetcher(),
+            font_config=font_configuration(),
+        )
+    return _loaded.stylesheet
 
 
 def render_pdf(template_name: str, context: Mapping[str, Any]) -> bytes:
-    """Render `template_name` with `context` and return the bytes of the PDF."""
+    """Render `template_name` with `context` and return the bytes of the PDF (tagged, PDF/UA-1)."""
     html = render_to_string(template_name, dict(context))
     document = HTML(string=html, base_url=STATIC_BASE_URL, url_fetcher=StaticFilesFetcher())
     try:
-        pdf: bytes = document.write_pdf(stylesheets=[documents_stylesheet()])
+        stylesheet = documents_stylesheet()
+        pdf: bytes = document.write_pdf(
+            stylesheets=[stylesheet], font_config=font_configuration(), **PDF_OPTIONS
+        )
     except FatalURLFetchingError as error:
         # WeasyPrint raises a BaseException here; turn it into an ordinary error so that the
         # task records it on the row like any other failure.
