@@ -9,8 +9,8 @@ from django.utils.translation import gettext as _
 from accounts.models import Role, User
 from accounts.roles import has_role
 from accounts.services import audit_record
-from applications.models import Application, TerritoryMove
-from applications.selectors import application_territory
+from applications.models import Application, Message, TerritoryMove
+from applications.selectors import application_territory, dossier_recipients
 from applications.services.dossiers import ensure_editable
 from core.links import absolute_url
 from fabriques.models import Departement
@@ -99,7 +99,8 @@ def application_move_territory(
     """A programme admin moves a submitted dossier to another département, with a reason.
 
     The dossier leaves the scope of the old territory's instructors (their assignments stay on
-    record) and enters the new one's; both are told by e-mail, written here as rows.
+    record) and enters the new one's; both are told by e-mail, written here as rows, and so is the
+    applicant, whose dossier is now instructed by other services of the State.
     """
     if not has_role(actor, Role.ADMIN):
         raise PermissionDenied(
@@ -163,6 +164,23 @@ def application_move_territory(
                 "Motif : %(reason)s\n\nL'équipe Fabriques de territoires"
             )
             % context,
+        )
+    applicants = dossier_recipients(application, side=Message.Side.APPLICANT)
+    if applicants:
+        email_queue(
+            key=f"application:{application.pk}:territory-move:{move.pk}:applicant",
+            to=applicants,
+            subject=_("Votre dossier %(reference)s est instruit dans un autre département") % context,
+            body=_(
+                "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » est désormais instruit par les "
+                "services de l'État du département %(new)s (auparavant : %(old)s).\nMotif : %(reason)s\n\n"
+                "Rien ne change pour vous : le dossier et ses messages restent à la même adresse :\n"
+                "%(link)s\n\nL'équipe Fabriques de territoires"
+            )
+            % {
+                **context,
+                "link": absolute_url("applications:dossier-detail", reference=application.reference),
+            },
         )
     # Logged once the move is committed, never for a move rolled back.
     line = (

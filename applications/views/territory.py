@@ -12,8 +12,8 @@ from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wa
 from accounts.models import User
 from accounts.permissions import can_use_admin_space, role_required
 from applications.forms_territory import TerritoryMoveForm
-from applications.models import Application
-from applications.selectors import application_territory, applications_reviewable_by
+from applications.models import Application, Message
+from applications.selectors import application_territory, applications_reviewable_by, dossier_recipients
 from applications.services.territory import (
     application_move_territory,
     territory_move_check,
@@ -27,7 +27,12 @@ TEMPLATE = "applications/review/territory_move.html"
 
 
 def territory_move_recap(
-    application: Application, departement: Departement, reason: str, incoming: list[str], outgoing: list[str]
+    application: Application,
+    departement: Departement,
+    reason: str,
+    incoming: list[str],
+    outgoing: list[str],
+    applicants: list[str],
 ) -> Recap:
     """What the move does: where the dossier goes, why, who receives it and who loses it."""
     destination = _("%(name)s (%(code)s), région %(region)s") % {
@@ -61,6 +66,8 @@ def territory_move_recap(
             % {"emails": ", ".join(incoming) or _("aucun")},
             _("Ceux de l'ancien département qui perdent le dossier sont prévenus par courriel : %(emails)s.")
             % {"emails": ", ".join(outgoing) or _("aucun")},
+            _("Le porteur de projet est prévenu par courriel, avec le motif : %(emails)s.")
+            % {"emails": ", ".join(applicants) or _("aucun")},
         ],
         irreversible=[
             _(
@@ -97,7 +104,8 @@ def review_territory(request: HttpRequest, reference: str) -> HttpResponse:
             if not is_confirmed(request):
                 territory_move_check(application=application, departement=departement)
                 incoming, outgoing = territory_recipients(old=application.departement, new=departement)
-                recap = territory_move_recap(application, departement, reason, incoming, outgoing)
+                applicants = dossier_recipients(application, side=Message.Side.APPLICANT)
+                recap = territory_move_recap(application, departement, reason, incoming, outgoing, applicants)
                 return recap_response(request, recap, template=TEMPLATE, extra=context)
             application_move_territory(
                 application=application, departement=departement, reason=reason, actor=user

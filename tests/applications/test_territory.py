@@ -2,6 +2,7 @@
 départements, applied at submission, moved by a programme admin (recap, audit, e-mails)."""
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
@@ -225,6 +226,15 @@ def test_an_admin_moves_a_submitted_dossier_with_audit_log_and_emails_to_both_sc
     assert outgoing.to == [paris.email]
     assert "Gers (32), région Occitanie" in incoming.body and "Paris (75)" in incoming.body
     assert "Le lieu parisien a été ajouté par erreur." in outgoing.body
+    # The applicant is told where the dossier is now instructed, and why.
+    told = OutgoingEmail.objects.get(key=f"application:{application.pk}:territory-move:{move.pk}:applicant")
+    assert told.to == [application.created_by.email]
+    assert told.subject == f"Votre dossier {application.reference} est instruit dans un autre département"
+    assert (
+        "Gers (32), région Occitanie" in told.body
+        and "Le lieu parisien a été ajouté par erreur." in told.body
+    )
+    assert settings.SITE_URL + url("dossier-detail", application) in told.body
     assert application in applications_reviewable_by(gers)
     assert application not in applications_reviewable_by(paris)
     # The counts per département follow the move (the database's triggers).
@@ -307,6 +317,10 @@ def test_the_move_page_recaps_before_it_applies(client, django_capture_on_commit
     assert "Récapitulatif avant confirmation" in recap
     assert "Haute-Garonne (31), région Occitanie" in recap
     assert gers.email in recap  # Occitanie covers both: the same instructor keeps it
+    assert (
+        "Le porteur de projet est prévenu par courriel, avec le motif : "
+        f"{application.created_by.email}." in recap
+    )
     assert "Confirmer le changement de département" in recap
     # One pattern (accounts.confirmation): the typed values ride along, the buttons carry its flags.
     assert '<input type="hidden" name="departement" value="31">' in recap
