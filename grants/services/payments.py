@@ -215,6 +215,17 @@ def _lock(tranche: Tranche) -> tuple[Grant, Agreement | None, Tranche]:
     return grant, agreement, locked
 
 
+def cancellation_settles_agreement(tranche: Tranche) -> bool:
+    """Whether cancelling this tranche leaves nothing to pay on an agreement in force, which the
+    cancellation then completes (the rule of _complete_agreement_if_settled, read before the act)."""
+    others = tranche.grant.tranches.exclude(pk=tranche.pk)
+    return (
+        not others.exclude(status__in=SETTLED).exists()
+        and others.filter(status=T.PAID).exists()
+        and Agreement.objects.filter(grant_id=tranche.grant_id, status=Agreement.Status.ACTIVE).exists()
+    )
+
+
 def _complete_agreement_if_settled(grant: Grant, actor: User) -> bool:
     """Once every tranche is paid (or cancelled, at least one paid), the agreement in force is
     completed (soldée), with its audit row like agreement_complete's. True if it was."""
@@ -435,7 +446,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     )
     if grant.status == Grant.Status.ACTIVE:
         envelope_release(call=call, amount=tranche.amount)
-    _complete_agreement_if_settled(grant, actor)
+    completed = _complete_agreement_if_settled(grant, actor)
     email_queue(
         key=f"tranche:{tranche.pk}:cancel-email",
         to=representative_recipients(grant.application),
@@ -444,7 +455,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
         body=_(
             "Bonjour,\n\nLa tranche de l'année %(year)d (%(amount)s) de la subvention du projet "
             "« %(title)s » (dossier %(reference)s) est annulée : elle ne sera pas versée.\n\n"
-            "Motif :\n%(reason)s\n\nL'équipe Fabriques de territoires"
+            "Motif :\n%(reason)s\n\n%(completed)sL'équipe Fabriques de territoires"
         )
         % {
             "year": tranche.year_index,
@@ -452,6 +463,10 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
             "title": grant.application.title,
             "reference": grant.application.reference,
             "reason": reason.strip(),
+            # The last open tranche cancelled settles the agreement, as the last payment does.
+            "completed": _("Plus aucune tranche n'est à verser : la convention est soldée.\n\n")
+            if completed
+            else "",
         },
     )
     return tranche

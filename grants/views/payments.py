@@ -47,6 +47,7 @@ from grants.forms.payments import (
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.payments import (
     agreement_of,
+    cancellation_settles_agreement,
     grant_years,
     iban_masked,
     is_beneficiary,
@@ -559,6 +560,11 @@ def cancellation_recap(
         ],
         irreversible=[
             _("Une tranche annulée ne se rétablit pas : elle ne sera pas versée."),
+            *(
+                [_("Plus aucune tranche ne reste à verser : la convention sera soldée.")]
+                if cancellation_settles_agreement(tranche)
+                else []
+            ),
         ],
     )
 

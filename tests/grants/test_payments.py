@@ -357,6 +357,40 @@ def test_the_last_payment_completes_the_agreement_in_force_and_audits_it():
     assert AuditEvent.objects.filter(action="agreement.complete", actor=setup.admin).exists()
 
 
+def test_cancelling_the_last_open_tranche_settles_the_agreement_and_says_so(client):
+    setup = Setup(agreement_status="active")
+    force(setup.tranche(1), T.PAID)
+    force(setup.tranche(2), T.PAID)
+    # The recap says it before the act.
+    client.force_login(setup.admin)
+    recap = client.post(
+        reverse("grants:tranche-cancel", args=[setup.application.reference, 3]),
+        {"annulation-3-reason": "Activité arrêtée"},
+    ).content.decode()
+    assert "Plus aucune tranche ne reste à verser : la convention sera soldée." in recap
+    tranche_cancel(tranche=setup.tranche(3), reason="Activité arrêtée", actor=setup.admin)
+    assert setup.agreement is not None
+    setup.agreement.refresh_from_db()
+    assert setup.agreement.status == Agreement.Status.COMPLETED
+    email = OutgoingEmail.objects.get(key=f"tranche:{setup.tranche(3).pk}:cancel-email")
+    assert "Plus aucune tranche n'est à verser : la convention est soldée." in email.body
+
+    # A cancellation that leaves a tranche to pay says nothing of the kind.
+    other = Setup(agreement_status="active")
+    client.force_login(other.admin)
+    recap = client.post(
+        reverse("grants:tranche-cancel", args=[other.application.reference, 3]),
+        {"annulation-3-reason": "Activité réduite"},
+    ).content.decode()
+    assert "Confirmer l&#x27;annulation" in recap and "la convention sera soldée" not in recap
+    tranche_cancel(tranche=other.tranche(3), reason="Activité réduite", actor=other.admin)
+    assert other.agreement is not None
+    other.agreement.refresh_from_db()
+    assert other.agreement.status == Agreement.Status.ACTIVE
+    email = OutgoingEmail.objects.get(key=f"tranche:{other.tranche(3).pk}:cancel-email")
+    assert "soldée" not in email.body
+
+
 def test_a_payment_before_the_last_leaves_the_agreement_open():
     setup = Setup()
     tranche = force(setup.tranche(1), T.VALIDATED)
