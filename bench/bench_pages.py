@@ -87,7 +87,9 @@ def _pairs(users: dict[str, Any], gers: Any) -> list[Pair]:
         ranked=False,
     )[:DEFAULT_PER_PAGE]
     call = Call.objects.get(slug=CURRENT_CALL_SLUG)
-    call_rows = Application.objects.filter(call=call).exclude(status=Application.Status.DRAFT).order_by("pk")[:25]
+    call_rows = (
+        Application.objects.filter(call=call).exclude(status=Application.Status.DRAFT).order_by("pk")[:25]
+    )
     agreements = agreement_list_page(user=admin, number=None, per_page=AGREEMENTS_PER_PAGE).object_list
     ref_list = "/bench/reference/application/?ids="
     ref_dossier = f"/bench/reference/dossier/{gers.reference}/"
@@ -221,7 +223,10 @@ def run(ctx: Context) -> dict[str, Any]:
             f"Server time at {size} bulk dossiers (Django test client, median of {runs} runs after "
             f"{WARMUP} warm-up requests)",
             ["Page", "Page", "Reference", "Ratio"],
-            [[one["label"], ms(one["page_s"]), ms(one["reference_s"]), f"{one['ratio']:.2f}×"] for one in pages.values()],
+            [
+                [one["label"], ms(one["page_s"]), ms(one["reference_s"]), f"{one['ratio']:.2f}×"]
+                for one in pages.values()
+            ],
         )
         for one in pages.values():
             result.ratio(f"{one['label']} at {size}: server time / reference", one["ratio"], LIMIT)

@@ -48,12 +48,15 @@ def reference_list(request: HttpRequest, rows: str) -> HttpResponse:
         ]
     elif rows == "agreement":
         ids = _ids(request)
-        agreements = Agreement.objects.filter(pk__in=ids).select_related(
-            "grant__application__departement"
-        )
+        agreements = Agreement.objects.filter(pk__in=ids).select_related("grant__application__departement")
         by_pk = {one.pk: one for one in agreements}
         table = [
-            (one.number, one.grant.application.title, one.grant.application.departement, one.get_status_display())
+            (
+                one.number,
+                one.grant.application.title,
+                one.grant.application.departement,
+                one.get_status_display(),
+            )
             for one in (by_pk[pk] for pk in ids if pk in by_pk)
         ]
     elif rows == "laureate":
@@ -76,9 +79,7 @@ def reference_dossier(request: HttpRequest, reference: str) -> HttpResponse:
     from applications.models import Application
 
     dossier = (
-        Application.objects.select_related("departement", "call", "wave")
-        .filter(reference=reference)
-        .first()
+        Application.objects.select_related("departement", "call", "wave").filter(reference=reference).first()
     )
     if dossier is None:
         raise Http404

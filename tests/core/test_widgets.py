@@ -5,13 +5,12 @@ from typing import Any
 import pytest
 from django import forms
 from django.http import QueryDict
-
-from applications.forms_workspace import WorkspaceFilterForm
-from core.widgets import FastNumberInput, FastSelect, FastTextInput
-from fabriques.models import Departement
 from django.utils import timezone
 
+from applications.forms_workspace import WorkspaceFilterForm
 from applications.models import Wave
+from core.widgets import FastNumberInput, FastSelect, FastTextInput
+from fabriques.models import Departement
 from tests.factories import CallFactory
 
 TEMPLATE_RENDERED = {
