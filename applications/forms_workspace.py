@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
 from applications.models import Application, Call, Wave
-from core.widgets import FastSelect, FastTextInput
+from core.widgets import FastSelect, FastTextInput, ListedModelChoiceField
 from fabriques.models import Departement, Zone
 
 S = Application.Status
@@ -31,7 +31,7 @@ PER_PAGE_CHOICES = (10, 25, 50, 100)
 DEFAULT_PER_PAGE = 25
 
 
-class WaveChoiceField(forms.ModelChoiceField[Wave]):
+class WaveChoiceField(ListedModelChoiceField):
     def label_from_instance(self, obj: Any) -> str:
         return f"{obj.call.title} – {obj.name}"
 
@@ -50,7 +50,7 @@ class WorkspaceFilterForm(forms.Form):
         widget=FastTextInput,
         help_text=_("Intitulé, structure cheffe de file, SIRET ou référence."),
     )
-    departement = forms.ModelChoiceField(
+    departement = ListedModelChoiceField(
         label=_("Département"),
         queryset=Departement.objects.none(),
         required=False,
@@ -71,7 +71,7 @@ class WorkspaceFilterForm(forms.Form):
         widget=FastSelect,
         choices=[("", _("Tous les types"))] + list(Application.Kind.choices),
     )
-    call = forms.ModelChoiceField(
+    call = ListedModelChoiceField(
         label=_("Appel"),
         queryset=Call.objects.none(),
         required=False,
