@@ -17,6 +17,8 @@ Pages, served in this process by Django's test client (the server's own time, as
   public laureates page (reference: the same active grants).
 
 Reported per size: each page's median server time, its reference's, and their ratio; target ≤ 1.5×.
+Then, at the last size, each page and its reference under load (gunicorn, wrk or the Python
+fallback, as bench_http): requests/s and their ratio, target ≥ 0.6×; no error.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import Context, median, ms, session_cookie
+from bench.common import Context, gunicorn, http_request, load, load_generator, median, ms, session_cookie
 
 NUMBER = 13
 TITLE = "Pages against their reference page"
@@ -35,6 +37,7 @@ SIZES = (1_000, 100_000)
 QUICK_SIZES = (100,)
 WARMUP = 3
 INSTRUCTOR_FILTERS = "?kind=ft&sort=-submitted"
+THROUGHPUT_LIMIT = 0.6  # each page's requests/s against its reference's, at least
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,54 @@ def measure(users: dict[str, Any], gers: Any, runs: int) -> dict[str, dict[str, 
     return figures
 
 
+def throughput(ctx: Context, users: dict[str, Any], gers: Any) -> dict[str, dict[str, Any]]:
+    """Each page and its reference under load (gunicorn, wrk or the Python fallback, as bench_http),
+    in turns; requests/s and the ratio page / reference."""
+    connections = 4 if ctx.quick else 16
+    duration = 2.0 if ctx.quick else 10.0
+    warmup = 0.5 if ctx.quick else 2.0
+    cookies: dict[str, dict[str, str] | None] = {
+        key: dict([session_cookie(user)]) for key, user in users.items()
+    }
+    cookies["anonymous"] = None
+    figures: dict[str, dict[str, Any]] = {}
+    with gunicorn(ctx) as server:
+        for pair in _pairs(users, gers):
+            measured = {}
+            for kind, path in (("page", pair.url), ("reference", pair.reference)):
+                url = server.url(path)
+                answer = http_request(url, cookies=cookies[pair.user])
+                if answer.status != 200:
+                    raise RuntimeError(f"GET {path} answered {answer.status} over HTTP")
+                load(
+                    url,
+                    cookies=cookies[pair.user],
+                    connections=connections,
+                    duration=warmup,
+                    work_dir=ctx.work_dir,
+                )
+                measured[kind] = load(
+                    url,
+                    cookies=cookies[pair.user],
+                    connections=connections,
+                    duration=duration,
+                    work_dir=ctx.work_dir,
+                )
+            page, reference = measured["page"], measured["reference"]
+            figures[pair.key] = {
+                "label": pair.label,
+                "page_rps": page.rps,
+                "reference_rps": reference.rps,
+                "ratio": page.rps / reference.rps if reference.rps else 0.0,
+                "errors": page.errors + reference.errors,
+                "requests": page.requests + reference.requests,
+                "workers": server.workers,
+                "connections": connections,
+                "duration_s": duration,
+            }
+    return figures
+
+
 def run(ctx: Context) -> dict[str, Any]:
     result = ctx.result()
     sizes = QUICK_SIZES if ctx.quick else SIZES
@@ -230,9 +281,38 @@ def run(ctx: Context) -> dict[str, Any]:
         )
         for one in pages.values():
             result.ratio(f"{one['label']} at {size}: server time / reference", one["ratio"], LIMIT)
+    users = _users()
+    ctx.log("throughput under load, each page and its reference in turn")
+    loaded = throughput(ctx, users, gers)
+    result.figures["throughput"] = loaded
+    some = next(iter(loaded.values()))
+    result.table(
+        f"Under load at {sizes[-1]} bulk dossiers: gunicorn, {some['workers']} sync workers, "
+        f"{some['connections']} connections for {some['duration_s']:.0f} s each, "
+        f"load generator: {load_generator()}",
+        ["Page", "Requests/s", "Reference requests/s", "Ratio", "Errors"],
+        [
+            [
+                one["label"],
+                f"{one['page_rps']:.1f}",
+                f"{one['reference_rps']:.1f}",
+                f"{one['ratio']:.2f}×",
+                one["errors"],
+            ]
+            for one in loaded.values()
+        ],
+    )
+    for one in loaded.values():
+        result.ratio(f"{one['label']}: throughput / reference", one["ratio"], THROUGHPUT_LIMIT, op=">=")
+    for one in loaded.values():
+        result.check(
+            f"{one['label']}: no error under load",
+            one["errors"] == 0,
+            f"{one['errors']} of {one['requests']}",
+        )
     result.note(
         "References: bench/reference.py. The programme home and the envelope dashboard are made of "
-        "counts and sums; their reference is a table of 25 dossiers of the call. Throughput under "
-        "load against the references (wrk) is not measured by this module."
+        "counts and sums; their reference is a table of 25 dossiers of the call. Under load, the load "
+        "generator runs on the same cores as gunicorn and PostgreSQL."
     )
     return result.as_dict()
