@@ -16,16 +16,25 @@ def instructor_scopes(*, instructor: User) -> QuerySet[InstructorScope]:
 
 
 def departements_in_scope(*, instructor: User) -> QuerySet[Departement]:
-    """Every département an instructor reviews, through whole régions or one by one."""
-    scopes = InstructorScope.objects.filter(instructor=instructor)
-    return (
-        Departement.objects.filter(
-            Q(region__in=scopes.exclude(region=None).values("region"))
-            | Q(code__in=scopes.exclude(departement=None).values("departement"))
+    """Every département an instructor reviews, through whole régions or one by one.
+
+    Built once per user object and handed out as a clone (see applications_reviewable_by): its
+    SQL depends only on the instructor's id, the scopes being read by the database each time.
+    """
+    memo: tuple[int, QuerySet[Departement]] | None = getattr(instructor, "_departements_in_scope", None)
+    if memo is None or memo[0] != instructor.pk:
+        scopes = InstructorScope.objects.filter(instructor=instructor)
+        memo = (
+            instructor.pk,
+            Departement.objects.filter(
+                Q(region__in=scopes.exclude(region=None).values("region"))
+                | Q(code__in=scopes.exclude(departement=None).values("departement"))
+            )
+            .select_related("region")
+            .order_by("code"),
         )
-        .select_related("region")
-        .order_by("code")
-    )
+        setattr(instructor, "_departements_in_scope", memo)  # noqa: B010 (a per-request cache, not a field)
+    return memo[1].all()
 
 
 def organisations_of(*, user: User) -> QuerySet[Organisation]:
