@@ -82,6 +82,7 @@ SECTION_START = "<!-- chaos:start -->"
 SECTION_END = "<!-- chaos:end -->"
 AWARD = Decimal("150000")
 ENVELOPE_MESSAGE = "L'enveloppe de l'appel n'a plus que"
+ALREADY = re.compile(r"ce dossier est «\s*Lauréat\s*»")
 KINDS = ("pdf", "email", "beat", "gunicorn")
 # A transport error or a 5xx within this many seconds after a kill of what answers (a gunicorn
 # worker, Redis) is explained by it.
@@ -93,13 +94,21 @@ class Options:
     dossiers: int = 400
     fit: int = 360
     clients: int = 4
-    # Kills of each kind (pdf, email, beat, gunicorn) at least; Redis is restarted once.
-    rounds: int = 2
+    # Kills of each kind (pdf, email, beat, gunicorn), a random gap apart; Redis is restarted once.
+    rounds: int = 4
+    gap: tuple[float, float] = (2.0, 8.0)
     seed: int = 0
     drain_timeout: float = 900.0
 
 
-SHORT = {"dossiers": 40, "fit": 36, "clients": 3, "rounds": 1, "drain_timeout": 150.0}
+SHORT: dict[str, Any] = {
+    "dossiers": 40,
+    "fit": 36,
+    "clients": 3,
+    "rounds": 1,
+    "gap": (0.5, 3.0),
+    "drain_timeout": 150.0,
+}
 
 
 # --- The SMTP sink ------------------------------------------------------------------------------
@@ -131,6 +140,8 @@ class SmtpSink:
         self._ready.set()
         self._loop.run_forever()
         server.close()
+        self._loop.run_until_complete(server.wait_closed())
+        self._loop.close()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(b"220 chaos-sink ESMTP\r\n")
@@ -214,15 +225,20 @@ class Cluster:
     def redis_start(self) -> None:
         command = ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.ctx.work_dir)]
-        log = (self.ctx.work_dir / "redis.log").open("ab")
-        self.redis = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        with (self.ctx.work_dir / "redis.log").open("ab") as log:
+            self.redis = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         import redis
 
         def answers() -> bool:
+            client = redis.Redis(port=self.redis_port, socket_connect_timeout=1)
             try:
-                return bool(redis.Redis(port=self.redis_port, socket_connect_timeout=1).ping())
+                return bool(client.ping())
             except redis.RedisError:
                 return False
+            finally:
+                client.close()
 
         wait_until(answers, "redis-server to answer", STARTUP_TIMEOUT)
 
@@ -255,35 +271,43 @@ class Cluster:
                 children.append(int(stat.parent.name))
         return sorted(children)
 
-    def kill(self, kind: str, rng: random.Random) -> float:
-        """SIGKILL one process of `kind`; returns when it is back (a random delay later)."""
-        delay = rng.uniform(1.0, 5.0)
+    def kill(self, kind: str, target: str, delay: float) -> threading.Thread | None:
+        """SIGKILL `target` (a process of `kind`); a thread brings it back `delay` seconds later.
+
+        The random choices (target, delay) are made by the caller, in one thread, so that a seed
+        replays them.
+        """
         if kind == "gunicorn":
             pids = self.gunicorn_workers()
             if not pids:
-                return 0.0
-            pid = rng.choice(pids)
-            os.kill(pid, signal.SIGKILL)  # a worker of the master started here
-            self.note("kill", f"gunicorn worker {pid} (the master starts another at once)")
-            return 0.0
+                return None
+            pid = pids[int(target) % len(pids)]
+            os.kill(pid, signal.SIGKILL)  # a worker of the gunicorn master started here
+            self.note("kill", f"gunicorn worker {pid} (its master starts another at once)")
+            return None
         if kind == "redis":
             assert self.redis is not None
             self.redis.kill()
             self.redis.wait(timeout=10)
             self.note("kill", f"redis-server (back in {delay:.1f} s, empty)")
+            back = self.redis_start
+        else:
+            process = self.processes[target]
+            os.killpg(process.process.pid, signal.SIGKILL)  # the group started here: main and pool
+            process.process.wait(timeout=10)
+            self.note("kill", f"{target} (back in {delay:.1f} s)")
+
+            def back() -> None:
+                self.start(target)
+
+        def restart() -> None:
             time.sleep(delay)
-            self.redis_start()
-            self.note("restart", "redis-server")
-            return delay
-        name = rng.choice(["pdf1", "pdf2"]) if kind == "pdf" else kind
-        process = self.processes[name]
-        os.killpg(process.process.pid, signal.SIGKILL)  # the group started here: main and pool
-        process.process.wait(timeout=10)
-        self.note("kill", f"{name} (back in {delay:.1f} s)")
-        time.sleep(delay)
-        self.start(name)
-        self.note("restart", f"{name} ")
-        return delay
+            back()
+            self.note("restart", target)
+
+        thread = threading.Thread(target=restart, daemon=True)
+        thread.start()
+        return thread
 
     def stop(self) -> None:
         for process in self.processes.values():
@@ -391,7 +415,7 @@ class Client:
 def classify(text: str) -> str:
     if ENVELOPE_MESSAGE in text:
         return "envelope"
-    if "lauréat" in text and "n'est pas" not in text:
+    if ALREADY.search(text):  # a retry after an award whose answer was lost
         return "already"
     match = re.search(r"fr-(?:error-text|alert--error)[^>]*>\s*(?:<[^>]+>\s*)*([^<]{1,200})", text)
     return "other: " + (match.group(1).strip() if match else text[:200])
@@ -480,26 +504,32 @@ def jobs_for(references: list[str], rng: random.Random) -> list[tuple[str, list[
     return jobs
 
 
-def chaos_loop(cluster: Cluster, rng: random.Random, options: Options, clients_done: threading.Event) -> None:
-    """Kill at random until every kind was killed `rounds` times and the clients are done; Redis once."""
-    done: Counter[str] = Counter()
-    redis_after = rng.randint(1, options.rounds * len(KINDS))
-    count = 0
-    while min(done[kind] for kind in KINDS) < options.rounds or not clients_done.is_set():
-        time.sleep(rng.uniform(0.5, 3.0))
-        short = [kind for kind in KINDS if done[kind] < options.rounds]
-        kind = rng.choice(short or list(KINDS))
-        cluster.kill(kind, rng)
-        done[kind] += 1
-        count += 1
-        if count == redis_after:
-            time.sleep(rng.uniform(0.5, 2.0))
-            cluster.kill("redis", rng)
-            done["redis"] += 1
-        if clients_done.is_set() and not short and count > 4 * options.rounds * len(KINDS):
-            break
-    if done["redis"] == 0:
-        cluster.kill("redis", rng)
+def chaos_loop(cluster: Cluster, rng: random.Random, options: Options) -> None:
+    """`rounds` kills of each kind in a random order, a random gap apart, and Redis once.
+
+    Several processes may be down at once; one being restarted is not killed again. The kills start
+    with the clients: the first ones hit the posting, the later ones the rendering and the sending.
+    """
+    plan = [kind for kind in KINDS for _ in range(options.rounds)]
+    rng.shuffle(plan)
+    plan.insert(rng.randint(1, len(plan)), "redis")
+    restarting: dict[str, threading.Thread] = {}
+    while plan:
+        time.sleep(rng.uniform(*options.gap))
+        kind = plan[0]
+        if kind in restarting and restarting[kind].is_alive():
+            continue  # its last kill is not over yet: wait for the next gap
+        plan.pop(0)
+        target = kind
+        if kind == "pdf":
+            target = rng.choice(["pdf1", "pdf2"])
+        elif kind == "gunicorn":
+            target = str(rng.randrange(100))  # its index among the workers alive then
+        thread = cluster.kill(kind, target, rng.uniform(1.0, 5.0))
+        if thread is not None:
+            restarting[kind] = thread
+    for thread in restarting.values():
+        thread.join()
 
 
 def drained(call: Any, fit: int) -> tuple[bool, dict[str, int]]:
@@ -539,10 +569,9 @@ def run(
     from notifications.models import Document, OutgoingEmail
     from notifications.services import email_message_id
 
-    rng = random.Random(options.seed)
-    log(
-        f"[chaos] seed {options.seed}: {options.dossiers} dossiers, {options.fit} fit, {options.clients} clients"
-    )
+    rng = random.Random(options.seed)  # noqa: S311 - replayable choices, not secrets
+    o = options
+    log(f"[chaos] seed {o.seed}: {o.dossiers} dossiers, {o.fit} fit, {o.clients} clients")
     sink = SmtpSink()
     sink.start()
     ctx = ChaosContext(
@@ -578,10 +607,7 @@ def run(
                 Client(server, chaos_session(admin), outcomes, cluster.started)
                 for _ in range(options.clients)
             ]
-            clients_done = threading.Event()
-            chaos = threading.Thread(
-                target=chaos_loop, args=(cluster, rng, options, clients_done), daemon=True
-            )
+            chaos = threading.Thread(target=chaos_loop, args=(cluster, rng, options), daemon=True)
             posting = time.monotonic()
             threads = [
                 threading.Thread(target=client_loop, args=(c, jobs, paths), daemon=True) for c in clients
@@ -591,7 +617,6 @@ def run(
             chaos.start()
             for thread in threads:
                 thread.join()
-            clients_done.set()
             result["posting_s"] = round(time.monotonic() - posting, 1)
             log(f"[chaos] awards posted in {result['posting_s']} s; waiting for the chaos loop")
             chaos.join()
@@ -741,6 +766,10 @@ def run(
 # --- The report ---------------------------------------------------------------------------------
 
 
+def listing(counts: dict[str, int], separator: str) -> str:
+    return ", ".join(f"{key}{separator}{value}" for key, value in sorted(counts.items()))
+
+
 def markdown(result: dict[str, Any]) -> str:
     o = result["options"]
     lines = [
@@ -757,8 +786,8 @@ def markdown(result: dict[str, Any]) -> str:
         "|---|---|",
         f"| Kills (SIGKILL) | {', '.join(f'{k} {v}' for k, v in sorted(result['kills'].items()))} |",
         f"| Requests / retried jobs | {result['requests']} / {result['retries']} |",
-        f"| HTTP errors by kind | {', '.join(f'{k} {v}' for k, v in sorted(result['errors'].items())) or 'none'} |",
-        f"| Errors explained | {', '.join(f'{k}: {v}' for k, v in sorted(result['errors_explained'].items())) or '-'} |",
+        f"| HTTP errors by kind | {listing(result['errors'], ' ') or 'none'} |",
+        f"| Errors explained | {listing(result['errors_explained'], ': ') or '-'} |",
         f"| Awards posted in | {result['posting_s']} s |",
         f"| Recovery (chaos over → queues drained) | {result['recovery_s']} s |",
         f"| E-mails received by the sink | {result['emails_received']} "

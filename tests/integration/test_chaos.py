@@ -27,7 +27,7 @@ from tests.integration.test_worker_chain import worker_database_url
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.worker, pytest.mark.slow]
 
 
-def test_a_short_chaos_run_loses_no_award_no_document_and_no_e_mail(
+def test_a_short_chaos_run_loses_no_award_no_document_and_no_e_mail(  # type: ignore[no-untyped-def]
     _media_root: Path, transactional_db, tmp_path: Path
 ) -> None:
     if not shutil.which("redis-server"):
