@@ -55,12 +55,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent))
 
 from bench.common import (  # noqa: E402
+    PROJECT_ROOT,
     STARTUP_TIMEOUT,
     BenchError,
     Context,
@@ -386,14 +387,18 @@ class Client:
     def single(self, reference: str, decide: str, page: str) -> dict[str, str]:
         self.csrf(page)
         form = {"decision": "award", "amount": "150000"}
-        first = self.request(decide, form)
-        text = html.unescape(first.text())
-        if first.status == 200 and 'name="confirmer"' in first.text():
-            second = self.request(decide, {**form, "confirmer": "1"})
-            if second.status == 302:
-                return {reference: "awarded"}
-            text = html.unescape(second.text())
-        return {reference: classify(text)}
+        answer = self.request(decide, form)
+        if answer.status == 200 and 'name="confirmer"' in answer.text():
+            answer = self.request(decide, {**form, "confirmer": "1"})
+        if answer.status == 302:
+            # The dossier's page, with the message: the award's success, or a blocking refusal
+            # (a dossier already awarded, when this is the retry of a job whose answer was lost).
+            location = urlsplit(answer.headers["location"])
+            answer = self.request(location.path + (f"?{location.query}" if location.query else ""))
+        text = html.unescape(answer.text())
+        if f"Le dossier {reference} est lauréat" in text:
+            return {reference: "awarded"}
+        return {reference: classify(text) if answer.status == 200 else f"other: HTTP {answer.status}"}
 
     def bulk(self, references: list[str], path: str) -> dict[str, str]:
         self.csrf(path)
@@ -466,29 +471,43 @@ def client_loop(client: Client, jobs: queue.Queue[tuple[str, list[str]]], paths:
 def seed_dossiers(options: Options) -> tuple[Any, Any, list[str]]:
     """The call (an envelope for exactly `fit` awards), its dossiers in review, a programme admin."""
     from django.db import transaction
+    from django.test.utils import override_settings
 
     from tests.factories import CallFactory, in_review_application, programme_admin
 
-    with transaction.atomic():
+    # Nobody logs in with a password (the clients' sessions are made directly): the fast hasher the
+    # bench settings accept spares the real one's cost for each of the 2 × N users created.
+    fast = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with override_settings(PASSWORD_HASHERS=fast), transaction.atomic():
         call = CallFactory(envelope=AWARD * options.fit, target_count=options.fit)
         admin = programme_admin()
         references = [in_review_application(call=call)[0].reference for _ in range(options.dossiers)]
     return call, admin, references
 
 
-def chaos_session(admin: Any) -> tuple[str, str]:
-    """A session of `admin` with a verified second factor, readable by the processes of the run.
+def chaos_sessions(admin: Any, ctx: Context, count: int) -> list[tuple[str, str]]:
+    """`count` sessions of `admin` with a verified second factor, readable by the processes of the run.
 
     Made with the chaos settings' secret key and cookie name, which the session's signature and
-    the user's session hash depend on, whatever settings this process runs with (the tests').
+    the user's session hash depend on, whatever settings this process runs with (the tests'). They
+    are read in a subprocess: importing the bench settings here would alter this process's
+    DATABASES (config/settings/bench.py changes base's dict in place).
     """
-    import importlib
-
     from django.test.utils import override_settings
 
-    chaos = importlib.import_module(CHAOS_SETTINGS)
-    with override_settings(SECRET_KEY=chaos.SECRET_KEY, SESSION_COOKIE_NAME=chaos.SESSION_COOKIE_NAME):
-        return session_cookie(admin)
+    script = "from django.conf import settings as s; print(s.SECRET_KEY); print(s.SESSION_COOKIE_NAME)"
+    output = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {script}"],
+        cwd=PROJECT_ROOT,
+        env=ctx.child_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    secret_key, cookie_name = output.stdout.strip().splitlines()[-2:]
+    with override_settings(SECRET_KEY=secret_key, SESSION_COOKIE_NAME=cookie_name):
+        return [session_cookie(admin) for _ in range(count)]
 
 
 def jobs_for(references: list[str], rng: random.Random) -> list[tuple[str, list[str]]]:
@@ -530,6 +549,19 @@ def chaos_loop(cluster: Cluster, rng: random.Random, options: Options) -> None:
             restarting[kind] = thread
     for thread in restarting.values():
         thread.join()
+
+
+SWEEP_LINE = re.compile(r"Sweep re-queued (\d+) documents and (\d+) e-mails")
+
+
+def sweep_requeued(work_dir: Path) -> dict[str, int]:
+    """What the sweeps re-queued, from the logs of the e-mail workers (the default queue's)."""
+    documents = emails = 0
+    for log_path in work_dir.glob("email-*.log"):
+        for match in SWEEP_LINE.finditer(log_path.read_text(encoding="utf-8", errors="replace")):
+            documents += int(match.group(1))
+            emails += int(match.group(2))
+    return {"documents": documents, "emails": emails}
 
 
 def drained(call: Any, fit: int) -> tuple[bool, dict[str, int]]:
@@ -604,8 +636,8 @@ def run(
             for job in jobs_for(references, rng):
                 jobs.put(job)
             clients = [
-                Client(server, chaos_session(admin), outcomes, cluster.started)
-                for _ in range(options.clients)
+                Client(server, cookie, outcomes, cluster.started)
+                for cookie in chaos_sessions(admin, ctx, options.clients)
             ]
             chaos = threading.Thread(target=chaos_loop, args=(cluster, rng, options), daemon=True)
             posting = time.monotonic()
@@ -633,6 +665,7 @@ def run(
                     break
                 time.sleep(1)
             result["recovery_s"] = round(time.monotonic() - calm, 1)
+            result["sweep_requeued"] = sweep_requeued(work_dir)
             result["drain_state"] = state
             log(f"[chaos] drained in {result['recovery_s']} s: {state}")
         call.refresh_from_db()
@@ -789,7 +822,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"| HTTP errors by kind | {listing(result['errors'], ' ') or 'none'} |",
         f"| Errors explained | {listing(result['errors_explained'], ': ') or '-'} |",
         f"| Awards posted in | {result['posting_s']} s |",
-        f"| Recovery (chaos over → queues drained) | {result['recovery_s']} s |",
+        f"| Chaos over → queues drained (the backlog's rendering included) | {result['recovery_s']} s |",
+        f"| Re-queued by the sweeps | {result['sweep_requeued']['documents']} documents, "
+        f"{result['sweep_requeued']['emails']} e-mails |",
         f"| E-mails received by the sink | {result['emails_received']} "
         f"({len(result['emails_received_twice'])} twice, same Message-ID) |",
         "",
@@ -820,8 +855,6 @@ def write_report(result: dict[str, Any]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from urllib.parse import urlsplit
-
     from bench.run import bench_database_url, create_database, drop_database, fail
 
     parser = argparse.ArgumentParser(prog="make chaos", description=__doc__.split("\n")[0])

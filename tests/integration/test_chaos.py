@@ -35,7 +35,7 @@ def test_a_short_chaos_run_loses_no_award_no_document_and_no_e_mail(  # type: ig
             pytest.fail("CI=true but redis-server is not installed")
         pytest.skip("needs the redis-server program")
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 10**6))
-    options = Options(**SHORT)  # type: ignore[arg-type]
+    options = Options(**SHORT)
     options.seed = seed
     work_dir = tmp_path / "chaos"
     work_dir.mkdir()
