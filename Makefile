@@ -11,7 +11,7 @@ PORT ?= 8000
 # `make demo PORT=8101` sends links to http://127.0.0.1:8101. Set SITE_URL to override.
 SITE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: demo serve install install-dev migrate seed test lint typecheck bench clean
+.PHONY: demo serve install install-dev migrate seed test lint typecheck bench chaos clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,11 @@ typecheck: install-dev
 # writes docs/benchmarks.md. Some: make bench BENCH="letters http"; options: BENCH_ARGS=--quick
 bench: install-dev
 	$(BIN)/python -m bench.run $(BENCH) $(BENCH_ARGS)
+
+# Needs DATABASE_URL=postgres://... and redis-server (the run starts its own); writes
+# bench/results/chaos/ and its section of docs/benchmarks.md. Options: CHAOS_ARGS="--short --seed 42"
+chaos: install-dev
+	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

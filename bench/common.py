@@ -376,6 +376,29 @@ class Workers:
         )
 
 
+def celery_worker_command(name: str, queues: Sequence[str]) -> list[str]:
+    """A `celery worker` on `queues`, prefork with --concurrency=1, named `name@<host>`."""
+    return [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        ",".join(queues),
+        "-n",
+        f"{name}@%h",
+        "--pool=prefork",
+        "--concurrency=1",
+        "--max-tasks-per-child=100",  # as in docker-compose.yml
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+        "--loglevel=INFO",
+    ]
+
+
 @contextmanager
 def celery_workers(ctx: Context, count: int, queues: Sequence[str] | None = None) -> Iterator[Workers]:
     """`count` separate `celery worker` processes, each with --concurrency=1, on `queues` (all the
@@ -386,25 +409,7 @@ def celery_workers(ctx: Context, count: int, queues: Sequence[str] | None = None
     try:
         for index in range(count):
             name = f"bench{index + 1}-{run}"
-            command = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "config",
-                "worker",
-                "-Q",
-                ",".join(queues),
-                "-n",
-                f"{name}@%h",
-                "--pool=prefork",
-                "--concurrency=1",
-                "--max-tasks-per-child=100",  # as in docker-compose.yml
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "--loglevel=INFO",
-            ]
+            command = celery_worker_command(name, queues)
             processes.append(start_process(ctx, f"worker-{name}", command, DJANGO_LOG_LEVEL="INFO"))
         for process in processes:
             wait_until(

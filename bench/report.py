@@ -170,8 +170,22 @@ def render(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+# The chaos run's section (bench/chaos.py writes it between these markers): kept as it is.
+KEPT_START, KEPT_END = "<!-- chaos:start -->", "<!-- chaos:end -->"
+
+
+def kept_section(text: str) -> str:
+    if KEPT_START not in text or KEPT_END not in text:
+        return ""
+    return KEPT_START + text.split(KEPT_START, 1)[1].split(KEPT_END, 1)[0] + KEPT_END
+
+
 def write(results_dir: Path = RESULTS_DIR, output: Path = OUTPUT) -> Path:
-    output.write_text(render(load_results(results_dir)), encoding="utf-8")
+    text = render(load_results(results_dir))
+    kept = kept_section(output.read_text(encoding="utf-8")) if output.exists() else ""
+    if kept:
+        text = text.rstrip("\n") + "\n\n" + kept + "\n"
+    output.write_text(text, encoding="utf-8")
     return output
 
 

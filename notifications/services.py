@@ -299,9 +299,22 @@ def document_retry(*, document: Document) -> dict[str, dict[str, Any]]:
     return {"before": before, "after": {"status": document.status, "attempts": document.attempts}}
 
 
+def sweep_delays() -> tuple[timedelta, timedelta]:
+    """SWEEP_GRACE and SENDING_STALE, unless the settings shorten them.
+
+    Only the chaos run (config/settings/chaos.py) does: its tasks' time limits are shortened to
+    match, so that an interrupted send is still never taken back while its attempt may run.
+    """
+    return (
+        getattr(settings, "NOTIFICATIONS_SWEEP_GRACE", SWEEP_GRACE),
+        getattr(settings, "NOTIFICATIONS_SENDING_STALE", SENDING_STALE),
+    )
+
+
 def notifications_sweep(*, now: Any = None) -> dict[str, int]:
     """Re-queue the documents and e-mails left pending (a broker outage, a lost message)."""
-    cutoff = (now or timezone.now()) - SWEEP_GRACE
+    grace, stale_after = sweep_delays()
+    cutoff = (now or timezone.now()) - grace
     documents = list(
         Document.objects.filter(status=Status.PENDING, created_at__lt=cutoff).values_list("pk", flat=True)
     )
@@ -312,7 +325,7 @@ def notifications_sweep(*, now: Any = None) -> dict[str, int]:
     )
     # Interrupted sends: the relay may have accepted the message before the worker died. They are
     # sent again (at least once), with the same Message-ID; see docs/operations.md.
-    stale = (now or timezone.now()) - SENDING_STALE
+    stale = (now or timezone.now()) - stale_after
     for email_id in OutgoingEmail.objects.filter(status=E.SENDING, sending_since__lt=stale).values_list(
         "pk", flat=True
     ):
