@@ -383,3 +383,91 @@ def test_a_partner_structures_member_sees_the_dossier_but_no_step_of_the_lead():
     corrections_request(application=application, points=["Le budget"], actor=reviewer)
     assert applicant_next_steps(partner_user) == []
     assert labels(steps_of(application.created_by, application)) == ["Compléments demandés"]
+
+
+def test_the_payment_groups_keep_their_own_rows_totals_and_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requested, validated and late read the same tranches: each group is cut to its own first rows
+    (by request date) and counted over its own rows, a late tranche appearing in its state's group too."""
+    import applications.next_steps as todo
+
+    setup = Setup(agreement_status="signed")
+    assert Tranche.objects.filter(grant=setup.grant).count() >= 3
+    oldest = force(setup.tranche(1), T.REQUESTED, requested_days_ago=70)
+    recent = force(setup.tranche(2), T.REQUESTED, requested_days_ago=5)
+    validated = force(setup.tranche(3), T.VALIDATED, requested_days_ago=65)
+
+    def shown(key: str) -> tuple[list[str], int]:
+        found = group(setup.admin, key)
+        assert found is not None
+        return [item.detail for item in found.items], found.total  # type: ignore[attr-defined]
+
+    def detail(tranche: Tranche) -> str:
+        return f"Tranche de l'année {tranche.year_index},"
+
+    requested, requested_total = shown("requested")
+    assert requested_total == 2 and len(requested) == 2
+    assert all(detail(t) in d for t, d in zip((oldest, recent), requested, strict=True))
+    validated_rows, validated_total = shown("validated")
+    assert validated_total == 1 and detail(validated) in validated_rows[0]
+    late, late_total = shown("late")
+    assert late_total == 2
+    assert [detail(oldest) in late[0], detail(validated) in late[1]] == [True, True]  # by request date
+
+    # Cut to one row each, the totals still count every row of their own group.
+    monkeypatch.setattr(todo, "GROUP_LIMIT", 1)
+    requested, requested_total = shown("requested")
+    assert requested_total == 2 and len(requested) == 1 and detail(oldest) in requested[0]
+    late, late_total = shown("late")
+    assert late_total == 2 and len(late) == 1 and detail(oldest) in late[0]
+    validated_rows, validated_total = shown("validated")
+    assert validated_total == 1 and len(validated_rows) == 1
+    # An instructor has no payments to record, but validates requests and sees the late ones.
+    assert group(setup.reviewer, "validated") is None
+    assert group(setup.reviewer, "late").total == 2  # type: ignore[attr-defined]
+
+
+def test_the_todo_scope_compiled_once_selects_what_applications_reviewable_by_selects() -> None:
+    """The to-do's scope (the territory compiled to SQL once per user object) reads the same
+    dossiers as applications_reviewable_by, for every kind of territory, and stays right when the
+    territory changes after it was compiled (the database reads the scopes at each query)."""
+    from applications.next_steps import reviewable
+    from applications.selectors import applications_reviewable_by
+    from fabriques.models import Departement, Region
+    from fabriques.services import instructor_scope_set
+    from tests.factories import complete_application
+
+    gers = submitted_application()
+    paris = submitted_application()
+    Application.objects.filter(pk=paris.pk).update(departement_id="75")
+    draft = complete_application()
+    by_region = occitanie_instructor()
+    by_departement = instructor()
+    instructor_scope_set(
+        instructor=by_departement, departements=[Departement.objects.get(code="75")], actor=None
+    )
+    both = instructor()
+    instructor_scope_set(
+        instructor=both,
+        regions=[Region.objects.get(code="76")],
+        departements=[Departement.objects.get(code="75")],
+        actor=None,
+    )
+    nowhere = instructor()
+
+    def pks(queryset: object) -> set[int]:
+        return set(queryset.values_list("pk", flat=True))  # type: ignore[attr-defined]
+
+    expected = {
+        by_region: {gers.pk},
+        by_departement: {paris.pk},
+        both: {gers.pk, paris.pk},
+        nowhere: set(),
+        programme_admin(): {gers.pk, paris.pk},
+        applicant(): set(),
+    }
+    for user, dossiers in expected.items():
+        assert pks(reviewable(user)) == pks(applications_reviewable_by(user)) == dossiers
+        assert pks(reviewable(user)) == dossiers  # the second time from the compiled SQL
+        assert draft.pk not in pks(reviewable(user))
+    instructor_scope_set(instructor=nowhere, regions=[Region.objects.get(code="76")], actor=None)
+    assert pks(reviewable(nowhere)) == {gers.pk}
