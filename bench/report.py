@@ -89,7 +89,8 @@ def render(results: list[dict[str, Any]]) -> str:
         "Written by `make bench` (`bench/run.py`, then `bench/report.py`) from the results in",
         "`bench/results/`. Each benchmark compares the portal with a limit or a baseline measured in the",
         "same run, on PostgreSQL and Redis, with the production-like settings `config.settings.bench`;",
-        "how to run them and how to add one: `bench/README.md`.",
+        "how to run them and how to add one: `bench/README.md`. Profiles, findings and one-off",
+        "measurements, written by hand: [performance.md](performance.md).",
         "",
     ]
     if not results:

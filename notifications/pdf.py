@@ -8,7 +8,7 @@ Every document shares one stylesheet, parsed once per process and handed to Weas
 rendering, instead of a <style> block per template parsed with every document. Its @font-face rules
 (the Marianne typeface of the documents the State signs, WOFF2 files of django-dsfr) are loaded
 into one font configuration kept with it: each face is fetched and decoded on the first rendering
-of the process, not at each one (docs/benchmarks.md, letters: « Tagging (PDF/UA-1) and the
+of the process, not at each one (docs/performance.md: « Documents: tagging (PDF/UA-1) and the
 Marianne typeface »).
 
 Every PDF is tagged as PDF/UA-1: a structure tree, /MarkInfo, the <html lang> as /Lang, the
