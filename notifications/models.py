@@ -50,6 +50,10 @@ class Document(models.Model):
     attempts = models.PositiveSmallIntegerField(_("tentatives"), default=0)
     last_error = models.TextField(_("dernière erreur"), blank=True)
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
+    # When a message for this row was last known to be queued (null: at its creation) and how
+    # many times the sweep queued one since: its wait before the next doubles each time.
+    enqueued_at = models.DateTimeField(_("remis en file le"), null=True, blank=True)
+    requeues = models.PositiveSmallIntegerField(_("remises en file"), default=0)
     rendered_at = models.DateTimeField(_("produit le"), null=True, blank=True)
 
     class Meta:
@@ -82,6 +86,9 @@ class OutgoingEmail(models.Model):
     last_error = models.TextField(_("dernière erreur"), blank=True)
     created_at = models.DateTimeField(_("créé le"), default=timezone.now)
     sending_since = models.DateTimeField(_("envoi commencé le"), null=True, blank=True)
+    # As on Document: the sweep's back-off (notifications.services.notifications_sweep).
+    enqueued_at = models.DateTimeField(_("remis en file le"), null=True, blank=True)
+    requeues = models.PositiveSmallIntegerField(_("remises en file"), default=0)
     sent_at = models.DateTimeField(_("envoyé le"), null=True, blank=True)
 
     class Meta:

@@ -18,6 +18,8 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMessage
 from django.db import transaction
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -28,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 # Rows younger than this are left to the task queued at their creation.
 SWEEP_GRACE = timedelta(minutes=5)
+# After each re-queue the sweep waits twice as long before the next (5, 10, 20, 40 minutes), up
+# to this ceiling: a row waiting in a long backlog is re-queued O(log) times, not at every sweep,
+# and a row whose messages keep being lost is still re-queued at least this often.
+SWEEP_CEILING = timedelta(hours=1)
 MAX_ATTEMPTS = 10
 # An e-mail still « sending » this long after its claim was interrupted (its worker killed, or the
 # database lost before the row was marked sent): longer than the tasks' hard time limit
@@ -258,7 +264,11 @@ def notification_record_failure(*, model: type[Document] | type[OutgoingEmail], 
             _email_move(row, E.FAILED, last_error=error[:2000])
             return
         row.last_error = error[:2000]
-        update_fields = ["last_error"]
+        # The attempt consumed its message: nothing carries the row now, so the sweep's back-off
+        # starts again from here (the next re-queue one grace later, as for a new row).
+        row.enqueued_at = timezone.now()
+        row.requeues = 0
+        update_fields = ["last_error", "enqueued_at", "requeues"]
         if given_up:
             row.status = Status.FAILED
             update_fields.append("status")
@@ -279,7 +289,7 @@ def email_retry(*, email: OutgoingEmail) -> dict[str, dict[str, Any]]:
         raise ValidationError(_("Seul un courriel en échec peut être relancé."), code="not_failed")
     before = {"status": email.status, "attempts": email.attempts}
     # last_error stays: it says why the previous attempts failed until a new one says otherwise.
-    _email_move(email, E.PENDING, attempts=0)
+    _email_move(email, E.PENDING, attempts=0, enqueued_at=timezone.now(), requeues=0)
     transaction.on_commit(lambda: _enqueue_send(email.pk), robust=True)
     return {"before": before, "after": {"status": email.status, "attempts": email.attempts}}
 
@@ -293,8 +303,10 @@ def document_retry(*, document: Document) -> dict[str, dict[str, Any]]:
     before = {"status": document.status, "attempts": document.attempts}
     document.status = Status.PENDING
     document.attempts = 0
+    document.enqueued_at = timezone.now()
+    document.requeues = 0
     document.full_clean()
-    document.save(update_fields=["status", "attempts"])
+    document.save(update_fields=["status", "attempts", "enqueued_at", "requeues"])
     transaction.on_commit(lambda: _enqueue_render(document.pk), robust=True)
     return {"before": before, "after": {"status": document.status, "attempts": document.attempts}}
 
@@ -311,33 +323,80 @@ def sweep_delays() -> tuple[timedelta, timedelta]:
     )
 
 
+def sweep_ceiling() -> timedelta:
+    """SWEEP_CEILING, unless the settings shorten it (the chaos run, as for sweep_delays)."""
+    ceiling: timedelta = getattr(settings, "NOTIFICATIONS_SWEEP_CEILING", SWEEP_CEILING)
+    return ceiling
+
+
+def sweep_wait(requeues: int) -> timedelta:
+    """How long a pending row waits for its message after its `requeues`-th re-queue.
+
+    The sweep cannot tell a lost message from one still waiting behind a long backlog (a
+    committee's 720 PDFs take longer than the grace to render); it would re-queue the whole
+    backlog at every sweep. So each re-queue doubles the wait, up to the ceiling.
+    """
+    grace, ceiling = sweep_delays()[0], sweep_ceiling()
+    # The ceiling is never below the grace; the exponent is bounded so the product stays small.
+    return min(grace * (1 << min(requeues, 20)), max(ceiling, grace))
+
+
+def _due_for_requeue(model: type[Document] | type[OutgoingEmail], now: Any) -> list[int]:
+    """The pending rows whose wait (sweep_wait of their requeues) is over; one query."""
+    ceiling = sweep_wait(64)
+    due = Q()
+    level = 0
+    while sweep_wait(level) < ceiling:
+        due |= Q(requeues=level, waiting_since__lt=now - sweep_wait(level))
+        level += 1
+    due |= Q(requeues__gte=level, waiting_since__lt=now - ceiling)
+    return list(
+        model.objects.filter(status=Status.PENDING)
+        .annotate(waiting_since=Coalesce("enqueued_at", "created_at"))
+        .filter(due)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def notifications_sweep(*, now: Any = None) -> dict[str, int]:
-    """Re-queue the documents and e-mails left pending (a broker outage, a lost message)."""
-    grace, stale_after = sweep_delays()
-    cutoff = (now or timezone.now()) - grace
-    documents = list(
-        Document.objects.filter(status=Status.PENDING, created_at__lt=cutoff).values_list("pk", flat=True)
-    )
-    emails = list(
-        OutgoingEmail.objects.filter(status=Status.PENDING, created_at__lt=cutoff).values_list(
-            "pk", flat=True
-        )
-    )
+    """Re-queue the documents and e-mails left pending (a broker outage, a lost message).
+
+    A row is re-queued once its wait is over (sweep_wait: the grace, then twice as long after each
+    re-queue, up to the ceiling), not at every sweep while its message waits in a long queue.
+    """
+    now = now or timezone.now()
+    _grace, stale_after = sweep_delays()
+    documents = _due_for_requeue(Document, now)
+    emails = _due_for_requeue(OutgoingEmail, now)
     # Interrupted sends: the relay may have accepted the message before the worker died. They are
     # sent again (at least once), with the same Message-ID; see docs/operations.md.
-    stale = (now or timezone.now()) - stale_after
+    stale = now - stale_after
+    interrupted: list[int] = []
     for email_id in OutgoingEmail.objects.filter(status=E.SENDING, sending_since__lt=stale).values_list(
         "pk", flat=True
     ):
         with transaction.atomic():
             email = OutgoingEmail.objects.select_for_update().get(pk=email_id)
             if email.status == E.SENDING and email.sending_since is not None and email.sending_since < stale:
+                # Its message was consumed long ago: a fresh one, and a fresh back-off.
                 _email_move(
                     email,
                     E.PENDING,
                     last_error="Interrupted while sending: sent again with the same Message-ID.",
+                    enqueued_at=now,
+                    requeues=0,
                 )
-                emails.append(email_id)
+                interrupted.append(email_id)
+    # Counted before the messages leave: a re-queue whose message is lost is caught by the next
+    # one, after the longer wait.
+    Document.objects.filter(pk__in=documents, status=Status.PENDING).update(
+        enqueued_at=now, requeues=F("requeues") + 1
+    )
+    OutgoingEmail.objects.filter(pk__in=emails, status=E.PENDING).update(
+        enqueued_at=now, requeues=F("requeues") + 1
+    )
+    emails += interrupted
     for document_id in documents:
         _enqueue_render(document_id)
     for email_id in emails:

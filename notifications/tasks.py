@@ -3,8 +3,8 @@
 Each task has its queue (CELERY_TASK_ROUTES): the documents on `pdf`, the e-mails on `email`,
 the sweep on `default`. An e-mail whose documents are not rendered yet does not render them on
 the e-mail workers: it waits for the pdf queue, looking again after 5, 10, 20, 40 then every
-60 seconds, about ten minutes in all; after that the sweep, which re-queues every pending e-mail
-every 5 minutes, takes over. Waiting counts no attempt.
+60 seconds, about ten minutes in all; after that the sweep takes over (a pending row 5 minutes
+after its creation, then with a doubling wait: services.sweep_wait). Waiting counts no attempt.
 
 Nothing here asks whether it runs on a worker or in process (`make demo`): the path is the same,
 and the tests run these tasks as a worker does (tests/task_queues.py).
