@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
-from django.db.models.expressions import RawSQL
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -29,7 +27,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
-from accounts.roles import has_role, roles_of
+from accounts.roles import has_role
 from applications.models import Application, Assignment, Opinion, StatusChange
 from applications.selectors import (
     applications_editable_by,
@@ -37,7 +35,6 @@ from applications.selectors import (
     applications_visible_to,
 )
 from core.formatting import format_date
-from fabriques.selectors import departements_in_scope
 
 S = Application.Status
 
@@ -191,30 +188,6 @@ def applicant_next_steps(user: User) -> list[DossierSteps]:
 # --- the staff -------------------------------------------------------------------------------------
 
 
-def reviewable(user: User) -> QuerySet[Application]:
-    """`applications_reviewable_by(user)` for the to-do, the instructor's territory compiled once.
-
-    Every group of the to-do is scoped by the territory, a subquery nested three deep (the
-    départements of the instructor's régions and of their single départements): Django resolved
-    and compiled it again in each of the eight to ten queries, the largest part of the to-do's
-    cost (the SQL itself takes well under a millisecond). Its SQL is compiled here once per user
-    object (a request's user) and handed to each group as raw SQL: the same rows (the database
-    still reads the scopes at each query, so nothing goes stale), the same queries.
-    tests/grants/test_homes.py checks that it selects what applications_reviewable_by does.
-    """
-    if has_role(user, Role.ADMIN) or not has_role(user, Role.INSTRUCTOR):
-        return applications_reviewable_by(user)  # no territory to compile
-    key = (user.pk, roles_of(user), connection.vendor)
-    memo: tuple[Any, QuerySet[Application]] | None = getattr(user, "_todo_reviewable", None)
-    if memo is None or memo[0] != key:
-        codes = departements_in_scope(instructor=user).order_by().values("code")
-        sql, params = codes.query.sql_with_params()
-        territory = RawSQL(sql, params)  # noqa: S611 (SQL and params as Django compiled them)
-        memo = (key, Application.objects.exclude(status=S.DRAFT).filter(departement__in=territory))
-        setattr(user, "_todo_reviewable", memo)  # noqa: B010 (a per-request cache, not a field)
-    return memo[1].all()
-
-
 def limited(queryset: QuerySet[Any]) -> tuple[list[Any], int]:
     """The first GROUP_LIMIT rows and the total, in one query (a window count)."""
     rows = list(queryset.annotate(todo_total=Window(expression=Count("pk")))[:GROUP_LIMIT])
@@ -231,7 +204,7 @@ def _assigned_not_scored(user: User) -> TodoGroup:
             instructor=user,
             conflict_of_interest=False,
             scores_submitted_at__isnull=True,
-            application__in=reviewable(user).filter(status__in=UNDECIDED),
+            application__in=applications_reviewable_by(user).filter(status__in=UNDECIDED),
         )
         .select_related("application")
         .order_by("assigned_at", "pk")
@@ -254,7 +227,10 @@ def _to_assign(user: User) -> TodoGroup:
     """Dossiers submitted in the user's scope that no instructor has taken yet, oldest first."""
     anyone = Assignment.objects.filter(application=OuterRef("pk"))
     dossiers = (
-        reviewable(user).filter(status=S.SUBMITTED).filter(~Exists(anyone)).order_by("submitted_at", "pk")
+        applications_reviewable_by(user)
+        .filter(status=S.SUBMITTED)
+        .filter(~Exists(anyone))
+        .order_by("submitted_at", "pk")
     )
     rows, total = limited(dossiers)
     items = [
@@ -280,7 +256,11 @@ def _scored_to_decide(user: User) -> TodoGroup:
     reviewers = Assignment.objects.filter(application=OuterRef("pk"), conflict_of_interest=False)
     pending = reviewers.filter(scores_submitted_at__isnull=True)
     last_scores = reviewers.order_by("-scores_submitted_at", "-pk").values("scores_submitted_at")[:1]
-    dossiers = reviewable(user).filter(status=S.IN_REVIEW).filter(Exists(reviewers), ~Exists(pending))
+    dossiers = (
+        applications_reviewable_by(user)
+        .filter(status=S.IN_REVIEW)
+        .filter(Exists(reviewers), ~Exists(pending))
+    )
     if not has_role(user, Role.ADMIN):
         dossiers = dossiers.filter(Exists(reviewers.filter(instructor=user)))
     dossiers = dossiers.annotate(scored_at=Subquery(last_scores)).order_by("scored_at", "pk")
@@ -313,7 +293,7 @@ def _corrections_answered(user: User) -> TodoGroup:
         "-at", "-pk"
     )
     dossiers = (
-        _scoped_to_me(user, reviewable(user).filter(status=S.IN_REVIEW))
+        _scoped_to_me(user, applications_reviewable_by(user).filter(status=S.IN_REVIEW))
         .annotate(
             resubmitted_from=Subquery(last_submission.values("from_status")[:1]),
             resubmitted_at=Subquery(last_submission.values("at")[:1]),
@@ -340,7 +320,7 @@ def _opinions_received(user: User) -> TodoGroup:
     """Opinions given on dossiers still undecided; an instructor sees those they asked for."""
     opinions = Opinion.objects.filter(
         given_at__isnull=False,
-        application__in=reviewable(user).filter(status__in=UNDECIDED),
+        application__in=applications_reviewable_by(user).filter(status__in=UNDECIDED),
     )
     if not has_role(user, Role.ADMIN):
         opinions = opinions.filter(requested_by=user)

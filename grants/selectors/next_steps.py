@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Member
-from applications.next_steps import NextStep, TodoGroup, TodoItem, limited, reviewable
+from applications.next_steps import NextStep, TodoGroup, TodoItem, limited
+from applications.selectors import applications_reviewable_by
 from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.payments import OPEN_AGREEMENT, REQUESTED_OR_LATER, tranche_request_refusals
@@ -234,7 +235,7 @@ def _tranches_of(user: User, statuses: Sequence[str]) -> QuerySet[Tranche]:
         Tranche.objects.filter(
             status__in=statuses,
             grant__status=Grant.Status.ACTIVE,
-            grant__application__in=reviewable(user),
+            grant__application__in=applications_reviewable_by(user),
         )
         .select_related("grant__application")
         .order_by("requested_at", "pk")
@@ -315,7 +316,7 @@ def staff_grant_todo(user: User) -> list[TodoGroup]:
         Report.objects.filter(
             status=Report.Status.SUBMITTED,
             grant__status=Grant.Status.ACTIVE,
-            grant__application__in=reviewable(user),
+            grant__application__in=applications_reviewable_by(user),
         )
         .select_related("grant__application")
         .order_by("uploaded_at", "pk")

@@ -426,11 +426,11 @@ def test_the_payment_groups_keep_their_own_rows_totals_and_order(monkeypatch: py
     assert group(setup.reviewer, "late").total == 2  # type: ignore[attr-defined]
 
 
-def test_the_todo_scope_compiled_once_selects_what_applications_reviewable_by_selects() -> None:
-    """The to-do's scope (the territory compiled to SQL once per user object) reads the same
-    dossiers as applications_reviewable_by, for every kind of territory, and stays right when the
-    territory changes after it was compiled (the database reads the scopes at each query)."""
-    from applications.next_steps import reviewable
+def test_the_reviewable_scope_compiled_once_selects_the_territory_and_follows_its_changes() -> None:
+    """applications_reviewable_by compiles an instructor's territory to SQL once per user object:
+    it reads the right dossiers for every kind of territory, the second time as the first, and
+    stays right when the territory changes after it was compiled (the database reads the scopes at
+    each query)."""
     from applications.selectors import applications_reviewable_by
     from fabriques.models import Departement, Region
     from fabriques.services import instructor_scope_set
@@ -466,8 +466,8 @@ def test_the_todo_scope_compiled_once_selects_what_applications_reviewable_by_se
         applicant(): set(),
     }
     for user, dossiers in expected.items():
-        assert pks(reviewable(user)) == pks(applications_reviewable_by(user)) == dossiers
-        assert pks(reviewable(user)) == dossiers  # the second time from the compiled SQL
-        assert draft.pk not in pks(reviewable(user))
+        assert pks(applications_reviewable_by(user)) == dossiers
+        assert pks(applications_reviewable_by(user)) == dossiers  # the second time from the memo
+        assert draft.pk not in pks(applications_reviewable_by(user))
     instructor_scope_set(instructor=nowhere, regions=[Region.objects.get(code="76")], actor=None)
-    assert pks(reviewable(nowhere)) == {gers.pk}
+    assert pks(applications_reviewable_by(nowhere)) == {gers.pk}
