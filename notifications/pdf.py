@@ -15,14 +15,16 @@ Every PDF is tagged as PDF/UA-1: a structure tree, /MarkInfo, the <html lang> as
 <title> as /Title with DisplayDocTitle, and the PDF/UA identification in the XMP metadata.
 """
 
+import gc
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urljoin, urlparse, uses_netloc, uses_relative
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
-from django.template.loader import render_to_string
+from django.template.loader import get_template, render_to_string
 from weasyprint import CSS, HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
@@ -115,3 +117,45 @@ def render_pdf(template_name: str, context: Mapping[str, Any]) -> bytes:
         # task records it on the row like any other failure.
         raise ForbiddenResource(str(error.__cause__ or error)) from error
     return pdf
+
+
+# A page that uses every face of the stylesheet (Marianne regular, bold, italic; the system font of
+# the tables), so that a warm-up loads what the documents' first rendering would.
+_WARM_UP_HTML = (
+    '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Préchauffage</title></head>'
+    '<body class="identity-state"><h1>Préchauffage</h1>'
+    "<p>Texte <strong>gras</strong>, <em>italique</em>, <strong><em>les deux</em></strong> : "
+    "150\u202f000\u00a0€.</p>"
+    '<p class="fingerprint">0123abcd</p></body></html>'
+)
+
+
+def warm_up() -> None:
+    """Do once what each process's first document would: for a worker's parent, before it forks.
+
+    A prefork worker forks its child processes from its main process, and forks a new one every
+    `--max-tasks-per-child` tasks. Loaded here, in the main process, the font configuration, the
+    stylesheet (its WOFF2 faces decoded), WeasyPrint's lazily imported modules (the PDF writer, the
+    font subsetter) and the compiled templates are inherited by every child, instead of costing
+    each child its first document (about a quarter of a second). Nothing here holds a thread, a
+    file or a connection that a fork would share.
+    """
+    for template in sorted(Path(settings.BASE_DIR, "templates", "pdf").glob("*.html")):
+        get_template(f"pdf/{template.name}")
+    HTML(string=_WARM_UP_HTML, base_url=STATIC_BASE_URL, url_fetcher=StaticFilesFetcher()).write_pdf(
+        stylesheets=[documents_stylesheet()], font_config=font_configuration(), **PDF_OPTIONS
+    )
+
+
+def freeze_heap() -> None:
+    """Move every object alive now out of the garbage collector's sight (`gc.freeze`).
+
+    A worker renders documents that allocate many short-lived objects, so the collector runs often,
+    and each full collection walks the whole heap: Django, Celery, WeasyPrint and their modules,
+    which never become garbage. Frozen after start-up, they are no longer walked (about a tenth of
+    each document's time, docs/performance.md « Worker pool »), and the children forked from the
+    frozen process share those pages with it instead of copying them when the collector touches
+    them.
+    """
+    gc.collect()
+    gc.freeze()

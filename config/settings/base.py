@@ -315,14 +315,17 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env.int("CELERY_VISIBIL
 # One queue per kind of work, each consumed by its own workers (docker-compose.yml,
 # docs/operations.md): a burst of PDFs never delays the e-mails, a long export never holds the
 # sweep. Every other task (the sweep, the daily beat tasks) goes to the default queue.
-CELERY_TASK_DEFAULT_QUEUE = "default"
+# QUEUE_PREFIX names them apart when several deployments (or test runs) share one Redis: with
+# "staging-", the workers consume `staging-pdf`, and nothing of another deployment reaches them.
+QUEUE_PREFIX = env.str("QUEUE_PREFIX", default="")
+CELERY_TASK_DEFAULT_QUEUE = f"{QUEUE_PREFIX}default"
 CELERY_TASK_ROUTES = {
     # WeasyPrint: CPU and memory, a fraction of a second to a few seconds per document.
-    "notifications.tasks.document_render_task": {"queue": "pdf"},
+    "notifications.tasks.document_render_task": {"queue": f"{QUEUE_PREFIX}pdf"},
     # SMTP: network-bound; waits for its attachments to be rendered by the pdf queue.
-    "notifications.tasks.email_send_task": {"queue": "email"},
+    "notifications.tasks.email_send_task": {"queue": f"{QUEUE_PREFIX}email"},
     # Budget workbooks: minutes of reading, allowed up to 16 minutes (its own time limits).
-    "grants.tasks_exports.budget_report_build_task": {"queue": "reports"},
+    "grants.tasks_exports.budget_report_build_task": {"queue": f"{QUEUE_PREFIX}reports"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis's transport with the fix that keeps a worker alive through a broker outage (config/broker.py).

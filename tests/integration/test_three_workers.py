@@ -63,9 +63,11 @@ def rendered_ids(worker: Worker) -> list[int]:
 @pytest.fixture
 def pdf_workers(_media_root: Path, transactional_db, tmp_path: Path) -> Iterator[list[Worker]]:  # type: ignore[no-untyped-def]
     """Three workers on one queue, started together; stopped (output printed) at teardown."""
-    queue = f"pdf-it-{uuid.uuid4().hex[:8]}"
+    prefix = f"it-{uuid.uuid4().hex[:8]}-"
+    queue = f"{prefix}pdf"
     env = {
         **os.environ,
+        "QUEUE_PREFIX": prefix,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": worker_database_url(),
         "MEDIA_ROOT": str(_media_root),

@@ -17,6 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -27,6 +28,7 @@ from django.db import connection, transaction
 from kombu import Exchange, Queue
 
 from config.celery import app
+from notifications import pdf as pdf_module
 from notifications import services
 from notifications.models import Document, Status
 from notifications.services import document_request
@@ -83,27 +85,29 @@ def worker_database_url() -> str:
     return f"postgres://{credentials}{host}{port}/{quote(db['NAME'], safe='')}"
 
 
-@pytest.fixture
-def worker(_media_root: Path, transactional_db, tmp_path: Path) -> Iterator[Worker]:  # type: ignore[no-untyped-def]
-    """A `celery worker` process on a queue of its own, stopped (and its output printed) at teardown.
+@contextmanager
+def running_worker(media_root: Path, tmp_path: Path, kind: str = "pdf") -> Iterator[Worker]:
+    """A `celery worker` process on the `kind` queue of a prefix of its own, stopped at the end.
 
-    It depends on transactional_db so that it is stopped before the test database is flushed,
-    and reads the rows this test commits.
+    The worker's own settings route the tasks to its queues (QUEUE_PREFIX), so that a "pdf" worker
+    is a documents' worker as in production (its renderer loaded before it forks its pool).
     """
     run = uuid.uuid4().hex[:8]
-    queue = f"it-{run}"
+    prefix = f"it-{run}-"
+    queue = f"{prefix}{kind}"
     env = {
         **os.environ,
+        "QUEUE_PREFIX": prefix,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": worker_database_url(),
-        "MEDIA_ROOT": str(_media_root),
+        "MEDIA_ROOT": str(media_root),
         # A connection closed after each task: none left open when the test database is flushed.
         "DATABASE_CONN_MAX_AGE": "0",
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],
         "DJANGO_LOG_LEVEL": "INFO",
         "PYTHONUNBUFFERED": "1",
     }
-    log_path = tmp_path / "worker.log"
+    log_path = tmp_path / f"worker-{kind}.log"
     command = [
         sys.executable,
         "-m",
@@ -145,6 +149,17 @@ def worker(_media_root: Path, transactional_db, tmp_path: Path) -> Iterator[Work
         # Shown by pytest only when the test fails.
         print(f"--- output of the worker {queue} (exit code {process.returncode}) ---\n{started.log()}")
         _delete_queue(queue)
+
+
+@pytest.fixture
+def worker(_media_root: Path, transactional_db, tmp_path: Path) -> Iterator[Worker]:  # type: ignore[no-untyped-def]
+    """A documents' worker on a queue of its own, stopped (and its output printed) at teardown.
+
+    It depends on transactional_db so that it is stopped before the test database is flushed,
+    and reads the rows this test commits.
+    """
+    with running_worker(_media_root, tmp_path) as started:
+        yield started
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -240,6 +255,21 @@ def test_a_worker_renders_the_document_asked_in_a_committed_transaction(
     assert reference in text
     assert "Document de contrôle" in text
     assert worker.process.poll() is None, worker.log()
+    # Rendered by a pool child forked from a main process that had loaded the renderer and frozen
+    # its heap (config.celery.prepare_worker): the same PDF as a cold process writes.
+    assert "Document renderer loaded before forking" in worker.log()
+    assert "Heap frozen before forking" in worker.log()
+    assert text == pdf_text(pdf_module.render_pdf(document.template_name, document.context))
+
+
+def test_only_a_worker_of_the_documents_queue_loads_the_renderer(
+    _media_root: Path, transactional_db, tmp_path: Path
+):  # type: ignore[no-untyped-def]
+    """An e-mail worker never renders: it freezes its heap, but loads no fonts or stylesheet."""
+    with running_worker(_media_root, tmp_path, kind="email") as emails:
+        log = emails.log()
+    assert "Heap frozen before forking" in log
+    assert "Document renderer loaded" not in log
 
 
 def test_a_redelivered_task_does_not_render_the_document_again(
