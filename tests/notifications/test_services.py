@@ -10,8 +10,9 @@ import pypdf
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.template import TemplateDoesNotExist
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from notifications import services
@@ -165,6 +166,34 @@ def test_rendering_a_done_document_again_changes_nothing(
     assert stored_bytes(again) == pdf
     assert renders == ["pdf/specimen.html"]
     assert stored_files(_media_root) == [Path(document.file.path)]
+
+
+def test_a_render_takes_three_statements_and_one_transaction(renders, _media_root):
+    """A worker's database work per document (docs/performance.md « Worker pool »): the claim in one
+    conditional UPDATE; then, in the rendering's transaction, the row locked, and its update."""
+    document = ask_specimen()
+    with CaptureQueriesContext(connection) as captured:
+        document_render(document_id=document.pk)
+    # The rendering's transaction is a savepoint inside the test's: its SAVEPOINT and RELEASE aside.
+    sql = [
+        query["sql"].upper()
+        for query in captured.captured_queries
+        if not query["sql"].upper().startswith(("SAVEPOINT", "RELEASE SAVEPOINT"))
+    ]
+    assert len(sql) == 3, sql
+    assert sql[0].startswith("UPDATE") and '"ATTEMPTS"' in sql[0]
+    assert sql[1].startswith("SELECT")
+    assert sql[2].startswith("UPDATE") and '"SHA256"' in sql[2]
+    document.refresh_from_db()
+    assert (document.status, document.attempts, renders) == (Status.DONE, 1, ["pdf/specimen.html"])
+
+
+def test_a_document_out_of_attempts_is_claimed_by_the_full_claim_and_marked_failed(renders):
+    document = ask_specimen()
+    Document.objects.filter(pk=document.pk).update(attempts=MAX_ATTEMPTS)
+    assert document_render(document_id=document.pk).status == Status.FAILED
+    document.refresh_from_db()
+    assert (document.status, document.attempts, renders) == (Status.FAILED, MAX_ATTEMPTS, [])
 
 
 def failed_error(task_queues) -> BaseException | None:  # type: ignore[no-untyped-def]
