@@ -13,6 +13,7 @@ due, payments) by registering providers here from its AppConfig.ready(); the hom
 function and get every side's steps, and applications still imports nothing of grants.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -228,8 +229,29 @@ def todo_groups(
     return found
 
 
-def _review_url(reference: str) -> str:
-    return reverse("applications:review-detail", args=[reference])
+# A reference or number that reverse() writes as is (no percent-encoding, not a dot segment).
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]*")
+
+
+def url_maker(name: str) -> Callable[[str], str]:
+    """reverse(name, args=[value]) for the many rows of a group, reversed once: the URL around the
+    value is the same for every row (one `<str:...>` argument), and a plain value is written as
+    is; any other value goes through reverse() itself."""
+    marker = "todo-value"
+    head, tail = reverse(name, args=[marker]).split(marker)
+
+    def make(value: str) -> str:
+        if _PLAIN.fullmatch(value):
+            return f"{head}{value}{tail}"
+        return reverse(name, args=[value])
+
+    return make
+
+
+def local_day_maker() -> Callable[[datetime], date]:
+    """timezone.localdate(value) for many rows: the current time zone read once."""
+    zone = timezone.get_current_timezone()
+    return lambda value: value.astimezone(zone).date()
 
 
 def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
@@ -328,59 +350,6 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
     ]
 
 
-def _dossier_item(
-    key: str, reference: str, title: str, at: datetime | None, verdict: str, service: str
-) -> TodoItem:
-    url = _review_url(reference)
-    if key == "to_assign":
-        return TodoItem(
-            reference=reference,
-            title=title,
-            detail=_("Déposé le %(date)s.") % {"date": format_date(at)} if at else _("Déposé."),
-            url=url,
-            action=_("Affecter « %(title)s »") % {"title": title},
-        )
-    if key == "assigned":
-        return TodoItem(
-            reference=reference,
-            title=title,
-            detail=_("Affecté le %(date)s.") % {"date": format_date(timezone.localdate(at))},
-            url=url,
-            action=_("Noter « %(title)s »") % {"title": title},
-        )
-    if key == "to_decide":
-        return TodoItem(
-            reference=reference,
-            title=title,
-            detail=_("Dernière notation remise le %(date)s.") % {"date": format_date(at)},
-            url=url,
-            action=_("Décider de « %(title)s »") % {"title": title},
-        )
-    if key == "corrections":
-        return TodoItem(
-            reference=reference,
-            title=title,
-            detail=_("Compléments déposés le %(date)s.") % {"date": format_date(timezone.localdate(at))},
-            url=url,
-            action=_("Examiner les compléments de « %(title)s »") % {"title": title},
-        )
-    return TodoItem(
-        reference=reference,
-        title=title,
-        detail=_("Avis « %(verdict)s » de %(service)s, rendu le %(date)s.")
-        % {
-            "verdict": VERDICTS.get(verdict, verdict),
-            "service": service,
-            "date": format_date(timezone.localdate(at)),
-        },
-        url=url,
-        action=_("Lire l'avis sur « %(title)s »") % {"title": title},
-    )
-
-
-# What get_verdict_display() shows, without building an opinion per row.
-VERDICTS = {value: str(label) for value, label in Opinion.Verdict.choices}
-
 DOSSIER_GROUP_LABELS = {
     "to_assign": gettext_lazy("Dossiers déposés à affecter"),
     "assigned": gettext_lazy("Dossiers qui vous sont affectés, à noter"),
@@ -388,6 +357,69 @@ DOSSIER_GROUP_LABELS = {
     "corrections": gettext_lazy("Compléments reçus"),
     "opinions": gettext_lazy("Avis reçus"),
 }
+
+
+def _dossier_items(key: str, rows: list[Any]) -> list[TodoItem]:
+    """A group's items from its rows (reference, title, row_at, verdict, service). The sentences
+    are translated once per group rather than once per row: the same text, in a tenth of the time."""
+    url = url_maker("applications:review-detail")
+    day = local_day_maker()
+    items = []
+    if key == "to_assign":
+        detail, undated, action = _("Déposé le %(date)s."), _("Déposé."), _("Affecter « %(title)s »")
+        for reference, title, at, _verdict, _service in rows:
+            items.append(
+                TodoItem(
+                    reference=reference,
+                    title=title,
+                    detail=detail % {"date": format_date(day(at))} if at else undated,
+                    url=url(reference),
+                    action=action % {"title": title},
+                )
+            )
+        return items
+    if key == "opinions":
+        detail, action = (
+            _("Avis « %(verdict)s » de %(service)s, rendu le %(date)s."),
+            _("Lire l'avis sur « %(title)s »"),
+        )
+        # What get_verdict_display() shows, without building an opinion per row.
+        verdicts = {value: str(label) for value, label in Opinion.Verdict.choices}
+        for reference, title, at, verdict, service in rows:
+            items.append(
+                TodoItem(
+                    reference=reference,
+                    title=title,
+                    detail=detail
+                    % {
+                        "verdict": verdicts.get(verdict, verdict),
+                        "service": service,
+                        "date": format_date(day(at)),
+                    },
+                    url=url(reference),
+                    action=action % {"title": title},
+                )
+            )
+        return items
+    detail, action = {
+        "assigned": (_("Affecté le %(date)s."), _("Noter « %(title)s »")),
+        "to_decide": (_("Dernière notation remise le %(date)s."), _("Décider de « %(title)s »")),
+        "corrections": (
+            _("Compléments déposés le %(date)s."),
+            _("Examiner les compléments de « %(title)s »"),
+        ),
+    }[key]
+    for reference, title, at, _verdict, _service in rows:
+        items.append(
+            TodoItem(
+                reference=reference,
+                title=title,
+                detail=detail % {"date": format_date(day(at))},
+                url=url(reference),
+                action=action % {"title": title},
+            )
+        )
+    return items
 
 
 def _dossier_groups(user: User) -> list[TodoGroup]:
@@ -401,8 +433,9 @@ def _dossier_groups(user: User) -> list[TodoGroup]:
     groups = []
     for index, (key, _sql, _params) in enumerate(selects):
         total, rows = found.get(index, (0, []))
-        items = [_dossier_item(key, *row) for row in rows]
-        groups.append(TodoGroup(key, DOSSIER_GROUP_LABELS[key], items, total))
+        groups.append(
+            TodoGroup(key, DOSSIER_GROUP_LABELS[key], _dossier_items(key, rows) if rows else [], total)
+        )
     return groups
 
 

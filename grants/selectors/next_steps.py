@@ -24,7 +24,14 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.models import Application, Member
-from applications.next_steps import NextStep, TodoGroup, TodoItem, todo_groups
+from applications.next_steps import (
+    NextStep,
+    TodoGroup,
+    TodoItem,
+    local_day_maker,
+    todo_groups,
+    url_maker,
+)
 from applications.selectors import reviewable_condition
 from core.formatting import format_date, format_money
 from grants.models import Agreement, Grant, Report, ReportKind, Tranche
@@ -211,27 +218,6 @@ def applicant_grant_steps(user: User, applications: Sequence[Application]) -> di
 # --- the staff -------------------------------------------------------------------------------------
 
 
-def _manage_url(reference: str) -> str:
-    return reverse("grants:tranche-manage", args=[reference])
-
-
-def _tranche_item(reference: str, title: str, tranche: Tranche, action: str) -> TodoItem:
-    pay_by = tranche.pay_by
-    return TodoItem(
-        reference=reference,
-        title=title,
-        detail=_("Tranche de l'année %(year)d, %(amount)s : à verser au plus tard le %(date)s.")
-        % {
-            "year": tranche.year_index,
-            "amount": format_money(tranche.amount),
-            "date": format_date(pay_by) if pay_by else "—",
-        },
-        url=_manage_url(reference),
-        action=action % {"title": title},
-        overdue=tranche.is_late,
-    )
-
-
 def _late_since(today: date) -> datetime:
     """Requested before this instant, a tranche is past its 60-day deadline today (Tranche.pay_by)."""
     first_day_on_time = today - timedelta(days=Tranche.PAYMENT_DELAY_DAYS)
@@ -320,43 +306,75 @@ TRANCHE_ACTIONS = {
     "late": gettext_lazy("Voir les versements de « %(title)s »"),
 }
 
-# What get_kind_display() shows, without building a report per row.
-REPORT_KINDS = {value: str(label) for value, label in ReportKind.choices}
 
-
-def _grant_item(
-    key: str, at: datetime | None, reference: str, title: str, label: str, year: int, amount: Any
-) -> TodoItem:
+def _grant_items(key: str, rows: list[Any]) -> list[TodoItem]:
+    """A group's items from its rows (row_at, reference, title, label, year, amount); the sentences
+    translated and the URLs reversed once per group."""
+    day = local_day_maker()
+    items = []
     if key == "agreements":
-        return TodoItem(
-            reference=reference,
-            title=title,
-            detail=_("Convention n° %(number)s signée le %(date)s : saisissez son numéro d'engagement.")
-            % {"number": label, "date": format_date(timezone.localdate(at)) if at else "—"},
-            url=reverse("grants:agreement-detail", args=[label]),
-            action=_("Activer la convention n° %(number)s") % {"number": label},
-        )
+        agreement_url = url_maker("grants:agreement-detail")
+        detail = _("Convention n° %(number)s signée le %(date)s : saisissez son numéro d'engagement.")
+        action = _("Activer la convention n° %(number)s")
+        for at, reference, title, number, _year, _amount in rows:
+            items.append(
+                TodoItem(
+                    reference=reference,
+                    title=title,
+                    detail=detail % {"number": number, "date": format_date(day(at)) if at else "—"},
+                    url=agreement_url(number),
+                    action=action % {"number": number},
+                )
+            )
+        return items
+    manage_url = url_maker("grants:tranche-manage")
     if key == "reports":
-        return TodoItem(
-            reference=reference,
-            title=title,
-            detail=_("%(kind)s de l'année %(year)d, déposé le %(date)s.")
-            % {
-                "kind": REPORT_KINDS.get(label, label),
-                "year": year,
-                "date": format_date(timezone.localdate(at)),
-            },
-            url=_manage_url(reference),
-            action=_("Examiner le rapport de « %(title)s »") % {"title": title},
+        detail, action = (
+            _("%(kind)s de l'année %(year)d, déposé le %(date)s."),
+            _("Examiner le rapport de « %(title)s »"),
         )
-    # SQLite hands decimals back as numbers, PostgreSQL as Decimal: the same Decimal either way.
-    tranche = Tranche(
-        year_index=year,
-        amount=amount if isinstance(amount, Decimal) else Decimal(str(amount)),
-        status=label,
-        requested_at=at,
-    )
-    return _tranche_item(reference, title, tranche, str(TRANCHE_ACTIONS[key]))
+        # What get_kind_display() shows, without building a report per row.
+        kinds = {value: str(label) for value, label in ReportKind.choices}
+        for at, reference, title, kind, year, _amount in rows:
+            items.append(
+                TodoItem(
+                    reference=reference,
+                    title=title,
+                    detail=detail
+                    % {"kind": kinds.get(kind, kind), "year": year, "date": format_date(day(at))},
+                    url=manage_url(reference),
+                    action=action % {"title": title},
+                )
+            )
+        return items
+    detail = _("Tranche de l'année %(year)d, %(amount)s : à verser au plus tard le %(date)s.")
+    action = str(TRANCHE_ACTIONS[key])
+    for at, reference, title, status, year, amount in rows:
+        # The deadline and lateness by the model's own rule (Tranche.pay_by, Tranche.is_late);
+        # SQLite hands decimals back as numbers, PostgreSQL as Decimal: the same Decimal either way.
+        tranche = Tranche(
+            year_index=year,
+            amount=amount if isinstance(amount, Decimal) else Decimal(str(amount)),
+            status=status,
+            requested_at=at,
+        )
+        pay_by = tranche.pay_by
+        items.append(
+            TodoItem(
+                reference=reference,
+                title=title,
+                detail=detail
+                % {
+                    "year": tranche.year_index,
+                    "amount": format_money(tranche.amount),
+                    "date": format_date(pay_by) if pay_by else "—",
+                },
+                url=manage_url(reference),
+                action=action % {"title": title},
+                overdue=tranche.is_late,
+            )
+        )
+    return items
 
 
 def staff_grant_todo(user: User) -> list[TodoGroup]:
@@ -370,6 +388,5 @@ def staff_grant_todo(user: User) -> list[TodoGroup]:
     groups = []
     for index, (key, _sql, _params) in enumerate(selects):
         total, rows = found.get(index, (0, []))
-        items = [_grant_item(key, *row) for row in rows]
-        groups.append(TodoGroup(key, GRANT_GROUP_LABELS[key], items, total))
+        groups.append(TodoGroup(key, GRANT_GROUP_LABELS[key], _grant_items(key, rows) if rows else [], total))
     return groups
