@@ -205,7 +205,8 @@ def todo_groups(
     if not selects:
         return {}
     limit = int(GROUP_LIMIT)
-    parts, params = [], []
+    parts: list[str] = []
+    params: list[Any] = []
     for index, (sql, group_params) in enumerate(selects):
         # The window count is taken before the LIMIT: the group's total, on each of its rows.
         parts.append(

@@ -112,13 +112,11 @@ def reviewable_condition(user: User, *, alias: str) -> tuple[str, list[Any]]:
     """
     if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
         return "1 = 0", []
-    quote = connection.ops.quote_name
-    status = quote(Application._meta.get_field("status").column)
-    condition, params = f"{alias}.{status} <> %s", [Application.Status.DRAFT.value]
+    condition = f"{alias}.status <> %s"
+    params: list[Any] = [Application.Status.DRAFT.value]
     if not has_role(user, Role.ADMIN):
         territory, uses = _territory_sql(connection.vendor)
-        departement = quote(Application._meta.get_field("departement").column)
-        condition += f" AND {alias}.{departement} IN ({territory})"
+        condition += f" AND {alias}.departement_id IN ({territory})"
         params += [user.pk] * uses
     return condition, params
 

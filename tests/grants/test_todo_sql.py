@@ -7,6 +7,7 @@ reports), every user's to-do must have the same groups, rows, totals and order, 
 to fewer rows.
 """
 
+import io
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -366,6 +367,7 @@ def _fixture() -> dict[str, Any]:
         opinion_request,
         scores_save,
     )
+    from devtools.builders import PDF_BYTES
     from fabriques.models import Departement, Region
     from fabriques.services import instructor_scope_set
     from grants.services.reports import report_upload
@@ -377,7 +379,7 @@ def _fixture() -> dict[str, Any]:
         programme_admin,
         submitted_application,
     )
-    from tests.grants.test_payments import PDF_BYTES, Setup, force
+    from tests.grants.test_payments import Setup, force
 
     def to_paris(application: Application) -> None:
         Application.objects.filter(pk=application.pk).update(departement_id="75")
@@ -445,7 +447,7 @@ def _fixture() -> dict[str, Any]:
             grant=active.grant,
             year_index=1,
             kind=kind,
-            file=__import__("io").BytesIO(PDF_BYTES),
+            file=io.BytesIO(PDF_BYTES),
             filename=f"{kind}.pdf",
             actor=active.beneficiary,
         )
