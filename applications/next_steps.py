@@ -287,7 +287,7 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
         "WHERE x.instructor_id = %s AND x.conflict_of_interest = %s AND x.scores_submitted_at IS NULL "
         f"AND {scope} AND a.status IN ({undecided})"
     )
-    assigned_params = [user.pk, False, *scope_params, *UNDECIDED]
+    assigned_params = [user.pk, False, *scope_params, *[status.value for status in UNDECIDED]]
 
     # Every instructor (conflicts aside) handed in their scores; an instructor sees those they scored.
     last_scores = (
@@ -337,7 +337,7 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
         f"INNER JOIN {dossiers} a ON a.id = o.application_id "
         f"WHERE o.given_at IS NOT NULL AND {scope} AND a.status IN ({undecided})"
     )
-    opinions_params = [*scope_params, *UNDECIDED]
+    opinions_params = [*scope_params, *[status.value for status in UNDECIDED]]
     if not is_admin:
         opinions_given += " AND o.requested_by_id = %s"
         opinions_params.append(user.pk)
