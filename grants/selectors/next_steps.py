@@ -6,7 +6,8 @@ payments on their way with their 60-day deadline. The staff's side: agreements t
 payment requests to validate, payments to record, overdue payments, reports to examine.
 
 Fixed number of queries: three for the applicant whatever the number of dossiers (grants with
-their agreement, tranches, reports), one for every staff group.
+their agreement, tranches, reports), one for all the staff's groups (hand-written SQL, see
+applications.next_steps.todo_groups for why).
 """
 
 from collections.abc import Sequence
@@ -225,7 +226,8 @@ def _late_since(today: date) -> datetime:
 
 
 def _grant_selects(user: User, is_admin: bool) -> list[tuple[str, str, list[Any]]]:
-    """The grants' groups as SQL, in the to-do's order: (key, select, parameters).
+    """The grants' groups as SQL, in the to-do's order: (key, select, parameters); hand-written
+    for the reason `todo_groups` gives (the ORM's building and compiling cost more than the SQL).
 
     Each is the ORM rule it replaced: the active grants of the dossiers of
     `applications_reviewable_by` (through `reviewable_condition`); agreements to activate and
