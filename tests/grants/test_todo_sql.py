@@ -8,12 +8,14 @@ to fewer rows.
 """
 
 import io
+import re
 from collections.abc import Sequence
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import pytest
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -523,6 +525,28 @@ def test_the_todo_in_sql_gives_the_same_groups_rows_totals_and_order_as_the_orm_
     first = admin["requested"].items[0]
     oldest = Tranche.objects.get(grant__application__reference=first.reference, year_index=1)
     assert format_money(oldest.amount) in first.detail  # the decimals read back as the ORM's
+
+    # The pages that show it: the same HTML with either, but for the per-request tokens.
+    import applications.views.workspace as workspace_view
+    import grants.views.steering as steering_view
+
+    def page(user: User, url: str, module: object, todo_of: object) -> str:
+        monkeypatch.setattr(module, "staff_todo", todo_of)
+        client = Client()
+        client.force_login(user)
+        body = client.get(url).content.decode()
+        return re.sub(r'(CSRFToken": |nonce=|value=)"[^"]*"', "", body)
+
+    def old(user: User) -> list[TodoGroup]:
+        return [group for group in old_staff_todo(user) if group.total]
+
+    for user, url, module in (
+        (users["both"], reverse("applications:instructor-home"), workspace_view),
+        (users["admin"], reverse("grants:admin-home"), steering_view),
+    ):
+        new_page, old_page = page(user, url, module, staff_todo), page(user, url, module, old)
+        assert "Versements en retard" in new_page
+        assert new_page == old_page
 
 
 def test_the_todo_follows_every_change_of_its_data_and_of_the_territory_on_the_same_user_object() -> None:
