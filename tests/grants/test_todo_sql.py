@@ -537,14 +537,14 @@ def test_the_todo_in_sql_gives_the_same_groups_rows_totals_and_order_as_the_orm_
         body = client.get(url).content.decode()
         return re.sub(r'(CSRFToken": |nonce=|value=)"[^"]*"', "", body)
 
-    def old(user: User) -> list[TodoGroup]:
+    def previous(user: User) -> list[TodoGroup]:
         return [group for group in old_staff_todo(user) if group.total]
 
     for user, url, module in (
         (users["both"], reverse("applications:instructor-home"), workspace_view),
         (users["admin"], reverse("grants:admin-home"), steering_view),
     ):
-        new_page, old_page = page(user, url, module, staff_todo), page(user, url, module, old)
+        new_page, old_page = page(user, url, module, staff_todo), page(user, url, module, previous)
         assert "Versements en retard" in new_page
         assert new_page == old_page
 
