@@ -13,12 +13,14 @@ due, payments) by registering providers here from its AppConfig.ready(); the hom
 function and get every side's steps, and applications still imports nothing of grants.
 """
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Window
+from django.db import connection
+from django.db.models import DateTimeField, Value
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import Promise
@@ -31,8 +33,8 @@ from accounts.roles import has_role
 from applications.models import Application, Assignment, Opinion, StatusChange
 from applications.selectors import (
     applications_editable_by,
-    applications_reviewable_by,
     applications_visible_to,
+    reviewable_condition,
 )
 from core.formatting import format_date
 
@@ -188,176 +190,265 @@ def applicant_next_steps(user: User) -> list[DossierSteps]:
 # --- the staff -------------------------------------------------------------------------------------
 
 
-def limited(queryset: QuerySet[Any]) -> tuple[list[Any], int]:
-    """The first GROUP_LIMIT rows and the total, in one query (a window count)."""
-    rows = list(queryset.annotate(todo_total=Window(expression=Count("pk")))[:GROUP_LIMIT])
-    return rows, (rows[0].todo_total if rows else 0)
+def todo_groups(
+    selects: Sequence[tuple[str, Sequence[Any]]], columns: str
+) -> dict[int, tuple[int, list[Any]]]:
+    """Several groups' first GROUP_LIMIT rows and totals in one query, by group index.
 
-
-def _review_url(application: Application) -> str:
-    return reverse("applications:review-detail", args=[application.reference])
-
-
-def _assigned_not_scored(user: User) -> TodoGroup:
-    assignments = (
-        Assignment.objects.filter(
-            instructor=user,
-            conflict_of_interest=False,
-            scores_submitted_at__isnull=True,
-            application__in=applications_reviewable_by(user).filter(status__in=UNDECIDED),
-        )
-        .select_related("application")
-        .order_by("assigned_at", "pk")
-    )
-    rows, total = limited(assignments)
-    items = [
-        TodoItem(
-            reference=row.application.reference,
-            title=row.application.title,
-            detail=_("Affecté le %(date)s.") % {"date": format_date(timezone.localdate(row.assigned_at))},
-            url=_review_url(row.application),
-            action=_("Noter « %(title)s »") % {"title": row.application.title},
-        )
-        for row in rows
-    ]
-    return TodoGroup("assigned", gettext_lazy("Dossiers qui vous sont affectés, à noter"), items, total)
-
-
-def _to_assign(user: User) -> TodoGroup:
-    """Dossiers submitted in the user's scope that no instructor has taken yet, oldest first."""
-    anyone = Assignment.objects.filter(application=OuterRef("pk"))
-    dossiers = (
-        applications_reviewable_by(user)
-        .filter(status=S.SUBMITTED)
-        .filter(~Exists(anyone))
-        .order_by("submitted_at", "pk")
-    )
-    rows, total = limited(dossiers)
-    items = [
-        TodoItem(
-            reference=row.reference,
-            title=row.title,
-            detail=_("Déposé le %(date)s.") % {"date": format_date(row.submitted_at)}
-            if row.submitted_at
-            else _("Déposé."),
-            url=_review_url(row),
-            action=_("Affecter « %(title)s »") % {"title": row.title},
-        )
-        for row in rows
-    ]
-    return TodoGroup("to_assign", gettext_lazy("Dossiers déposés à affecter"), items, total)
-
-
-def _scored_to_decide(user: User) -> TodoGroup:
-    """Dossiers in review whose every instructor (conflicts aside) has handed in their scores.
-
-    No decision is taken yet while the dossier is in review; an instructor sees those they scored.
+    Each select yields the same columns: `row_id` and `row_at` (the group's order: oldest first,
+    then by id), then `columns`. Hand-written SQL (a UNION ALL of small ordered and limited
+    selects, each with its window count) because the same queries through the ORM cost about
+    1.5 ms each of building and compiling for well under a millisecond of SQL; it runs as is on
+    SQLite and PostgreSQL. A group without rows is absent from the answer. Each row is `columns`
+    with `row_at` made a datetime as Django would (aware, from SQLite's text too).
     """
-    reviewers = Assignment.objects.filter(application=OuterRef("pk"), conflict_of_interest=False)
-    pending = reviewers.filter(scores_submitted_at__isnull=True)
-    last_scores = reviewers.order_by("-scores_submitted_at", "-pk").values("scores_submitted_at")[:1]
-    dossiers = (
-        applications_reviewable_by(user)
-        .filter(status=S.IN_REVIEW)
-        .filter(Exists(reviewers), ~Exists(pending))
-    )
-    if not has_role(user, Role.ADMIN):
-        dossiers = dossiers.filter(Exists(reviewers.filter(instructor=user)))
-    dossiers = dossiers.annotate(scored_at=Subquery(last_scores)).order_by("scored_at", "pk")
-    rows, total = limited(dossiers)
-    items = [
-        TodoItem(
-            reference=row.reference,
-            title=row.title,
-            detail=_("Dernière notation remise le %(date)s.") % {"date": format_date(row.scored_at)},
-            url=_review_url(row),
-            action=_("Décider de « %(title)s »") % {"title": row.title},
+    if not selects:
+        return {}
+    limit = int(GROUP_LIMIT)
+    parts: list[str] = []
+    params: list[Any] = []
+    for index, (sql, group_params) in enumerate(selects):
+        # The window count is taken before the LIMIT: the group's total, on each of its rows.
+        parts.append(
+            f"SELECT * FROM (SELECT {index} AS todo_group, "  # noqa: S608 (no value in the text)
+            "ROW_NUMBER() OVER (ORDER BY row_at, row_id) AS todo_position, "
+            f"COUNT(*) OVER () AS todo_total, {columns} FROM ({sql}) AS todo_rows_{index} "
+            f"ORDER BY row_at, row_id LIMIT {limit}) AS todo_group_{index}"
         )
-        for row in rows
+        params.extend(group_params)
+    query = " UNION ALL ".join(parts) + " ORDER BY todo_group, todo_position"
+    field = DateTimeField()
+    converters = connection.ops.get_db_converters(Value(None, output_field=field))
+    position = [name.strip() for name in columns.split(",")].index("row_at")
+    found: dict[int, tuple[int, list[Any]]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        for group_index, _position, total, *row in cursor.fetchall():
+            for converter in converters:
+                row[position] = converter(row[position], field, connection)
+            found.setdefault(group_index, (int(total), []))[1].append(row)
+    return found
+
+
+# A reference or number that reverse() writes as is (no percent-encoding, not a dot segment).
+_PLAIN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.~-]*")
+
+
+def url_maker(name: str) -> Callable[[str], str]:
+    """reverse(name, args=[value]) for the many rows of a group, reversed once: the URL around the
+    value is the same for every row (one `<str:...>` argument), and a plain value is written as
+    is; any other value goes through reverse() itself."""
+    marker = "todo-value"
+    head, tail = reverse(name, args=[marker]).split(marker)
+
+    def make(value: str) -> str:
+        if _PLAIN.fullmatch(value):
+            return f"{head}{value}{tail}"
+        return reverse(name, args=[value])
+
+    return make
+
+
+def local_day_maker() -> Callable[[datetime], date]:
+    """timezone.localdate(value) for many rows: the current time zone read once."""
+    zone = timezone.get_current_timezone()
+    return lambda value: value.astimezone(zone).date()
+
+
+def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
+    """The dossier groups as SQL, in the to-do's order: (key, select, parameters).
+
+    Each is the ORM rule it replaced, word for word: the dossiers of `applications_reviewable_by`
+    (through `reviewable_condition`), the conflicts of interest left aside, an instructor's share
+    (their assignments, or the dossiers no one took) where the admin sees all.
+    """
+    quote = connection.ops.quote_name
+    dossiers = quote(Application._meta.db_table)
+    assignments = quote(Assignment._meta.db_table)
+    opinions = quote(Opinion._meta.db_table)
+    changes = quote(StatusChange._meta.db_table)
+    is_admin = has_role(user, Role.ADMIN)
+    scope, scope_params = reviewable_condition(user, alias="a")
+    undecided = ", ".join(["%s"] * len(UNDECIDED))
+    dossier_columns = "a.id AS row_id, a.reference AS reference, a.title AS title"
+    blank = "'' AS verdict, '' AS organisation_name"
+    reviewer = "x.application_id = a.id AND x.conflict_of_interest = %s"
+
+    to_assign = (
+        f"SELECT {dossier_columns}, a.submitted_at AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
+        f"WHERE {scope} AND a.status = %s "
+        f"AND NOT EXISTS (SELECT 1 FROM {assignments} x WHERE x.application_id = a.id)"
+    )
+    to_assign_params = [*scope_params, S.SUBMITTED.value]
+
+    assigned = (
+        "SELECT x.id AS row_id, a.reference AS reference, a.title AS title, x.assigned_at AS row_at, "  # noqa: S608
+        f"{blank} FROM {assignments} x INNER JOIN {dossiers} a ON a.id = x.application_id "
+        "WHERE x.instructor_id = %s AND x.conflict_of_interest = %s AND x.scores_submitted_at IS NULL "
+        f"AND {scope} AND a.status IN ({undecided})"
+    )
+    assigned_params = [user.pk, False, *scope_params, *[status.value for status in UNDECIDED]]
+
+    # Every instructor (conflicts aside) handed in their scores; an instructor sees those they scored.
+    last_scores = (
+        f"(SELECT x.scores_submitted_at FROM {assignments} x WHERE {reviewer} "  # noqa: S608
+        "ORDER BY x.scores_submitted_at DESC, x.id DESC LIMIT 1)"
+    )
+    to_decide = (
+        f"SELECT {dossier_columns}, {last_scores} AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
+        f"WHERE {scope} AND a.status = %s "
+        f"AND EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer} AND x.scores_submitted_at IS NULL)"
+    )
+    to_decide_params = [False, *scope_params, S.IN_REVIEW.value, False, False]
+    if not is_admin:
+        to_decide += f" AND EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer} AND x.instructor_id = %s)"  # noqa: S608
+        to_decide_params += [False, user.pk]
+
+    # In review again after corrections: the dossier's last submission followed a request.
+    def last_submission(column: str) -> str:
+        return (
+            f"(SELECT s.{column} FROM {changes} s WHERE s.application_id = a.id AND s.to_status = %s "  # noqa: S608
+            "ORDER BY s.at DESC, s.id DESC LIMIT 1)"
+        )
+
+    corrections = (
+        f"SELECT {dossier_columns}, {last_submission('at')} AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
+        f"WHERE {scope} AND a.status = %s AND {last_submission('from_status')} = %s"
+    )
+    corrections_params = [
+        S.SUBMITTED.value,
+        *scope_params,
+        S.IN_REVIEW.value,
+        S.SUBMITTED.value,
+        S.CORRECTIONS.value,
     ]
-    return TodoGroup("to_decide", gettext_lazy("Notations remises, décision à prendre"), items, total)
-
-
-def _scoped_to_me(user: User, queryset: QuerySet[Application]) -> QuerySet[Application]:
-    """An instructor's share of the territory's dossiers: those assigned to them, or to no one."""
-    if has_role(user, Role.ADMIN):
-        return queryset
-    mine = Assignment.objects.filter(application=OuterRef("pk"), instructor=user, conflict_of_interest=False)
-    anyone = Assignment.objects.filter(application=OuterRef("pk"))
-    return queryset.filter(Q(Exists(mine)) | ~Q(Exists(anyone)))
-
-
-def _corrections_answered(user: User) -> TodoGroup:
-    """In review again after corrections: the dossier's last submission followed a request."""
-    last_submission = StatusChange.objects.filter(application=OuterRef("pk"), to_status=S.SUBMITTED).order_by(
-        "-at", "-pk"
-    )
-    dossiers = (
-        _scoped_to_me(user, applications_reviewable_by(user).filter(status=S.IN_REVIEW))
-        .annotate(
-            resubmitted_from=Subquery(last_submission.values("from_status")[:1]),
-            resubmitted_at=Subquery(last_submission.values("at")[:1]),
+    if not is_admin:
+        corrections += (
+            f" AND (EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer} AND x.instructor_id = %s) "  # noqa: S608
+            f"OR NOT EXISTS (SELECT 1 FROM {assignments} x WHERE x.application_id = a.id))"
         )
-        .filter(resubmitted_from=S.CORRECTIONS)
-        .order_by("resubmitted_at", "pk")
+        corrections_params += [False, user.pk]
+
+    # Opinions given on dossiers still undecided; an instructor sees those they asked for.
+    opinions_given = (
+        "SELECT o.id AS row_id, a.reference AS reference, a.title AS title, o.given_at AS row_at, "  # noqa: S608
+        f"o.verdict AS verdict, o.organisation_name AS organisation_name FROM {opinions} o "
+        f"INNER JOIN {dossiers} a ON a.id = o.application_id "
+        f"WHERE o.given_at IS NOT NULL AND {scope} AND a.status IN ({undecided})"
     )
-    rows, total = limited(dossiers)
-    items = [
-        TodoItem(
-            reference=row.reference,
-            title=row.title,
-            detail=_("Compléments déposés le %(date)s.")
-            % {"date": format_date(timezone.localdate(row.resubmitted_at))},
-            url=_review_url(row),
-            action=_("Examiner les compléments de « %(title)s »") % {"title": row.title},
-        )
-        for row in rows
+    opinions_params = [*scope_params, *[status.value for status in UNDECIDED]]
+    if not is_admin:
+        opinions_given += " AND o.requested_by_id = %s"
+        opinions_params.append(user.pk)
+
+    return [
+        ("to_assign", to_assign, to_assign_params),
+        ("assigned", assigned, assigned_params),
+        ("to_decide", to_decide, to_decide_params),
+        ("corrections", corrections, corrections_params),
+        ("opinions", opinions_given, opinions_params),
     ]
-    return TodoGroup("corrections", gettext_lazy("Compléments reçus"), items, total)
 
 
-def _opinions_received(user: User) -> TodoGroup:
-    """Opinions given on dossiers still undecided; an instructor sees those they asked for."""
-    opinions = Opinion.objects.filter(
-        given_at__isnull=False,
-        application__in=applications_reviewable_by(user).filter(status__in=UNDECIDED),
-    )
-    if not has_role(user, Role.ADMIN):
-        opinions = opinions.filter(requested_by=user)
-    rows, total = limited(opinions.select_related("application").order_by("given_at", "pk"))
-    items = [
-        TodoItem(
-            reference=row.application.reference,
-            title=row.application.title,
-            detail=_("Avis « %(verdict)s » de %(service)s, rendu le %(date)s.")
-            % {
-                "verdict": row.get_verdict_display(),
-                "service": row.organisation_name,
-                "date": format_date(timezone.localdate(row.given_at)),
-            },
-            url=_review_url(row.application),
-            action=_("Lire l'avis sur « %(title)s »") % {"title": row.application.title},
+DOSSIER_GROUP_LABELS = {
+    "to_assign": gettext_lazy("Dossiers déposés à affecter"),
+    "assigned": gettext_lazy("Dossiers qui vous sont affectés, à noter"),
+    "to_decide": gettext_lazy("Notations remises, décision à prendre"),
+    "corrections": gettext_lazy("Compléments reçus"),
+    "opinions": gettext_lazy("Avis reçus"),
+}
+
+
+def _dossier_items(key: str, rows: list[Any]) -> list[TodoItem]:
+    """A group's items from its rows (reference, title, row_at, verdict, service). The sentences
+    are translated once per group rather than once per row: the same text, in a tenth of the time."""
+    url = url_maker("applications:review-detail")
+    day = local_day_maker()
+    items = []
+    if key == "to_assign":
+        detail, undated, action = _("Déposé le %(date)s."), _("Déposé."), _("Affecter « %(title)s »")
+        for reference, title, at, _verdict, _service in rows:
+            items.append(
+                TodoItem(
+                    reference=reference,
+                    title=title,
+                    detail=detail % {"date": format_date(day(at))} if at else undated,
+                    url=url(reference),
+                    action=action % {"title": title},
+                )
+            )
+        return items
+    if key == "opinions":
+        detail, action = (
+            _("Avis « %(verdict)s » de %(service)s, rendu le %(date)s."),
+            _("Lire l'avis sur « %(title)s »"),
         )
-        for row in rows
-    ]
-    return TodoGroup("opinions", gettext_lazy("Avis reçus"), items, total)
+        # What get_verdict_display() shows, without building an opinion per row.
+        verdicts = {value: str(label) for value, label in Opinion.Verdict.choices}
+        for reference, title, at, verdict, service in rows:
+            items.append(
+                TodoItem(
+                    reference=reference,
+                    title=title,
+                    detail=detail
+                    % {
+                        "verdict": verdicts.get(verdict, verdict),
+                        "service": service,
+                        "date": format_date(day(at)),
+                    },
+                    url=url(reference),
+                    action=action % {"title": title},
+                )
+            )
+        return items
+    detail, action = {
+        "assigned": (_("Affecté le %(date)s."), _("Noter « %(title)s »")),
+        "to_decide": (_("Dernière notation remise le %(date)s."), _("Décider de « %(title)s »")),
+        "corrections": (
+            _("Compléments déposés le %(date)s."),
+            _("Examiner les compléments de « %(title)s »"),
+        ),
+    }[key]
+    for reference, title, at, _verdict, _service in rows:
+        items.append(
+            TodoItem(
+                reference=reference,
+                title=title,
+                detail=detail % {"date": format_date(day(at))},
+                url=url(reference),
+                action=action % {"title": title},
+            )
+        )
+    return items
+
+
+def _dossier_groups(user: User) -> list[TodoGroup]:
+    """Dossiers submitted and not assigned, assigned and not scored, scored and not decided,
+    corrections answered, opinions received: one query for the five."""
+    selects = _dossier_selects(user)
+    found = todo_groups(
+        [(sql, params) for _key, sql, params in selects],
+        "reference, title, row_at, verdict, organisation_name",
+    )
+    groups = []
+    for index, (key, _sql, _params) in enumerate(selects):
+        total, rows = found.get(index, (0, []))
+        groups.append(
+            TodoGroup(key, DOSSIER_GROUP_LABELS[key], _dossier_items(key, rows) if rows else [], total)
+        )
+    return groups
 
 
 def staff_todo(user: User) -> list[TodoGroup]:
     """What waits for an instructor or a programme admin, every group scoped to what they may see.
 
-    One query per group (rows and total together), whatever the number of dossiers; empty groups
-    are left out.
+    One query for the dossiers' groups and one per provider (grants: one), rows and totals
+    together, whatever the number of dossiers; empty groups are left out.
     """
     if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
         return []
-    groups = [
-        _to_assign(user),
-        _assigned_not_scored(user),
-        _scored_to_decide(user),
-        _corrections_answered(user),
-        _opinions_received(user),
-    ]
+    groups = _dossier_groups(user)
     for provider in _staff_providers.values():
         groups.extend(provider(user))
     return [group for group in groups if group.total]

@@ -4,6 +4,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
@@ -81,6 +82,43 @@ def applications_reviewable_by(user: User) -> QuerySet[Application]:
         memo = (key, Application.objects.exclude(status=Application.Status.DRAFT).filter(scope))
         setattr(user, "_reviewable_by", memo)  # noqa: B010 (a per-request cache, not a field)
     return memo[1].all()
+
+
+# An instructor id no user has: the territory's SQL is compiled once for it, then bound to each user.
+_ANY_INSTRUCTOR = -918273645
+
+
+@lru_cache(maxsize=4)
+def _territory_sql(vendor: str) -> tuple[str, int]:
+    """The SQL of `departements_in_scope` (the départements' codes), compiled by Django once per
+    process and database vendor, and how many times it takes the instructor's id.
+
+    The text does not depend on the instructor, only its parameters do; the scopes themselves are
+    read by the database at each query, so the text never goes stale.
+    """
+    codes = departements_in_scope(instructor=User(pk=_ANY_INSTRUCTOR)).order_by().values("code")
+    sql, params = codes.query.sql_with_params()
+    if any(param != _ANY_INSTRUCTOR for param in params):  # pragma: no cover (a change of the rule)
+        raise ValueError("The territory's SQL takes other parameters than the instructor's id.")
+    return sql, len(params)
+
+
+def reviewable_condition(user: User, *, alias: str) -> tuple[str, list[Any]]:
+    """`applications_reviewable_by(user)` as an SQL condition on the dossiers' table under `alias`,
+    with its parameters, for the selectors written in SQL (the staff's to-do).
+
+    The same rule: never a draft; an admin every other dossier; an instructor those of the
+    départements of their territory; anyone else none. Only the parameters depend on the user.
+    """
+    if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
+        return "1 = 0", []
+    condition = f"{alias}.status <> %s"
+    params: list[Any] = [Application.Status.DRAFT.value]
+    if not has_role(user, Role.ADMIN):
+        territory, uses = _territory_sql(connection.vendor)
+        condition += f" AND {alias}.departement_id IN ({territory})"
+        params += [user.pk] * uses
+    return condition, params
 
 
 def reviewable_counts_by_status(user: User) -> dict[str, int]:
