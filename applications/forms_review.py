@@ -64,6 +64,9 @@ class AssignForm(forms.Form):
 
 
 class ConflictForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "conflict"
 
     conflict_note = forms.CharField(
@@ -78,6 +81,9 @@ class ConflictForm(forms.Form):
 
 
 class AttestationForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "attestation"
 
     no_conflict = forms.BooleanField(
@@ -186,6 +192,9 @@ class EligibilityForm(forms.Form):
 
 
 class OpinionRequestForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "opinion"
 
     organisation_name = forms.CharField(
@@ -200,6 +209,9 @@ class OpinionRequestForm(forms.Form):
 
 
 class AnnotationForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "annotation"
 
     body = forms.CharField(
@@ -211,6 +223,9 @@ class AnnotationForm(forms.Form):
 
 
 class MessageForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "message"
 
     body = forms.CharField(
@@ -219,6 +234,9 @@ class MessageForm(forms.Form):
 
 
 class CorrectionsForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "corrections"
 
     points = forms.CharField(
@@ -283,6 +301,9 @@ class AwardForm(forms.Form):
 
 
 class RefuseForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     # Not required here: an empty motive gets the decision service's own message.
     reasons = forms.CharField(
         label=_("Motifs du refus"),
@@ -294,6 +315,9 @@ class RefuseForm(forms.Form):
 
 
 class CloseForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     reason = forms.CharField(
         label=_("Motif du classement sans suite"),
         required=False,
@@ -303,6 +327,9 @@ class CloseForm(forms.Form):
 
 
 class ReopenForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "reopen"
 
     reason = forms.CharField(
