@@ -206,13 +206,16 @@ def applications_editable_by(user: User) -> QuerySet[Application]:
     return Application.objects.filter(Q(Exists(lead_of)) | Q(Exists(editor)))
 
 
-def application_list_for_applicant(user: User) -> QuerySet[Application]:
+def application_list_for_applicant(user: User, *, with_leads: bool = True) -> QuerySet[Application]:
+    """The dossiers a user sees in their space, last changed first; with their call, wave and lead
+    structure (`lead_members`) for the list of dossiers, or (`with_leads=False`) only their own
+    fields, all the applicant's home shows of them."""
+    dossiers = applications_visible_to(user).order_by("-updated_at")
+    if not with_leads:
+        return dossiers
     lead = Member.objects.filter(is_lead=True).select_related("organisation")
-    return (
-        applications_visible_to(user)
-        .select_related("call", "wave")
-        .prefetch_related(Prefetch("members", queryset=lead, to_attr="lead_members"))
-        .order_by("-updated_at")
+    return dossiers.select_related("call", "wave").prefetch_related(
+        Prefetch("members", queryset=lead, to_attr="lead_members")
     )
 
 
