@@ -392,11 +392,11 @@ class Territory:
 def application_territory(
     application: Application, *, places: Sequence[TiersLieu] | None = None
 ) -> Territory:
-    """The dossier's territory: two queries (its places' départements, and its stored ones).
+    """The dossier's territory: its places' départements (one query), and its stored ones, read
+    only when they are not among them (a second query, seldom).
 
     `places`: the dossier's places already read with `select_related("departement__region")` (a
-    page that lists them): their départements are the choices, and the stored ones are read only
-    when they are not among them, often no query at all.
+    page that lists them): their départements are the choices, often no query at all.
     """
     if places is None:
         choices = list(
@@ -411,7 +411,7 @@ def application_territory(
     known = {departement.code: departement for departement in choices}
     wanted = [code for code in (application.departement_id, application.chosen_departement_id) if code]
     stored = {code: known[code] for code in wanted if code in known}
-    if places is None or len(stored) < len(wanted):
+    if len(stored) < len(wanted):
         stored = {
             departement.code: departement
             for departement in Departement.objects.filter(
