@@ -57,7 +57,7 @@ STATIC_FORMS = (
 
 def gers_dossier_with_a_paris_place() -> Application:
     """A draft with a place in the Gers (32) and one in Paris (75)."""
-    application = complete_application()
+    application: Application = complete_application()
     n = Application.objects.count()
     application.places.add(
         TiersLieu.objects.create(
@@ -117,9 +117,9 @@ def test_the_territory_from_the_places_is_the_one_read_from_the_database() -> No
         assert territory_facts(case, places=places_of(case)) == territory_facts(case)
         assert missing_of(case, territory=application_territory(case)) == missing_of(case)
     assert territory_facts(application)[0] is None and territory_facts(application)[5]
-    assert territory_facts(chosen)[0].code == "75"
+    assert application_territory(chosen).departement == Departement.objects.get(code="75")
     assert territory_facts(stale)[6]
-    assert territory_facts(moved)[0].code == "31"
+    assert application_territory(moved).departement == Departement.objects.get(code="31")
 
     # Stored among the places' départements: nothing more is read; outside them, one query.
     places = places_of(chosen)
