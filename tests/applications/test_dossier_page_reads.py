@@ -207,3 +207,70 @@ def test_the_empty_review_forms_kept_per_process_are_crispys_own_rendering() -> 
     # Kept per language: another language's labels are not served.
     with translation.override("en"):
         assert crispy_static(forms_review.MessageForm()) == as_crispy_form(forms_review.MessageForm())
+
+
+# The section menu as two templates wrote it before `{% dossier_menu_items %}`: an include per entry.
+FORMER_MENU_LIST = (
+    '{% load i18n %}<ul class="fr-sidemenu__list" id="menu-dossier-liste"{% if oob %} hx-swap-oob="true"{% endif %}>\n'
+    '  {% include "menu_item.html" with key="overview" url_name="applications:dossier-detail" '
+    'label=_("Vue d\'ensemble") section=None %}\n'
+    "  {% for section in sections %}\n"
+    '    {% include "menu_item.html" with key=section.key url_name="applications:dossier-"|add:section.key '
+    "label=section.label %}\n"
+    "  {% endfor %}\n"
+    '  {% include "menu_item.html" with key="access" url_name="applications:dossier-access" '
+    'label=_("Accès partagés") section=None %}\n'
+    '  {% include "menu_item.html" with key="messages" url_name="applications:dossier-messages" '
+    'label=_("Messages") section=None %}\n'
+    "</ul>\n"
+)
+FORMER_MENU_ITEM = (
+    '{% load i18n %}<li class="fr-sidemenu__item{% if current_section == key %} fr-sidemenu__item--active{% endif %}">\n'
+    '  <a class="fr-sidemenu__link" href="{% url url_name application.reference %}"'
+    '{% if current_section == key %} aria-current="page"{% endif %}>\n'
+    '    {{ label }}{% if section %}{% if section.complete %} <span class="fr-ml-1w fr-badge fr-badge--sm '
+    'fr-badge--success fr-badge--no-icon">{% translate "complet" %}</span>{% else %} <span class="fr-ml-1w '
+    'fr-badge fr-badge--sm fr-badge--warning fr-badge--no-icon">{% blocktranslate count '
+    "counter=section.missing|length %}{{ counter }} à compléter{% plural %}{{ counter }} à compléter"
+    "{% endblocktranslate %}</span>{% endif %}{% endif %}\n"
+    "  </a>\n"
+    "</li>\n"
+)
+
+
+def test_the_section_menu_is_byte_for_byte_what_its_includes_wrote() -> None:
+    from django.template import Context, Engine
+    from django.template.loader import get_template
+
+    former = Engine(
+        loaders=[
+            (
+                "django.template.loaders.locmem.Loader",
+                {"list.html": FORMER_MENU_LIST, "menu_item.html": FORMER_MENU_ITEM},
+            )
+        ],
+        libraries={"i18n": "django.templatetags.i18n"},
+    ).get_template("list.html")
+    now = get_template("applications/includes/sidemenu_list.html")
+    draft = gers_dossier_with_a_paris_place()  # sections missing: the choice of a département
+    empty = complete_application()
+    empty.places.clear()
+    empty.budget_years.all().delete()
+    submitted = submitted_application()  # every section complete
+    seen = set()
+    for application in (draft, empty, submitted):
+        sections = application_completeness(application)
+        for current in ("overview", "places", "budget", "access", "messages", "nothing"):
+            for oob in (False, True):
+                context = {
+                    "application": application,
+                    "sections": sections,
+                    "current_section": current,
+                    "oob": oob,
+                }
+                expected = former.render(Context(context))
+                assert now.render(context) == expected
+                seen.add(expected.count("fr-badge--warning"))
+                assert ("aria-current" in expected) == (current != "nothing")
+                assert ("hx-swap-oob" in expected) == oob and "Vue d'ensemble" in expected
+    assert seen >= {0, 1, 2}  # complete, one section to complete, several
