@@ -4,13 +4,15 @@ The review page shows up to nine empty forms (a note, a message, a refusal...) w
 on no user and no data: rendered by crispy through a dozen templates each, they were a large part
 of the page. A form class says so with `renders_the_same = True`; its unbound, untouched instance
 is rendered once per process and language, and the same HTML served again. A bound form (with its
-values and errors), or any other form, is rendered by crispy as before.
+values and errors), or any other form, is rendered by crispy as before. Under DEBUG nothing is
+kept, so that a template edited in development shows at once.
 """
 
 from typing import Any
 
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
 from django import forms, template
+from django.conf import settings
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
 
@@ -33,7 +35,7 @@ def renders_the_same(form: Any) -> bool:
 @register.filter
 def crispy_static(form: Any) -> SafeString:
     """The same as `|crispy`, computed once per process for a form that renders the same."""
-    if not renders_the_same(form):
+    if settings.DEBUG or not renders_the_same(form):
         return as_crispy_form(form)  # type: ignore[no-any-return]
     key = (type(form), form.prefix, get_language())
     rendered = _RENDERED.get(key)

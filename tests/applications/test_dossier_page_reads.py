@@ -7,12 +7,13 @@ per process are byte for byte crispy's rendering.
 """
 
 from typing import Any
+from unittest.mock import patch
 
 import pytest
 from crispy_forms.templatetags.crispy_forms_filters import as_crispy_form
 from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
+from django.test.utils import CaptureQueriesContext, override_settings
 from django.urls import reverse
 from django.utils import translation
 
@@ -204,6 +205,13 @@ def test_the_empty_review_forms_kept_per_process_are_crispys_own_rendering() -> 
     assert "Bonjour" in crispy_static(given)
     award = forms_review.AwardForm(years=3, initial={"amount": 150000})
     assert crispy_static(award) == as_crispy_form(award)
+    # Nothing kept under DEBUG (development): an edited template shows at once.
+    with (
+        override_settings(DEBUG=True),
+        patch("applications.templatetags.static_forms.as_crispy_form", return_value="rendered again"),
+    ):
+        assert crispy_static(forms_review.MessageForm()) == "rendered again"
+    assert crispy_static(forms_review.MessageForm()) == as_crispy_form(forms_review.MessageForm())
     # Kept per language: another language's labels are not served.
     with translation.override("en"):
         assert crispy_static(forms_review.MessageForm()) == as_crispy_form(forms_review.MessageForm())
