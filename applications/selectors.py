@@ -220,19 +220,25 @@ def application_list_for_applicant(user: User, *, with_leads: bool = True) -> Qu
 
 
 def required_documents_for(
-    application: Application, *, members: Sequence[Member] | None = None
+    application: Application,
+    *,
+    members: Sequence[Member] | None = None,
+    documents: QuerySet[RequiredDocument] | None = None,
 ) -> list[RequiredDocument]:
     """The call's documents that apply to the lead structure's family.
 
     `members`: the dossier's members already read in their default order with
     `select_related("organisation__legal_category")`, whose first lead is the one read here otherwise.
+    `documents`: the call's documents as the caller wants them read (annotated), in their order.
     """
     if members is None:
         lead = application.members.select_related("organisation__legal_category").filter(is_lead=True).first()
     else:
         lead = next((member for member in members if member.is_lead), None)
     family = lead.organisation.legal_category.family if lead is not None else ""
-    return [doc for doc in application.call.required_documents.all() if doc.applies_to(family)]
+    if documents is None:
+        documents = application.call.required_documents.all()
+    return [doc for doc in documents if doc.applies_to(family)]
 
 
 @dataclass
@@ -329,11 +335,11 @@ def application_completeness(
     for messages in budget_errors(call=application.call, years=years).values():
         sections["budget"].missing.extend(messages)
 
-    uploaded = set(
-        Attachment.objects.filter(application=application).values_list("required_document_id", flat=True)
-    )
-    for document in required_documents_for(application, members=members):
-        if document.mandatory and document.pk not in uploaded:
+    # The call's documents, each with whether the dossier holds one: one query for both.
+    held = Attachment.objects.filter(application=application, required_document=OuterRef("pk"))
+    documents = application.call.required_documents.annotate(held=Exists(held))
+    for document in required_documents_for(application, members=members, documents=documents):
+        if document.mandatory and not document.held:  # type: ignore[attr-defined]
             sections["documents"].missing.append(
                 _("Pièce manquante : %(label)s.") % {"label": document.label}
             )
