@@ -87,9 +87,8 @@ def _user(request: HttpRequest) -> User:
 def reviewable_application(request: HttpRequest, reference: str) -> Application:
     """The dossier if the user reviews it (their territory, or any for an admin), else a 404."""
     return get_object_or_404(
-        applications_reviewable_by(_user(request)).select_related(
-            "call", "wave", "departement", "created_by"
-        ),
+        # What the instruction pages show of the dossier (its author is never shown: no join).
+        applications_reviewable_by(_user(request)).select_related("call", "wave", "departement"),
         reference=reference,
     )
 
