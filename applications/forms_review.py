@@ -25,6 +25,7 @@ from applications.models import (
     Opinion,
     Score,
 )
+from core.widgets import FastSelect, FastTextInput
 from fabriques.selectors import instructors_covering
 
 YES, NO = "yes", "no"
@@ -35,6 +36,15 @@ def territory_instructors(application: Application) -> QuerySet[User]:
     if application.departement is None:
         return User.objects.none()
     return instructors_covering(departement=application.departement)
+
+
+class Select(FastSelect):
+    """core.widgets' select under Django's class name: crispy adds the widget's class name, lower
+    case, to its CSS classes (« select »), which must not change with the rendering."""
+
+
+class TextInput(FastTextInput):
+    """core.widgets' text input under Django's class name (crispy's « textinput » class)."""
 
 
 class InstructorChoiceField(forms.ModelChoiceField[User]):
@@ -122,7 +132,8 @@ class ScoresForm(forms.Form):
                 label=_("Note de « %(label)s » (de 0 à %(max)d)")
                 % {"label": criterion.label, "max": criterion.scale_max},
                 required=False,
-                widget=forms.Select(choices=choices),
+                # Django's select, written in Python (core.widgets): same HTML, no template per option.
+                widget=Select(choices=choices),
                 help_text=criterion.help_text,
                 initial=score.value if score else None,
                 error_messages={"invalid": _("Choisissez une note dans la liste.")},
@@ -261,7 +272,9 @@ DECISION_CHOICES = [
 class AwardForm(forms.Form):
     """The amount awarded and, optionally, its breakdown by year (else the service's default)."""
 
+    # The amounts' inputs written in Python (core.widgets): the same HTML as MoneyField's own.
     amount = MoneyField(
+        widget=TextInput(attrs={"inputmode": "decimal"}),
         label=_("Montant attribué (en euros)"),
         help_text=_("Par exemple : 150 000"),
         error_messages={"required": _("Indiquez le montant attribué, par exemple 150 000.")},
@@ -272,6 +285,7 @@ class AwardForm(forms.Form):
         self.years = years
         for year in range(1, years + 1):
             self.fields[f"yearly_{year}"] = MoneyField(
+                widget=TextInput(attrs={"inputmode": "decimal"}),
                 label=_("Tranche de l'année %(year)d (facultatif)") % {"year": year},
                 required=False,
                 help_text=_(

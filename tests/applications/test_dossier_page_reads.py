@@ -6,6 +6,7 @@ order and their totals as they grow, in the same number of queries; the empty re
 per process are byte for byte crispy's rendering.
 """
 
+from decimal import Decimal
 from typing import Any
 from unittest.mock import patch
 
@@ -282,3 +283,46 @@ def test_the_section_menu_is_byte_for_byte_what_its_includes_wrote() -> None:
                 assert ("aria-current" in expected) == (current != "nothing")
                 assert ("hx-swap-oob" in expected) == oob and "Vue d'ensemble" in expected
     assert seen >= {0, 1, 2}  # complete, one section to complete, several
+
+
+def with_django_widgets(form: Any) -> Any:
+    """The same form with Django's own Select and TextInput in place of core.widgets' ones."""
+    from django import forms as django_forms
+
+    from core.widgets import FastSelect, FastTextInput
+
+    for field in form.fields.values():
+        if isinstance(field.widget, FastSelect):
+            field.widget = django_forms.Select(choices=field.widget.choices, attrs=field.widget.attrs)
+        elif isinstance(field.widget, FastTextInput):
+            field.widget = django_forms.TextInput(attrs=field.widget.attrs)
+        assert type(field.widget).__module__.startswith("django."), field
+    form._bound_fields_cache.clear()
+    return form
+
+
+def test_the_scoring_and_award_forms_render_as_with_djangos_widgets() -> None:
+    application, reviewer = in_review_application()
+    criteria = list(application.call.criteria.all())
+    assignment = application.assignments.get(instructor=reviewer)
+    scores_save(assignment=assignment, values={criteria[0].pk: (4, "Solide.")}, submit=False, actor=reviewer)
+    saved = list(assignment.scores.select_related("criterion"))
+    first, second = (f"scores-criterion_{criterion.pk}" for criterion in criteria)
+    award_data = {"amount": "150 000", "yearly_1": "50 000", "yearly_2": "", "yearly_3": "x"}
+
+    def built() -> list[Any]:
+        posted = forms_review.ScoresForm({first: "3", second: "99"}, criteria=criteria, scores=saved)
+        award = forms_review.AwardForm(award_data, years=3)
+        posted.is_valid(), award.is_valid()
+        return [
+            forms_review.ScoresForm(criteria=criteria, scores=saved),  # a saved score selected
+            posted,  # a value out of the scale: the error
+            forms_review.AwardForm(years=3, initial={"amount": Decimal("150000")}),
+            award,  # an incomplete split: the errors
+        ]
+
+    for fast, django in zip(built(), [with_django_widgets(form) for form in built()], strict=True):
+        rendered = as_crispy_form(fast)
+        assert rendered == as_crispy_form(django)
+    assert "selected>4</option>" in as_crispy_form(built()[0])
+    assert 'value="150 000"' in as_crispy_form(built()[3])
