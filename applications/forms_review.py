@@ -25,6 +25,7 @@ from applications.models import (
     Opinion,
     Score,
 )
+from core.widgets import FastSelect, FastTextInput
 from fabriques.selectors import instructors_covering
 
 YES, NO = "yes", "no"
@@ -35,6 +36,15 @@ def territory_instructors(application: Application) -> QuerySet[User]:
     if application.departement is None:
         return User.objects.none()
     return instructors_covering(departement=application.departement)
+
+
+class Select(FastSelect):
+    """core.widgets' select under Django's class name: crispy adds the widget's class name, lower
+    case, to its CSS classes (« select »), which must not change with the rendering."""
+
+
+class TextInput(FastTextInput):
+    """core.widgets' text input under Django's class name (crispy's « textinput » class)."""
 
 
 class InstructorChoiceField(forms.ModelChoiceField[User]):
@@ -64,6 +74,9 @@ class AssignForm(forms.Form):
 
 
 class ConflictForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "conflict"
 
     conflict_note = forms.CharField(
@@ -78,6 +91,9 @@ class ConflictForm(forms.Form):
 
 
 class AttestationForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "attestation"
 
     no_conflict = forms.BooleanField(
@@ -116,7 +132,8 @@ class ScoresForm(forms.Form):
                 label=_("Note de « %(label)s » (de 0 à %(max)d)")
                 % {"label": criterion.label, "max": criterion.scale_max},
                 required=False,
-                widget=forms.Select(choices=choices),
+                # Django's select, written in Python (core.widgets): same HTML, no template per option.
+                widget=Select(choices=choices),
                 help_text=criterion.help_text,
                 initial=score.value if score else None,
                 error_messages={"invalid": _("Choisissez une note dans la liste.")},
@@ -186,6 +203,9 @@ class EligibilityForm(forms.Form):
 
 
 class OpinionRequestForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "opinion"
 
     organisation_name = forms.CharField(
@@ -200,6 +220,9 @@ class OpinionRequestForm(forms.Form):
 
 
 class AnnotationForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "annotation"
 
     body = forms.CharField(
@@ -211,6 +234,9 @@ class AnnotationForm(forms.Form):
 
 
 class MessageForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "message"
 
     body = forms.CharField(
@@ -219,6 +245,9 @@ class MessageForm(forms.Form):
 
 
 class CorrectionsForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "corrections"
 
     points = forms.CharField(
@@ -243,7 +272,9 @@ DECISION_CHOICES = [
 class AwardForm(forms.Form):
     """The amount awarded and, optionally, its breakdown by year (else the service's default)."""
 
+    # The amounts' inputs written in Python (core.widgets): the same HTML as MoneyField's own.
     amount = MoneyField(
+        widget=TextInput(attrs={"inputmode": "decimal"}),
         label=_("Montant attribué (en euros)"),
         help_text=_("Par exemple : 150 000"),
         error_messages={"required": _("Indiquez le montant attribué, par exemple 150 000.")},
@@ -254,6 +285,7 @@ class AwardForm(forms.Form):
         self.years = years
         for year in range(1, years + 1):
             self.fields[f"yearly_{year}"] = MoneyField(
+                widget=TextInput(attrs={"inputmode": "decimal"}),
                 label=_("Tranche de l'année %(year)d (facultatif)") % {"year": year},
                 required=False,
                 help_text=_(
@@ -283,6 +315,9 @@ class AwardForm(forms.Form):
 
 
 class RefuseForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     # Not required here: an empty motive gets the decision service's own message.
     reasons = forms.CharField(
         label=_("Motifs du refus"),
@@ -294,6 +329,9 @@ class RefuseForm(forms.Form):
 
 
 class CloseForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     reason = forms.CharField(
         label=_("Motif du classement sans suite"),
         required=False,
@@ -303,6 +341,9 @@ class CloseForm(forms.Form):
 
 
 class ReopenForm(forms.Form):
+    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
+    renders_the_same = True
+
     prefix = "reopen"
 
     reason = forms.CharField(

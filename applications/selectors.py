@@ -29,7 +29,7 @@ from applications.models import (
 )
 from applications.rules import budget_errors
 from core.formatting import format_percent, french_sorted
-from fabriques.models import Departement, Region
+from fabriques.models import Departement, Region, TiersLieu
 from fabriques.selectors import departements_in_scope, instructors_covering
 
 
@@ -244,21 +244,39 @@ def applications_editable_by(user: User) -> QuerySet[Application]:
     return Application.objects.filter(Q(Exists(lead_of)) | Q(Exists(editor)))
 
 
-def application_list_for_applicant(user: User) -> QuerySet[Application]:
+def application_list_for_applicant(user: User, *, with_leads: bool = True) -> QuerySet[Application]:
+    """The dossiers a user sees in their space, last changed first; with their call, wave and lead
+    structure (`lead_members`) for the list of dossiers, or (`with_leads=False`) only their own
+    fields, all the applicant's home shows of them."""
+    dossiers = applications_visible_to(user).order_by("-updated_at")
+    if not with_leads:
+        return dossiers
     lead = Member.objects.filter(is_lead=True).select_related("organisation")
-    return (
-        applications_visible_to(user)
-        .select_related("call", "wave")
-        .prefetch_related(Prefetch("members", queryset=lead, to_attr="lead_members"))
-        .order_by("-updated_at")
+    return dossiers.select_related("call", "wave").prefetch_related(
+        Prefetch("members", queryset=lead, to_attr="lead_members")
     )
 
 
-def required_documents_for(application: Application) -> list[RequiredDocument]:
-    """The call's documents that apply to the lead structure's family."""
-    lead = application.members.select_related("organisation__legal_category").filter(is_lead=True).first()
+def required_documents_for(
+    application: Application,
+    *,
+    members: Sequence[Member] | None = None,
+    documents: QuerySet[RequiredDocument] | None = None,
+) -> list[RequiredDocument]:
+    """The call's documents that apply to the lead structure's family.
+
+    `members`: the dossier's members already read in their default order with
+    `select_related("organisation__legal_category")`, whose first lead is the one read here otherwise.
+    `documents`: the call's documents as the caller wants them read (annotated), in their order.
+    """
+    if members is None:
+        lead = application.members.select_related("organisation__legal_category").filter(is_lead=True).first()
+    else:
+        lead = next((member for member in members if member.is_lead), None)
     family = lead.organisation.legal_category.family if lead is not None else ""
-    return [doc for doc in application.call.required_documents.all() if doc.applies_to(family)]
+    if documents is None:
+        documents = application.call.required_documents.all()
+    return [doc for doc in documents if doc.applies_to(family)]
 
 
 @dataclass
@@ -297,8 +315,14 @@ def _section_label(name: str) -> str:
     return str(getattr(field, "verbose_name", name))
 
 
-def application_completeness(application: Application) -> list[Section]:
-    """What is missing before the dossier can be submitted, section by section."""
+def application_completeness(
+    application: Application, *, territory: "Territory | None" = None
+) -> list[Section]:
+    """What is missing before the dossier can be submitted, section by section.
+
+    `territory`: the dossier's territory if the page has it already (application_territory), so
+    that it is not read twice; its choices are the départements of the dossier's places.
+    """
     sections = {key: Section(key=key, label=label) for key, label in SECTION_LABELS.items()}
 
     project = sections["project"]
@@ -309,7 +333,7 @@ def application_completeness(application: Application) -> list[Section]:
         project.missing.append(_("Indiquez les emplois du lieu en équivalents temps plein."))
 
     consortium = sections["consortium"]
-    members = list(application.members.all())
+    members = list(application.members.select_related("organisation__legal_category"))
     leads = [member for member in members if member.is_lead]
     if len(leads) != 1:
         consortium.missing.append(_("Le dossier doit avoir exactement un chef de file."))
@@ -320,10 +344,12 @@ def application_completeness(application: Application) -> list[Section]:
             % {"total": format_percent(total_share)}
         )
 
-    if not application.places.exists():
+    # Every place has a département: the dossier has places when its territory has choices.
+    has_places = application.places.exists() if territory is None else bool(territory.choices)
+    if not has_places:
         sections["places"].missing.append(_("Choisissez au moins un tiers-lieu."))
     else:
-        territory = application_territory(application)
+        territory = territory or application_territory(application)
         if territory.stale_choice:
             sections["places"].missing.append(
                 _(
@@ -347,11 +373,11 @@ def application_completeness(application: Application) -> list[Section]:
     for messages in budget_errors(call=application.call, years=years).values():
         sections["budget"].missing.extend(messages)
 
-    uploaded = set(
-        Attachment.objects.filter(application=application).values_list("required_document_id", flat=True)
-    )
-    for document in required_documents_for(application):
-        if document.mandatory and document.pk not in uploaded:
+    # The call's documents, each with whether the dossier holds one: one query for both.
+    held = Attachment.objects.filter(application=application, required_document=OuterRef("pk"))
+    documents = application.call.required_documents.annotate(held=Exists(held))
+    for document in required_documents_for(application, members=members, documents=documents):
+        if document.mandatory and not document.held:  # type: ignore[attr-defined]
             sections["documents"].missing.append(
                 _("Pièce manquante : %(label)s.") % {"label": document.label}
             )
@@ -407,20 +433,35 @@ class Territory:
         return self.can_choose and self.chosen is not None and self.chosen not in self.choices
 
 
-def application_territory(application: Application) -> Territory:
-    """The dossier's territory: two queries (its places' départements, and its stored ones)."""
-    choices = list(
-        Departement.objects.filter(places__applications=application)
-        .select_related("region")
-        .distinct()
-        .order_by("code")
-    )
-    stored = {
-        departement.code: departement
-        for departement in Departement.objects.filter(
-            code__in=[application.departement_id, application.chosen_departement_id]
-        ).select_related("region")
-    }
+def application_territory(
+    application: Application, *, places: Sequence[TiersLieu] | None = None
+) -> Territory:
+    """The dossier's territory: its places' départements (one query), and its stored ones, read
+    only when they are not among them (a second query, seldom).
+
+    `places`: the dossier's places already read with `select_related("departement__region")` (a
+    page that lists them): their départements are the choices, often no query at all.
+    """
+    if places is None:
+        choices = list(
+            Departement.objects.filter(places__applications=application)
+            .select_related("region")
+            .distinct()
+            .order_by("code")
+        )
+    else:
+        by_code = {place.departement.code: place.departement for place in places if place.departement_id}
+        choices = [by_code[code] for code in sorted(by_code)]
+    known = {departement.code: departement for departement in choices}
+    wanted = [code for code in (application.departement_id, application.chosen_departement_id) if code]
+    stored = {code: known[code] for code in wanted if code in known}
+    if len(stored) < len(wanted):
+        stored = {
+            departement.code: departement
+            for departement in Departement.objects.filter(
+                code__in=[application.departement_id, application.chosen_departement_id]
+            ).select_related("region")
+        }
     chosen = stored.get(application.chosen_departement_id or "")
     current = stored.get(application.departement_id or "")
     settled = application.status != Application.Status.DRAFT

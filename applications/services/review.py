@@ -257,14 +257,28 @@ def scores_save(
     return assignment
 
 
-def instructor_totals(application: Application) -> dict[int, Decimal]:
-    """Each instructor's handed-in score on 100, by assignment id."""
+def instructor_totals(
+    application: Application, *, assignments: list[Assignment] | None = None
+) -> dict[int, Decimal]:
+    """Each instructor's handed-in score on 100, by assignment id.
+
+    `assignments`: the dossier's assignments already read with their scores and criteria (the
+    review page has them), so that the totals cost no query; otherwise they are read here.
+    """
     totals = {}
-    assignments = application.assignments.filter(
-        scores_submitted_at__isnull=False, conflict_of_interest=False
-    ).prefetch_related("scores__criterion")
+    if assignments is None:
+        assignments = list(
+            application.assignments.filter(
+                scores_submitted_at__isnull=False, conflict_of_interest=False
+            ).prefetch_related("scores__criterion")
+        )
+    else:
+        assignments = [
+            one for one in assignments if one.scores_submitted_at is not None and not one.conflict_of_interest
+        ]
     for assignment in assignments:
-        total = weighted_total(list(assignment.scores.all()))
+        # In the scores' own order (by id), whatever order the caller read them in.
+        total = weighted_total(sorted(assignment.scores.all(), key=lambda score: score.pk))
         if total is not None:
             totals[assignment.pk] = total
     return totals

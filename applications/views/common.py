@@ -48,8 +48,11 @@ def can_edit(request: HttpRequest, application: Application) -> bool:
 def dossier_context(
     request: HttpRequest, application: Application, current: str, **extra: Any
 ) -> dict[str, Any]:
-    """The frame of every dossier page: header, section menu with completeness, edit rights."""
-    sections = application_completeness(application)
+    """The frame of every dossier page: header, section menu with completeness, edit rights.
+
+    A page that shows the dossier's territory passes it as `territory`: the completeness uses it
+    instead of reading it again."""
+    sections = application_completeness(application, territory=extra.get("territory"))
     return {
         "application": application,
         "sections": sections,

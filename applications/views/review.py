@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -44,7 +45,7 @@ from applications.forms_review import (
     ReopenForm,
     ScoresForm,
 )
-from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion
+from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion, Score
 from applications.rules import budget_totals
 from applications.selectors import PROJECT_TEXTS, application_territory, applications_reviewable_by
 from applications.services.review import (
@@ -86,9 +87,8 @@ def _user(request: HttpRequest) -> User:
 def reviewable_application(request: HttpRequest, reference: str) -> Application:
     """The dossier if the user reviews it (their territory, or any for an admin), else a 404."""
     return get_object_or_404(
-        applications_reviewable_by(_user(request)).select_related(
-            "call", "wave", "departement", "created_by"
-        ),
+        # What the instruction pages show of the dossier (its author is never shown: no join).
+        applications_reviewable_by(_user(request)).select_related("call", "wave", "departement"),
         reference=reference,
     )
 
@@ -169,7 +169,21 @@ def _detail_context(
     in_review = status == S.IN_REVIEW
     reviewable_state = status in REVIEWABLE_STATES
 
-    assignments = list(application.assignments.select_related("instructor").order_by("assigned_at", "pk"))
+    # Every panel is read here, once, as a list: the template neither evaluates a queryset nor
+    # reads one twice (its counts included). The assignments come with their scores and criteria
+    # in one more query, which the user's sheet, the others' sheets and their totals all share.
+    assignments = list(
+        application.assignments.select_related("instructor")
+        .prefetch_related(
+            Prefetch(
+                "scores",
+                queryset=Score.objects.select_related("criterion").order_by(
+                    "criterion__position", "criterion_id"
+                ),
+            )
+        )
+        .order_by("assigned_at", "pk")
+    )
     mine = next((a for a in assignments if a.instructor_id == user.pk), None)
     conflicted = mine is not None and mine.conflict_of_interest
     attested = mine is not None and mine.no_conflict_attested_at is not None
@@ -178,11 +192,7 @@ def _detail_context(
     criteria = list(Criterion.objects.filter(call=application.call_id))
     checks = list(EligibilityCheck.objects.filter(call=application.call_id))
     answers = list(application.eligibility_answers.select_related("condition", "answered_by"))
-    my_scores = (
-        list(mine.scores.select_related("criterion").order_by("criterion__position", "criterion_id"))
-        if mine
-        else []
-    )
+    my_scores = list(mine.scores.all()) if mine else []
 
     # Who may do what here; the services check it again.
     allowed = {
@@ -207,7 +217,8 @@ def _detail_context(
         "close_form": not conflicted and in_review,
         "reopen_form": is_admin and status in DECIDED_STATES,
     }
-    asked = budget_totals(list(application.budget_years.order_by("year_index")))
+    budget_rows = list(application.budget_years.order_by("year_index"))
+    asked = budget_totals(budget_rows)
     fresh: dict[str, Any] = {
         "assign_form": lambda: AssignForm(application=application),
         "attestation_form": AttestationForm,
@@ -240,32 +251,35 @@ def _detail_context(
     show_scores = is_admin or (handed_in and not conflicted)
     sheets: list[ScoreSheet] = []
     if show_scores:
-        totals = instructor_totals(application)
+        totals = instructor_totals(application, assignments=assignments)
         for assignment in assignments:
             if assignment.scores_submitted_at is None or assignment.conflict_of_interest:
                 continue
-            rows = list(
-                assignment.scores.select_related("criterion").order_by("criterion__position", "criterion_id")
-            )
+            rows = list(assignment.scores.all())
             sheets.append(ScoreSheet(assignment=assignment, rows=rows, total=totals.get(assignment.pk)))
 
-    members = application.members.select_related("organisation").order_by("-is_lead", "organisation__name")
-    history = application.status_changes.select_related("actor", "document").order_by("at", "pk")
+    members = list(
+        application.members.select_related("organisation").order_by("-is_lead", "organisation__name")
+    )
+    history = list(application.status_changes.select_related("actor", "document").order_by("at", "pk"))
+    places = list(application.places.select_related("departement__region").prefetch_related("activities"))
     return {
         "title": _("Instruction – %(reference)s") % {"reference": application.reference},
         "application": application,
         "is_admin": is_admin,
         "project_texts": _project_texts(application),
         "members": members,
-        "places": application.places.select_related("departement").prefetch_related("activities"),
-        "territory": application_territory(application),
-        "territory_moves": application.territory_moves.select_related(
-            "from_departement", "to_departement", "actor"
+        "places": places,
+        "territory": application_territory(application, places=places),
+        "territory_moves": list(
+            application.territory_moves.select_related("from_departement", "to_departement", "actor")
         ),
-        "budget_rows": application.budget_years.order_by("year_index"),
+        "budget_rows": budget_rows,
         "budget_totals": asked,
-        "attachments": application.attachments.select_related("required_document").order_by(
-            "required_document__position", "uploaded_at", "pk"
+        "attachments": list(
+            application.attachments.select_related("required_document").order_by(
+                "required_document__position", "uploaded_at", "pk"
+            )
         ),
         "history": history,
         "assignments": assignments,
@@ -280,9 +294,9 @@ def _detail_context(
         "my_total": weighted_total(my_scores) if handed_in else None,
         "show_scores": show_scores,
         "sheets": sheets,
-        "opinions": application.opinions.select_related("requested_by").order_by("requested_at", "pk"),
-        "annotations": application.annotations.select_related("author").order_by("created_at", "pk"),
-        "thread": application.messages.select_related("author").order_by("created_at", "pk"),
+        "opinions": list(application.opinions.select_related("requested_by").order_by("requested_at", "pk")),
+        "annotations": list(application.annotations.select_related("author").order_by("created_at", "pk")),
+        "thread": list(application.messages.select_related("author").order_by("created_at", "pk")),
         "in_review": in_review,
         # A folded section holding a form with errors is served open (see review_detail.html).
         "open_folds": {

@@ -17,8 +17,13 @@ def applicant_home(request: HttpRequest) -> HttpResponse:
         "applications/applicant_home.html",
         {
             "title": _("Mon espace porteur"),
-            "applications": application_list_for_applicant(user)[:10],  # type: ignore[arg-type]
-            "organisations": french_sorted(organisations_of(user=user), key=lambda o: o.name),  # type: ignore[arg-type]
+            # Reference, title and status: no call, wave or lead to read with them.
+            "applications": list(application_list_for_applicant(user, with_leads=False)[:10]),  # type: ignore[arg-type]
+            # Name and SIRET only: without the joins of their category and département.
+            "organisations": french_sorted(
+                organisations_of(user=user).select_related(None),  # type: ignore[arg-type]
+                key=lambda o: o.name,
+            ),
             "next_steps": applicant_next_steps(user),  # type: ignore[arg-type]
         },
     )
