@@ -12,11 +12,11 @@ goes through the template as before.
 
 from __future__ import annotations
 
+from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 from django import forms
 from django.forms.boundfield import BoundField
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from crispy_forms.templatetags.crispy_forms_filters import as_crispy_field
 
 
 def _crispy_attrs(widget: forms.Widget, attrs: dict[str, str]) -> None:
@@ -46,7 +46,9 @@ def _handled(field: BoundField) -> bool:
         return False
     if isinstance(widget, forms.Select):
         return not isinstance(widget, forms.RadioSelect | forms.CheckboxSelectMultiple)
-    return isinstance(widget, forms.widgets.Input) and not isinstance(widget, forms.CheckboxInput | forms.FileInput)
+    if isinstance(widget, forms.CheckboxInput | forms.FileInput):
+        return False
+    return isinstance(widget, forms.widgets.Input)
 
 
 def dsfr_field(field: BoundField) -> SafeString:
@@ -61,27 +63,40 @@ def dsfr_field(field: BoundField) -> SafeString:
     is_select = isinstance(field.field.widget, forms.Select)
     if is_select:
         group = "fr-select-group"
-        attrs = {"class": "fr-select fr-select--error", "aria-describedby": error_id} if errors else {"class": "fr-select"}
+        attrs = {"class": "fr-select"}
+        if errors:
+            attrs = {"class": "fr-select fr-select--error", "aria-describedby": error_id}
     else:
         group = "fr-input-group"
         if errors:
-            attrs = {"class": "fr-input fr-input--error", "aria-describedby": error_id, "aria-invalid": "true"}
+            attrs = {
+                "class": "fr-input fr-input--error",
+                "aria-describedby": error_id,
+                "aria-invalid": "true",
+            }
         elif help_text:
             attrs = {"class": "fr-input", "aria-describedby": hint_id}
         else:
             attrs = {"class": "fr-input"}
     # The label is read before the widget is drawn, as in the template (its `for` may follow an id).
-    label = [f'<label class="fr-label" for="{conditional_escape(field.id_for_label)}">{conditional_escape(field.label)}']
+    label = [
+        f'<label class="fr-label" for="{conditional_escape(field.id_for_label)}">'
+        f"{conditional_escape(field.label)}"
+    ]
     if field.field.required:
         label.append(' <span class="portal-required" aria-hidden="true">*</span>')
     if help_text:
-        label.append(f'<span class="fr-hint-text" id="{conditional_escape(hint_id)}">{conditional_escape(help_text)}</span>')
+        label.append(
+            f'<span class="fr-hint-text" id="{conditional_escape(hint_id)}">'
+            f"{conditional_escape(help_text)}</span>"
+        )
     label.append("</label>\n")
     _crispy_attrs(field.field.widget, attrs)
     widget = str(field)
     shown_errors = (
         f'<div id="{conditional_escape(error_id)}">'
-        + "".join(f'<p class="fr-error-text">{conditional_escape(error)}</p>' for error in errors)
+        # An ErrorList yields its messages (str or lazy), as the template's loop reads them.
+        + "".join(f'<p class="fr-error-text">{conditional_escape(error)}</p>' for error in errors)  # type: ignore[arg-type]
         + "</div>"
         if errors
         else ""

@@ -24,12 +24,16 @@ class SampleForm(forms.Form):
     note = forms.CharField(label="Note", required=False, help_text="Une aide <i>avec</i> « guillemets »")
     plain = forms.CharField(label="Simple", required=False, widget=FastTextInput(attrs={"class": "extra"}))
     count = forms.IntegerField(label="Nombre", min_value=0, widget=FastNumberInput, help_text="Au moins 0")
-    amount = forms.DecimalField(label="Montant", required=False, localize=True, max_digits=6, decimal_places=2)
+    amount = forms.DecimalField(
+        label="Montant", required=False, localize=True, max_digits=6, decimal_places=2
+    )
     choice = forms.ChoiceField(label="Choix", choices=[("", "Aucun"), ("a", "A & B")], widget=FastSelect)
     other = forms.ChoiceField(
         label="Autre", required=False, choices=[("x", "X")], help_text="Aide du choix", widget=forms.Select
     )
-    email = forms.EmailField(label="Courriel", required=False, widget=forms.EmailInput(attrs={"id": "mon-id"}))
+    email = forms.EmailField(
+        label="Courriel", required=False, widget=forms.EmailInput(attrs={"id": "mon-id"})
+    )
     agree = forms.BooleanField(label="J'accepte", required=False)  # drawn by the template (checkbox)
     secret = forms.CharField(required=False, widget=forms.HiddenInput)  # drawn by the template (hidden)
 
@@ -49,7 +53,9 @@ def _pairs(make: Any) -> list[tuple[str, str, str]]:
     drawn = []
     for _round in range(2):
         for name in template_form.fields:
-            drawn.append((name, str(as_crispy_field(template_form[name])), str(dsfr_field(python_form[name]))))
+            drawn.append(
+                (name, str(as_crispy_field(template_form[name])), str(dsfr_field(python_form[name])))
+            )
     return drawn
 
 
