@@ -381,13 +381,17 @@ def departements_map(
     total_height = height + legend_height
     parts = _open_svg(chart_id, width, total_height, title, description)
     parts.append('<g stroke="#ffffff" stroke-width="0.6" stroke-linejoin="round">')
+    # The label of each count translated once, not once per département (most share a count).
+    labels: dict[int, str] = {}
     for outline in outlines:
         value = counts.get(outline.code, 0)
         colour = next(item.colour for item in classes if item.holds(value))
+        if value not in labels:
+            labels[value] = escape(laureates_label(value))
         parts.append(
             f'<path d="{outline.path}" fill="{colour}" data-code="{escape(outline.code)}">'
             f"<title>{escape(outline.name)} ({escape(outline.code)}) : "
-            f"{escape(laureates_label(value))}</title>"
+            f"{labels[value]}</title>"
             "</path>"
         )
     parts.append("</g>")
