@@ -56,6 +56,9 @@ class WorkspaceFilterForm(forms.Form):
         required=False,
         widget=FastSelect,
         to_field_name="code",
+        # The value and str(Departement), read as tuples.
+        columns=("code", "name"),
+        label_from_columns=lambda code, name: f"{code} – {name}",
         empty_label=_("Tous les départements"),
         error_messages={"invalid_choice": _("Ce département ne fait pas partie de votre périmètre.")},
     )
@@ -76,6 +79,9 @@ class WorkspaceFilterForm(forms.Form):
         queryset=Call.objects.none(),
         required=False,
         widget=FastSelect,
+        # The value and str(Call), read as tuples.
+        columns=("pk", "title"),
+        label_from_columns=lambda pk, title: title,
         empty_label=_("Tous les appels"),
         error_messages={"invalid_choice": _("Cet appel n'existe pas.")},
     )
@@ -84,6 +90,9 @@ class WorkspaceFilterForm(forms.Form):
         queryset=Wave.objects.none(),
         required=False,
         widget=FastSelect,
+        # The value and label_from_instance's label, read as tuples.
+        columns=("pk", "call__title", "name"),
+        label_from_columns=lambda pk, call_title, name: f"{call_title} – {name}",
         empty_label=_("Toutes les vagues"),
         error_messages={"invalid_choice": _("Cette vague n'existe pas.")},
     )
