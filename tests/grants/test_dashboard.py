@@ -262,6 +262,20 @@ def test_an_empty_call_has_zero_figures_and_no_projection():
     assert len(figures["departements_without_laureate"]) == 101
 
 
+def test_the_average_award_is_the_exact_mean_rounded_half_up():
+    # 100 000,005 € exactly: half a cent, rounded up (as PostgreSQL's AVG then the rounding gave).
+    call = build(
+        [
+            Spec("32", ["rural"], amount=Decimal("100000.01")),
+            Spec("31", ["rural"], amount=Decimal("100000.00")),
+        ]
+    )
+    figures = envelope_figures(call)
+    assert figures["laureates"] == 2
+    assert figures["average_award"] == Decimal("100000.01")
+    assert figures["projection"]["amount"] == Decimal("100000.01") * call.target_count
+
+
 def test_what_remains_per_missing_fabrique_is_none_once_the_target_is_reached():
     call = build([Spec("32", ["rural"])], CallFactory(target_count=1))
     figures = envelope_figures(call)
@@ -377,9 +391,9 @@ def test_the_dashboard_makes_as_many_queries_for_six_grants_as_for_two(client: C
         response = client.get(dashboard_url(call))
     assert envelope_figures(call)["laureates"] == 6
     assert len(six) == len(two), [query["sql"] for query in six.captured_queries]
-    # The session, the user, the second factor, the call, the snapshots and the figures' six
+    # The session, the user, the second factor, the call, the snapshots and the figures' five
     # queries (22 before the breakdowns were summed from the laureates' rows, issue 13).
-    assert len(two) == 12, [query["sql"] for query in two.captured_queries]
+    assert len(two) == 11, [query["sql"] for query in two.captured_queries]
     assert f"tdb-{call.slug}-releves" in svgs(page(response))
 
 
