@@ -1,7 +1,7 @@
 """Reads for the envelope's dashboard: what a call has committed and paid, and where.
 
-The dashboard's figures come from five queries whatever the number of grants: the call's active
-grants read once, one row each with what was paid on each (their number is bounded by the call's
+The dashboard's figures come from four queries whatever the number of grants: the call's active
+grants read once, one row each with what was paid on it (their number is bounded by the call's
 target, not by its dossiers), summed here into every breakdown (Decimal sums are exact, as the
 database's); the places' zones, the départements and the years. One grouped query per
 breakdown and per amount cost more (sixteen queries, issue 13).
@@ -134,22 +134,23 @@ class _Laureate(NamedTuple):
 
 
 def _laureates(call: Call) -> list[_Laureate]:
-    """The call's active grants, one row each, with what was paid on each: two queries.
+    """The call's active grants, one row each, with what was paid on each: one query.
 
     The rows are bounded by the call's laureates (its target), not by its dossiers: every
     breakdown below is summed here from them, instead of one grouped query per breakdown and per
     amount (sixteen queries before, issue 13). Sums of Decimals are exact, as the database's.
     """
-    paid = dict(
-        paid_tranches(call)
+    paid = Subquery(
+        Tranche.objects.filter(grant=OuterRef("pk"), status=Tranche.Status.PAID)
         .order_by()
-        .values("grant_id")
-        .annotate(paid=Sum("amount"))
-        .values_list("grant_id", "paid")
+        .values("grant")
+        .annotate(total=Sum("amount"))
+        .values("total"),
+        output_field=MONEY,
     )
     rows = (
         active_grants(call)
-        .annotate(family=_lead_family("application"))
+        .annotate(family=_lead_family("application"), paid=paid)
         .order_by()
         .values_list(
             "pk",
@@ -159,11 +160,12 @@ def _laureates(call: Call) -> list[_Laureate]:
             "amount",
             "bonus",
             "family",
+            "paid",
         )
     )
     return [
-        _Laureate(pk, application_id, kind, departement_id, amount + bonus, family, paid.get(pk) or ZERO)
-        for pk, application_id, kind, departement_id, amount, bonus, family in rows
+        _Laureate(pk, application_id, kind, departement_id, amount + bonus, family, paid or ZERO)
+        for pk, application_id, kind, departement_id, amount, bonus, family, paid in rows
     ]
 
 
@@ -319,7 +321,7 @@ def _by_year(call: Call) -> list[dict[str, Any]]:
 
 
 def envelope_figures(call: Call) -> dict[str, Any]:
-    """Everything the dashboard shows for a call, in a fixed number of queries (five)."""
+    """Everything the dashboard shows for a call, in a fixed number of queries (four)."""
     laureate_rows = _laureates(call)
     envelope = _money(call.envelope)
     committed = _money(sum((laureate.committed for laureate in laureate_rows), ZERO))

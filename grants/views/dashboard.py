@@ -1,6 +1,6 @@
 """The envelope's dashboard (programme admins) and its public summary (everyone, no login).
 
-Both pages read `grants.selectors.envelope.envelope_figures` (five queries whatever the call) and draw
+Both pages read `grants.selectors.envelope.envelope_figures` (four queries whatever the call) and draw
 their charts on the server (`grants.charts`); each chart is followed by a table of the same
 figures. The public summary shows only amounts and counts by territory: no dossier, no name, no
 address.
