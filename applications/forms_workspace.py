@@ -1,5 +1,6 @@
 """The filters of the instructors' workspace, read from the query string."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -132,10 +133,22 @@ class WorkspaceFilterForm(forms.Form):
         empty_value=None,
     )
 
-    def __init__(self, *args: Any, departements: QuerySet[Departement], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        departements: QuerySet[Departement],
+        listed_departements: Sequence[Departement] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`listed_departements`: the rows of `departements`, when the page reads them anyway
+        (the instructor's list shows them): the select's options are drawn from them."""
         kwargs.setdefault("auto_id", "filtre-%s")
         super().__init__(*args, **kwargs)
         self.fields["departement"].queryset = departements  # type: ignore[attr-defined]
+        if listed_departements is not None:
+            self.fields["departement"].listed_choices = [  # type: ignore[attr-defined]
+                (departement.code, str(departement)) for departement in listed_departements
+            ]
         self.fields["call"].queryset = Call.objects.exclude(status=Call.Status.DRAFT).order_by(  # type: ignore[attr-defined]
             "-opens_at"
         )

@@ -95,6 +95,10 @@ class ListedChoiceIterator(ModelChoiceIterator):  # type: ignore[type-arg]
     def __iter__(self) -> Any:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
+        listed = getattr(self.field, "listed_choices", None)
+        if listed is not None:  # read already by the page (see ListedModelChoiceField)
+            yield from listed
+            return
         columns = getattr(self.field, "columns", None)
         if columns:
             label = self.field.label_from_columns  # type: ignore[attr-defined]
@@ -118,3 +122,5 @@ class ListedModelChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         self.columns = columns
         self.label_from_columns = label_from_columns
+        # (value, label) pairs the page has read already from the same queryset, if any.
+        self.listed_choices: list[tuple[Any, str]] | None = None

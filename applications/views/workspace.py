@@ -155,7 +155,11 @@ def workspace(request: HttpRequest) -> HttpResponse:
         Departement.objects.order_by("code") if is_admin else departements_in_scope(instructor=user)
     )
 
-    form = WorkspaceFilterForm(request.GET, departements=departements)
+    # An instructor's départements are listed beside the table: read once, for the filter too.
+    listed_departements = None if is_admin else list(departements)
+    form = WorkspaceFilterForm(
+        request.GET, departements=departements, listed_departements=listed_departements
+    )
     form.is_valid()  # invalid filters show their error and are left out; never a 500
     filters = form.filters()
     tab = _current_tab(request, filters)
@@ -203,6 +207,6 @@ def workspace(request: HttpRequest) -> HttpResponse:
             # Programme admins find their to-do on the steering page.
             "todo": [] if is_admin else staff_todo(user),
             "scopes": [] if is_admin else list(instructor_scopes(instructor=user)),
-            "departements": [] if is_admin else list(departements),
+            "departements": listed_departements or [],
         },
     )

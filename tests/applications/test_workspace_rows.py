@@ -1,5 +1,6 @@
 """The instructor list's rows, written in Python, are the bytes its template loop wrote."""
 
+import re
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -116,3 +117,32 @@ def test_the_rows_written_in_python_are_the_template_loop_s_bytes(show_rank: boo
     assert "&lt;b&gt;A&amp;B&lt;/b&gt;" in expected and "écart 12,5" in expected
     assert str(rows_html(rows, show_rank=show_rank)) == expected
     assert str(rows_html([], show_rank=show_rank)) == ""
+
+
+@pytest.mark.django_db
+def test_an_instructor_s_departements_are_read_once_for_the_table_beside_and_the_filter(client) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from tests.factories import occitanie_instructor
+
+    client.force_login(occitanie_instructor())
+    url = reverse("applications:instructor-home")
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(url, {"departement": "32"}).content.decode()
+    listed = [
+        query
+        for query in queries.captured_queries
+        if query["sql"].startswith('SELECT "fabriques_departement"')
+        and not query["sql"].endswith("LIMIT 21")  # the chosen one's validation
+    ]
+    assert len(listed) == 1, [query["sql"] for query in listed]
+    # The filter offers the same thirteen départements, in the same order, the Gers selected.
+    select = re.search(r'<select name="departement".*?</select>', page, re.S)
+    assert select is not None
+    options = re.findall(r'<option value="(\w+)"( selected)?>([^<]+)</option>', select.group(0))
+    assert [code for code, _selected, _label in options][:3] == ["09", "11", "12"]
+    assert len(options) == 13
+    assert ("32", " selected", "32 – Gers") in options
+    assert "13 départements instruits" in page
