@@ -1,5 +1,6 @@
 """The filters of the instructors' workspace, read from the query string."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -56,6 +57,9 @@ class WorkspaceFilterForm(forms.Form):
         required=False,
         widget=FastSelect,
         to_field_name="code",
+        # The value and str(Departement), read as tuples.
+        columns=("code", "name"),
+        label_from_columns=lambda code, name: f"{code} – {name}",
         empty_label=_("Tous les départements"),
         error_messages={"invalid_choice": _("Ce département ne fait pas partie de votre périmètre.")},
     )
@@ -76,6 +80,9 @@ class WorkspaceFilterForm(forms.Form):
         queryset=Call.objects.none(),
         required=False,
         widget=FastSelect,
+        # The value and str(Call), read as tuples.
+        columns=("pk", "title"),
+        label_from_columns=lambda pk, title: title,
         empty_label=_("Tous les appels"),
         error_messages={"invalid_choice": _("Cet appel n'existe pas.")},
     )
@@ -84,6 +91,9 @@ class WorkspaceFilterForm(forms.Form):
         queryset=Wave.objects.none(),
         required=False,
         widget=FastSelect,
+        # The value and label_from_instance's label, read as tuples.
+        columns=("pk", "call__title", "name"),
+        label_from_columns=lambda pk, call_title, name: f"{call_title} – {name}",
         empty_label=_("Toutes les vagues"),
         error_messages={"invalid_choice": _("Cette vague n'existe pas.")},
     )
@@ -123,10 +133,22 @@ class WorkspaceFilterForm(forms.Form):
         empty_value=None,
     )
 
-    def __init__(self, *args: Any, departements: QuerySet[Departement], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        departements: QuerySet[Departement],
+        listed_departements: Sequence[Departement] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`listed_departements`: the rows of `departements`, when the page reads them anyway
+        (the instructor's list shows them): the select's options are drawn from them."""
         kwargs.setdefault("auto_id", "filtre-%s")
         super().__init__(*args, **kwargs)
         self.fields["departement"].queryset = departements  # type: ignore[attr-defined]
+        if listed_departements is not None:
+            self.fields["departement"].listed_choices = [  # type: ignore[attr-defined]
+                (departement.code, str(departement)) for departement in listed_departements
+            ]
         self.fields["call"].queryset = Call.objects.exclude(status=Call.Status.DRAFT).order_by(  # type: ignore[attr-defined]
             "-opens_at"
         )

@@ -11,7 +11,7 @@ where a form's widgets are drawn on a busy page (the instructors' filters, issue
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django import forms
@@ -86,15 +86,41 @@ class ListedChoiceIterator(ModelChoiceIterator):  # type: ignore[type-arg]
 
     Django's iterator reads them through `QuerySet.iterator()`, which on PostgreSQL opens a
     server-side cursor (DECLARE, FETCH, CLOSE: three round trips) to save memory on huge choice
-    lists; a filter's few dozen calls or départements gain nothing from it.
+    lists; a filter's few dozen calls or départements gain nothing from it. A field given
+    `columns` reads them as tuples (no model instances: a hundred départements cost a
+    millisecond as instances), the first column the option's value, `label_from_columns` its
+    label; the field's test checks both against the instances' own.
     """
 
     def __iter__(self) -> Any:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
+        listed = getattr(self.field, "listed_choices", None)
+        if listed is not None:  # read already by the page (see ListedModelChoiceField)
+            yield from listed
+            return
+        columns = getattr(self.field, "columns", None)
+        if columns:
+            label = self.field.label_from_columns  # type: ignore[attr-defined]
+            for row in self.queryset.values_list(*columns):
+                yield (row[0], label(*row))
+            return
         for obj in list(self.queryset.all()):
             yield self.choice(obj)
 
 
 class ListedModelChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     iterator = ListedChoiceIterator
+
+    def __init__(
+        self,
+        *args: Any,
+        columns: tuple[str, ...] = (),
+        label_from_columns: Callable[..., str] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.columns = columns
+        self.label_from_columns = label_from_columns
+        # (value, label) pairs the page has read already from the same queryset, if any.
+        self.listed_choices: list[tuple[Any, str]] | None = None

@@ -315,6 +315,19 @@ def projected_departements(width: int = 560) -> tuple[float, tuple[Outline, ...]
     return height, tuple(sorted(outlines, key=lambda outline: outline.code))
 
 
+@lru_cache(maxsize=4)
+def _outline_markup(width: int) -> tuple[tuple[str, str, tuple[str, str]], ...]:
+    """Per département: its code, its path, and its escaped code and « Name (code) : » title start."""
+    return tuple(
+        (
+            outline.code,
+            outline.path,
+            (escape(outline.code), f"{escape(outline.name)} ({escape(outline.code)}) : "),
+        )
+        for outline in projected_departements(width)[1]
+    )
+
+
 def metropolitan_codes() -> frozenset[str]:
     return frozenset(outline.code for outline in projected_departements()[1])
 
@@ -381,14 +394,18 @@ def departements_map(
     total_height = height + legend_height
     parts = _open_svg(chart_id, width, total_height, title, description)
     parts.append('<g stroke="#ffffff" stroke-width="0.6" stroke-linejoin="round">')
-    for outline in outlines:
-        value = counts.get(outline.code, 0)
-        colour = next(item.colour for item in classes if item.holds(value))
+    # Each count's colour and label found once, not once per département (most share a count);
+    # the outlines' own markup is escaped once per process.
+    shown: dict[int, tuple[str, str]] = {}
+    for code, path, (code_html, title_start) in _outline_markup(width):
+        value = counts.get(code, 0)
+        if value not in shown:
+            colour = next(item.colour for item in classes if item.holds(value))
+            shown[value] = (colour, escape(laureates_label(value)))
+        colour, label = shown[value]
         parts.append(
-            f'<path d="{outline.path}" fill="{colour}" data-code="{escape(outline.code)}">'
-            f"<title>{escape(outline.name)} ({escape(outline.code)}) : "
-            f"{escape(laureates_label(value))}</title>"
-            "</path>"
+            f'<path d="{path}" fill="{colour}" data-code="{code_html}">'
+            f"<title>{title_start}{label}</title></path>"
         )
     parts.append("</g>")
     parts.append(f'<g font-size="12" fill="{TEXT}">')

@@ -1,8 +1,10 @@
 """Reads for the envelope's dashboard: what a call has committed and paid, and where.
 
-Every figure is an aggregate computed by the database (`aggregate`, `values().annotate()`), in a
-fixed number of queries whatever the number of grants: Python only joins the grouped rows to
-the reference lists (régions, départements, zones…) and divides the totals.
+The dashboard's figures come from four queries whatever the number of grants: the call's active
+grants read once, one row each with what was paid on it (their number is bounded by the call's
+target, not by its dossiers), summed here into every breakdown (Decimal sums are exact, as the
+database's); the places' zones, the départements and the years. One grouped query per
+breakdown and per amount cost more (sixteen queries, issue 13).
 
 Only active grants count: a cancelled grant (dossier reopened) released its amount.
 
@@ -14,12 +16,12 @@ figures are exact (a grant is never counted twice in the same zone).
 """
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db.models import (
-    Avg,
     Case,
     Count,
     DecimalField,
@@ -110,66 +112,104 @@ def _row(
     }
 
 
-def _territories(call: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
-    """By département (all of them, with zeros) and by région; four grouped queries and the lists."""
-    dep_key = "application__departement_id"
-    region_key = "application__departement__region_id"
-    grants_by_dep = {
-        row[dep_key]: row
-        for row in active_grants(call)
-        .values(dep_key)
-        .annotate(laureates=Count("pk"), committed=_committed_expr())
-    }
-    paid_by_dep = {
-        row[f"grant__{dep_key}"]: row["paid"]
-        for row in paid_tranches(call).values(f"grant__{dep_key}").annotate(paid=Sum("amount"))
-    }
-    grants_by_region = {
-        row[region_key]: row
-        for row in active_grants(call)
-        .values(region_key)
-        .annotate(laureates=Count("pk"), committed=_committed_expr())
-    }
-    paid_by_region = {
-        row[f"grant__{region_key}"]: row["paid"]
-        for row in paid_tranches(call).values(f"grant__{region_key}").annotate(paid=Sum("amount"))
-    }
+def _lead_family(application_ref: str) -> Subquery:
+    """The family of the dossier's lead structure (its legal category's)."""
+    return Subquery(
+        Member.objects.filter(application=OuterRef(application_ref), is_lead=True).values(
+            "organisation__legal_category__family"
+        )[:1]
+    )
 
+
+class _Laureate(NamedTuple):
+    """One active grant of the call, with what the breakdowns group it by."""
+
+    pk: int
+    application_id: int
+    kind: str
+    departement_id: str | None
+    committed: Decimal
+    family: str | None
+    paid: Decimal
+
+
+def _laureates(call: Call) -> list[_Laureate]:
+    """The call's active grants, one row each, with what was paid on each: one query.
+
+    The rows are bounded by the call's laureates (its target), not by its dossiers: every
+    breakdown below is summed here from them, instead of one grouped query per breakdown and per
+    amount (sixteen queries before, issue 13). Sums of Decimals are exact, as the database's.
+    """
+    paid = Subquery(
+        Tranche.objects.filter(grant=OuterRef("pk"), status=Tranche.Status.PAID)
+        .order_by()
+        .values("grant")
+        .annotate(total=Sum("amount"))
+        .values("total"),
+        output_field=MONEY,
+    )
+    rows = (
+        active_grants(call)
+        .annotate(family=_lead_family("application"), paid=paid)
+        .order_by()
+        .values_list(
+            "pk",
+            "application_id",
+            "application__kind",
+            "application__departement_id",
+            "amount",
+            "bonus",
+            "family",
+            "paid",
+        )
+    )
+    return [
+        _Laureate(pk, application_id, kind, departement_id, amount + bonus, family, paid or ZERO)
+        for pk, application_id, kind, departement_id, amount, bonus, family, paid in rows
+    ]
+
+
+def _sums(laureates: list[_Laureate], key: Callable[[_Laureate], Any]) -> dict[Any, list[Any]]:
+    """[laureates, committed, paid] per value of `key`, in the order the values first appear."""
+    sums: dict[Any, list[Any]] = {}
+    for laureate in laureates:
+        total = sums.setdefault(key(laureate), [0, ZERO, ZERO])
+        total[0] += 1
+        total[1] += laureate.committed
+        total[2] += laureate.paid
+    return sums
+
+
+def _territories(
+    laureates: list[_Laureate],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+    """By département (all of them, with zeros) and by région (the sums of its départements)."""
+    by_dep = _sums(laureates, lambda laureate: laureate.departement_id)
     departements: list[dict[str, Any]] = []
     regions: dict[str, dict[str, Any]] = {}
-    for departement in Departement.objects.select_related("region").order_by("code"):
-        grouped = grants_by_dep.get(departement.code, {})
-        row = _row(
-            departement.code,
-            departement.name,
-            grouped.get("laureates", 0),
-            grouped.get("committed"),
-            paid_by_dep.get(departement.code),
-        )
-        row["region_code"] = departement.region_id
-        row["region_name"] = departement.region.name
+    # Plain tuples: 101 départements and their régions as model instances cost a millisecond.
+    listed = Departement.objects.order_by("code").values_list("code", "name", "region_id", "region__name")
+    for code, name, region_code, region_name in listed:
+        sums = by_dep.get(code)
+        row = _row(code, name, *(sums or ()))
+        row["region_code"] = region_code
+        row["region_name"] = region_name
         departements.append(row)
-        region = departement.region
-        if region.code not in regions:
-            grouped = grants_by_region.get(region.code, {})
-            regions[region.code] = _row(
-                region.code,
-                region.name,
-                grouped.get("laureates", 0),
-                grouped.get("committed"),
-                paid_by_region.get(region.code),
-            )
+        if region_code not in regions:
+            regions[region_code] = _row(region_code, region_name)
+        if sums:
+            region_row = regions[region_code]
+            region_row["laureates"] += sums[0]
+            region_row["committed"] += sums[1]
+            region_row["paid"] += sums[2]
+    for region_row in regions.values():
+        region_row["committed"] = _money(region_row["committed"])
+        region_row["paid"] = _money(region_row["paid"])
     by_region = french_sorted(regions.values(), key=lambda row: row["name"])
     # A grant whose dossier has no département (not expected: it is set at submission) stays
     # visible in a row of its own rather than vanishing from the breakdown.
-    if None in grants_by_dep:
-        unknown = _row(
-            "",
-            _("Non renseigné"),
-            grants_by_dep[None]["laureates"],
-            grants_by_dep[None]["committed"],
-            paid_by_dep.get(None),
-        )
+    if None in by_dep:
+        unknown = _row("", _("Non renseigné"), *by_dep[None])
         departements.append({**unknown, "region_code": "", "region_name": _("Non renseignée")})
         by_region.append(unknown)
     without = [
@@ -183,14 +223,12 @@ def _territories(call: Call) -> tuple[list[dict[str, Any]], list[dict[str, Any]]
 ZONE_ORDER = [Zone.QPV, Zone.NEAR_QPV, Zone.RURAL, Zone.OTHER, Zone.UNKNOWN]
 
 
-def _by_zone(call: Call) -> list[dict[str, Any]]:
-    """Laureates, committed and paid per zone of their places, summed here from three flat queries.
+def _by_zone(call: Call, laureates: list[_Laureate]) -> list[dict[str, Any]]:
+    """Laureates, committed and paid per zone of their places, summed here; one query (the places).
 
     A dossier counts in every zone where it has a place, and in « Non renseignée » when it has
-    none. The rows read are bounded by the call's laureates (its target), not by the number of
-    places or dossiers: one conditional aggregate with an EXISTS per zone cost more.
+    none. One conditional aggregate with an EXISTS per zone cost more.
     """
-    grants = list(active_grants(call).values_list("pk", "application_id", "amount", "bonus"))
     zones: dict[int, set[str]] = defaultdict(set)
     places = (
         Application.places.through.objects.filter(
@@ -201,22 +239,15 @@ def _by_zone(call: Call) -> list[dict[str, Any]]:
     )
     for application_id, zone in places:
         zones[application_id].add(zone)
-    paid = dict(
-        paid_tranches(call)
-        .order_by()
-        .values("grant_id")
-        .annotate(paid=Sum("amount"))
-        .values_list("grant_id", "paid")
-    )
     totals: dict[str, list[Any]] = {zone.value: [0, Decimal("0"), Decimal("0")] for zone in ZONE_ORDER}
-    for grant_id, application_id, amount, bonus in grants:
-        for zone in zones.get(application_id) or {Zone.UNKNOWN.value}:
+    for laureate in laureates:
+        for zone in zones.get(laureate.application_id) or {Zone.UNKNOWN.value}:
             if zone not in totals:
                 continue
             total = totals[zone]
             total[0] += 1
-            total[1] += amount + bonus
-            total[2] += paid.get(grant_id) or Decimal("0")
+            total[1] += laureate.committed
+            total[2] += laureate.paid
     return [
         _row(zone.value, str(zone.label), totals[zone.value][0], totals[zone.value][1], totals[zone.value][2])
         for zone in ZONE_ORDER
@@ -224,75 +255,37 @@ def _by_zone(call: Call) -> list[dict[str, Any]]:
 
 
 def _grouped(
-    call: Call,
-    choices: list[tuple[str, str]],
-    *,
-    grant_key: str,
-    tranche_key: str,
-    grant_annotations: dict[str, Any] | None = None,
-    tranche_annotations: dict[str, Any] | None = None,
+    laureates: list[_Laureate], choices: list[tuple[str, str]], key: Callable[[_Laureate], Any]
 ) -> list[dict[str, Any]]:
-    """Laureates, committed and paid grouped by one column, in the order of `choices`.
+    """Laureates, committed and paid grouped by `key`, in the order of `choices`.
 
-    Two grouped queries. Values outside `choices` (none expected) are gathered in a last row.
+    Values outside `choices` (none expected) are gathered in a last row.
     """
-    grants = {
-        row[grant_key]: row
-        for row in active_grants(call)
-        .annotate(**(grant_annotations or {}))
-        .values(grant_key)
-        .annotate(laureates=Count("pk"), committed=_committed_expr())
-    }
-    paid = {
-        row[tranche_key]: row["paid"]
-        for row in paid_tranches(call)
-        .annotate(**(tranche_annotations or {}))
-        .values(tranche_key)
-        .annotate(paid=Sum("amount"))
-    }
-    rows = []
-    for code, label in choices:
-        grouped = grants.get(code, {})
-        rows.append(_row(code, label, grouped.get("laureates", 0), grouped.get("committed"), paid.get(code)))
+    sums = _sums(laureates, key)
+    rows = [_row(code, label, *sums.get(code, ())) for code, label in choices]
     known = {code for code, _label in choices}
-    extra = [code for code in grants if code not in known]
+    extra = [code for code in sums if code not in known]
     if extra:
         rows.append(
             _row(
                 "",
                 _("Non renseignée"),
-                sum(grants[code]["laureates"] for code in extra),
-                sum((_money(grants[code]["committed"]) for code in extra), ZERO),
-                sum((_money(paid.get(code)) for code in extra), ZERO),
+                sum(sums[code][0] for code in extra),
+                sum((sums[code][1] for code in extra), ZERO),
+                sum((sums[code][2] for code in extra), ZERO),
             )
         )
     return rows
 
 
-def _by_kind(call: Call) -> list[dict[str, Any]]:
+def _by_kind(laureates: list[_Laureate]) -> list[dict[str, Any]]:
     choices = [(str(value), str(label)) for value, label in Application.Kind.choices]
-    return _grouped(call, choices, grant_key="application__kind", tranche_key="grant__application__kind")
+    return _grouped(laureates, choices, lambda laureate: laureate.kind)
 
 
-def _lead_family(application_ref: str) -> Subquery:
-    """The family of the dossier's lead structure (its legal category's)."""
-    return Subquery(
-        Member.objects.filter(application=OuterRef(application_ref), is_lead=True).values(
-            "organisation__legal_category__family"
-        )[:1]
-    )
-
-
-def _by_family(call: Call) -> list[dict[str, Any]]:
+def _by_family(laureates: list[_Laureate]) -> list[dict[str, Any]]:
     choices = [(str(value), str(label)) for value, label in ApplicantFamily.choices]
-    return _grouped(
-        call,
-        choices,
-        grant_key="family",
-        tranche_key="family",
-        grant_annotations={"family": _lead_family("application")},
-        tranche_annotations={"family": _lead_family("grant__application")},
-    )
+    return _grouped(laureates, choices, lambda laureate: laureate.family)
 
 
 def _by_year(call: Call) -> list[dict[str, Any]]:
@@ -328,13 +321,22 @@ def _by_year(call: Call) -> list[dict[str, Any]]:
 
 
 def envelope_figures(call: Call) -> dict[str, Any]:
-    """Everything the dashboard shows for a call, in a fixed number of queries."""
-    totals = envelope_totals(call)
-    average = active_grants(call).aggregate(average=Avg(F("amount") + F("bonus"), output_field=MONEY))[
-        "average"
-    ]
-    average_award = _money(average) if average is not None else None
+    """Everything the dashboard shows for a call, in a fixed number of queries (four)."""
+    laureate_rows = _laureates(call)
+    envelope = _money(call.envelope)
+    committed = _money(sum((laureate.committed for laureate in laureate_rows), ZERO))
+    totals: Totals = {
+        "envelope": envelope,
+        "committed": committed,
+        "paid": _money(sum((laureate.paid for laureate in laureate_rows), ZERO)),
+        "remaining": envelope - committed,
+        "laureates": len(laureate_rows),
+        "target": call.target_count,
+    }
     laureates, target = totals["laureates"], totals["target"]
+    # The exact mean rounded half up, as PostgreSQL's AVG of numerics then _money gave it (a mean
+    # of cents is never within its 16 decimals of a half cent without being on it).
+    average_award = _money(committed / laureates) if laureates else None
     missing = max(target - laureates, 0)
     remaining_per_missing = (
         (totals["remaining"] / missing).quantize(CENT, rounding=ROUND_HALF_UP) if missing else None
@@ -349,7 +351,7 @@ def envelope_figures(call: Call) -> dict[str, Any]:
             "overrun": max(projected - totals["envelope"], ZERO),
             "exceeds": projected > totals["envelope"],
         }
-    by_region, by_departement, without = _territories(call)
+    by_region, by_departement, without = _territories(laureate_rows)
     return {
         "call": call,
         **totals,
@@ -366,9 +368,9 @@ def envelope_figures(call: Call) -> dict[str, Any]:
         "by_region": by_region,
         "by_departement": by_departement,
         "departements_without_laureate": without,
-        "by_zone": _by_zone(call),
-        "by_kind": _by_kind(call),
-        "by_family": _by_family(call),
+        "by_zone": _by_zone(call, laureate_rows),
+        "by_kind": _by_kind(laureate_rows),
+        "by_family": _by_family(laureate_rows),
         "by_year": _by_year(call),
     }
 

@@ -443,11 +443,14 @@ class LaureateRow:
     kind_label: str
 
 
-def laureate_rows(call: Call) -> Iterator[LaureateRow]:
-    """The active grants of a call by their lead structure, legal persons only."""
+def laureate_rows(call: Call) -> list[LaureateRow]:
+    """The active grants of a call by their lead structure, legal persons only.
+
+    One plain query of the columns shown (no model instances, no server-side cursor: the rows are
+    bounded by the call's laureates), the public page's whole work (issue 13).
+    """
     grants = (
         Grant.objects.filter(call=call, status=Grant.Status.ACTIVE)
-        .select_related("application__departement")
         .annotate(
             lead_name=_lead("name", "application"),
             lead_category=_lead("legal_category_id", "application"),
@@ -455,14 +458,24 @@ def laureate_rows(call: Call) -> Iterator[LaureateRow]:
         .exclude(lead_category__startswith=NATURAL_PERSON_CATEGORY_PREFIX)
         .exclude(lead_name__isnull=True)
         .order_by("application__departement__code", "lead_name", "pk")
-    )
-    for grant in grants.iterator(chunk_size=CHUNK_SIZE):
-        application = grant.application
-        departement = application.departement
-        yield LaureateRow(
-            name=getattr(grant, "lead_name", ""),
-            departement=str(departement) if departement else "",
-            amount=grant.amount + grant.bonus,
-            kind=KIND_SHORT.get(application.kind, application.kind),
-            kind_label=str(Application.Kind(application.kind).label),
+        .values_list(
+            "lead_name",
+            "application__departement__code",
+            "application__departement__name",
+            "amount",
+            "bonus",
+            "application__kind",
         )
+    )
+    kind_labels = {value: str(label) for value, label in Application.Kind.choices}
+    return [
+        LaureateRow(
+            name=name,
+            # str(Departement), as the page always wrote it.
+            departement=f"{code} – {departement_name}" if code is not None else "",
+            amount=amount + bonus,
+            kind=KIND_SHORT.get(kind, kind),
+            kind_label=kind_labels[kind],
+        )
+        for name, code, departement_name, amount, bonus, kind in grants
+    ]

@@ -21,16 +21,20 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django.utils.html import escape
 from django.utils.http import content_disposition_header
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from applications.models import Call
+from core.formatting import format_money
 from core.responses import document_response, private_file_headers
 from grants.export_jobs import export_job_create
 from grants.models import ExportJob
 from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
 from grants.selectors.exports import (
+    LaureateRow,
     grant_columns,
     labels,
     laureate_rows,
@@ -248,11 +252,30 @@ def export_pdf_download(request: HttpRequest, document_id: int) -> FileResponse:
 # --- public -------------------------------------------------------------------------------------
 
 
+def laureate_rows_html(rows: list[LaureateRow]) -> SafeString:
+    """The laureates' table rows: the bytes the template's loop wrote for them, written in Python.
+
+    A full call lists hundreds of laureates on this public page: a template loop costs about a
+    tenth of a millisecond per row, this a few microseconds (issue 13; the test compares the two).
+    """
+    return mark_safe(  # noqa: S308 - every value is escaped here
+        "".join(
+            "\n          <tr>"
+            f'\n            <th scope="row">{escape(row.name)}</th>'
+            f"\n            <td>{escape(row.departement)}</td>"
+            f"\n            <td>{escape(format_money(row.amount))}</td>"
+            f'\n            <td><abbr title="{escape(row.kind_label)}">{escape(row.kind)}</abbr></td>'
+            "\n          </tr>\n        "
+            for row in rows
+        )
+    )
+
+
 @require_GET
 def laureates(request: HttpRequest, slug: str) -> HttpResponse:
     """Public: the laureates of a call (structure, département, amount, FT/FNT), legal persons only."""
     call = get_object_or_404(Call.objects.exclude(status=Call.Status.DRAFT), slug=slug)
-    rows = list(laureate_rows(call))
+    rows = laureate_rows(call)
     return render(
         request,
         "grants/exports/laureates.html",
@@ -260,6 +283,7 @@ def laureates(request: HttpRequest, slug: str) -> HttpResponse:
             "title": _("Lauréats — %(call)s") % {"call": call.title},
             "call": call,
             "rows": rows,
+            "rows_html": laureate_rows_html(rows),
             "total": sum((row.amount for row in rows), Decimal("0")),
         },
     )

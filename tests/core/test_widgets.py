@@ -72,3 +72,22 @@ def test_workspace_filters_render_as_with_django_widgets_selected_state_kept() -
     assert '<option value="32" selected>' in html
     assert '<option value="-score" selected>' in str(form["sort"].as_widget())
     assert 'value="Tiers"' in str(form["q"].as_widget())
+
+
+@pytest.mark.django_db
+def test_choices_read_as_tuples_are_the_instances_values_and_labels() -> None:
+    call = CallFactory(status="open", title="Appel « 2026 » & co")
+    CallFactory(status="closed", title="Un autre appel")
+    Wave.objects.create(call=call, number=1, name="Vague <1>", deadline=timezone.now())
+    Wave.objects.create(call=call, number=2, name="Vague 2", deadline=timezone.now())
+    form = WorkspaceFilterForm(QueryDict(""), departements=Departement.objects.order_by("code"))
+    for name in ("departement", "call", "wave"):
+        field = form.fields[name]
+        from_instances = [("", field.empty_label)] + [
+            (field.prepare_value(obj), field.label_from_instance(obj)) for obj in field.queryset
+        ]
+        read = list(field.choices)
+        assert [(str(value), label) for value, label in read] == [
+            (str(value), label) for value, label in from_instances
+        ], name
+        assert len(read) > 2, name

@@ -756,3 +756,38 @@ def test_a_grant_is_named_with_its_amount_the_french_way(call_with_grants):
     _call, grants = call_with_grants
     grant = grants[2]
     assert str(grant) == f"{grant.application.reference} – 100\u00a0000\u00a0€"
+
+
+# The loop the laureates' template drew its rows with before they were written in Python.
+LAUREATE_ROWS_TEMPLATE = """{% load portal %}{% for row in rows %}
+          <tr>
+            <th scope="row">{{ row.name }}</th>
+            <td>{{ row.departement }}</td>
+            <td>{{ row.amount|money }}</td>
+            <td><abbr title="{{ row.kind_label }}">{{ row.kind }}</abbr></td>
+          </tr>
+        {% endfor %}"""
+
+
+def test_the_laureates_rows_written_in_python_are_the_template_s_bytes(client, call_with_grants):
+    from django.template import engines
+
+    from grants.selectors.exports import LaureateRow, laureate_rows
+    from grants.views.exports import laureate_rows_html
+
+    call, _grants = call_with_grants
+    rows = [
+        *laureate_rows(call),
+        LaureateRow(
+            'Tiers-lieu « <b>A&B</b> » "quoted"', "2A – Corse-du-Sud", Decimal("74999.99"), "FT", "Fab"
+        ),
+        LaureateRow("Sans département", "", Decimal("0"), "FNT", 'Fabrique "numérique" <i>'),
+    ]
+    expected = engines["django"].from_string(LAUREATE_ROWS_TEMPLATE).render({"rows": rows})
+    assert str(laureate_rows_html(rows)) == expected
+    assert expected.count("<tr>") == len(rows) == 5
+    assert "&lt;b&gt;A&amp;B&lt;/b&gt;" in expected and "74\u00a0999,99\u00a0€" in expected
+    # The page carries the call's rows in its table, as before.
+    response = client.get(reverse("grants:export-laureates", args=[call.slug]))
+    assert str(laureate_rows_html(rows[:3])) in response.content.decode()
+    assert str(laureate_rows_html([])) == ""
