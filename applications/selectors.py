@@ -44,9 +44,14 @@ def applications_visible_to(user: User | AnonymousUser) -> QuerySet[Application]
         return Application.objects.none()
     condition = Q(pk__in=[])
     if has_role(user, Role.APPLICANT):
-        member_of = Member.objects.filter(application=OuterRef("pk"), organisation__memberships__user=user)
-        invited = Access.objects.filter(application=OuterRef("pk"), user=user)
-        condition |= Q(Exists(member_of)) | Q(Exists(invited))
+        # The ids of their dossiers read first from the two link tables (a few rows each): an OR of
+        # two correlated EXISTS made PostgreSQL test every dossier of the base (345 ms for an
+        # applicant's home at 100 000 dossiers, 1 ms this way; docs/performance.md).
+        member_of = (
+            Member.objects.filter(organisation__memberships__user=user).order_by().values("application_id")
+        )
+        invited = Access.objects.filter(user=user).order_by().values("application_id")
+        condition |= Q(pk__in=member_of.union(invited))
     if has_role(user, Role.INSTRUCTOR):
         condition |= ~Q(status=Application.Status.DRAFT) & Q(
             departement__in=departements_in_scope(instructor=user)

@@ -368,6 +368,16 @@ def test_partner_staff_see_the_dossier_of_their_consortium():
     assert list(applications_visible_to(partner_user)) == [application]
 
 
+def test_an_applicants_dossiers_are_found_from_the_link_tables_not_by_testing_every_dossier():
+    """The applicant's scope reads the ids of their dossiers from the members and the invitations
+    first (`id IN (… UNION …)`), instead of an OR of two correlated EXISTS that PostgreSQL evaluated
+    for every dossier of the base (the applicant's home took 570 ms at 100 000 dossiers)."""
+    application = complete_application()
+    sql = str(applications_visible_to(application.created_by).query).upper()
+    assert " UNION " in sql
+    assert "EXISTS" not in sql
+
+
 def test_a_long_file_name_is_shortened_but_keeps_its_extension():
     from core.uploads import sanitise_filename
 
