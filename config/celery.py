@@ -49,3 +49,20 @@ def prepare_worker(sender: Any = None, **kwargs: Any) -> None:
         )
     freeze_heap()
     logger.info("Heap frozen before forking: %d objects out of the collector's sight", gc.get_freeze_count())
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_database_connections(sender: Any = None, **kwargs: Any) -> None:
+    """Around each task of a worker, what Django does around each request: close the connections
+    that are past CONN_MAX_AGE, broken, or left in a transaction (`close_old_connections`).
+
+    Celery's fixup would close them all at each task (CELERY_DB_REUSE_MAX, settings); a task run in
+    process (`make demo`) is the caller's business, as a request's are.
+    """
+    request = getattr(sender, "request", None)
+    if request is None or getattr(request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

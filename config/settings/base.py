@@ -308,6 +308,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection before and after each task unless this is
+# set: a new PostgreSQL connection per task (about 9 ms, a tenth of a letter's rendering). Workers
+# keep theirs instead, under Django's own rule for requests (CONN_MAX_AGE, CONN_HEALTH_CHECKS, closed
+# after an error), applied around each task by config.celery; the fixup still recycles it every
+# 1 000 tasks (docs/performance.md « Worker pool »).
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
 # Redis redelivers unacknowledged messages after this delay: it must exceed the longest task.

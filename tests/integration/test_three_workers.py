@@ -31,7 +31,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from config.celery import app
 from notifications import services
@@ -170,6 +170,15 @@ def wait_until(workers: list[Worker], condition, what: str, timeout: float = REN
         time.sleep(0.5)
 
 
+def database_sessions() -> int:
+    """Sessions ever opened on the test database, as PostgreSQL counts them (pg_stat_database)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
+        (sessions,) = cursor.fetchone()
+    return int(sessions)
+
+
 def snapshot(ids: list[int]) -> dict[int, tuple]:  # type: ignore[type-arg]
     return {
         row[0]: row[1:]
@@ -184,6 +193,7 @@ def test_three_workers_render_a_thousand_letters_each_exactly_once_even_when_red
 ) -> None:
     started = time.monotonic()
     run = uuid.uuid4().hex[:8]
+    sessions_before = database_sessions()
 
     # As the portal does: rows in a committed transaction, a task queued for each after commit.
     with transaction.atomic():
@@ -238,6 +248,10 @@ def test_three_workers_render_a_thousand_letters_each_exactly_once_even_when_red
     redelivered = time.monotonic()
 
     assert snapshot(ids) == first
+    # Each pool process keeps its connection between tasks (CONN_MAX_AGE here, config.celery): a
+    # handful of sessions for 2 000 tasks, where Celery's fixup alone opened one per task.
+    opened = database_sessions() - sessions_before
+    assert opened < 100, f"{opened} database sessions opened for {2 * LETTERS} tasks"
     assert sorted(path for path in _media_root.rglob("*") if path.is_file()) == files
     assert sum(len(rendered_ids(worker)) for worker in pdf_workers) == LETTERS
     assert renders_sent_to_workers == []
