@@ -34,12 +34,17 @@ def prepare_worker(sender: Any = None, **kwargs: Any) -> None:
     """In the worker's main process, once, before it forks its pool (docs/performance.md « Worker pool »).
 
     Sent after the queues of -Q are selected and after Celery's Django fixup has set Django up (its
-    receiver is connected when the app is made, before this one). A worker of the documents' queue
-    loads the renderer here, so that every child starts warm; every worker then freezes its heap.
+    receiver is connected when the app is made, before this one). Every worker keeps its database
+    connections between tasks under Django's rule; a worker of the documents' queue loads the
+    renderer here, so that every child starts warm; every worker then freezes its heap.
     """
     if sender is None:
         return
     from notifications.pdf import freeze_heap, warm_up
+
+    # Inherited by the pool's children, which run the tasks.
+    signals.task_prerun.connect(close_old_database_connections, weak=False)
+    signals.task_postrun.connect(close_old_database_connections, weak=False)
 
     if renders_documents(sender):
         began = time.perf_counter()
@@ -51,18 +56,14 @@ def prepare_worker(sender: Any = None, **kwargs: Any) -> None:
     logger.info("Heap frozen before forking: %d objects out of the collector's sight", gc.get_freeze_count())
 
 
-@signals.task_prerun.connect
-@signals.task_postrun.connect
-def close_old_database_connections(sender: Any = None, **kwargs: Any) -> None:
+def close_old_database_connections(**kwargs: Any) -> None:
     """Around each task of a worker, what Django does around each request: close the connections
     that are past CONN_MAX_AGE, broken, or left in a transaction (`close_old_connections`).
 
-    Celery's fixup would close them all at each task (CELERY_DB_REUSE_MAX, settings); a task run in
-    process (`make demo`) is the caller's business, as a request's are.
+    Connected by `prepare_worker`, so only in a worker: a task run in process (`make demo`) leaves
+    the connections to the request it runs in. Celery's fixup would close them all at each task
+    (CELERY_DB_REUSE_MAX, settings).
     """
-    request = getattr(sender, "request", None)
-    if request is None or getattr(request, "is_eager", False):
-        return
     from django.db import close_old_connections
 
     close_old_connections()
