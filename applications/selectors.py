@@ -40,8 +40,16 @@ def applications_visible_to(user: User | AnonymousUser) -> QuerySet[Application]
     invited to. Instructors: the submitted dossiers of their territory. Programme admins: every
     submitted dossier. A draft belongs to its applicant alone.
     """
+    return Application.objects.filter(visibility_condition(user))
+
+
+def visibility_condition(user: User | AnonymousUser, prefix: str = "") -> Q:
+    """The rule of `applications_visible_to` as a condition on a dossier reached by `prefix` (e.g.
+    "grant__application__"): a model linked to one dossier filters on its joined dossier, which
+    PostgreSQL reads by its key, instead of testing its id against every visible dossier of the
+    base (`…__in=applications_visible_to(user)`: the agreements list at 100 000 dossiers)."""
     if not user.is_authenticated:
-        return Application.objects.none()
+        return Q(pk__in=[])
     condition = Q(pk__in=[])
     if has_role(user, Role.APPLICANT):
         # The ids of their dossiers read first from the two link tables (a few rows each): an OR of
@@ -51,14 +59,14 @@ def applications_visible_to(user: User | AnonymousUser) -> QuerySet[Application]
             Member.objects.filter(organisation__memberships__user=user).order_by().values("application_id")
         )
         invited = Access.objects.filter(user=user).order_by().values("application_id")
-        condition |= Q(pk__in=member_of.union(invited))
+        condition |= Q(**{f"{prefix}pk__in": member_of.union(invited)})
     if has_role(user, Role.INSTRUCTOR):
-        condition |= ~Q(status=Application.Status.DRAFT) & Q(
-            departement__in=departements_in_scope(instructor=user)
+        condition |= ~Q(**{f"{prefix}status": Application.Status.DRAFT}) & Q(
+            **{f"{prefix}departement__in": departements_in_scope(instructor=user)}
         )
     if has_role(user, Role.ADMIN):
-        condition |= ~Q(status=Application.Status.DRAFT)
-    return Application.objects.filter(condition)
+        condition |= ~Q(**{f"{prefix}status": Application.Status.DRAFT})
+    return condition
 
 
 def applications_reviewable_by(user: User) -> QuerySet[Application]:

@@ -4,14 +4,14 @@ from django.core.paginator import Page
 from django.db.models import Count, Prefetch, QuerySet, Window
 
 from accounts.models import User
-from applications.selectors import applications_visible_to
+from applications.selectors import visibility_condition
 from core.pagination import CountedPaginator
 from grants.models import Agreement, AgreementStatusChange, Amendment, Tranche
 
 
 def agreements_visible_to(user: User) -> QuerySet[Agreement]:
     """The agreements of the dossiers the user may see: any other number is a 404."""
-    return Agreement.objects.filter(grant__application__in=applications_visible_to(user))
+    return Agreement.objects.filter(visibility_condition(user, "grant__application__"))
 
 
 def agreement_list_for(user: User) -> QuerySet[Agreement]:
