@@ -266,7 +266,6 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
     dossiers = quote(Application._meta.db_table)
     assignments = quote(Assignment._meta.db_table)
     opinions = quote(Opinion._meta.db_table)
-    changes = quote(StatusChange._meta.db_table)
     is_admin = has_role(user, Role.ADMIN)
     scope, scope_params = reviewable_condition(user, alias="a")
     undecided = ", ".join(["%s"] * len(UNDECIDED))
@@ -274,10 +273,11 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
     blank = "'' AS verdict, '' AS organisation_name"
     reviewer = "x.application_id = a.id AND x.conflict_of_interest = %s"
 
+    # Where each dossier's review stands is kept on the dossier by the database (the assignment
+    # and submission columns, migration 0013), read through the partial index of each group.
     to_assign = (
         f"SELECT {dossier_columns}, a.submitted_at AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
-        f"WHERE {scope} AND a.status = %s "
-        f"AND NOT EXISTS (SELECT 1 FROM {assignments} x WHERE x.application_id = a.id)"
+        f"WHERE {scope} AND a.status = %s AND a.assignment_count = 0"
     )
     to_assign_params = [*scope_params, S.SUBMITTED.value]
 
@@ -290,43 +290,25 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
     assigned_params = [user.pk, False, *scope_params, *[status.value for status in UNDECIDED]]
 
     # Every instructor (conflicts aside) handed in their scores; an instructor sees those they scored.
-    last_scores = (
-        f"(SELECT x.scores_submitted_at FROM {assignments} x WHERE {reviewer} "  # noqa: S608
-        "ORDER BY x.scores_submitted_at DESC, x.id DESC LIMIT 1)"
-    )
     to_decide = (
-        f"SELECT {dossier_columns}, {last_scores} AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
-        f"WHERE {scope} AND a.status = %s "
-        f"AND EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer}) "
-        f"AND NOT EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer} AND x.scores_submitted_at IS NULL)"
+        f"SELECT {dossier_columns}, a.last_scored_at AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
+        f"WHERE {scope} AND a.status = %s AND a.scorer_count > 0 AND a.unscored_count = 0"
     )
-    to_decide_params = [False, *scope_params, S.IN_REVIEW.value, False, False]
+    to_decide_params = [*scope_params, S.IN_REVIEW.value]
     if not is_admin:
         to_decide += f" AND EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer} AND x.instructor_id = %s)"  # noqa: S608
         to_decide_params += [False, user.pk]
 
     # In review again after corrections: the dossier's last submission followed a request.
-    def last_submission(column: str) -> str:
-        return (
-            f"(SELECT s.{column} FROM {changes} s WHERE s.application_id = a.id AND s.to_status = %s "  # noqa: S608
-            "ORDER BY s.at DESC, s.id DESC LIMIT 1)"
-        )
-
     corrections = (
-        f"SELECT {dossier_columns}, {last_submission('at')} AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
-        f"WHERE {scope} AND a.status = %s AND {last_submission('from_status')} = %s"
+        f"SELECT {dossier_columns}, a.last_submitted_at AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
+        f"WHERE {scope} AND a.status = %s AND a.last_submitted_from = %s"
     )
-    corrections_params = [
-        S.SUBMITTED.value,
-        *scope_params,
-        S.IN_REVIEW.value,
-        S.SUBMITTED.value,
-        S.CORRECTIONS.value,
-    ]
+    corrections_params = [*scope_params, S.IN_REVIEW.value, S.CORRECTIONS.value]
     if not is_admin:
         corrections += (
             f" AND (EXISTS (SELECT 1 FROM {assignments} x WHERE {reviewer} AND x.instructor_id = %s) "  # noqa: S608
-            f"OR NOT EXISTS (SELECT 1 FROM {assignments} x WHERE x.application_id = a.id))"
+            "OR a.assignment_count = 0)"
         )
         corrections_params += [False, user.pk]
 

@@ -134,17 +134,33 @@ def reviewable_condition(user: User, *, alias: str) -> tuple[str, list[Any]]:
     return condition, params
 
 
-def reviewable_counts_by_status(user: User) -> dict[str, int]:
-    """How many dossiers `applications_reviewable_by(user)` holds in each state, from the counts.
+# The workspace's filters the dossier counts answer (the others count the dossiers themselves).
+COUNTED_FILTERS = frozenset({"call", "wave", "departement", "kind", "status"})
 
-    One query on `DossierCount` (a few rows per call, département and state), whatever the
-    number of dossiers; the same figures as counting the reviewable dossiers themselves.
+
+def reviewable_counts_by_status(user: User, filters: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """How many dossiers `applications_reviewable_by(user)` holds in each state, from the counts,
+    narrowed by the workspace's filters among `COUNTED_FILTERS` (the others are not looked at).
+
+    One query on `DossierCount` (a few rows per call, wave, département, kind and state), whatever
+    the number of dossiers; the same figures as counting the reviewable dossiers themselves.
     """
     if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
         return {}
+    filters = filters or {}
     counts = DossierCount.objects.exclude(status=Application.Status.DRAFT)
     if not has_role(user, Role.ADMIN):
         counts = counts.filter(departement_code__in=departements_in_scope(instructor=user).values("code"))
+    if filters.get("call") is not None:
+        counts = counts.filter(call_id=filters["call"].pk)
+    if filters.get("wave") is not None:
+        counts = counts.filter(wave_key=filters["wave"].pk)
+    if filters.get("departement") is not None:
+        counts = counts.filter(departement_code=filters["departement"].pk)
+    if filters.get("kind"):
+        counts = counts.filter(kind=filters["kind"])
+    if filters.get("status"):
+        counts = counts.filter(status=filters["status"])
     rows = counts.order_by().values_list("status").annotate(n=Sum("count"))
     return {status: int(n or 0) for status, n in rows}
 
@@ -210,17 +226,19 @@ def workspace_tab_counts(
     *,
     user: User,
     filtered: QuerySet[Application],
-    filtered_on: bool,
+    filters: Mapping[str, Any],
     tabs: Mapping[str, Sequence[str]],
 ) -> dict[str, int]:
-    """How many dossiers each tab (its key: the states it lists) holds, in one query: one aggregate
-    over the filtered dossiers, or, unfiltered, the dossier counts kept by the database (a few rows
-    per call, département and state instead of every dossier of the territory)."""
-    if filtered_on:
+    """How many dossiers each tab (its key: the states it lists) holds, in one query: the dossier
+    counts kept by the database when the filters in use are among `COUNTED_FILTERS` (a few rows
+    per call, wave, département, kind and state instead of every dossier of the territory), or one
+    aggregate over the filtered dossiers (a search, a zone, a score)."""
+    in_use = {name for name, value in filters.items() if value not in (None, "")} - {"sort", "per_page"}
+    if in_use - COUNTED_FILTERS:
         return filtered.aggregate(
             **{key: Count("pk", filter=Q(status__in=statuses)) for key, statuses in tabs.items()}
         )
-    by_status = reviewable_counts_by_status(user)
+    by_status = reviewable_counts_by_status(user, filters)
     return {key: sum(by_status.get(status, 0) for status in statuses) for key, statuses in tabs.items()}
 
 

@@ -1,11 +1,13 @@
-"""Dossier counts per (call, département, state), kept by the database itself.
+"""Dossier counts per (call, wave, département, kind, state), kept by the database itself.
 
-Triggers on `applications_application` (migration 0007) add and subtract in the statement that
-inserts, moves or deletes dossiers, so the counts change under the same row lock and in the same
-transaction as the dossier, whoever writes it: `applications.workflow.transition`, the services,
-the admin site, bulk loads. `applications.counters.dossier_counts_rebuild` recounts them from the
-dossiers. Pages that count dossiers without a filter (the review workspace's tabs, the steering
-home) read these few hundred rows instead of counting every dossier.
+Triggers on `applications_application` (migration 0007, keyed by the wave and the kind since 0012)
+add and subtract in the statement that inserts, moves or deletes dossiers, so the counts change
+under the same row lock and in the same transaction as the dossier, whoever writes it:
+`applications.workflow.transition`, the services, the admin site, bulk loads.
+`applications.counters.dossier_counts_rebuild` recounts them from the dossiers. Pages that count
+dossiers without a filter (the review workspace's tabs, the steering home) read these few hundred
+rows instead of counting every dossier; so does the review workspace when its filters are only the
+call, the wave, the département, the kind or the state.
 """
 
 from django.db import models
@@ -22,6 +24,9 @@ class DossierCount(models.Model):
     )
     # The département's code, "" for a dossier without département (a draft without place).
     departement_code = models.CharField(_("département"), max_length=3, blank=True)
+    # The wave's id, 0 for a dossier without wave: a key column cannot be NULL and still be unique.
+    wave_key = models.IntegerField(_("vague"), default=0)
+    kind = models.CharField(_("type de fabrique"), max_length=3, blank=True, default="")
     status = models.CharField(_("état"), max_length=25)
     count = models.IntegerField(_("dossiers"), default=0)
 
@@ -30,9 +35,13 @@ class DossierCount(models.Model):
         verbose_name_plural = _("comptes de dossiers")
         constraints = [
             models.UniqueConstraint(
-                fields=["call", "departement_code", "status"], name="applications_dossier_count_key"
+                fields=["call", "wave_key", "departement_code", "kind", "status"],
+                name="applications_dossier_count_full_key",
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.call_id} {self.departement_code or '-'} {self.status}: {self.count}"
+        return (
+            f"{self.call_id} {self.wave_key} {self.departement_code or '-'} {self.kind} {self.status}: "
+            f"{self.count}"
+        )

@@ -148,6 +148,22 @@ class Application(models.Model):
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
     submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
 
+    # Where the review stands, kept by database triggers on the assignments and the state changes
+    # (migration 0013), whoever writes them, as the dossier counts are: the staff's to-do reads
+    # them through partial indexes instead of testing the assignments and the history of every
+    # dossier in a state (docs/performance.md). Never written by Python; defaults in the database
+    # too, for the rows written without the ORM (seed_bulk's COPY).
+    assignment_count = models.IntegerField(_("affectations"), default=0, db_default=0, editable=False)
+    # The assignments without conflict of interest, and those of them not scored yet.
+    scorer_count = models.IntegerField(_("instructeurs qui notent"), default=0, db_default=0, editable=False)
+    unscored_count = models.IntegerField(_("notations attendues"), default=0, db_default=0, editable=False)
+    last_scored_at = models.DateTimeField(_("dernière notation remise"), null=True, editable=False)
+    # The last change to « déposé »: where it came from (a correction request, or a draft) and when.
+    last_submitted_from = models.CharField(
+        _("déposé en dernier depuis"), max_length=25, blank=True, default="", db_default="", editable=False
+    )
+    last_submitted_at = models.DateTimeField(_("dernier dépôt"), null=True, editable=False)
+
     class Meta:
         verbose_name = _("dossier")
         verbose_name_plural = _("dossiers")
@@ -157,6 +173,22 @@ class Application(models.Model):
             # states within a territory (and « a laureate in this département »).
             models.Index(fields=["status", "submitted_at"], name="applications_status_submitted"),
             models.Index(fields=["departement", "status"], name="applications_dep_status"),
+            # The staff's to-do (applications.next_steps), each group in its order.
+            models.Index(
+                fields=["submitted_at", "id"],
+                condition=Q(status="submitted", assignment_count=0),
+                name="applications_to_assign",
+            ),
+            models.Index(
+                fields=["last_scored_at", "id"],
+                condition=Q(status="in_review", scorer_count__gt=0, unscored_count=0),
+                name="applications_to_decide",
+            ),
+            models.Index(
+                fields=["last_submitted_at", "id"],
+                condition=Q(status="in_review", last_submitted_from="corrections_requested"),
+                name="applications_back_from_fixes",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -136,6 +136,15 @@ class Assignment(models.Model):
                 name="applications_attestation_dated_and_signed",
             ),
         ]
+        indexes = [
+            # The staff's to-do « à noter »: an instructor's assignments still to score, a few
+            # among the thousands they have scored over the calls.
+            models.Index(
+                fields=["instructor", "assigned_at"],
+                condition=Q(scores_submitted_at__isnull=True, conflict_of_interest=False),
+                name="applications_to_score",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.instructor} – {self.application.reference}"

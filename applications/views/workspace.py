@@ -169,7 +169,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
         value not in (None, "") for name, value in filters.items() if name not in {"sort", "per_page"}
     )
     counts = workspace_tab_counts(
-        user=user, filtered=filtered, filtered_on=filtered_on, tabs={tab_.key: tab_.statuses for tab_ in TABS}
+        user=user, filtered=filtered, filters=filters, tabs={tab_.key: tab_.statuses for tab_ in TABS}
     )
 
     sort = filters.get("sort") or DEFAULT_SORT

@@ -1,16 +1,24 @@
-"""The dossier counts per (call, département, state) kept by the database's triggers."""
+"""The dossier counts per (call, wave, département, kind, state) kept by the database's triggers."""
 
+from datetime import timedelta
 from decimal import Decimal
+from itertools import product
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from applications.counters import dossier_counts_rebuild, dossier_counts_recount, dossier_counts_stored
-from applications.models import Application, DossierCount
-from applications.selectors import applications_reviewable_by, reviewable_counts_by_status
+from applications.models import Application, DossierCount, Wave
+from applications.selectors import (
+    applications_reviewable_by,
+    reviewable_counts_by_status,
+    workspace_filtered,
+    workspace_tab_counts,
+)
 from applications.services import application_withdraw
 from applications.workflow import TRANSITIONS, transition
 from tests.factories import (
@@ -33,9 +41,14 @@ def assert_counts_match() -> None:
 
 
 def plain_dossier(
-    call, number: int, status: str = S.SUBMITTED, departement: str | None = "32"
+    call,
+    number: int,
+    status: str = S.SUBMITTED,
+    departement: str | None = "32",
+    **fields: object,
 ) -> Application:  # type: ignore[no-untyped-def]
     return Application.objects.create(
+        **fields,
         reference=f"CNT-2026-{number:05d}",
         call=call,
         title=f"Dossier {number}",
@@ -183,3 +196,98 @@ def test_the_workspace_tabs_read_the_counts_when_nothing_is_filtered(client):
     # Counts the table holds are what the tabs show, filtered or not.
     filtered = client.get(reverse("applications:instructor-home"), {"call": call.pk}).content.decode()
     assert "À instruire : 3 dossiers" in filtered
+
+
+def wave_of(call, number: int) -> Wave:  # type: ignore[no-untyped-def]
+    return Wave.objects.create(
+        call=call,
+        number=number,
+        name=f"Vague {number}",
+        deadline=timezone.now() + timedelta(days=30 * number),
+    )
+
+
+def test_wave_and_kind_changes_are_counted_and_a_save_that_keeps_them_writes_nothing():
+    call = CallFactory()
+    first, second = wave_of(call, 1), wave_of(call, 2)
+    dossiers = [
+        plain_dossier(call, number, wave=first if number % 2 else None, kind="fnt" if number % 3 else "ft")
+        for number in range(8)
+    ]
+    assert_counts_match()
+    assert DossierCount.objects.get(
+        call=call, wave_key=first.pk, departement_code="32", kind="fnt", status=S.SUBMITTED
+    ).count == len([n for n in range(8) if n % 2 and n % 3])
+    assert DossierCount.objects.get(
+        call=call, wave_key=0, departement_code="32", kind="ft", status=S.SUBMITTED
+    )
+    Application.objects.filter(pk__in=[d.pk for d in dossiers[:3]]).update(wave=second)
+    assert_counts_match()
+    Application.objects.filter(pk=dossiers[3].pk).update(wave=None, kind="ft")
+    assert_counts_match()
+    Application.objects.filter(call=call).update(kind="fnt")
+    assert_counts_match()
+    stored = list(DossierCount.objects.order_by("pk").values_list("pk", "count"))
+    Application.objects.filter(call=call).update(kind="fnt", title="Renommé")
+    assert list(DossierCount.objects.order_by("pk").values_list("pk", "count")) == stored
+
+
+def test_the_counts_narrowed_by_the_workspace_filters_give_the_same_figures_as_the_filtered_dossiers():
+    """Every combination of the filters the counts answer (call, wave, département, kind, state),
+    for an instructor of a région and for an admin: the counts equal the filtered dossiers."""
+    from fabriques.models import Departement
+
+    call, other_call = CallFactory(), CallFactory()
+    first, second = wave_of(call, 1), wave_of(call, 2)
+    layout = [
+        (call, first, "32", "ft", S.SUBMITTED),
+        (call, first, "32", "fnt", S.SUBMITTED),
+        (call, second, "31", "ft", S.IN_REVIEW),
+        (call, None, "75", "ft", S.CORRECTIONS),
+        (call, second, "75", "fnt", S.AWARDED),
+        (other_call, None, "32", "ft", S.SUBMITTED),
+        (other_call, None, "31", "fnt", S.REFUSED),
+        (call, first, "32", "ft", S.DRAFT),
+        (call, None, None, "ft", S.DRAFT),
+    ]
+    for number, (dossier_call, wave, departement, kind, status) in enumerate(layout):
+        plain_dossier(dossier_call, number, status=status, departement=departement, wave=wave, kind=kind)
+    choices = {
+        "call": [None, call, other_call],
+        "wave": [None, first, second],
+        "departement": [None, Departement.objects.get(pk="32"), Departement.objects.get(pk="75")],
+        "kind": ["", "ft", "fnt"],
+        "status": ["", S.SUBMITTED, S.AWARDED],
+    }
+    compared = 0
+    for user in (occitanie_instructor(), programme_admin()):
+        for values in product(*choices.values()):
+            filters = dict(zip(choices, values, strict=True))
+            counted: dict[str, int] = {}
+            for status in workspace_filtered(user, filters).values_list("status", flat=True):
+                counted[status] = counted.get(status, 0) + 1
+            stored = {status: n for status, n in reviewable_counts_by_status(user, filters).items() if n}
+            assert stored == counted, filters
+            compared += bool(counted)
+    assert compared > 20  # the combinations are not all empty
+
+
+def test_the_workspace_tabs_read_the_counts_for_the_counted_filters_and_the_dossiers_for_a_search():
+    call = CallFactory()
+    for number in range(3):
+        plain_dossier(call, number, kind="fnt" if number else "ft")
+    user = programme_admin()
+    tabs = {"todo": [S.SUBMITTED], "review": [S.IN_REVIEW, S.CORRECTIONS]}
+    for filters, table, expected in [
+        ({"kind": "fnt", "call": call, "sort": "-submitted"}, "applications_dossiercount", 2),
+        ({"kind": "fnt", "q": "Dossier 2"}, "applications_application", 1),
+    ]:
+        with CaptureQueriesContext(connection) as queries:
+            counts = workspace_tab_counts(
+                user=user, filtered=workspace_filtered(user, filters), filters=filters, tabs=tabs
+            )
+        assert counts == {"todo": expected, "review": 0}
+        # One query counts (the user's roles may be read once before it).
+        counting = [query["sql"] for query in queries.captured_queries if "auth_group" not in query["sql"]]
+        assert len(counting) == 1
+        assert f'FROM "{table}"' in counting[0]
