@@ -41,7 +41,7 @@ from grants.services import (
     application_refuse,
     application_reopen,
 )
-from grants.services.decisions import AwardPreview, award_preview, decision_check
+from grants.services.decisions import AwardPreview, award_preview, closing_check, decision_check
 from grants.services.reopening import ReopenPreview, reopen_preview
 from grants.views.common import (
     cancelled_tranches_table,
@@ -253,7 +253,7 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
         reason = close.cleaned_data["reason"]
         try:
             if not confirmed and reason.strip():
-                decision_check(application=application, actor=user)
+                closing_check(application=application, actor=user)
                 return recap_response(request, closing_recap(application, reason))
             application_close(application=application, reason=reason, actor=user)
         except ValidationError as error:
