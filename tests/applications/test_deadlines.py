@@ -29,6 +29,7 @@ from grants.services import application_close
 from notifications.models import OutgoingEmail
 from tests.factories import (
     CallFactory,
+    UserFactory,
     applicant,
     complete_application,
     in_review_application,
@@ -397,3 +398,38 @@ def test_the_daily_tasks_are_scheduled_on_the_default_queue_and_call_their_servi
     complete_application(call=call)
     assert drafts_reminders_task() == {"drafts": 1, "emails_queued": 1}
     assert drafts_reminders_task() == {"drafts": 1, "emails_queued": 0}
+
+
+# --- the call's settings, in the admin -------------------------------------------------------------
+
+
+def test_the_calls_delays_are_set_in_the_admin_audited_and_a_zero_delay_is_refused_next_to_the_field(client):  # type: ignore[no-untyped-def]
+    from tests.config.test_admin_writes import change_form_data
+
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    call = CallFactory()
+    url = reverse("admin:applications_call_change", args=[call.pk])
+    page_text = page(client.get(url))
+    for name in ("corrections_delay_days", "corrections_reminder_days", "draft_reminder_days"):
+        assert f'name="{name}"' in page_text
+
+    response = client.post(url, change_form_data(client, url, corrections_delay_days="0"))
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["corrections_delay_days"] == [
+        "Assurez-vous que cette valeur est supérieure ou égale à 1."
+    ]
+    assert not AuditEvent.objects.filter(action="call.update").exists()
+
+    response = client.post(
+        url, change_form_data(client, url, corrections_delay_days="21", draft_reminder_days="0")
+    )
+    assert response.status_code == 302
+    call.refresh_from_db()
+    assert (call.corrections_delay_days, call.draft_reminder_days) == (21, 0)
+    event = AuditEvent.objects.get(action="call.update", actor=superuser)
+    assert event.data == {
+        "fields": ["corrections_delay_days", "draft_reminder_days"],
+        "before": {"corrections_delay_days": 15, "draft_reminder_days": 7},
+        "after": {"corrections_delay_days": 21, "draft_reminder_days": 0},
+    }
