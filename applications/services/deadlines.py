@@ -83,9 +83,16 @@ class _Pending:
     wave: Wave | None = None
 
 
+# Keys looked up per query: a wave closing soon may hold thousands of drafts.
+KEYS_PER_QUERY = 500
+
+
 def _missing_keys(keys: list[str]) -> set[str]:
-    """The keys among `keys` that have no e-mail row yet (one query)."""
-    present = set(OutgoingEmail.objects.filter(key__in=keys).values_list("key", flat=True))
+    """The keys among `keys` that have no e-mail row yet (one query per KEYS_PER_QUERY keys)."""
+    present: set[str] = set()
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start : start + KEYS_PER_QUERY]
+        present.update(OutgoingEmail.objects.filter(key__in=chunk).values_list("key", flat=True))
     return set(keys) - present
 
 

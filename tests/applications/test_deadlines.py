@@ -433,3 +433,14 @@ def test_the_calls_delays_are_set_in_the_admin_audited_and_a_zero_delay_is_refus
         "before": {"corrections_delay_days": 15, "draft_reminder_days": 7},
         "after": {"corrections_delay_days": 21, "draft_reminder_days": 0},
     }
+
+
+def test_a_daily_run_with_nothing_new_to_send_costs_two_queries_whatever_the_number_of_dossiers(
+    django_assert_num_queries,
+):  # type: ignore[no-untyped-def]
+    dossiers = [asked()[0] for _ in range(3)]
+    due = min(application.corrections_due_on for application in dossiers)
+    assert corrections_deadlines_send(today=due - timedelta(days=1))["reminders"] == 3
+    # The dossiers waiting (with their call and request), then the e-mails already written.
+    with django_assert_num_queries(2):
+        assert corrections_deadlines_send(today=due - timedelta(days=1)) == {"reminders": 0, "overdue": 0}
