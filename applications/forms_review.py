@@ -367,6 +367,9 @@ class CloseForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # Set when the closing is offered on overdue corrections (decision.html): the service refuses
+    # it if the applicant has answered since.
+    closing_from = forms.CharField(required=False, max_length=30, widget=forms.HiddenInput)
 
 
 class ReopenForm(forms.Form):

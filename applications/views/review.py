@@ -238,7 +238,7 @@ def _detail_context(
         ),
         "refuse_form": RefuseForm,
         "close_form": lambda: (
-            CloseForm(initial={"reason": _("Délai de compléments dépassé.")})
+            CloseForm(initial={"reason": _("Délai de compléments dépassé."), "closing_from": status})
             if status == S.CORRECTIONS
             else CloseForm()
         ),

@@ -278,14 +278,29 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
 
 
 @transaction.atomic
-def application_close(*, application: Application, reason: str, actor: User) -> StatusChange:
-    """Close without follow-up (for instance a dossier abandoned after a request for corrections)."""
+def application_close(
+    *, application: Application, reason: str, actor: User, expected_status: str | None = None
+) -> StatusChange:
+    """Close without follow-up (for instance a dossier abandoned after a request for corrections).
+
+    `expected_status`: the state the closing was decided on (the page's), refused if the dossier
+    has moved since, e.g. corrections answered at the last minute while the instructor confirmed.
+    """
     _decider(actor, application)
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
     application, call = lock_dossier_and_envelope(application)
     letterhead_check(call, before=_("avant de prendre une décision"))
     # Under the lock, on the dossier as it is now (an answer may have been committed meanwhile).
+    if expected_status is not None and application.status != expected_status:
+        raise ValidationError(
+            _(
+                "Le dossier est passé à l'état « %(status)s » depuis l'affichage de la page : "
+                "relisez-le avant de décider."
+            )
+            % {"status": S(application.status).label},
+            code="state",
+        )
     _corrections_delay_check(application)
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
     # No letter (no decision on the merits), but the applicant learns it, and why.

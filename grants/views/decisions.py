@@ -255,7 +255,9 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
             if not confirmed and reason.strip():
                 closing_check(application=application, actor=user)
                 return recap_response(request, closing_recap(application, reason))
-            application_close(application=application, reason=reason, actor=user)
+            # Posted by the closing offered on overdue corrections: the state it was offered in.
+            expected = close.cleaned_data.get("closing_from") or None
+            application_close(application=application, reason=reason, actor=user, expected_status=expected)
         except ValidationError as error:
             return refused_action_response(request, application, error, close_form=close)
         messages.success(

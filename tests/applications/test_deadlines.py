@@ -444,3 +444,28 @@ def test_a_daily_run_with_nothing_new_to_send_costs_two_queries_whatever_the_num
     # The dossiers waiting (with their call and request), then the e-mails already written.
     with django_assert_num_queries(2):
         assert corrections_deadlines_send(today=due - timedelta(days=1)) == {"reminders": 0, "overdue": 0}
+
+
+def test_a_closing_confirmed_after_a_last_minute_answer_is_refused_and_the_dossier_stays_in_review():
+    application, reviewer = asked()
+    Application.objects.filter(pk=application.pk).update(corrections_due_on=timezone.localdate())
+    client = logged(reviewer)
+    text = page(client.get(review_url(application)))
+    assert 'name="closing_from" value="corrections_requested"' in text
+    # The applicant answers while the instructor reads the recap.
+    application_submit(application=application, actor=application.created_by)
+
+    response = client.post(
+        reverse("grants:review-decide", args=[application.reference]),
+        {
+            "decision": "close",
+            "reason": "Délai de compléments dépassé.",
+            "closing_from": "corrections_requested",
+            "confirmer": "1",
+        },
+        follow=True,
+    )
+    assert "Le dossier est passé à l'état « En instruction » depuis l'affichage de la page" in page(response)
+    application.refresh_from_db()
+    assert application.status == S.IN_REVIEW
+    assert not OutgoingEmail.objects.filter(key__contains="close-email").exists()
