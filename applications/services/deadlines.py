@@ -81,6 +81,9 @@ class _Pending:
     key: str
     application: Application
     wave: Wave | None = None
+    # When the draft can no longer be submitted for that wave: its deadline, or the call's
+    # closing if that comes first (no submission is taken after it).
+    closes: datetime | None = None
 
 
 # Keys looked up per query: a wave closing soon may hold thousands of drafts.
@@ -232,8 +235,9 @@ def drafts_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
         drafts = Application.objects.filter(call=call, status=S.DRAFT).select_related("call").order_by("pk")
         for draft in drafts:
             wave = by_id.get(draft.wave_id or 0, waves[0])
-            if today >= timezone.localdate(wave.deadline) - reminded_from:
-                pending.append(_Pending(draft_reminder_key(draft.pk, wave.pk), draft, wave))
+            closes = min(wave.deadline, call.closes_at)
+            if today >= timezone.localdate(closes) - reminded_from:
+                pending.append(_Pending(draft_reminder_key(draft.pk, wave.pk), draft, wave, closes))
     missing = _missing_keys([item.key for item in pending])
     sent = 0
     for item in pending:
@@ -244,7 +248,8 @@ def drafts_reminders_send(*, now: datetime | None = None) -> dict[str, int]:
 
 def _draft_reminder(item: _Pending) -> bool:
     application, wave = item.application, item.wave
-    assert wave is not None  # noqa: S101 (drafts_reminders_send gives each draft its wave)
+    closes = item.closes
+    assert wave is not None and closes is not None  # noqa: S101 (drafts_reminders_send sets them)
     missing = [message for section in application_completeness(application) for message in section.missing]
     if missing:
         state = _("Ce qu'il reste à compléter :\n%(lines)s") % {
@@ -256,7 +261,7 @@ def _draft_reminder(item: _Pending) -> bool:
         key=item.key,
         to=dossier_recipients(application, side=Message.Side.APPLICANT),
         subject=_("Rappel : la vague « %(wave)s » se clôt le %(date)s – dossier %(reference)s")
-        % {"wave": wave.name, "date": format_date(wave.deadline), "reference": application.reference},
+        % {"wave": wave.name, "date": format_date(closes), "reference": application.reference},
         body=_(
             "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » est encore un brouillon. Pour être "
             "examiné avec la vague « %(wave)s » de l'appel « %(call)s », il doit être déposé avant le "
@@ -268,7 +273,7 @@ def _draft_reminder(item: _Pending) -> bool:
             "title": application.title,
             "wave": wave.name,
             "call": application.call.title,
-            "deadline": format_datetime(wave.deadline),
+            "deadline": format_datetime(closes),
             "state": state,
             "link": absolute_url("applications:dossier-detail", reference=application.reference),
         },

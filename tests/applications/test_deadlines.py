@@ -469,3 +469,26 @@ def test_a_closing_confirmed_after_a_last_minute_answer_is_refused_and_the_dossi
     application.refresh_from_db()
     assert application.status == S.IN_REVIEW
     assert not OutgoingEmail.objects.filter(key__contains="close-email").exists()
+
+
+def test_a_call_closing_before_the_wave_times_the_reminder_on_its_own_closing():
+    call = CallFactory(closes_at=timezone.now() + timedelta(days=10))
+    wave = wave_in(call, 30)
+    draft = complete_application(call=call)
+    assert drafts_reminders_send(now=call.closes_at - timedelta(days=8))["emails_queued"] == 0
+    assert drafts_reminders_send(now=call.closes_at - timedelta(days=7))["emails_queued"] == 1
+    email = OutgoingEmail.objects.get(key=draft_reminder_key(draft.pk, wave.pk))
+    assert format_date(call.closes_at) in email.subject
+    assert f"avant le {format_date(call.closes_at)}" in email.body
+
+
+def test_only_a_request_for_corrections_carries_a_due_date_through_the_funnel():
+    from applications.workflow import transition
+
+    application, reviewer = in_review_application()
+    with pytest.raises(ValueError, match="only a request for corrections"), transaction.atomic():
+        transition(
+            application=application, to_status=S.CLOSED, actor=reviewer, corrections_due_on=date(2030, 1, 1)
+        )
+    application.refresh_from_db()
+    assert application.status == S.IN_REVIEW
