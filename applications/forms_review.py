@@ -7,6 +7,7 @@ that shows several has its own `prefix` (Django's class attribute), so that thei
 error anchors never clash.
 """
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,14 @@ from accounts.forms import MoneyField
 from accounts.models import User
 from applications.models import (
     Application,
+    Call,
     Criterion,
     EligibilityAnswer,
     EligibilityCheck,
     Opinion,
     Score,
 )
+from applications.services.deadlines import corrections_default_due
 from core.widgets import FastSelect, FastTextInput
 from fabriques.selectors import instructors_covering
 
@@ -245,8 +248,8 @@ class MessageForm(forms.Form):
 
 
 class CorrectionsForm(forms.Form):
-    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
-    renders_the_same = True
+    """The points to correct and their due date, prefilled with the call's delay: not rendered once
+    per process (its date changes with the day and the call)."""
 
     prefix = "corrections"
 
@@ -256,6 +259,32 @@ class CorrectionsForm(forms.Form):
         max_length=10000,
         help_text=_("Un point par ligne. Le dossier est rouvert au porteur, qui le dépose de nouveau."),
     )
+    # Left empty, the call's delay applies; the service checks that the date is after today
+    # (applications.services.deadlines).
+    due_on = forms.DateField(
+        label=_("À compléter avant le"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        error_messages={"invalid": _("Indiquez une date valide, par exemple 31/12/2026.")},
+    )
+
+    def __init__(
+        self, *args: Any, call: Call | None = None, today: date | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        if call is None:
+            return
+        if not self.is_bound:
+            self.initial.setdefault("due_on", corrections_default_due(call, today=today))
+        help_text = _("Laissée vide : dans %(delay)s jour(s), le délai de l'appel.") % {
+            "delay": call.corrections_delay_days
+        }
+        if call.corrections_reminder_days:
+            help_text += " " + _("Le porteur est relancé par courriel %(days)s jour(s) avant cette date.") % {
+                "days": call.corrections_reminder_days
+            }
+        help_text += " " + _("À cette date, vous pourrez classer le dossier sans suite s'il n'a pas répondu.")
+        self.fields["due_on"].help_text = help_text
 
     def point_list(self) -> list[str]:
         return [line.strip(" -\t") for line in self.cleaned_data["points"].splitlines() if line.strip(" -\t")]
@@ -338,6 +367,9 @@ class CloseForm(forms.Form):
         max_length=5000,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
+    # Set when the closing is offered on overdue corrections (decision.html): the service refuses
+    # it if the applicant has answered since.
+    closing_from = forms.CharField(required=False, max_length=30, widget=forms.HiddenInput)
 
 
 class ReopenForm(forms.Form):

@@ -114,6 +114,7 @@ def _dossier_steps(user: User, applications: Sequence[Application]) -> dict[int,
     editable = set(applications_editable_by(user).filter(pk__in=open_ids).values_list("pk", flat=True))
     applications = [application for application in applications if application.pk in editable]
     asked = [application.pk for application in applications if application.status == S.CORRECTIONS]
+    today = timezone.localdate()
     notes: dict[int, str] = {}
     if asked:
         for application_id, note in (
@@ -137,9 +138,12 @@ def _dossier_steps(user: User, applications: Sequence[Application]) -> dict[int,
             )
         elif application.status == S.CORRECTIONS:
             note = notes.get(application.pk, "")
+            due = application.corrections_due_on
             detail = _(
                 "L'instruction vous demande des compléments : modifiez le dossier puis déposez-le à nouveau."
             )
+            if due is not None:
+                detail += " " + _("À compléter avant le %(date)s.") % {"date": format_date(due)}
             if note:
                 detail += " " + _("Points à reprendre : %(points)s") % {
                     "points": Truncator(" ".join(note.split())).chars(300)
@@ -150,6 +154,8 @@ def _dossier_steps(user: User, applications: Sequence[Application]) -> dict[int,
                     detail=detail,
                     url=url,
                     action=_("Répondre aux compléments"),
+                    due=due,
+                    overdue=due is not None and today >= due,
                 )
             )
     return steps

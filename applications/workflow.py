@@ -5,6 +5,7 @@ guards, then call `transition`, which locks the row, checks this table, saves an
 (the mechanics are core.workflow's, shared by every state machine of the portal).
 """
 
+from datetime import date
 from typing import Any
 
 from django.utils import timezone
@@ -47,14 +48,23 @@ def transition(
     to_status: str,
     actor: User | None,
     note: str = "",
+    corrections_due_on: date | None = None,
 ) -> StatusChange:
     """Move a dossier to `to_status` under a row lock, and write the status-change row.
 
     Must run inside the caller's transaction, which also writes the move's notifications (rows).
     The verbs write their own audit rows, under their own actions (`decision.award`...).
+
+    The due date of corrections is saved with every move: the request for corrections sets it,
+    any other move clears it (answered, withdrawn, closed), so that no path leaves a stale date
+    (a CHECK constraint on the dossier backs this).
     """
+    if corrections_due_on is not None and to_status != S.CORRECTIONS:
+        raise ValueError("only a request for corrections has a due date")
     at = timezone.now()
-    stamped: dict[str, Any] = {"submitted_at": at} if to_status == S.SUBMITTED else {}
+    stamped: dict[str, Any] = {"corrections_due_on": corrections_due_on}
+    if to_status == S.SUBMITTED:
+        stamped["submitted_at"] = at
     return MACHINE.move(
         row=application,
         to_status=to_status,

@@ -116,6 +116,29 @@ class Call(models.Model):
     fnt_bonus = models.DecimalField(
         _("bonus fabrique numérique de territoire"), max_digits=14, decimal_places=2, default=Decimal("0")
     )
+    # The deadlines applicants are held to (applications.services.deadlines): data of the call,
+    # like its figures, so that a call with a shorter calendar sets its own.
+    corrections_delay_days = models.PositiveSmallIntegerField(
+        _("délai des compléments (jours)"),
+        default=15,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Délai proposé à l'instructeur quand il demande des compléments ; il peut choisir une autre date."
+        ),
+    )
+    corrections_reminder_days = models.PositiveSmallIntegerField(
+        _("rappel avant la fin du délai des compléments (jours)"),
+        default=3,
+        help_text=_("Le porteur est relancé ce nombre de jours avant la date limite ; 0 : aucun rappel."),
+    )
+    draft_reminder_days = models.PositiveSmallIntegerField(
+        _("rappel des brouillons avant la clôture d'une vague (jours)"),
+        default=7,
+        help_text=_(
+            "Les porteurs d'un brouillon sont relancés ce nombre de jours avant la date limite de la "
+            "vague ; 0 : aucun rappel."
+        ),
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
     class Meta:
@@ -149,6 +172,11 @@ class Call(models.Model):
                 condition=Q(envelope__gte=0) & Q(fnt_bonus__gte=0),
                 name="applications_call_non_negative_amounts",
                 violation_error_message=_("L'enveloppe et le bonus ne peuvent pas être négatifs."),
+            ),
+            models.CheckConstraint(
+                condition=Q(corrections_delay_days__gte=1),
+                name="applications_call_corrections_delay_positive",
+                violation_error_message=_("Le délai des compléments est d'au moins un jour."),
             ),
         ]
 

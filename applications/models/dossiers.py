@@ -147,6 +147,11 @@ class Application(models.Model):
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
     submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
+    # The day the corrections asked are due (the first day they are late), set by the request for
+    # corrections and cleared by every move out of that state (applications.workflow.transition).
+    corrections_due_on = models.DateField(
+        _("compléments à fournir avant le"), null=True, blank=True, editable=False
+    )
 
     # Where the review stands, kept by database triggers on the assignments and the state changes
     # (migration 0013), whoever writes them, as the dossier counts are: the staff's to-do reads
@@ -198,6 +203,11 @@ class Application(models.Model):
             models.CheckConstraint(
                 condition=~Q(previous_application=models.F("pk")),
                 name="applications_not_its_own_predecessor",
+            ),
+            # A due date belongs to a request for corrections in progress, never to another state.
+            models.CheckConstraint(
+                condition=Q(corrections_due_on__isnull=True) | Q(status="corrections_requested"),
+                name="applications_corrections_due_only_when_asked",
             ),
         ]
 

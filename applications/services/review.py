@@ -6,6 +6,7 @@ the grant and commits the envelope.
 
 import secrets
 from collections.abc import Mapping
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,6 +21,7 @@ from applications.models import (
     Annotation,
     Application,
     Assignment,
+    Call,
     Criterion,
     EligibilityAnswer,
     EligibilityCheck,
@@ -29,7 +31,9 @@ from applications.models import (
     StatusChange,
 )
 from applications.selectors import applications_reviewable_by, applications_visible_to, dossier_recipients
+from applications.services.deadlines import corrections_default_due, corrections_due_check
 from applications.workflow import REVIEWABLE_STATES, transition
+from core.formatting import format_date
 from core.links import absolute_url
 from notifications.services import email_queue
 
@@ -437,20 +441,41 @@ def message_post(*, application: Application, body: str, actor: User) -> Message
 
 
 @transaction.atomic
-def corrections_request(*, application: Application, points: list[str], actor: User) -> StatusChange:
-    """Reopen the dossier to the applicant with the list of what to correct or complete."""
+def corrections_request(
+    *,
+    application: Application,
+    points: list[str],
+    actor: User,
+    due_on: date | None = None,
+    today: date | None = None,
+) -> StatusChange:
+    """Reopen the dossier to the applicant with the list of what to correct or complete, due
+    before `due_on` (by default the call's delay from today; always after today)."""
     ensure_reviewer(actor, application)
     ensure_no_conflict(actor, application)
     points = [point.strip() for point in points if point.strip()]
+    errors: dict[str, list[str]] = {}
     if not points:
-        raise ValidationError({"points": _("Listez au moins un point à corriger ou à compléter.")})
+        errors["points"] = [_("Listez au moins un point à corriger ou à compléter.")]
+    today = today or timezone.localdate()
+    if due_on is None:
+        due_on = corrections_default_due(Call.objects.get(pk=application.call_id), today=today)
+    try:
+        corrections_due_check(due_on=due_on, today=today)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
     note = "\n".join(f"- {point}" for point in points)
-    change = transition(application=application, to_status=S.CORRECTIONS, actor=actor, note=note)
+    change = transition(
+        application=application, to_status=S.CORRECTIONS, actor=actor, note=note, corrections_due_on=due_on
+    )
     Message.objects.create(
         application=application,
         author=actor,
         side=Message.Side.INSTRUCTION,
-        body=_("Compléments demandés :\n%(points)s") % {"points": note},
+        body=_("Compléments demandés, à fournir avant le %(date)s :\n%(points)s")
+        % {"date": format_date(due_on), "points": note},
     )
     email_queue(
         key=f"application:{application.pk}:corrections:{change.pk}",
@@ -459,11 +484,19 @@ def corrections_request(*, application: Application, points: list[str], actor: U
         % {"reference": application.reference},
         body=_(
             "Bonjour,\n\nL'instruction de votre dossier %(reference)s demande les compléments suivants :\n"
-            "%(points)s\n\nLe dossier vous est rouvert : complétez-le puis déposez-le de nouveau.\n%(link)s"
+            "%(points)s\n\nLe dossier vous est rouvert : complétez-le puis déposez-le de nouveau avant le "
+            "%(date)s.\n%(link)s"
         )
-        % {"reference": application.reference, "points": note, "link": _dossier_link(application)},
+        % {
+            "reference": application.reference,
+            "points": note,
+            "date": format_date(due_on),
+            "link": _dossier_link(application),
+        },
     )
-    audit_record(actor=actor, action="review.corrections", target=application)
+    audit_record(
+        actor=actor, action="review.corrections", target=application, data={"due_on": due_on.isoformat()}
+    )
     return change
 
 

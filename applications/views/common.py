@@ -16,6 +16,7 @@ from applications.selectors import (
     applications_editable_by,
     applications_visible_to,
 )
+from applications.services.deadlines import corrections_overdue
 from applications.workflow import EDITABLE_STATES
 from core.responses import document_response
 from notifications.models import Document, Status
@@ -59,6 +60,7 @@ def dossier_context(
         "sections_done": sum(1 for section in sections if section.complete),
         "current_section": current,
         "editable": can_edit(request, application),
+        "corrections_overdue": corrections_overdue(application),
         "title": f"{application.reference} – {application.title}",
         **extra,
     }

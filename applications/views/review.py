@@ -48,6 +48,7 @@ from applications.forms_review import (
 from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion, Score
 from applications.rules import budget_totals
 from applications.selectors import PROJECT_TEXTS, application_territory, applications_reviewable_by
+from applications.services.deadlines import corrections_closable, corrections_overdue
 from applications.services.review import (
     annotation_add,
     assignment_attest_no_conflict,
@@ -65,6 +66,7 @@ from applications.services.review import (
 )
 from applications.views.common import dossier_context, get_visible_application
 from applications.workflow import DECIDED_STATES, REVIEWABLE_STATES
+from core.formatting import format_date
 from core.refusals import apply_refusal, is_page_refusal, say_refusal
 
 S = Application.Status
@@ -214,7 +216,8 @@ def _detail_context(
         "corrections_form": not conflicted and in_review,
         "award_form": not conflicted and in_review,
         "refuse_form": not conflicted and in_review,
-        "close_form": not conflicted and in_review,
+        # A dossier whose corrections are overdue may be closed, with the reason prefilled.
+        "close_form": not conflicted and (in_review or corrections_closable(application)),
         "reopen_form": is_admin and status in DECIDED_STATES,
     }
     budget_rows = list(application.budget_years.order_by("year_index"))
@@ -228,13 +231,17 @@ def _detail_context(
         "opinion_form": OpinionRequestForm,
         "annotation_form": AnnotationForm,
         "message_form": MessageForm,
-        "corrections_form": CorrectionsForm,
+        "corrections_form": lambda: CorrectionsForm(call=application.call),
         "award_form": lambda: AwardForm(
             years=application.call.duration_years,
             initial={"amount": asked["requested"]},
         ),
         "refuse_form": RefuseForm,
-        "close_form": CloseForm,
+        "close_form": lambda: (
+            CloseForm(initial={"reason": _("Délai de compléments dépassé."), "closing_from": status})
+            if status == S.CORRECTIONS
+            else CloseForm()
+        ),
         "reopen_form": ReopenForm,
     }
     context_forms: dict[str, forms.Form | None] = {}
@@ -298,6 +305,7 @@ def _detail_context(
         "annotations": list(application.annotations.select_related("author").order_by("created_at", "pk")),
         "thread": list(application.messages.select_related("author").order_by("created_at", "pk")),
         "in_review": in_review,
+        "corrections_overdue": corrections_overdue(application),
         # A folded section holding a form with errors is served open (see review_detail.html).
         "open_folds": {
             "dossier": False,
@@ -542,16 +550,22 @@ def review_message(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def review_corrections(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
-    form = CorrectionsForm(request.POST)
+    form = CorrectionsForm(request.POST, call=application.call)
     return review_form_action(
         request,
         application,
         form,
         bound_as="corrections_form",
         act=lambda: corrections_request(
-            application=application, points=form.point_list(), actor=_user(request)
+            application=application,
+            points=form.point_list(),
+            due_on=form.cleaned_data["due_on"],
+            actor=_user(request),
         ),
-        success=_("Les compléments sont demandés au porteur : le dossier lui est rouvert."),
+        success=lambda change: (
+            _("Les compléments sont demandés au porteur, avant le %(date)s : le dossier lui est rouvert.")
+            % {"date": format_date(change.application.corrections_due_on)}
+        ),
     )
 
 

@@ -381,6 +381,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grants.tasks.tranches_reminders_task",
         "schedule": crontab(hour=7, minute=0),
     },
+    # Corrections soon due (to applicants) and overdue (to instructors), once per request.
+    "corrections-deadlines": {
+        "task": "applications.tasks.corrections_deadlines_task",
+        "schedule": crontab(hour=7, minute=10),
+    },
+    # Drafts whose wave closes soon (to applicants), once per draft and wave.
+    "drafts-reminders": {
+        "task": "applications.tasks.drafts_reminders_task",
+        "schedule": crontab(hour=7, minute=20),
+    },
 }
 # No CELERY_IMPORTS: autodiscovery imports each app's `tasks` module or package, and
 # grants/tasks/__init__.py imports every module of its package.

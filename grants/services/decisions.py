@@ -22,6 +22,7 @@ from accounts.services import audit_record
 from applications.models import Application, Call, EligibilityCheck, Message, StatusChange
 from applications.models.calls import Letterhead
 from applications.selectors import dossier_recipients
+from applications.services.deadlines import corrections_closable
 from applications.services.review import ensure_no_conflict, ensure_reviewer
 from applications.workflow import transition
 from core.formatting import format_date, format_money
@@ -94,6 +95,31 @@ def decision_check(*, application: Application, actor: User) -> None:
             % {"status": S(application.status).label},
             code="state",
         )
+
+
+def _corrections_delay_check(application: Application) -> None:
+    """A dossier waiting for corrections is not closed before their due date: the applicant was
+    given until then to answer."""
+    if application.status == S.CORRECTIONS and not corrections_closable(application):
+        raise ValidationError(
+            _(
+                "Le porteur a jusqu'au %(date)s pour déposer ses compléments : le dossier ne peut être "
+                "classé sans suite qu'à partir de cette date."
+            )
+            % {"date": format_date(application.corrections_due_on)},
+            code="state",
+        )
+
+
+def closing_check(*, application: Application, actor: User) -> None:
+    """The checks of a closing, read-only: those of every decision, except that a dossier whose
+    corrections are overdue may be closed too (the page offers it then)."""
+    if application.status != S.CORRECTIONS:
+        decision_check(application=application, actor=actor)
+        return
+    _decider(actor, application)
+    letterhead_check(Call.objects.get(pk=application.call_id), before=_("avant de prendre une décision"))
+    _corrections_delay_check(application)
 
 
 def award_preview(
@@ -252,13 +278,30 @@ def application_refuse(*, application: Application, reasons: str, actor: User) -
 
 
 @transaction.atomic
-def application_close(*, application: Application, reason: str, actor: User) -> StatusChange:
-    """Close without follow-up (for instance a dossier abandoned after a request for corrections)."""
+def application_close(
+    *, application: Application, reason: str, actor: User, expected_status: str | None = None
+) -> StatusChange:
+    """Close without follow-up (for instance a dossier abandoned after a request for corrections).
+
+    `expected_status`: the state the closing was decided on (the page's), refused if the dossier
+    has moved since, e.g. corrections answered at the last minute while the instructor confirmed.
+    """
     _decider(actor, application)
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi le dossier est classé sans suite.")})
     application, call = lock_dossier_and_envelope(application)
     letterhead_check(call, before=_("avant de prendre une décision"))
+    # Under the lock, on the dossier as it is now (an answer may have been committed meanwhile).
+    if expected_status is not None and application.status != expected_status:
+        raise ValidationError(
+            _(
+                "Le dossier est passé à l'état « %(status)s » depuis l'affichage de la page : "
+                "relisez-le avant de décider."
+            )
+            % {"status": S(application.status).label},
+            code="state",
+        )
+    _corrections_delay_check(application)
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
     # No letter (no decision on the merits), but the applicant learns it, and why.
     email_queue(

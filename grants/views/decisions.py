@@ -41,7 +41,7 @@ from grants.services import (
     application_refuse,
     application_reopen,
 )
-from grants.services.decisions import AwardPreview, award_preview, decision_check
+from grants.services.decisions import AwardPreview, award_preview, closing_check, decision_check
 from grants.services.reopening import ReopenPreview, reopen_preview
 from grants.views.common import (
     cancelled_tranches_table,
@@ -253,9 +253,11 @@ def review_decide(request: HttpRequest, reference: str) -> HttpResponse:
         reason = close.cleaned_data["reason"]
         try:
             if not confirmed and reason.strip():
-                decision_check(application=application, actor=user)
+                closing_check(application=application, actor=user)
                 return recap_response(request, closing_recap(application, reason))
-            application_close(application=application, reason=reason, actor=user)
+            # Posted by the closing offered on overdue corrections: the state it was offered in.
+            expected = close.cleaned_data.get("closing_from") or None
+            application_close(application=application, reason=reason, actor=user, expected_status=expected)
         except ValidationError as error:
             return refused_action_response(request, application, error, close_form=close)
         messages.success(

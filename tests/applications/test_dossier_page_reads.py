@@ -35,6 +35,7 @@ from applications.services.review import (
 from applications.templatetags.static_forms import crispy_static
 from fabriques.models import Departement, TiersLieu
 from tests.factories import (
+    CallFactory,
     complete_application,
     in_review_application,
     occitanie_instructor,
@@ -50,7 +51,6 @@ STATIC_FORMS = (
     forms_review.OpinionRequestForm,
     forms_review.AnnotationForm,
     forms_review.MessageForm,
-    forms_review.CorrectionsForm,
     forms_review.RefuseForm,
     forms_review.CloseForm,
     forms_review.ReopenForm,
@@ -206,6 +206,10 @@ def test_the_empty_review_forms_kept_per_process_are_crispys_own_rendering() -> 
     assert "Bonjour" in crispy_static(given)
     award = forms_review.AwardForm(years=3, initial={"amount": 150000})
     assert crispy_static(award) == as_crispy_form(award)
+    # The corrections' due date depends on the day and the call: never kept.
+    assert not getattr(forms_review.CorrectionsForm, "renders_the_same", False)
+    corrections = forms_review.CorrectionsForm(call=CallFactory.build(corrections_delay_days=15))
+    assert crispy_static(corrections) == as_crispy_form(corrections)
     # Nothing kept under DEBUG (development): an edited template shows at once.
     with (
         override_settings(DEBUG=True),

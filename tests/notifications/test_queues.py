@@ -29,6 +29,8 @@ EXPECTED_QUEUES = {
     "grants.tasks_envelope.envelope_check_task": "default",
     "grants.tasks_exports.export_jobs_sweep_task": "default",
     "grants.tasks.tranches_reminders_task": "default",
+    "applications.tasks.corrections_deadlines_task": "default",
+    "applications.tasks.drafts_reminders_task": "default",
 }
 
 

@@ -607,7 +607,11 @@ ENDPOINTS: list[Builder] = [
     _review("applications:review-opinion-request", ["opinion-organisation_name", "opinion-email"]),
     _review("applications:review-annotate", ["annotation-body"]),
     _review("applications:review-message", ["message-body"]),
-    _review("applications:review-corrections", ["corrections-points"]),
+    _review(
+        "applications:review-corrections",
+        ["corrections-points", "corrections-due_on"],
+        _dates("corrections-due_on", **{"corrections-points": "Le RIB"}),
+    ),
     _review(
         "applications:review-territory",
         ["departement", "reason", "confirm", "edit"],
