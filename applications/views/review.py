@@ -29,6 +29,7 @@ from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wa
 from accounts.models import Role, User
 from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
+from applications.forms_labels import ApplicationLabelsForm
 from applications.forms_review import (
     AnnotationForm,
     AssignForm,
@@ -47,7 +48,12 @@ from applications.forms_review import (
 )
 from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion, Score
 from applications.rules import budget_totals
-from applications.selectors import PROJECT_TEXTS, application_territory, applications_reviewable_by
+from applications.selectors import (
+    PROJECT_TEXTS,
+    application_label_panel,
+    application_territory,
+    applications_reviewable_by,
+)
 from applications.services.review import (
     annotation_add,
     assignment_attest_no_conflict,
@@ -193,6 +199,8 @@ def _detail_context(
     checks = list(EligibilityCheck.objects.filter(call=application.call_id))
     answers = list(application.eligibility_answers.select_related("condition", "answered_by"))
     my_scores = list(mine.scores.all()) if mine else []
+    # The call's labels, each saying whether the dossier carries it: the badges and their form.
+    labels = application_label_panel(application)
 
     # Who may do what here; the services check it again.
     allowed = {
@@ -216,6 +224,7 @@ def _detail_context(
         "refuse_form": not conflicted and in_review,
         "close_form": not conflicted and in_review,
         "reopen_form": is_admin and status in DECIDED_STATES,
+        "labels_form": bool(labels),
     }
     budget_rows = list(application.budget_years.order_by("year_index"))
     asked = budget_totals(budget_rows)
@@ -236,6 +245,9 @@ def _detail_context(
         "refuse_form": RefuseForm,
         "close_form": CloseForm,
         "reopen_form": ReopenForm,
+        "labels_form": lambda: ApplicationLabelsForm(
+            labels=labels, initial={"labels": [label.pk for label in labels if label.carried]}
+        ),
     }
     context_forms: dict[str, forms.Form | None] = {}
     for key, shown in allowed.items():
@@ -298,12 +310,15 @@ def _detail_context(
         "annotations": list(application.annotations.select_related("author").order_by("created_at", "pk")),
         "thread": list(application.messages.select_related("author").order_by("created_at", "pk")),
         "in_review": in_review,
+        "labels": [label for label in labels if label.carried],
+        "call_has_labels": bool(labels),
         # A folded section holding a form with errors is served open (see review_detail.html).
         "open_folds": {
             "dossier": False,
             "avis": "opinion_form" in bound,
             "annotations": "annotation_form" in bound,
             "messages": "message_form" in bound,
+            "labels": "labels_form" in bound,
         },
         **context_forms,
     }
