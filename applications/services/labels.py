@@ -32,7 +32,10 @@ def _ensure_programme_admin(actor: User) -> None:
 
 
 def _name_taken(*, call_id: int, name: str, exclude_pk: int | None = None) -> ValidationError | None:
-    others = Label.objects.filter(call_id=call_id).exclude(pk=exclude_pk).values_list("name", flat=True)
+    labels = Label.objects.filter(call_id=call_id)
+    if exclude_pk is not None:
+        labels = labels.exclude(pk=exclude_pk)
+    others = labels.values_list("name", flat=True)
     wanted = name.casefold()
     for other in others:
         if other.casefold() == wanted:
@@ -44,7 +47,10 @@ def _name_taken(*, call_id: int, name: str, exclude_pk: int | None = None) -> Va
 
 
 def _save(label: Label, *, update_fields: list[str] | None = None) -> None:
-    """Save under a savepoint: the unique index refusing a name taken meanwhile is said in French."""
+    """Save under a savepoint: the unique index refusing a name taken meanwhile is said in French,
+    next to the field. (`full_clean` leaves the constraints to these two: its own reading of the
+    unique index would put a name taken meanwhile at the top of the form; the CHECK constraints
+    repeat what the fields validate.)"""
     try:
         with transaction.atomic():
             label.save(update_fields=update_fields)
@@ -62,7 +68,7 @@ def label_create(*, call: Call, name: str, colour: str, actor: User) -> Label:
     taken = _name_taken(call_id=call.pk, name=label.name)
     if taken is not None:
         raise taken
-    label.full_clean()
+    label.full_clean(validate_constraints=False)  # the name's: _name_taken, then _save
     _save(label)
     audit_record(
         actor=actor,
@@ -84,7 +90,7 @@ def label_update(*, label: Label, name: str, colour: str, actor: User) -> Label:
     taken = _name_taken(call_id=label.call_id, name=label.name, exclude_pk=label.pk)
     if taken is not None:
         raise taken
-    label.full_clean()
+    label.full_clean(validate_constraints=False)  # the name's: _name_taken, then _save
     changes = audit_changes(before, audit_snapshot(label, LABEL_FIELDS))
     if not changes["fields"]:
         return label

@@ -246,7 +246,8 @@ def _detail_context(
         "close_form": CloseForm,
         "reopen_form": ReopenForm,
         "labels_form": lambda: ApplicationLabelsForm(
-            labels=labels, initial={"labels": [label.pk for label in labels if label.carried]}
+            labels=labels,
+            initial={"labels": [label.pk for label in labels if label.carried]},  # type: ignore[attr-defined]
         ),
     }
     context_forms: dict[str, forms.Form | None] = {}
@@ -310,7 +311,7 @@ def _detail_context(
         "annotations": list(application.annotations.select_related("author").order_by("created_at", "pk")),
         "thread": list(application.messages.select_related("author").order_by("created_at", "pk")),
         "in_review": in_review,
-        "labels": [label for label in labels if label.carried],
+        "labels": [label for label in labels if label.carried],  # type: ignore[attr-defined]
         "call_has_labels": bool(labels),
         # A folded section holding a form with errors is served open (see review_detail.html).
         "open_folds": {
