@@ -23,6 +23,7 @@ from applications.models import (
     Application,
     ApplicationLabel,
     Attachment,
+    Call,
     DossierCount,
     Label,
     Member,
@@ -550,10 +551,13 @@ def application_label_panel(application: Application) -> list[Label]:
 
 
 def workspace_labels() -> list[Label]:
-    """Every label the instructors' list may filter on, with its call's title: by call (the most
-    recently opened first, as the call filter lists them), then in French alphabetical order."""
+    """Every label the instructors' list may filter on, with its call's title: those of the calls
+    the call filter offers (not in preparation), by call (the most recently opened first, as that
+    filter lists them), then in French alphabetical order."""
     labels = list(
-        Label.objects.select_related("call").only("name", "colour", "call", "call__title", "call__opens_at")
+        Label.objects.exclude(call__status=Call.Status.DRAFT)
+        .select_related("call")
+        .only("name", "colour", "call", "call__title", "call__opens_at")
     )
     by_name = french_sorted(labels, key=lambda label: label.name)
     return sorted(by_name, key=lambda label: (-label.call.opens_at.timestamp(), label.call_id))

@@ -467,14 +467,17 @@ def test_the_list_shows_the_badges_and_filters_on_any_of_the_chosen_labels() -> 
     assert references_in(page) == [school.reference]
 
 
-def test_labels_of_several_calls_are_told_apart_by_their_call() -> None:
+def test_labels_of_several_calls_are_told_apart_by_their_call_and_a_call_in_preparation_s_left_out() -> None:
     first, second = CallFactory(title="Appel 2025"), CallFactory(title="Appel 2026")
+    draft = CallFactory(title="Appel en préparation", status="draft")
     admin = programme_admin()
     label_create(call=first, name="Rural", colour="green-menthe", actor=admin)
     label_create(call=second, name="Rural", colour="green-menthe", actor=admin)
+    label_create(call=draft, name="Brouillon", colour="green-menthe", actor=admin)
     page = text(logged(occitanie_instructor()).get(WORKSPACE))
     assert page.count('<span class="fr-hint-text">Appel 2025</span>') == 1
     assert page.count('<span class="fr-hint-text">Appel 2026</span>') == 1
+    assert "Brouillon" not in page
 
 
 def test_the_list_reads_the_labels_in_two_queries_whatever_the_number_of_dossiers_and_labels() -> None:
