@@ -31,7 +31,7 @@ def test_an_admin_creates_labels_and_an_instructor_puts_them_on_a_dossier_and_fi
     from applications.models import Label
 
     application, reviewer = in_review_application()
-    other = submitted_application(call=application.call)
+    submitted_application(call=application.call)  # another dossier, in the « À instruire » tab
     admin = programme_admin()
 
     desk = new_page()
