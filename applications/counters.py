@@ -1,8 +1,8 @@
 """The dossier counts (`DossierCount`) and each dossier's review columns: recounting them, and
 comparing them with the rows they come from.
 
-The counts are kept by database triggers (migrations 0007 and 0012), the review columns by others
-(migration 0013); nothing in Python writes them. A recount is only needed after writing around
+The counts are kept by database triggers (migrations 0007 and 0014), the review columns by others
+(migration 0015); nothing in Python writes them. A recount is only needed after writing around
 the triggers (a restore without them, for example): `python manage.py rebuild_dossier_counts`.
 """
 
@@ -66,7 +66,7 @@ def dossier_counts_rebuild() -> int:
     return len(counts)
 
 
-# --- where each dossier's review stands (migration 0013) ------------------------------------------
+# --- where each dossier's review stands (migration 0015) ------------------------------------------
 
 REVIEW_FACTS = (
     "assignment_count",
@@ -113,10 +113,10 @@ def review_facts_stored() -> dict[int, tuple[Any, ...]]:
 @transaction.atomic
 def review_facts_rebuild() -> int:
     """Recompute every dossier's review columns with the triggers' own SQL; the number of dossiers."""
-    facts = import_module("applications.migrations.0013_review_facts")
+    facts = import_module("applications.migrations.0015_review_facts")
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("LOCK TABLE applications_assignment, applications_statuschange IN SHARE MODE")
     with connection.cursor() as cursor:
         cursor.execute(facts.FILL)
-        return cursor.rowcount
+        return int(cursor.rowcount)

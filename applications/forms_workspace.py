@@ -8,7 +8,8 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils.translation import gettext_lazy as _
 
-from applications.models import Application, Call, Wave
+from applications.forms_labels import LabelsField
+from applications.models import Application, Call, Label, Wave
 from core.widgets import FastSelect, FastTextInput, ListedModelChoiceField
 from fabriques.models import Departement, Zone
 
@@ -42,6 +43,7 @@ class WorkspaceFilterForm(forms.Form):
 
     Its eleven widgets are drawn on every load of the instructors' list: they are core.widgets'
     Python-rendered ones (same HTML as Django's templates, a fraction of the time; issue 13).
+    The labels' checkboxes, when some label exists, are drawn by the page's template as badges.
     """
 
     q = forms.CharField(
@@ -123,6 +125,10 @@ class WorkspaceFilterForm(forms.Form):
         localize=True,
         widget=FastTextInput,  # what DecimalField gives a localized field, rendered in Python
     )
+    labels = LabelsField(
+        label=_("Étiquettes"),
+        help_text=_("Les dossiers qui portent au moins l'une des étiquettes cochées."),
+    )
     sort = forms.ChoiceField(label=_("Trier par"), required=False, choices=SORT_CHOICES, widget=FastSelect)
     per_page = forms.TypedChoiceField(
         label=_("Dossiers par page"),
@@ -138,10 +144,13 @@ class WorkspaceFilterForm(forms.Form):
         *args: Any,
         departements: QuerySet[Departement],
         listed_departements: Sequence[Departement] | None = None,
+        labels: Sequence[Label] = (),
         **kwargs: Any,
     ) -> None:
         """`listed_departements`: the rows of `departements`, when the page reads them anyway
-        (the instructor's list shows them): the select's options are drawn from them."""
+        (the instructor's list shows them): the select's options are drawn from them.
+        `labels`: the labels to filter on (applications.selectors.workspace_labels); without any,
+        the form has no such field."""
         kwargs.setdefault("auto_id", "filtre-%s")
         super().__init__(*args, **kwargs)
         self.fields["departement"].queryset = departements  # type: ignore[attr-defined]
@@ -155,6 +164,11 @@ class WorkspaceFilterForm(forms.Form):
         self.fields["wave"].queryset = Wave.objects.select_related("call").order_by(  # type: ignore[attr-defined]
             "-call__opens_at", "deadline"
         )
+        if labels:
+            several_calls = len({label.call_id for label in labels}) > 1
+            self.fields["labels"].set_labels(labels, with_call=several_calls)  # type: ignore[attr-defined]
+        else:
+            del self.fields["labels"]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

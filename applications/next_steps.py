@@ -280,7 +280,7 @@ def _dossier_selects(user: User) -> list[tuple[str, str, list[Any]]]:
     reviewer = "x.application_id = a.id AND x.conflict_of_interest = %s"
 
     # Where each dossier's review stands is kept on the dossier by the database (the assignment
-    # and submission columns, migration 0013), read through the partial index of each group.
+    # and submission columns, migration 0015), read through the partial index of each group.
     to_assign = (
         f"SELECT {dossier_columns}, a.submitted_at AS row_at, {blank} FROM {dossiers} a "  # noqa: S608
         f"WHERE {scope} AND a.status = %s AND a.assignment_count = 0"

@@ -21,8 +21,11 @@ from accounts.roles import has_role, roles_of
 from applications.models import (
     Access,
     Application,
+    ApplicationLabel,
     Attachment,
+    Call,
     DossierCount,
+    Label,
     Member,
     Message,
     RequiredDocument,
@@ -219,6 +222,10 @@ def workspace_filtered(user: User, filters: Mapping[str, Any]) -> QuerySet[Appli
         queryset = queryset.filter(score__lte=filters["score_max"])
     if filters.get("q"):
         queryset = _workspace_search(queryset, filters["q"])
+    if filters.get("labels"):
+        # Any of the chosen labels: one EXISTS on the links' (dossier, label) unique index.
+        carried = ApplicationLabel.objects.filter(application=OuterRef("pk"), label__in=filters["labels"])
+        queryset = queryset.filter(Exists(carried))
     return queryset
 
 
@@ -233,7 +240,7 @@ def workspace_tab_counts(
     counts kept by the database when the filters in use are among `COUNTED_FILTERS` (a few rows
     per call, wave, département, kind and state instead of every dossier of the territory), or one
     aggregate over the filtered dossiers (a search, a zone, a score)."""
-    in_use = {name for name, value in filters.items() if value not in (None, "")} - {"sort", "per_page"}
+    in_use = {name for name, value in filters.items() if value not in (None, "", [])} - {"sort", "per_page"}
     if in_use - COUNTED_FILTERS:
         return filtered.aggregate(
             **{key: Count("pk", filter=Q(status__in=statuses)) for key, statuses in tabs.items()}
@@ -243,11 +250,17 @@ def workspace_tab_counts(
 
 
 def workspace_rows(
-    filtered: QuerySet[Application], *, statuses: Sequence[str], sort: str, ranked: bool
+    filtered: QuerySet[Application],
+    *,
+    statuses: Sequence[str],
+    sort: str,
+    ranked: bool,
+    labels: bool = False,
 ) -> QuerySet[Application]:
     """The rows of one tab, in a fixed number of queries whatever its size: the lead structure
-    prefetched, whether the dossier's département has a laureate as an `Exists` annotation, and
-    (`ranked`) the rank by score as a window."""
+    prefetched, whether the dossier's département has a laureate as an `Exists` annotation,
+    (`ranked`) the rank by score as a window, and (`labels`: some label exists) the dossiers'
+    labels prefetched as `label_list`, in one more query."""
     laureate_here = Application.objects.filter(
         departement=OuterRef("departement"), status=Application.Status.AWARDED
     )
@@ -261,6 +274,9 @@ def workspace_rows(
     )
     if ranked:
         rows = rows.annotate(rank=Window(expression=Rank(), order_by=F("score").desc(nulls_last=True)))
+    if labels:
+        shown = Label.objects.only("pk", "name", "colour")
+        rows = rows.prefetch_related(Prefetch("labels", queryset=shown, to_attr="label_list"))
     return rows
 
 
@@ -532,3 +548,34 @@ def dossier_recipients(application: Application, *, side: str) -> list[str]:
     else:
         raise ValueError(side)
     return sorted(set(people.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+
+def call_labels(call_id: int) -> list[Label]:
+    """A call's labels in French alphabetical order, each with how many dossiers carry it
+    (`dossier_count`): one query."""
+    labels = Label.objects.filter(call_id=call_id).annotate(dossier_count=Count("links"))
+    return french_sorted(labels, key=lambda label: label.name)
+
+
+def application_label_panel(application: Application) -> list[Label]:
+    """The labels of the dossier's call in French alphabetical order, each saying whether the
+    dossier carries it (`carried`): the badges and the form of the instruction page, one query."""
+    carried = ApplicationLabel.objects.filter(application=application, label=OuterRef("pk"))
+    labels = Label.objects.filter(call_id=application.call_id).annotate(carried=Exists(carried))
+    return french_sorted(labels, key=lambda label: label.name)
+
+
+def workspace_labels() -> list[Label]:
+    """Every label the instructors' list may filter on, with its call's title: those of the calls
+    the call filter offers (not in preparation), by call (the most recently opened first, as that
+    filter lists them), then in French alphabetical order."""
+    labels = list(
+        Label.objects.exclude(call__status=Call.Status.DRAFT)
+        .select_related("call")
+        .only("name", "colour", "call", "call__title", "call__opens_at")
+    )
+    by_name = french_sorted(labels, key=lambda label: label.name)
+    return sorted(by_name, key=lambda label: (-label.call.opens_at.timestamp(), label.call_id))

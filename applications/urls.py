@@ -1,11 +1,12 @@
 from django.urls import path
 
-from applications.views import consortium, documents, dossiers, review, spaces, territory, workspace
+from applications.views import consortium, documents, dossiers, labels, review, spaces, territory, workspace
 
 app_name = "applications"
 
 dossier = "mon-espace/dossiers/<str:reference>/"
 review_dossier = "instruction/dossiers/<str:reference>/"
+call_labels = "pilotage/appels/<slug:slug>/etiquettes/"
 
 urlpatterns = [
     path("mon-espace/", spaces.applicant_home, name="applicant-home"),
@@ -48,6 +49,11 @@ urlpatterns = [
     path(f"{review_dossier}messages/", review.review_message, name="review-message"),
     path(f"{review_dossier}complements/", review.review_corrections, name="review-corrections"),
     path(f"{review_dossier}territoire/", territory.review_territory, name="review-territory"),
+    path(f"{review_dossier}etiquettes/", labels.review_labels, name="review-labels"),
     path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
+    # A call's labels, managed by the programme admins (programme space).
+    path(f"{call_labels}", labels.label_list, name="label-list"),
+    path(f"{call_labels}<int:label_id>/modifier/", labels.label_update_view, name="label-update"),
+    path(f"{call_labels}<int:label_id>/supprimer/", labels.label_delete_view, name="label-delete"),
 ]

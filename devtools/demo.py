@@ -18,7 +18,7 @@ from stdnum import luhn
 
 from accounts.models import Role, User
 from accounts.services import user_set_role
-from applications.models import Application, BudgetYear, Call, Member
+from applications.models import Application, BudgetYear, Call, Label, Member
 from applications.selectors import required_documents_for
 from applications.services import (
     application_create,
@@ -28,6 +28,7 @@ from applications.services import (
     application_withdraw,
     attachment_add,
 )
+from applications.services.labels import application_labels_set, label_create
 from applications.services.review import (
     assignment_attest_no_conflict,
     assignment_create,
@@ -490,6 +491,36 @@ def seed_decisions(gers: Application, others: list[Application], reviewer: User)
         )
 
 
+DEMO_LABELS = (
+    ("Territoire sans fabrique", "green-menthe"),
+    ("À présenter en comité", "pink-tuile"),
+    ("Partenariats à vérifier", "yellow-moutarde"),
+)
+
+
+def seed_labels(
+    call: Call, gers: Application, others: list[Application], reviewer: User, admin: User
+) -> None:
+    """The call's demo labels (programme admin), two on the Gers dossier, one on La Câblerie."""
+    existing = {label.name: label for label in Label.objects.filter(call=call)}
+    for name, colour in DEMO_LABELS:
+        if name not in existing:
+            existing[name] = label_create(call=call, name=name, colour=colour, actor=admin)
+    if not gers.label_links.exists():
+        application_labels_set(
+            application=gers,
+            labels=[existing[DEMO_LABELS[0][0]], existing[DEMO_LABELS[1][0]]],
+            actor=reviewer,
+        )
+    cablerie = next((one for one in others if one.title == OTHER_DOSSIERS[0]["title"]), None)
+    if (
+        cablerie is not None
+        and cablerie.status != Application.Status.DRAFT
+        and not cablerie.label_links.exists()
+    ):
+        application_labels_set(application=cablerie, labels=[existing[DEMO_LABELS[2][0]]], actor=reviewer)
+
+
 DEMO_IBAN = "FR7630006000011234567890189"  # the banks' published example: checksum-valid, no account
 
 
@@ -548,6 +579,7 @@ def seed_all() -> dict[str, Any]:
     others = seed_other_dossiers(call)
     seed_decisions(gers, others, users[Role.INSTRUCTOR.value])
     seed_grant_life(gers, users[Role.APPLICANT.value], users[Role.INSTRUCTOR.value], users[Role.ADMIN.value])
+    seed_labels(call, gers, others, users[Role.INSTRUCTOR.value], users[Role.ADMIN.value])
     gers.refresh_from_db()
     for application in others:
         application.refresh_from_db()

@@ -109,6 +109,10 @@ def test_demo_setup_runs_twice_and_serves_home_and_a_logged_in_page_per_account(
     with closing(sqlite3.connect(tmp_path / "demo.sqlite3")) as db:
         documents = dict(db.execute("SELECT status, COUNT(*) FROM notifications_document GROUP BY status"))
         emails = dict(db.execute("SELECT status, COUNT(*) FROM notifications_outgoingemail GROUP BY status"))
+        # The call's three demo labels, created once however often the demo is seeded, on two dossiers.
+        labels = db.execute("SELECT COUNT(*) FROM applications_label").fetchone()[0]
+        links = db.execute("SELECT COUNT(*) FROM applications_applicationlabel").fetchone()[0]
+    assert (labels, links) == (3, 3)
     assert set(documents) == {"done"} and set(emails) == {"done"}, (documents, emails)
     pdfs = list((tmp_path / "media" / "documents").rglob("*.pdf"))  # not the uploaded attachments
     assert len(pdfs) == documents["done"] and all(pdf.read_bytes().startswith(b"%PDF") for pdf in pdfs)

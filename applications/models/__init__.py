@@ -13,6 +13,7 @@ from applications.models.dossiers import (
     TerritoryMove,
     attachment_path,
 )
+from applications.models.labels import ApplicationLabel, Label, LabelColour
 from applications.models.review import (
     Annotation,
     Assignment,
@@ -28,6 +29,7 @@ __all__ = [
     "Access",
     "Annotation",
     "Application",
+    "ApplicationLabel",
     "Assignment",
     "Attachment",
     "BudgetYear",
@@ -36,6 +38,8 @@ __all__ = [
     "DossierCount",
     "EligibilityAnswer",
     "EligibilityCheck",
+    "Label",
+    "LabelColour",
     "Member",
     "Message",
     "Opinion",

@@ -1,6 +1,6 @@
 """Dossier counts per (call, wave, département, kind, state), kept by the database itself.
 
-Triggers on `applications_application` (migration 0007, keyed by the wave and the kind since 0012)
+Triggers on `applications_application` (migration 0007, keyed by the wave and the kind since 0014)
 add and subtract in the statement that inserts, moves or deletes dossiers, so the counts change
 under the same row lock and in the same transaction as the dossier, whoever writes it:
 `applications.workflow.transition`, the services, the admin site, bulk loads.

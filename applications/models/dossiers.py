@@ -154,7 +154,7 @@ class Application(models.Model):
     )
 
     # Where the review stands, kept by database triggers on the assignments and the state changes
-    # (migration 0013), whoever writes them, as the dossier counts are: the staff's to-do reads
+    # (migration 0015), whoever writes them, as the dossier counts are: the staff's to-do reads
     # them through partial indexes instead of testing the assignments and the history of every
     # dossier in a state (docs/performance.md). Never written by Python; defaults in the database
     # too, for the rows written without the ORM (seed_bulk's COPY).

@@ -29,6 +29,7 @@ from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wa
 from accounts.models import Role, User
 from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
+from applications.forms_labels import ApplicationLabelsForm
 from applications.forms_review import (
     AnnotationForm,
     AssignForm,
@@ -47,7 +48,12 @@ from applications.forms_review import (
 )
 from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion, Score
 from applications.rules import budget_totals
-from applications.selectors import PROJECT_TEXTS, application_territory, applications_reviewable_by
+from applications.selectors import (
+    PROJECT_TEXTS,
+    application_label_panel,
+    application_territory,
+    applications_reviewable_by,
+)
 from applications.services.deadlines import corrections_closable, corrections_overdue
 from applications.services.review import (
     annotation_add,
@@ -195,6 +201,8 @@ def _detail_context(
     checks = list(EligibilityCheck.objects.filter(call=application.call_id))
     answers = list(application.eligibility_answers.select_related("condition", "answered_by"))
     my_scores = list(mine.scores.all()) if mine else []
+    # The call's labels, each saying whether the dossier carries it: the badges and their form.
+    labels = application_label_panel(application)
 
     # Who may do what here; the services check it again.
     allowed = {
@@ -219,6 +227,7 @@ def _detail_context(
         # A dossier whose corrections are overdue may be closed, with the reason prefilled.
         "close_form": not conflicted and (in_review or corrections_closable(application)),
         "reopen_form": is_admin and status in DECIDED_STATES,
+        "labels_form": bool(labels),
     }
     budget_rows = list(application.budget_years.order_by("year_index"))
     asked = budget_totals(budget_rows)
@@ -243,6 +252,10 @@ def _detail_context(
             else CloseForm()
         ),
         "reopen_form": ReopenForm,
+        "labels_form": lambda: ApplicationLabelsForm(
+            labels=labels,
+            initial={"labels": [label.pk for label in labels if label.carried]},  # type: ignore[attr-defined]
+        ),
     }
     context_forms: dict[str, forms.Form | None] = {}
     for key, shown in allowed.items():
@@ -306,12 +319,15 @@ def _detail_context(
         "thread": list(application.messages.select_related("author").order_by("created_at", "pk")),
         "in_review": in_review,
         "corrections_overdue": corrections_overdue(application),
+        "labels": [label for label in labels if label.carried],  # type: ignore[attr-defined]
+        "call_has_labels": bool(labels),
         # A folded section holding a form with errors is served open (see review_detail.html).
         "open_folds": {
             "dossier": False,
             "avis": "opinion_form" in bound,
             "annotations": "annotation_form" in bound,
             "messages": "message_form" in bound,
+            "labels": "labels_form" in bound,
         },
         **context_forms,
     }

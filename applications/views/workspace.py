@@ -23,11 +23,12 @@ from django.utils.translation import gettext_lazy
 from accounts.models import Role, User
 from accounts.permissions import role_required
 from accounts.roles import has_role
+from applications.forms_labels import label_options
 from applications.forms_workspace import DEFAULT_PER_PAGE, DEFAULT_SORT, WorkspaceFilterForm
 from applications.models import Application
 from applications.next_steps import staff_todo
-from applications.selectors import workspace_filtered, workspace_rows, workspace_tab_counts
-from core.formatting import format_date
+from applications.selectors import workspace_filtered, workspace_labels, workspace_rows, workspace_tab_counts
+from core.formatting import format_date, french_sorted
 from core.pagination import CountedPaginator, pagination_context
 from core.templatetags.portal import status_badge
 from fabriques.models import Departement
@@ -79,6 +80,20 @@ def _tab_url(request: HttpRequest, tab: Tab) -> str:
     return f"?{params.urlencode()}"
 
 
+def _labels_html(application: Any) -> str:
+    """The dossier's labels as small badges of their colours (`label_list`, when the rows were read
+    with their labels)."""
+    labels = getattr(application, "label_list", None)
+    if not labels:
+        return ""
+    badges = "".join(
+        f'<li><span class="fr-badge fr-badge--sm {escape(label.badge_class)}">'
+        f"{escape(label.name)}</span></li>"
+        for label in labels
+    )
+    return f'<ul class="fr-badges-group fr-mt-1v" aria-label="{escape(_("Étiquettes"))}">{badges}</ul>'
+
+
 def _row_html(application: Any, *, show_rank: bool) -> str:
     """One row of the table: the bytes the template's loop wrote for it (tests/applications/
     test_workspace_rows.py compares them), each value escaped as the template escaped it."""
@@ -90,7 +105,7 @@ def _row_html(application: Any, *, show_rank: bool) -> str:
     out.append(
         f'\n                  <td class="portal-nowrap"><a href="{conditional_escape(url)}">'
         f"{escape(application.reference)}</a></td>"
-        f"\n                  <td>{escape(application.title)}</td>"
+        f"\n                  <td>{escape(application.title)}{_labels_html(application)}</td>"
         "\n                  <td>\n                    "
     )
     members = application.lead_members
@@ -157,8 +172,10 @@ def workspace(request: HttpRequest) -> HttpResponse:
 
     # An instructor's départements are listed beside the table: read once, for the filter too.
     listed_departements = None if is_admin else list(departements)
+    # The labels to filter on; the rows' labels are read only when some exist (one more query).
+    labels = workspace_labels()
     form = WorkspaceFilterForm(
-        request.GET, departements=departements, listed_departements=listed_departements
+        request.GET, departements=departements, listed_departements=listed_departements, labels=labels
     )
     form.is_valid()  # invalid filters show their error and are left out; never a 500
     filters = form.filters()
@@ -166,7 +183,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
 
     filtered = workspace_filtered(user, filters)
     filtered_on = any(
-        value not in (None, "") for name, value in filters.items() if name not in {"sort", "per_page"}
+        value not in (None, "", []) for name, value in filters.items() if name not in {"sort", "per_page"}
     )
     counts = workspace_tab_counts(
         user=user, filtered=filtered, filters=filters, tabs={tab_.key: tab_.statuses for tab_ in TABS}
@@ -176,11 +193,15 @@ def workspace(request: HttpRequest) -> HttpResponse:
     show_rank = sort in {"score", "-score"} and (
         filters.get("call") is not None or filters.get("wave") is not None
     )
-    rows = workspace_rows(filtered, statuses=tab.statuses, sort=sort, ranked=show_rank)
+    rows = workspace_rows(filtered, statuses=tab.statuses, sort=sort, ranked=show_rank, labels=bool(labels))
 
     per_page = filters.get("per_page") or DEFAULT_PER_PAGE
     paginator = CountedPaginator(rows, per_page, count=counts[tab.key])
     page = paginator.get_page(request.GET.get("page"))
+    page_rows = list(page.object_list)
+    for row in page_rows:
+        if hasattr(row, "label_list"):
+            row.label_list = french_sorted(row.label_list, key=lambda label: label.name)
 
     tabs = [
         {
@@ -200,7 +221,10 @@ def workspace(request: HttpRequest) -> HttpResponse:
             "tab": {"slug": tab.slug, "label": tab.label},
             "tabs": tabs,
             **pagination_context(page),
-            "rows_html": rows_html(page.object_list, show_rank=show_rank),
+            "rows_html": rows_html(page_rows, show_rank=show_rank),
+            "labels_field": form["labels"] if labels else None,
+            "label_options": label_options(form["labels"]) if labels else [],
+            "labels_with_call": len({label.call_id for label in labels}) > 1,
             "show_rank": show_rank,
             "filtered_on": filtered_on,
             "is_admin": is_admin,

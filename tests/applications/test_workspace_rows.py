@@ -9,17 +9,17 @@ from typing import Any
 import pytest
 from django.template import engines
 
-from applications.models import Application
+from applications.models import Application, Label
 from applications.views.workspace import rows_html
 from fabriques.models import Departement, Organisation
 
 # The loop of applications/templates/applications/workspace.html before its rows were written in
-# Python, byte for byte.
+# Python, byte for byte (with the dossiers' labels under their title since issue 14).
 TEMPLATE_LOOP = """{% load i18n portal %}{% for application in page_obj.object_list %}
                 <tr>
                   {% if show_rank %}<td>{% if application.score is not None %}{{ application.rank }}{% else %}—{% endif %}</td>{% endif %}
                   <td class="portal-nowrap"><a href="{% url 'applications:review-detail' reference=application.reference %}">{{ application.reference }}</a></td>
-                  <td>{{ application.title }}</td>
+                  <td>{{ application.title }}{% if application.label_list %}<ul class="fr-badges-group fr-mt-1v" aria-label="{% translate "Étiquettes" %}">{% for label in application.label_list %}<li><span class="fr-badge fr-badge--sm {{ label.badge_class }}">{{ label.name }}</span></li>{% endfor %}</ul>{% endif %}</td>
                   <td>
                     {% for member in application.lead_members %}
                       {{ member.organisation.name }}<br><span class="fr-text--xs portal-nowrap">{% translate "SIRET" %} {{ member.organisation.siret_display }}</span>
@@ -65,6 +65,10 @@ def _rows() -> list[Application]:
             "departement": gers,
             "departement_has_laureate": True,
             "members": [_member("Asso <Le Lieu>", "12345678901234")],
+            "labels": [
+                Label(name="À revoir <en> comité & co", colour="pink-tuile"),
+                Label(name="Prioritaire", colour="green-menthe"),
+            ],
         },
         {
             "reference": "FNT-2026-00002",
@@ -77,6 +81,7 @@ def _rows() -> list[Application]:
             "departement": corse,
             "departement_has_laureate": False,
             "members": [_member("Un", "11111111111111"), _member("Deux & fils", "22222222222222")],
+            "labels": [],
         },
         {
             "reference": "FT-2026-00003",
@@ -90,17 +95,20 @@ def _rows() -> list[Application]:
             "departement_has_laureate": False,
             "members": [],
             "submitted_at": None,
+            "labels": [Label(name="Rural", colour="beige-gris-galet")],
         },
     ]
     rows = []
     for spec in specs:
         members = spec.pop("members")
+        labels = spec.pop("labels")
         departement = spec.pop("departement")
         extra = {key: spec.pop(key) for key in ("rank", "departement_has_laureate")}
         submitted_at = spec.pop("submitted_at", datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
         application = Application(submitted_at=submitted_at, **spec)
         application.departement = departement
         application.lead_members = members  # type: ignore[attr-defined]
+        application.label_list = labels  # type: ignore[attr-defined]
         for key, value in extra.items():
             setattr(application, key, value)
         rows.append(application)
@@ -115,6 +123,11 @@ def test_the_rows_written_in_python_are_the_template_loop_s_bytes(show_rank: boo
     assert expected.count("<tr>") == 3
     assert "1\u202f234" in expected or "1\u00a0234" in expected or not show_rank  # localized rank
     assert "&lt;b&gt;A&amp;B&lt;/b&gt;" in expected and "écart 12,5" in expected
+    assert expected.count("fr-badges-group") == 2  # no empty list for the dossier without labels
+    assert (
+        '<span class="fr-badge fr-badge--sm fr-badge--pink-tuile">À revoir &lt;en&gt; comité &amp; co</span>'
+        in expected
+    )
     assert str(rows_html(rows, show_rank=show_rank)) == expected
     assert str(rows_html([], show_rank=show_rank)) == ""
 

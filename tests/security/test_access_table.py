@@ -48,6 +48,7 @@ from django.views import static
 from accounts.models import User
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
+from applications.services.labels import application_labels_set, label_create
 from applications.services.review import opinion_request
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
@@ -184,6 +185,12 @@ TABLE: dict[str, Row] = {
     "applications:review-corrections": POST(LOGIN, 403, 403, 200, 404, 200),
     # Moving a dossier to another département is the admins' (form, recap, confirmation).
     "applications:review-territory": ADMIN_ONLY,
+    # D's labels, posted with none ticked: D's label is taken off (the instruction in scope, admins).
+    "applications:review-labels": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
+    # A call's labels: the programme admins' (posted empty: the form's errors; deleting: the recap).
+    "applications:label-list": ADMIN_ONLY,
+    "applications:label-update": ADMIN_ONLY,
+    "applications:label-delete": POST(LOGIN, 403, 403, 403, 403, 200),
     # The consulted service's page, by the token of its e-mail: no account.
     "applications:opinion-give": EVERYONE_200,
     # Decisions.
@@ -391,6 +398,12 @@ class World:
         for document in Document.objects.filter(status=Status.PENDING):
             produced(document)
 
+        # A label of D's call, on D.
+        self.label = label_create(
+            call=application.call, name="Comité de mars", colour="pink-tuile", actor=self.admin
+        )
+        application_labels_set(application=application, labels=[self.label], actor=reviewer)
+
         self.lead_member: Member = application.members.select_related("organisation").get(is_lead=True)
         self.attachment = application.attachments.order_by("pk").first()
         self.letter_change: StatusChange = application.status_changes.get(
@@ -434,6 +447,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "rows": lambda w: "tranches",
     "job_id": lambda w: w.xlsx_job_id,
     "document_id": lambda w: w.pdf_summary.pk,
+    "label_id": lambda w: w.label.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),

@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from applications.models import Application, Criterion, EligibilityCheck, Member, Opinion
+from applications.services.labels import label_create
 from applications.services.review import opinion_request
 from fabriques.models import TiersLieu
 from fabriques.services import ORGANISATION_FIELDS
@@ -421,6 +422,22 @@ def _review(
     return build
 
 
+def _labels(name: str, fields: list[str], extra: list[Payload | dict[str, Any]] | None = None) -> Builder:
+    """A call's labels (its admins' pages) or a dossier's (the instruction): the call has a label."""
+
+    def build(request: pytest.FixtureRequest) -> Endpoint:
+        review: Review = request.getfixturevalue("review")
+        call = review.application.call
+        label = label_create(call=call, name="Rural", colour="green-menthe", actor=review.admin)
+        if name == "applications:review-labels":
+            return Endpoint(reverse(name, args=[review.application.reference]), review.reviewer, fields, [])
+        args = [call.slug] if name == "applications:label-list" else [call.slug, label.pk]
+        return Endpoint(reverse(name, args=args), review.admin, fields, extra or [])
+
+    build.__name__ = name.replace(":", "_")
+    return build
+
+
 def review_scores(request: pytest.FixtureRequest) -> Endpoint:
     review: Review = request.getfixturevalue("review")
     fields = ["action"]
@@ -621,6 +638,10 @@ ENDPOINTS: list[Builder] = [
         ],
         admin=True,
     ),
+    _labels("applications:review-labels", ["labels-labels"]),
+    _labels("applications:label-list", ["name", "colour"], [{"name": "rural", "colour": "green-menthe"}]),
+    _labels("applications:label-update", ["name", "colour"], [{"name": "Autre", "colour": "red-marianne"}]),
+    _labels("applications:label-delete", ["confirmer"], [{"confirmer": "1"}]),
     review_decide,
     review_bulk,
     opinion_give,
@@ -789,6 +810,10 @@ def _unknown_urls(draft: Draft, awarded: Awarded) -> list[tuple[User, str]]:
         (awarded.admin, reverse("grants:export-xlsx-start", args=["appel-inconnu"])),
         (awarded.admin, reverse("grants:export-pdf-start", args=["appel-inconnu"])),
         (awarded.admin, reverse("grants:review-decide", args=["FDT-9999-99999"])),
+        (awarded.admin, reverse("applications:label-list", args=["appel-inconnu"])),
+        (awarded.admin, reverse("applications:label-update", args=[awarded.application.call.slug, 999999])),
+        (awarded.admin, reverse("applications:label-delete", args=[awarded.application.call.slug, 999999])),
+        (awarded.reviewer, reverse("applications:review-labels", args=["FDT-9999-99999"])),
     ]
 
 
@@ -824,6 +849,7 @@ WORKSPACE_PARAMETERS = [
     "per_page",
     "page",
     "tab",
+    "labels",
 ]
 QUERY_VALUES = ["abc", HUGE[:5000], UNKNOWN, "a\x00b", "-1", "1e30", "Infinity", "NaN", "0", "' OR 1=1 --"]
 
@@ -832,6 +858,7 @@ def test_malformed_filter_parameters_never_give_a_500(client: Client, review: Re
     # The GET side of the same rule: the instructors' workspace and its filters.
     client.raise_request_exception = False
     client.force_login(review.reviewer)
+    label_create(call=review.application.call, name="Rural", colour="green-menthe", actor=review.admin)
     workspace = reverse("applications:instructor-home")
     for value in QUERY_VALUES:
         response = client.get(workspace, dict.fromkeys(WORKSPACE_PARAMETERS, value))

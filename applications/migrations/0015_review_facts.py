@@ -12,7 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import migrations, models
 
-COUNTS = import_module("applications.migrations.0012_dossier_count_wave_kind")
+COUNTS = import_module("applications.migrations.0014_dossier_count_wave_kind")
 
 ASSIGNMENT_FACTS = """
     assignment_count = (SELECT COUNT(*) FROM applications_assignment x WHERE x.application_id = {id}),
@@ -135,7 +135,7 @@ def drop_triggers(apps: Any, schema_editor: Any) -> None:
 
 
 # SQLite rebuilds the dossiers table to add a column with a default, which it refuses while the
-# counting triggers of 0012 are on it (and the rebuild would drop them): off for the rebuild.
+# counting triggers of 0014 are on it (and the rebuild would drop them): off for the rebuild.
 def drop_sqlite_counts(apps: Any, schema_editor: Any) -> None:
     if schema_editor.connection.vendor == "sqlite":
         for statement in COUNTS.SQLITE_BACKWARD:
@@ -150,7 +150,7 @@ def create_sqlite_counts(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("applications", "0012_dossier_count_wave_kind"),
+        ("applications", "0014_dossier_count_wave_kind"),
         ("fabriques", "0005_place_search"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

@@ -125,7 +125,7 @@ def create_old_triggers(apps: Any, schema_editor: Any) -> None:
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("applications", "0011_conflict_attestation"),
+        ("applications", "0013_labels"),
     ]
 
     operations = [
