@@ -219,6 +219,10 @@ class Agreement(models.Model):
         verbose_name = _("convention")
         verbose_name_plural = _("conventions")
         ordering = ("-created_at",)
+        indexes = [
+            # The list of agreements, newest first: a page read from the index, not a sort of all.
+            models.Index(fields=["-created_at", "-id"], name="grants_agreement_newest"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=["awaiting_signature", "cancelled"]) | Q(signed_at__isnull=False),
