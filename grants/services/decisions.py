@@ -30,6 +30,7 @@ from grants.models import Grant, Tranche
 from grants.services.agreements import agreement_create
 from grants.services.document_contexts import (
     AwardLetterContext,
+    ClosingLetterContext,
     DecisionLetterContext,
     RefusalLetterContext,
 )
@@ -49,6 +50,7 @@ S = Application.Status
 
 AWARD_TEMPLATE = "pdf/decision_award.html"
 REFUSAL_TEMPLATE = "pdf/decision_refusal.html"
+CLOSING_TEMPLATE = "pdf/decision_closed.html"
 
 
 def _check_eligibility(application: Application) -> None:
@@ -154,7 +156,7 @@ def _letter(
     *,
     kind: str,
     template: str,
-    context: AwardLetterContext | RefusalLetterContext,
+    context: AwardLetterContext | RefusalLetterContext | ClosingLetterContext,
 ) -> None:
     """The decision letter (a document row) and the e-mail carrying it, in the decision's transaction."""
     letter = document_request(
@@ -302,17 +304,16 @@ def application_close(
             code="state",
         )
     _corrections_delay_check(application)
+    # Read before the move: leaving the corrections clears their due date.
+    due_on = application.corrections_due_on if application.status == S.CORRECTIONS else None
     change = transition(application=application, to_status=S.CLOSED, actor=actor, note=reason.strip())
-    # No letter (no decision on the merits), but the applicant learns it, and why.
-    email_queue(
-        key=f"application:{application.pk}:close-email:{change.pk}",
-        to=dossier_recipients(application, side=Message.Side.APPLICANT),
-        subject=_("Votre dossier %(reference)s est classé sans suite") % {"reference": application.reference},
-        body=_(
-            "Bonjour,\n\nVotre dossier %(reference)s « %(title)s » est classé sans suite.\n\nMotif :\n"
-            "%(reason)s\n\nL'équipe Fabriques de territoires"
-        )
-        % {"reference": application.reference, "title": application.title, "reason": reason.strip()},
-    )
+    # A decision all the same (no ruling on the merits): notified by a letter with its reasons and
+    # the routes of appeal, as a refusal is, in the same transaction (document and e-mail rows).
+    closing: ClosingLetterContext = {
+        **_letter_base(application, change),
+        "reasons": reason.strip().splitlines(),
+        "corrections_due_on": format_date(due_on) if due_on else "",
+    }
+    _letter(application, change, kind="closing-letter", template=CLOSING_TEMPLATE, context=closing)
     audit_record(actor=actor, action="decision.close", target=application)
     return change

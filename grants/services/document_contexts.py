@@ -58,6 +58,14 @@ class RefusalLetterContext(DecisionLetterContext):
     reasons: list[str]
 
 
+class ClosingLetterContext(DecisionLetterContext):
+    """templates/pdf/decision_closed.html"""
+
+    reasons: list[str]
+    # The due date of the corrections left unanswered, when the closing follows them ("" otherwise).
+    corrections_due_on: str
+
+
 class Parties(Letterhead):
     """Who signs an agreement: the grantor (from the call) and the lead structure, with its partners."""
 

@@ -203,7 +203,8 @@ def test_once_due_the_applicant_sees_it_late_and_the_instructor_may_close_with_t
     assert application.status == S.CORRECTIONS
 
     # The due date has come (today).
-    Application.objects.filter(pk=application.pk).update(corrections_due_on=timezone.localdate())
+    due_on = timezone.localdate()
+    Application.objects.filter(pk=application.pk).update(corrections_due_on=due_on)
     home = page(logged(application.created_by).get(reverse("applications:applicant-home")))
     assert "En retard" in home
     detail = page(
@@ -228,8 +229,12 @@ def test_once_due_the_applicant_sees_it_late_and_the_instructor_may_close_with_t
     assert application.status == S.CLOSED
     assert application.corrections_due_on is None
     assert application.status_changes.last().note == "Délai de compléments dépassé."
-    email = OutgoingEmail.objects.get(key__contains="close-email")
-    assert "Délai de compléments dépassé." in email.body
+    # The letter says why, and that the corrections were due by the date set (read before the move
+    # cleared it).
+    email = OutgoingEmail.objects.get(key__contains="closing-letter-email")
+    letter = email.attachments.get()
+    assert letter.context["reasons"] == ["Délai de compléments dépassé."]
+    assert letter.context["corrections_due_on"] == format_date(due_on)
 
 
 # --- reminders and the instructors told ------------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from django.core import mail
 
 from applications.models import Application
-from grants.services import application_award, application_refuse
+from grants.services import application_award, application_close, application_refuse
 from notifications.models import Document, OutgoingEmail, Status
 from tests.factories import CallFactory, in_review_application
 
@@ -164,6 +164,37 @@ def test_a_refusal_letter_prints_each_reason_on_its_own_and_the_appeal_routes(
         assert expected in text, expected
     assert "150 000 €" not in text
     assert_sent_once_with(application, letter, "refusal-letter")
+
+
+def test_a_closing_is_notified_by_a_letter_with_its_reason_and_the_appeal_routes(
+    django_capture_on_commit_callbacks, task_queues
+):
+    application, reviewer = dossier_in_review()
+    mail.outbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        application_close(application=application, reason="Le porteur a renoncé au projet.", actor=reviewer)
+    task_queues.drain()
+
+    letter = letter_of(application, "closing-letter")
+    assert letter.template_name == "pdf/decision_closed.html"
+    assert letter.context["corrections_due_on"] == ""  # closed from review, no corrections pending
+    text = pdf_text(stored(letter))
+    for expected in (
+        application.reference,
+        "classement sans suite de votre demande de subvention",
+        "est classé sans suite",
+        "sans décision sur le fond",
+        "Motif du classement",
+        "Le porteur a renoncé au projet.",
+        f"{SIGNATORY_TITLE} {SIGNATORY_NAME}",
+        *APPEAL,
+    ):
+        assert expected in text, expected
+    assert "Des compléments vous ont été demandés" not in text
+    title = pypdf.PdfReader(io.BytesIO(stored(letter))).metadata.title
+    assert title == f"Classement sans suite – dossier {application.reference}"
+    assert_sent_once_with(application, letter, "closing-letter")
 
 
 def test_markup_in_the_reasons_is_printed_as_text_not_interpreted(

@@ -306,9 +306,12 @@ def test_the_last_payment_says_the_agreement_is_completed():
 def test_closing_tells_the_applicant_with_the_reason():
     application, reviewer = in_review_application()
     application_close(application=application, reason="Dossier abandonné par le porteur.", actor=reviewer)
-    email = OutgoingEmail.objects.get(key__contains="close-email")
+    # The reason is in the letter the e-mail carries (tests/grants/test_letters.py renders it).
+    email = OutgoingEmail.objects.get(key__contains="closing-letter-email")
     assert application.created_by.email in email.to
-    assert "Dossier abandonné par le porteur." in email.body
+    letter = email.attachments.get()
+    assert letter.kind == "closing-letter"
+    assert letter.context["reasons"] == ["Dossier abandonné par le porteur."]
 
 
 # --- bulk awards ---------------------------------------------------------------------------------

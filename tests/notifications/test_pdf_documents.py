@@ -25,6 +25,7 @@ from grants.services.document_contexts import (
     AgreementContext,
     AmendmentContext,
     AwardLetterContext,
+    ClosingLetterContext,
     PaymentRequestContext,
     RefusalLetterContext,
     TerminationContext,
@@ -78,6 +79,15 @@ def award() -> AwardLetterContext:
 
 def refusal() -> RefusalLetterContext:
     return {**letterhead(), **LETTER, "reasons": ["Projet hors du périmètre de l’appel."]}
+
+
+def closing() -> ClosingLetterContext:
+    return {
+        **letterhead(),
+        **LETTER,
+        "reasons": ["Délai de compléments dépassé."],
+        "corrections_due_on": "1 décembre 2026",
+    }
 
 
 def agreement() -> AgreementContext:
@@ -192,6 +202,7 @@ def receipt() -> ReceiptContext:
 DOCUMENTS: dict[str, tuple[str, Callable[[], Any], str, bool]] = {
     "award": ("pdf/decision_award.html", award, "Décision d’attribution – dossier FAB-2026-00042", True),
     "refusal": ("pdf/decision_refusal.html", refusal, "Décision de refus – dossier FAB-2026-00042", True),
+    "closing": ("pdf/decision_closed.html", closing, "Classement sans suite – dossier FAB-2026-00042", True),
     "agreement": ("pdf/agreement.html", agreement, "Convention n° 2026-0042", True),
     "amendment": ("pdf/amendment.html", amendment, "Avenant n° 1 à la convention n° 2026-0042", True),
     "termination": (
@@ -284,7 +295,7 @@ def pdftotext_text(pdf: bytes) -> str:
 
 
 @pytest.mark.parametrize("extract", [pypdf_text, pdftotext_text], ids=["pypdf", "pdftotext"])
-@pytest.mark.parametrize("kind", ["award", "agreement", "amendment", "termination", "refusal"])
+@pytest.mark.parametrize("kind", ["award", "agreement", "amendment", "termination", "refusal", "closing"])
 def test_text_set_in_marianne_extracts_with_its_accents_ligatures_and_amounts(
     rendered: dict[str, bytes], kind: str, extract: Callable[[bytes], str]
 ):
@@ -311,6 +322,9 @@ def test_text_set_in_marianne_extracts_with_its_accents_ligatures_and_amounts(
         assert "Convention d’attribution d’une subvention de fonctionnement" in flat
     if kind == "refusal":
         assert "Projet hors du périmètre de l’appel." in flat
+    if kind == "closing":
+        assert "à déposer avant le 1 décembre 2026. Ils ne l’ont pas été dans ce délai." in flat
+        assert "Délai de compléments dépassé." in flat
 
 
 def test_the_fonts_and_the_stylesheet_are_loaded_once_not_at_each_rendering(monkeypatch: pytest.MonkeyPatch):
