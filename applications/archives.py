@@ -29,7 +29,7 @@ def register_archive_documents(name: str, source: DocumentSource) -> None:
 
 def _opener(file: FieldFile) -> Callable[[], AbstractContextManager[IO[bytes]]]:
     def open_file() -> AbstractContextManager[IO[bytes]]:
-        return file.open("rb")  # type: ignore[return-value]
+        return file.open("rb")
 
     return open_file
 
@@ -74,7 +74,7 @@ def archive_members(application: Application) -> list[Member]:
     files = []
     for attachment in attachments:
         number = numbers.get(attachment.required_document_id, 0)
-        extension = _extension(attachment.original_name) or _extension(attachment.file.name)
+        extension = _extension(attachment.original_name) or _extension(attachment.file.name or "")
         label = safe_name(attachment.required_document.label)
         names.append(
             safe_name(f"{number:02d} - {label}.{extension}" if extension else f"{number:02d} - {label}")

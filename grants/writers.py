@@ -36,21 +36,23 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from applications.models import Call
 from config.db_routers import reading_from_replica
 from core.formatting import format_date, format_money
-from core.spreadsheets import (  # noqa: F401 - re-exported: the budget exports' names
-    CSV_FLUSH_BYTES,
-    DATE_FORMAT,
-    EURO_FORMAT,
-    FORMULA_TRIGGERS,
-    XLSX_CONTENT_TYPE,
-    csv_chunks,
-    neutralise,
-    xlsx_cell,
+from core.spreadsheets import (
+    CSV_FLUSH_BYTES as CSV_FLUSH_BYTES,  # re-exported: the names the budget exports always had
 )
-from grants.models import Grant, Tranche
-from grants.selectors.exports import (
+from core.spreadsheets import (
     DATE,
     MONEY,
     TEXT,
+    csv_chunks,
+    xlsx_cell,
+)
+from core.spreadsheets import DATE_FORMAT as DATE_FORMAT
+from core.spreadsheets import EURO_FORMAT as EURO_FORMAT
+from core.spreadsheets import FORMULA_TRIGGERS as FORMULA_TRIGGERS
+from core.spreadsheets import XLSX_CONTENT_TYPE as XLSX_CONTENT_TYPE
+from core.spreadsheets import neutralise as neutralise
+from grants.models import Grant, Tranche
+from grants.selectors.exports import (
     Column,
     budget_summary,
     grant_columns,

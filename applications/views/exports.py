@@ -111,9 +111,10 @@ def workspace_export(request: HttpRequest, file_format: str) -> HttpResponse:
         )
     dossier_export_record(actor=user, file_format=file_format, query=query, statuses=statuses, rows=count)
     filename = exports.export_file_name(file_format)
+    content_type = CONTENT_TYPES[DossierExport.Format(file_format)]
     if file_format == DossierExport.Format.CSV:
         response: HttpResponse = StreamingHttpResponse(  # type: ignore[assignment]
-            exports.csv_stream(table), content_type=CONTENT_TYPES[file_format]
+            exports.csv_stream(table), content_type=content_type
         )
         response["Content-Disposition"] = content_disposition_header(True, filename)
     else:
@@ -122,7 +123,10 @@ def workspace_export(request: HttpRequest, file_format: str) -> HttpResponse:
         exports.xlsx_write(table, handle)
         handle.seek(0)
         response = FileResponse(  # type: ignore[assignment]
-            handle, as_attachment=True, filename=filename, content_type=CONTENT_TYPES[file_format]
+            handle,
+            as_attachment=True,
+            filename=filename,
+            content_type=content_type,
         )
     private_file_headers(response)
     return response

@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 
 from applications.models import Application, Call, Member
 from core.formatting import french_sorted
-from core.spreadsheets import DATE, MONEY, NUMBER, TEXT  # noqa: F401 - the kinds of the columns' cells
+from core.spreadsheets import DATE, MONEY, NUMBER, TEXT
 from grants.models import Agreement, Grant, Tranche
 
 CHUNK_SIZE = 2000
