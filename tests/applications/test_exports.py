@@ -34,6 +34,7 @@ from applications.services.labels import application_labels_set, label_create
 from applications.services.review import scores_save
 from applications.tasks import dossier_export_build_task
 from core.archives import safe_name, unique_names, zip_stream
+from core.spreadsheets import CSV_FLUSH_BYTES
 from fabriques.models import TiersLieu, Zone
 from tests.factories import (
     OrganisationFactory,
@@ -388,3 +389,82 @@ def test_the_zip_is_streamed_in_pieces_as_it_is_written():
     assert len(pieces) > 5 and max(len(piece) for piece in pieces) <= PIECE + 1024
     archive = zipfile.ZipFile(io.BytesIO(b"".join(pieces)))
     assert archive.read("a.bin") == big and archive.read("b.txt") == b"court"
+
+
+# --- memory flat with size -------------------------------------------------------------------------
+
+
+def clone(application: Application, reviewer, count: int, start: int) -> None:  # type: ignore[no-untyped-def]
+    """`count` copies of the dossier with their lead, budget, scored assignment and label, in bulk."""
+    from django.utils import timezone
+
+    from applications.models import ApplicationLabel, Score
+
+    lead = Member.objects.get(application=application, is_lead=True)
+    copies = Application.objects.bulk_create(
+        Application(
+            reference=f"CLONE-{start + index:06d}",
+            call=application.call,
+            wave=application.wave,
+            departement=application.departement,
+            title=f"Projet numéro {start + index} avec un intitulé d'une longueur ordinaire",
+            kind=application.kind,
+            status=Application.Status.IN_REVIEW,
+            submitted_at=timezone.now(),
+            created_by=application.created_by,
+        )
+        for index in range(count)
+    )
+    Member.objects.bulk_create(
+        Member(
+            application=copy, organisation=lead.organisation, is_lead=True, role="Porteur", share_percent=100
+        )
+        for copy in copies
+    )
+    BudgetYear.objects.bulk_create(
+        BudgetYear(application=copy, year_index=year, requested=Decimal("1000"), total_cost=Decimal("5000"))
+        for copy in copies
+        for year in (1, 2, 3)
+    )
+    assignments = Assignment.objects.bulk_create(
+        Assignment(application=copy, instructor=reviewer, scores_submitted_at=timezone.now())
+        for copy in copies
+    )
+    criteria = list(Criterion.objects.filter(call=application.call))
+    Score.objects.bulk_create(
+        Score(assignment=assignment, criterion=criterion, value=3)
+        for assignment in assignments
+        for criterion in criteria
+    )
+    label = application.labels.get()
+    ApplicationLabel.objects.bulk_create(
+        ApplicationLabel(application=copy, label=label, added_by=reviewer) for copy in copies
+    )
+
+
+def test_memory_stays_flat_whatever_the_number_of_rows(monkeypatch):
+    import tracemalloc
+
+    from applications import exports
+
+    # Small chunks, so that a few hundred rows already span many of them.
+    monkeypatch.setattr(exports, "CHUNK_SIZE", 50)
+    application, reviewer = scored_dossier()
+
+    def peak() -> tuple[int, int]:
+        table = DossierTable(Application.objects.exclude(status=Application.Status.DRAFT))
+        tracemalloc.start()
+        try:
+            size = sum(len(chunk) for chunk in exports.csv_stream(table))
+            return size, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    # Enough rows for the CSV's 64 KiB buffer to fill (it is part of the flat cost), then four times more.
+    clone(application, reviewer, 600, 0)
+    small_size, small_peak = peak()
+    clone(application, reviewer, 1800, 600)
+    large_size, large_peak = peak()
+    assert small_size > 2 * CSV_FLUSH_BYTES and large_size > 3.5 * small_size
+    # Four times the rows (and the file), the same memory: no list of the rows, ever.
+    assert large_peak < small_peak * 1.2, (small_peak, large_peak)
