@@ -468,3 +468,30 @@ def test_memory_stays_flat_whatever_the_number_of_rows(monkeypatch):
     assert small_size > 2 * CSV_FLUSH_BYTES and large_size > 3.5 * small_size
     # Four times the rows (and the file), the same memory: no list of the rows, ever.
     assert large_peak < small_peak * 1.2, (small_peak, large_peak)
+
+
+def test_the_archive_holds_the_award_letter_and_the_agreement_registered_by_grants(client):
+    from grants.models import Agreement
+    from grants.services import application_award
+    from notifications.models import Document
+
+    application, reviewer = in_review_application()
+    grant = application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    content = pdf_variant("rendu")
+    for document in Document.objects.filter(status="pending"):
+        document.file.save(f"document-{document.pk}.pdf", ContentFile(content), save=False)
+        document.sha256, document.size, document.status = (
+            hashlib.sha256(content).hexdigest(),
+            len(content),
+            "done",
+        )
+        document.save()
+    agreement = Agreement.objects.select_related("document").get(grant=grant)
+    letter = StatusChange.objects.get(application=application, to_status="awarded").document
+    assert agreement.document is not None and letter is not None
+
+    client.force_login(programme_admin())
+    response = client.get(reverse("applications:review-archive", args=[application.reference]))
+    names = zipfile.ZipFile(io.BytesIO(body(response))).namelist()
+    assert safe_name(agreement.document.filename) in names
+    assert safe_name(letter.filename) in names
