@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from django.db.models import Avg, OuterRef, QuerySet, Subquery
+from django.db.models import Avg, Exists, OuterRef, QuerySet, Subquery, Value
 from django.http import QueryDict
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -122,8 +122,12 @@ def _person(first_name: str, last_name: str, email: str) -> str:
 class DossierTable:
     """The columns and rows of an export of `dossiers` (a queryset of the list)."""
 
-    def __init__(self, dossiers: QuerySet[Application]) -> None:
+    def __init__(self, dossiers: QuerySet[Application], *, viewer: User | None = None) -> None:
+        """`viewer`: the instructor who exports, who sees each criterion's mean only on the dossiers
+        where they handed in their own scoring without a conflict, as the instruction page shows the
+        others' scores (None, or an admin: on every dossier)."""
         self.dossiers = dossiers.order_by()
+        self.viewer = None if viewer is None or has_role(viewer, Role.ADMIN) else viewer
         # The criteria of the calls exported, read now: they are columns (one query).
         self.criteria = list(
             Criterion.objects.filter(call__in=self.dossiers.values("call_id"))
@@ -188,8 +192,18 @@ class DossierTable:
             .order_by("-at", "-pk")
             .values("at")[:1]
         )
+        scored_by_viewer: Any = Value(True)
+        if self.viewer is not None:
+            scored_by_viewer = Exists(
+                Assignment.objects.filter(
+                    application=OuterRef("pk"),
+                    instructor=self.viewer,
+                    scores_submitted_at__isnull=False,
+                    conflict_of_interest=False,
+                )
+            )
         main = _walk(
-            self.dossiers.annotate(decided_at=Subquery(decided_at))
+            self.dossiers.annotate(decided_at=Subquery(decided_at), scores_shown=scored_by_viewer)
             .order_by("pk")
             .values_list(
                 "pk",
@@ -205,6 +219,7 @@ class DossierTable:
                 "status",
                 "submitted_at",
                 "decided_at",
+                "scores_shown",
             )
         )
         members = _Related(
@@ -280,6 +295,7 @@ class DossierTable:
             status,
             submitted_at,
             decided,
+            scores_shown,
         ) in main:
             lead_name, lead_siret, partners = "", "", []
             for _id, is_lead, name, siret in members.take(pk):
@@ -291,6 +307,8 @@ class DossierTable:
             means: dict[int, Any] = {
                 criterion: Decimal(str(mean)).quantize(TENTH) for _id, criterion, mean in scores.take(pk)
             }
+            if not scores_shown:
+                means = {}
             people = [
                 _person(first, last, email) + (f" ({conflict})" if conflicted else "")
                 for _id, first, last, email, conflicted in instructors.take(pk)

@@ -155,7 +155,8 @@ def _start(job_id: UUID | str) -> DossierExport | None:
 
 def _write(job: DossierExport, handle: Any) -> None:
     """The job's file, its dossiers read again within its author's scope of the moment."""
-    table = exports.DossierTable(exports.exported_dossiers(job.requested_by, job.query, job.statuses))
+    user = job.requested_by
+    table = exports.DossierTable(exports.exported_dossiers(user, job.query, job.statuses), viewer=user)
     total = table.count()
     DossierExport.objects.filter(pk=job.pk).update(done=0, total=total)
 

@@ -495,3 +495,15 @@ def test_the_archive_holds_the_award_letter_and_the_agreement_registered_by_gran
     names = zipfile.ZipFile(io.BytesIO(body(response))).namelist()
     assert safe_name(agreement.document.filename) in names
     assert safe_name(letter.filename) in names
+
+
+def test_the_criteria_means_follow_the_instruction_pages_rule_on_others_scores(client):
+    application, reviewer = scored_dossier()
+    colleague = occitanie_instructor()  # same territory, not assigned: has handed in nothing
+    client.force_login(colleague)
+    (row,) = csv_rows(client.get(CSV_URL, {"tab": "en-instruction"}))
+    assert (row["Gouvernance (sur 5)"], row["Modèle économique (sur 10)"]) == ("", "")
+    assert row["Note sur 100"] == str(application.score)  # as the list shows it
+    client.force_login(programme_admin())
+    (row,) = csv_rows(client.get(CSV_URL, {"tab": "en-instruction"}))
+    assert row["Gouvernance (sur 5)"] == "4.0"
