@@ -75,6 +75,22 @@ urlpatterns = [
     path(f"{review_dossier}territoire/", territory.review_territory, name="review-territory"),
     path(f"{review_dossier}etiquettes/", labels.review_labels, name="review-labels"),
     path(f"{review_dossier}archive/", exports.review_archive, name="review-archive"),
+    path(f"{review_dossier}comite/", exports.review_committee, name="review-committee"),
+    path(
+        f"{review_dossier}comite/<int:document_id>/",
+        exports.review_committee_document,
+        name="review-committee-document",
+    ),
+    path(
+        f"{review_dossier}comite/<int:document_id>/etat/",
+        exports.review_committee_status,
+        name="review-committee-status",
+    ),
+    path(
+        f"{review_dossier}comite/<int:document_id>/telecharger/",
+        exports.review_committee_download,
+        name="review-committee-download",
+    ),
     path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
     # A call's labels, managed by the programme admins (programme space).

@@ -6,6 +6,8 @@
   the progress, which htmx polls every 2 seconds (without JavaScript, an « Actualiser » link), and
   the download once ready. Only its author sees a job (a 404 for anyone else).
 - The ZIP is streamed as it is written (core.archives), for the staff who review the dossier.
+- The committee's PDF is a document row rendered by a worker (applications.services.committee),
+  for those who may see the dossier's scores; its page polls it like a background export.
 Every export and every archive leaves an audit row.
 """
 
@@ -14,6 +16,8 @@ from typing import Any
 from uuid import UUID
 
 from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import (
     FileResponse,
     Http404,
@@ -33,7 +37,13 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.models import User
 from accounts.permissions import role_required
 from applications import archives, exports
-from applications.models import DossierExport
+from applications.models import Application, DossierExport
+from applications.services.committee import (
+    COMMITTEE_KIND,
+    committee_key_prefix,
+    committee_pdf_request,
+    may_see_scores,
+)
 from applications.services.exports import (
     application_archive_record,
     dossier_export_create,
@@ -44,6 +54,7 @@ from applications.views.workspace import TABS, TABS_BY_SLUG, can_use_review_spac
 from core.archives import zip_stream
 from core.responses import document_response, private_file_headers
 from core.spreadsheets import XLSX_CONTENT_TYPE
+from notifications.models import Document, Status
 
 workspace_required = role_required(can_use_review_space)
 
@@ -226,3 +237,92 @@ def review_archive(request: HttpRequest, reference: str) -> StreamingHttpRespons
     )
     private_file_headers(response)
     return response
+
+
+# --- the committee's PDF, a document row ---------------------------------------------------------
+
+
+def _committee_document(
+    request: HttpRequest, reference: str, document_id: int
+) -> tuple[Application, Document]:
+    """The dossier's committee PDF, for those who may see its scores; anyone else: a 404."""
+    application = reviewable_application(request, reference)
+    if not may_see_scores(_user(request), application):
+        raise Http404
+    document = get_object_or_404(
+        Document, pk=document_id, kind=COMMITTEE_KIND, key__startswith=committee_key_prefix(application)
+    )
+    return application, document
+
+
+def _committee_context(application: Application, document: Document) -> dict[str, Any]:
+    ready = document.status == Status.DONE and bool(document.file)
+    failed = document.status == Status.FAILED
+    kwargs = {"reference": application.reference, "document_id": document.pk}
+    return {
+        "status_id": f"dossier-comite-{document.pk}",
+        "ready": ready,
+        "failed": failed,
+        "polling": not ready and not failed,
+        "waiting_for_queue": False,
+        "page_url": reverse("applications:review-committee-document", kwargs=kwargs),
+        "status_url": reverse("applications:review-committee-status", kwargs=kwargs),
+        "download_url": reverse("applications:review-committee-download", kwargs=kwargs),
+        "done": 1 if ready else 0,
+        "total": 1,
+        "percent": 100 if ready else 0,
+        "file_label": _("Dossier pour le comité (PDF)"),
+    }
+
+
+@review_required
+@require_POST
+def review_committee(request: HttpRequest, reference: str) -> HttpResponse:
+    """« Préparer le dossier pour le comité »: a PDF rendered by a worker; its page follows it."""
+    application = reviewable_application(request, reference)
+    try:
+        document = committee_pdf_request(application=application, actor=_user(request))
+    except PermissionDenied as refusal:
+        messages.error(request, " ".join(refusal.args) or _("Action non autorisée."))
+        return redirect("applications:review-detail", reference=application.reference)
+    return redirect(
+        "applications:review-committee-document", reference=application.reference, document_id=document.pk
+    )
+
+
+@review_required
+@require_GET
+def review_committee_document(request: HttpRequest, reference: str, document_id: int) -> HttpResponse:
+    application, document = _committee_document(request, reference, document_id)
+    response = render(
+        request,
+        "applications/exports/committee.html",
+        {
+            "title": _("Dossier pour le comité"),
+            "application": application,
+            **_committee_context(application, document),
+        },
+    )
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+@review_required
+@require_GET
+def review_committee_status(request: HttpRequest, reference: str, document_id: int) -> HttpResponse:
+    """The progress fragment that the document's page polls with htmx."""
+    application, document = _committee_document(request, reference, document_id)
+    response = render(
+        request, "applications/exports/job_status.html", _committee_context(application, document)
+    )
+    patch_cache_control(response, no_store=True)
+    return response
+
+
+@review_required
+@require_GET
+def review_committee_download(request: HttpRequest, reference: str, document_id: int) -> FileResponse:
+    _application, document = _committee_document(request, reference, document_id)
+    if document.status != Status.DONE or not document.file:
+        raise Http404
+    return document_response(document.file, filename=document.filename, content_type="application/pdf")

@@ -507,3 +507,65 @@ def test_the_criteria_means_follow_the_instruction_pages_rule_on_others_scores(c
     client.force_login(programme_admin())
     (row,) = csv_rows(client.get(CSV_URL, {"tab": "en-instruction"}))
     assert row["Gouvernance (sur 5)"] == "4.0"
+
+
+# --- the committee's PDF ---------------------------------------------------------------------------
+
+
+def test_the_committee_pdf_is_rendered_by_a_worker_with_the_scores_and_opinions(
+    client, django_capture_on_commit_callbacks, task_queues
+):
+    from pypdf import PdfReader
+
+    from applications.models import Opinion
+    from notifications.models import Document
+
+    application, reviewer = scored_dossier()
+    Opinion.objects.create(
+        application=application,
+        email="ddt@gers.gouv.fr",
+        organisation_name="DDT du Gers",
+        token="jeton-comite",
+        requested_by=reviewer,
+        verdict="favourable",
+        comment="Projet bien ancré.",
+        author_name="Camille Martin",
+        given_at=application.submitted_at,
+    )
+    client.force_login(reviewer)  # handed in their scoring: sees the others'
+    detail = client.get(reverse("applications:review-detail", args=[application.reference])).content.decode()
+    assert reverse("applications:review-committee", args=[application.reference]) in detail
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("applications:review-committee", args=[application.reference]))
+    document = Document.objects.get(kind="committee-dossier")
+    assert response.url == reverse(
+        "applications:review-committee-document", args=[application.reference, document.pk]
+    )
+    assert AuditEvent.objects.filter(action="dossier.committee_pdf", data__document=document.pk).exists()
+    page = client.get(response.url).content.decode()
+    assert 'hx-trigger="every 2s"' in page and "Actualiser" in page
+    task_queues.drain()
+    download = reverse("applications:review-committee-download", args=[application.reference, document.pk])
+    status = client.get(
+        reverse("applications:review-committee-status", args=[application.reference, document.pk])
+    )
+    assert download in status.content.decode()
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(body(client.get(download)))).pages)
+    for expected in (application.reference, "Gouvernance", "4 / 5", "Solide", "DDT du Gers", "Favorable"):
+        assert expected in text, expected
+
+
+def test_the_committee_pdf_is_refused_to_an_instructor_who_has_not_scored(client):
+    from notifications.models import Document
+
+    application, _reviewer = scored_dossier()
+    colleague = occitanie_instructor()
+    client.force_login(colleague)
+    detail = client.get(reverse("applications:review-detail", args=[application.reference])).content.decode()
+    assert reverse("applications:review-committee", args=[application.reference]) not in detail
+    response = client.post(
+        reverse("applications:review-committee", args=[application.reference]), follow=True
+    )
+    assert "montre les notes de chacun : remettez d&#x27;abord votre propre notation." in response.content.decode()
+    assert not Document.objects.filter(kind="committee-dossier").exists()
+    assert not AuditEvent.objects.filter(action="dossier.committee_pdf").exists()

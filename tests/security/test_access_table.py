@@ -48,6 +48,7 @@ from django.views import static
 from accounts.models import User
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
+from applications.services.committee import committee_pdf_request
 from applications.services.exports import dossier_export_build, dossier_export_create
 from applications.services.labels import application_labels_set, label_create
 from applications.services.review import opinion_request
@@ -181,6 +182,12 @@ TABLE: dict[str, Row] = {
     "applications:export-job-download": GET(LOGIN, 403, 403, 404, 404, 200),
     # D's files as one ZIP: the staff who review D.
     "applications:review-archive": REVIEW_PAGE,
+    # D's committee PDF shows every scoring: to those who see the others' scores (the admin; D's
+    # instructor has handed in nothing: the refusal as a message, and a 404 on the admin's PDF).
+    "applications:review-committee": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
+    "applications:review-committee-document": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:review-committee-status": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:review-committee-download": GET(LOGIN, 403, 403, 404, 404, 200),
     # The instruction's actions, posted without valid data: the page with the form's errors, or a
     # redirect with the service's refusal as a message.
     "applications:review-assign": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
@@ -445,6 +452,10 @@ class World:
         return str(job.pk)
 
     @cached_property
+    def committee_pdf(self) -> Document:
+        return produced(committee_pdf_request(application=self.application, actor=self.admin))
+
+    @cached_property
     def pdf_summary(self) -> Document:
         return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
 
@@ -479,6 +490,9 @@ KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:password-reset-confirm", "token"): lambda w: "ce-jeton-est-faux",
     ("applications:access-accept", "token"): lambda w: w.access_token,
     ("applications:opinion-give", "token"): lambda w: w.opinion.token,
+    ("applications:review-committee-document", "document_id"): lambda w: w.committee_pdf.pk,
+    ("applications:review-committee-status", "document_id"): lambda w: w.committee_pdf.pk,
+    ("applications:review-committee-download", "document_id"): lambda w: w.committee_pdf.pk,
 }
 
 
