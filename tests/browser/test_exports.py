@@ -65,4 +65,24 @@ def test_an_instructor_exports_the_list_and_a_dossiers_files(new_page, journey, 
         page.get_by_role("link", name="Télécharger le dossier (ZIP)").click()
     archive = zipfile.ZipFile(caught.value.path())
     assert archive.testzip() is None and len(archive.namelist()) >= 1
+
+    # Once their scoring is handed in, the instructor prepares the committee's PDF.
+    from applications.models import Assignment, Criterion
+    from applications.services.review import scores_save
+
+    scores_save(
+        assignment=Assignment.objects.get(application=application, instructor=reviewer),
+        values={
+            criterion.pk: (criterion.scale_max, "Solide")
+            for criterion in Criterion.objects.filter(call=application.call)
+        },
+        submit=True,
+        actor=reviewer,
+    )
+    page.reload()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Préparer le dossier pour le comité (PDF)").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Dossier pour le comité")
+    expect(page.get_by_role("link", name="Actualiser")).to_be_visible()
+    journey.step(page, "dossier pour le comite")
     journey.assert_accessible()
