@@ -566,6 +566,9 @@ def test_the_committee_pdf_is_refused_to_an_instructor_who_has_not_scored(client
     response = client.post(
         reverse("applications:review-committee", args=[application.reference]), follow=True
     )
-    assert "montre les notes de chacun : remettez d&#x27;abord votre propre notation." in response.content.decode()
+    assert (
+        "montre les notes de chacun : remettez d&#x27;abord votre propre notation."
+        in response.content.decode()
+    )
     assert not Document.objects.filter(kind="committee-dossier").exists()
     assert not AuditEvent.objects.filter(action="dossier.committee_pdf").exists()
