@@ -572,3 +572,17 @@ def test_the_committee_pdf_is_refused_to_an_instructor_who_has_not_scored(client
     )
     assert not Document.objects.filter(kind="committee-dossier").exists()
     assert not AuditEvent.objects.filter(action="dossier.committee_pdf").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_csv_streams_its_side_by_side_cursors_outside_any_transaction(client):
+    """As in production (no ATOMIC_REQUESTS; the body is sent after the view returned): on
+    PostgreSQL the seven walks are server-side cursors held open side by side in autocommit."""
+    application, reviewer = scored_dossier()
+    client.force_login(reviewer)
+    (row,) = csv_rows(client.get(CSV_URL, {"tab": "en-instruction"}))
+    assert (row["Référence"], row["Étiquettes"], row["Zones"]) == (
+        application.reference,
+        "Prioritaire",
+        "Zone rurale",
+    )
