@@ -7,8 +7,9 @@ What is exported
 
 A fixed number of queries, memory flat
     A dossier's row gathers its lead and partners, three years of budget, its places' zones, the
-    mean of each criterion, its instructors and its labels: one query per kind of data (eight in
-    all, whatever the number of rows), each walked with `iterator()` (a server-side cursor on
+    mean of each criterion, its instructors and its labels: the call's criteria are read first
+    (they are columns), then one query per kind of data (seven, whatever the number of rows), each
+    walked with `iterator()` (a server-side cursor on
     PostgreSQL) in the order of the dossiers' ids and merged with the dossiers' walk, as a merge
     join would: no dossier list, no prefetch cache, is ever held whole. The rows come in the order
     of the dossiers' ids (their creation); the spreadsheet sorts them as the reader likes.
@@ -81,9 +82,10 @@ def list_filters(user: User, query: str) -> dict[str, Any]:
     return form.filters()
 
 
-def exported_dossiers(user: User, query: str, statuses: Sequence[str]) -> QuerySet[Application]:
-    """The dossiers the list shows to `user` with these filters in this tab: never one outside it."""
-    return workspace_filtered(user, list_filters(user, query)).filter(status__in=list(statuses))
+def exported_dossiers(user: User, filters: dict[str, Any], statuses: Sequence[str]) -> QuerySet[Application]:
+    """The dossiers the list shows to `user` with these filters (`list_filters`) in this tab: never
+    one outside it."""
+    return workspace_filtered(user, filters).filter(status__in=list(statuses))
 
 
 class _Related:

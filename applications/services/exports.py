@@ -156,7 +156,8 @@ def _start(job_id: UUID | str) -> DossierExport | None:
 def _write(job: DossierExport, handle: Any) -> None:
     """The job's file, its dossiers read again within its author's scope of the moment."""
     user = job.requested_by
-    table = exports.DossierTable(exports.exported_dossiers(user, job.query, job.statuses), viewer=user)
+    filters = exports.list_filters(user, job.query)
+    table = exports.DossierTable(exports.exported_dossiers(user, filters, job.statuses), viewer=user)
     total = table.count()
     DossierExport.objects.filter(pk=job.pk).update(done=0, total=total)
 

@@ -104,7 +104,7 @@ def workspace_export(request: HttpRequest, file_format: str) -> HttpResponse:
         return HttpResponseBadRequest(_("Trop de filtres."))
     filters = exports.list_filters(user, query)
     statuses = _statuses(query, filters)
-    table = exports.DossierTable(exports.exported_dossiers(user, query, statuses), viewer=user)
+    table = exports.DossierTable(exports.exported_dossiers(user, filters, statuses), viewer=user)
     count = table.count()
     back = f"{reverse('applications:instructor-home')}?{query}"
     if count > settings.DOSSIER_EXPORT_MAX_ROWS_AT_ONCE:

@@ -194,11 +194,22 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(client, settings):
         assert rows
         return len(captured)
 
+    def view_queries() -> tuple[int, int]:
+        client.force_login(programme_admin())
+        with CaptureQueriesContext(connection) as captured:
+            rows = csv_rows(client.get(CSV_URL, {"tab": "en-instruction"}))
+        return len(rows), len(captured)
+
     once = queries()
+    one_row, view_once = view_queries()
     for _ in range(4):
         application, _reviewer = scored_dossier()
     assert Application.objects.exclude(status=Application.Status.DRAFT).count() == 5
     assert queries() == once == 7  # the dossiers, members, budget, zones, scores, instructors, labels
+    # The whole request too: the session, the filters' form, the count, the criteria, the audit row.
+    five_rows, view_five = view_queries()
+    assert (one_row, five_rows) == (1, 5)
+    assert view_five == view_once
 
 
 def test_a_long_list_is_built_in_the_background_and_only_its_author_downloads_it(
