@@ -27,6 +27,7 @@ from django.http import (
     QueryDict,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
@@ -94,7 +95,7 @@ def _statuses(query: str, filters: dict[str, Any]) -> tuple[str, ...]:
 
 @workspace_required
 @require_GET
-def workspace_export(request: HttpRequest, file_format: str) -> HttpResponse:
+def workspace_export(request: HttpRequest, file_format: str) -> HttpResponseBase:
     """The list as it is filtered, in this format: at once when short, else a page that offers
     to build it in the background."""
     file_format = _format_or_404(file_format)
@@ -124,7 +125,7 @@ def workspace_export(request: HttpRequest, file_format: str) -> HttpResponse:
     filename = exports.export_file_name(file_format)
     content_type = CONTENT_TYPES[DossierExport.Format(file_format)]
     if file_format == DossierExport.Format.CSV:
-        response: HttpResponse = StreamingHttpResponse(  # type: ignore[assignment]
+        response: HttpResponseBase = StreamingHttpResponse(
             exports.csv_stream(table), content_type=content_type
         )
         response["Content-Disposition"] = content_disposition_header(True, filename)
@@ -133,7 +134,7 @@ def workspace_export(request: HttpRequest, file_format: str) -> HttpResponse:
         handle = tempfile.TemporaryFile(suffix=".xlsx")
         exports.xlsx_write(table, handle)
         handle.seek(0)
-        response = FileResponse(  # type: ignore[assignment]
+        response = FileResponse(
             handle,
             as_attachment=True,
             filename=filename,
