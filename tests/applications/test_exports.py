@@ -372,7 +372,7 @@ def test_the_archive_is_refused_outside_the_scope(client):
 
 
 def test_names_are_sanitised_and_made_unique():
-    assert safe_name("../a/b\\c:d*e?.pdf") == "c d e .pdf".replace(" .", ".")
+    assert safe_name("../a/b\\c:d*e?.pdf") == "c d e.pdf"
     assert safe_name("   ...  ") == "fichier"
     assert safe_name("x" * 300 + ".pdf").endswith("x.pdf") and len(safe_name("x" * 300 + ".pdf")) == 120
     assert unique_names(["Statuts.pdf", "statuts.PDF", "Statuts.pdf", "RIB"]) == [
