@@ -1,6 +1,16 @@
 from django.urls import path
 
-from applications.views import consortium, documents, dossiers, labels, review, spaces, territory, workspace
+from applications.views import (
+    consortium,
+    documents,
+    dossiers,
+    exports,
+    labels,
+    review,
+    spaces,
+    territory,
+    workspace,
+)
 
 app_name = "applications"
 
@@ -11,6 +21,20 @@ call_labels = "pilotage/appels/<slug:slug>/etiquettes/"
 urlpatterns = [
     path("mon-espace/", spaces.applicant_home, name="applicant-home"),
     path("instruction/", workspace.workspace, name="instructor-home"),
+    # The list's exports (its filters in the query string), and those built in the background.
+    path("instruction/export/<str:file_format>/", exports.workspace_export, name="workspace-export"),
+    path(
+        "instruction/export/<str:file_format>/arriere-plan/",
+        exports.workspace_export_start,
+        name="workspace-export-start",
+    ),
+    path("instruction/exports/<uuid:export_id>/", exports.export_job, name="export-job"),
+    path("instruction/exports/<uuid:export_id>/etat/", exports.export_job_status, name="export-job-status"),
+    path(
+        "instruction/exports/<uuid:export_id>/telecharger/",
+        exports.export_job_download,
+        name="export-job-download",
+    ),
     path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
     path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),
     path(dossier, dossiers.dossier_detail, name="dossier-detail"),
@@ -50,6 +74,23 @@ urlpatterns = [
     path(f"{review_dossier}complements/", review.review_corrections, name="review-corrections"),
     path(f"{review_dossier}territoire/", territory.review_territory, name="review-territory"),
     path(f"{review_dossier}etiquettes/", labels.review_labels, name="review-labels"),
+    path(f"{review_dossier}archive/", exports.review_archive, name="review-archive"),
+    path(f"{review_dossier}comite/", exports.review_committee, name="review-committee"),
+    path(
+        f"{review_dossier}comite/<int:document_id>/",
+        exports.review_committee_document,
+        name="review-committee-document",
+    ),
+    path(
+        f"{review_dossier}comite/<int:document_id>/etat/",
+        exports.review_committee_status,
+        name="review-committee-status",
+    ),
+    path(
+        f"{review_dossier}comite/<int:document_id>/telecharger/",
+        exports.review_committee_download,
+        name="review-committee-download",
+    ),
     path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
     # A call's labels, managed by the programme admins (programme space).

@@ -23,31 +23,36 @@ PDF
     document task.
 """
 
-import csv
-import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from applications.models import Call
 from config.db_routers import reading_from_replica
 from core.formatting import format_date, format_money
-from grants.models import Grant, Tranche
-from grants.selectors.exports import (
+from core.spreadsheets import (
+    CSV_FLUSH_BYTES as CSV_FLUSH_BYTES,  # re-exported: the names the budget exports always had
+)
+from core.spreadsheets import (
     DATE,
     MONEY,
     TEXT,
+    csv_chunks,
+    xlsx_cell,
+)
+from core.spreadsheets import DATE_FORMAT as DATE_FORMAT
+from core.spreadsheets import EURO_FORMAT as EURO_FORMAT
+from core.spreadsheets import FORMULA_TRIGGERS as FORMULA_TRIGGERS
+from core.spreadsheets import XLSX_CONTENT_TYPE as XLSX_CONTENT_TYPE
+from core.spreadsheets import neutralise as neutralise
+from grants.models import Grant, Tranche
+from grants.selectors.exports import (
     Column,
     budget_summary,
     grant_columns,
@@ -63,48 +68,11 @@ from grants.selectors.exports import (
 )
 from notifications.pdf import render_pdf
 
-CSV_FLUSH_BYTES = 64 * 1024
 PDF_TEMPLATE = "pdf/budget_summary.html"
 PDF_KIND = "budget-summary"
-XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-EURO_FORMAT = '#,##0.00 "€"'
-DATE_FORMAT = "DD/MM/YYYY"
-
-# What a spreadsheet may take for the start of a formula (OWASP, « CSV injection »).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
 # --- CSV ----------------------------------------------------------------------------------------
-
-
-def neutralise(text: str) -> str:
-    """Prefix a quote to a text a spreadsheet would take for a formula."""
-    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
-
-
-def _csv_text(value: Any) -> str:
-    if type(value) is str:  # most cells: the common case first
-        return f"'{value}" if value.startswith(FORMULA_TRIGGERS) else value
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "oui" if value else "non"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat(timespec="seconds")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, int | float):
-        return str(value)
-    return neutralise(str(value))
-
-
-def _drain(buffer: io.StringIO) -> str:
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate(0)
-    return text
 
 
 def csv_stream(
@@ -113,20 +81,9 @@ def csv_stream(
     """The CSV text of `rows`, in chunks of about 64 KiB; the first chunk is the BOM and the header.
 
     The rows are read on the read replica when one is configured (config.db_routers): the
-    generator runs after the view has returned, so the context is entered here, in its body.
+    generator runs after the view has returned, so the context is entered in its body.
     """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow([neutralise(str(label)) for label in header])
-    yield "\ufeff" + _drain(buffer)
-    with reading_from_replica():
-        for row in rows:
-            writer.writerow([_csv_text(value) for value in row])
-            if buffer.tell() >= CSV_FLUSH_BYTES:
-                yield _drain(buffer)
-    rest = _drain(buffer)
-    if rest:
-        yield rest
+    return csv_chunks(rows, header, delimiter=delimiter, reading=reading_from_replica)
 
 
 # --- XLSX ---------------------------------------------------------------------------------------
@@ -134,20 +91,7 @@ def csv_stream(
 Progress = Callable[[int, int], None]
 
 
-def _cell(sheet: WriteOnlyWorksheet, value: Any, kind: str, *, bold: bool = False) -> WriteOnlyCell:
-    if isinstance(value, str):
-        value = ILLEGAL_CHARACTERS_RE.sub("", value)
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str):
-        # Text is text: without this, openpyxl stores "=HYPERLINK(...)" as a formula.
-        cell.data_type = "s"
-    elif kind == MONEY:
-        cell.number_format = EURO_FORMAT
-    elif kind == DATE and value is not None:
-        cell.number_format = DATE_FORMAT
-    if bold:
-        cell.font = Font(bold=True)
-    return cell
+_cell = xlsx_cell
 
 
 def _sheet(workbook: Workbook, title: str, columns: Sequence[Column]) -> WriteOnlyWorksheet:

@@ -13,6 +13,7 @@ from applications.models.dossiers import (
     TerritoryMove,
     attachment_path,
 )
+from applications.models.exports import DossierExport, DossierExportChange
 from applications.models.labels import ApplicationLabel, Label, LabelColour
 from applications.models.review import (
     Annotation,
@@ -36,6 +37,8 @@ __all__ = [
     "Call",
     "Criterion",
     "DossierCount",
+    "DossierExport",
+    "DossierExportChange",
     "EligibilityAnswer",
     "EligibilityCheck",
     "Label",

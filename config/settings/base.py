@@ -277,6 +277,9 @@ STORAGES = {
 }
 FILE_UPLOAD_PERMISSIONS = 0o640
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The instructors' dossier exports (applications.exports): up to this many rows the file is served
+# at once; beyond, it is built in the background (a DossierExport row) and downloaded when ready.
+DOSSIER_EXPORT_MAX_ROWS_AT_ONCE = env.int("DOSSIER_EXPORT_MAX_ROWS_AT_ONCE", default=2000)
 
 # --- E-mail -------------------------------------------------------------------------------------
 # Absent: e-mails are printed on the console. In production, e.g. smtp+tls://user:pass@host:587
@@ -332,6 +335,8 @@ CELERY_TASK_ROUTES = {
     "notifications.tasks.email_send_task": {"queue": f"{QUEUE_PREFIX}email"},
     # Budget workbooks: minutes of reading, allowed up to 16 minutes (its own time limits).
     "grants.tasks_exports.budget_report_build_task": {"queue": f"{QUEUE_PREFIX}reports"},
+    # The instructors' long dossier exports (CSV, XLSX): the same kind of work, the same queue.
+    "applications.tasks.dossier_export_build_task": {"queue": f"{QUEUE_PREFIX}reports"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis's transport with the fix that keeps a worker alive through a broker outage (config/broker.py).
@@ -364,6 +369,11 @@ CELERY_BEAT_SCHEDULE = {
     # Budget workbooks asked for while the broker was down, or whose worker died.
     "grants-export-jobs-sweep": {
         "task": "grants.tasks_exports.export_jobs_sweep_task",
+        "schedule": timedelta(minutes=5),
+    },
+    # The instructors' dossier exports asked for while the broker was down, or whose worker died.
+    "applications-dossier-exports-sweep": {
+        "task": "applications.tasks.dossier_exports_sweep_task",
         "schedule": timedelta(minutes=5),
     },
     # The envelope's daily snapshot, and the alert when commitments pass the call's threshold.

@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from applications.models import Application, Call, Member
 from core.formatting import french_sorted
+from core.spreadsheets import DATE, MONEY, NUMBER, TEXT
 from grants.models import Agreement, Grant, Tranche
 
 CHUNK_SIZE = 2000
@@ -42,8 +43,6 @@ MONEY_FIELD = DecimalField(max_digits=14, decimal_places=2)
 # name is a person's name and never goes into a public output.
 NATURAL_PERSON_CATEGORY_PREFIX = "1"
 
-# The kind of a column's cells, which the writers format (euros, dates) and the CSV leaves plain.
-TEXT, MONEY, DATE, NUMBER = "text", "money", "date", "number"
 KIND_SHORT = {Application.Kind.FT.value: "FT", Application.Kind.FNT.value: "FNT"}
 
 

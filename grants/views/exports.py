@@ -30,6 +30,7 @@ from django.views.decorators.http import require_GET, require_POST
 from applications.models import Call
 from core.formatting import format_money
 from core.responses import document_response, private_file_headers
+from core.spreadsheets import XLSX_CONTENT_TYPE
 from grants.export_jobs import export_job_create
 from grants.models import ExportJob
 from grants.open_data import OPEN_DATA_COLUMNS, OpenDataError, open_data_table
@@ -52,7 +53,7 @@ from grants.views.common import (
     admin_required,
     user_of,
 )
-from grants.writers import PDF_KIND, XLSX_CONTENT_TYPE, csv_stream
+from grants.writers import PDF_KIND, csv_stream
 from notifications.models import Document, Status
 
 

@@ -48,6 +48,8 @@ from django.views import static
 from accounts.models import User
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
+from applications.services.committee import committee_pdf_request
+from applications.services.exports import dossier_export_build, dossier_export_create
 from applications.services.labels import application_labels_set, label_create
 from applications.services.review import opinion_request
 from fabriques.models import Region
@@ -170,6 +172,22 @@ TABLE: dict[str, Row] = {
     # The instruction space.
     "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
     "applications:review-detail": REVIEW_PAGE,
+    # The list's export: each in their own scope (an empty file out of D's territory).
+    "applications:workspace-export": GET(LOGIN, 403, 403, 200, 200, 200),
+    # Posted without filters: the first tab's export, built in the background (its page).
+    "applications:workspace-export-start": POST(LOGIN, 403, 403, REDIRECT, REDIRECT, REDIRECT),
+    # The admin's own background export: no one else's, even in the instruction.
+    "applications:export-job": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:export-job-status": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:export-job-download": GET(LOGIN, 403, 403, 404, 404, 200),
+    # D's files as one ZIP: the staff who review D.
+    "applications:review-archive": REVIEW_PAGE,
+    # D's committee PDF shows every scoring: to those who see the others' scores (the admin; D's
+    # instructor has handed in nothing: the refusal as a message, and a 404 on the admin's PDF).
+    "applications:review-committee": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
+    "applications:review-committee-document": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:review-committee-status": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:review-committee-download": GET(LOGIN, 403, 403, 404, 404, 200),
     # The instruction's actions, posted without valid data: the page with the form's errors, or a
     # redirect with the service's refusal as a message.
     "applications:review-assign": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
@@ -426,6 +444,18 @@ class World:
         return str(job.pk)
 
     @cached_property
+    def dossier_export_id(self) -> str:
+        job = dossier_export_create(
+            file_format="csv", query="tab=decides", statuses=["awarded"], actor=self.admin
+        )
+        dossier_export_build(job_id=job.pk)
+        return str(job.pk)
+
+    @cached_property
+    def committee_pdf(self) -> Document:
+        return produced(committee_pdf_request(application=self.application, actor=self.admin))
+
+    @cached_property
     def pdf_summary(self) -> Document:
         return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
 
@@ -448,6 +478,8 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "job_id": lambda w: w.xlsx_job_id,
     "document_id": lambda w: w.pdf_summary.pk,
     "label_id": lambda w: w.label.pk,
+    "file_format": lambda w: "csv",
+    "export_id": lambda w: w.dossier_export_id,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -458,6 +490,9 @@ KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:password-reset-confirm", "token"): lambda w: "ce-jeton-est-faux",
     ("applications:access-accept", "token"): lambda w: w.access_token,
     ("applications:opinion-give", "token"): lambda w: w.opinion.token,
+    ("applications:review-committee-document", "document_id"): lambda w: w.committee_pdf.pk,
+    ("applications:review-committee-status", "document_id"): lambda w: w.committee_pdf.pk,
+    ("applications:review-committee-download", "document_id"): lambda w: w.committee_pdf.pk,
 }
 
 
