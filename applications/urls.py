@@ -1,6 +1,16 @@
 from django.urls import path
 
-from applications.views import consortium, documents, dossiers, labels, review, spaces, territory, workspace
+from applications.views import (
+    consortium,
+    documents,
+    dossiers,
+    labels,
+    review,
+    saved_views,
+    spaces,
+    territory,
+    workspace,
+)
 
 app_name = "applications"
 
@@ -11,6 +21,20 @@ call_labels = "pilotage/appels/<slug:slug>/etiquettes/"
 urlpatterns = [
     path("mon-espace/", spaces.applicant_home, name="applicant-home"),
     path("instruction/", workspace.workspace, name="instructor-home"),
+    # Saved views of the instructors' list (« Mes vues »), each its owner's alone.
+    path("instruction/vues/", saved_views.saved_view_list, name="saved-view-list"),
+    path("instruction/vues/nouvelle/", saved_views.saved_view_create_view, name="saved-view-create"),
+    path("instruction/vues/<int:view_id>/", saved_views.saved_view_open, name="saved-view-open"),
+    path(
+        "instruction/vues/<int:view_id>/renommer/",
+        saved_views.saved_view_rename_view,
+        name="saved-view-rename",
+    ),
+    path(
+        "instruction/vues/<int:view_id>/supprimer/",
+        saved_views.saved_view_delete_view,
+        name="saved-view-delete",
+    ),
     path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
     path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),
     path(dossier, dossiers.dossier_detail, name="dossier-detail"),

@@ -24,6 +24,7 @@ from applications.models.review import (
     Opinion,
     Score,
 )
+from applications.models.saved_views import SavedView
 
 __all__ = [
     "Access",
@@ -45,6 +46,7 @@ __all__ = [
     "Opinion",
     "ReferenceCounter",
     "RequiredDocument",
+    "SavedView",
     "Score",
     "StatusChange",
     "TerritoryMove",

@@ -131,6 +131,17 @@ class Call(models.Model):
         default=3,
         help_text=_("Le porteur est relancé ce nombre de jours avant la date limite ; 0 : aucun rappel."),
     )
+    # The time the instruction is given from a dossier's last submission: past it, the dossier is
+    # « en retard » in the instructors' list (applications.selectors.workspace_filtered).
+    instruction_delay_days = models.PositiveSmallIntegerField(
+        _("délai d'instruction (jours)"),
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Un dossier déposé ou en instruction depuis plus longtemps, compté depuis son dernier "
+            "dépôt, est signalé en retard aux instructeurs."
+        ),
+    )
     draft_reminder_days = models.PositiveSmallIntegerField(
         _("rappel des brouillons avant la clôture d'une vague (jours)"),
         default=7,

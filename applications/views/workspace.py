@@ -9,10 +9,11 @@ from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.functional import Promise
 from django.utils.html import conditional_escape, escape
@@ -24,10 +25,24 @@ from accounts.models import Role, User
 from accounts.permissions import role_required
 from accounts.roles import has_role
 from applications.forms_labels import label_options
-from applications.forms_workspace import DEFAULT_PER_PAGE, DEFAULT_SORT, WorkspaceFilterForm
+from applications.forms_workspace import (
+    DEFAULT_PER_PAGE,
+    DEFAULT_SORT,
+    SavedViewForm,
+    WorkspaceFilterForm,
+    saved_query,
+)
 from applications.models import Application
 from applications.next_steps import staff_todo
-from applications.selectors import workspace_filtered, workspace_labels, workspace_rows, workspace_tab_counts
+from applications.selectors import (
+    application_overdue,
+    saved_view_tabs,
+    workspace_filtered,
+    workspace_instructors,
+    workspace_labels,
+    workspace_rows,
+    workspace_tab_counts,
+)
 from core.formatting import format_date, french_sorted
 from core.pagination import CountedPaginator, pagination_context
 from core.templatetags.portal import status_badge
@@ -134,11 +149,17 @@ def _row_html(application: Any, *, show_rank: bool) -> str:
     else:
         out.append("—")
     submitted = escape(format_date(application.submitted_at)) if application.submitted_at else "—"
+    overdue = (
+        '<br><span class="fr-badge fr-badge--sm fr-badge--error fr-badge--no-icon">'
+        f"{escape(_('En retard'))}</span>"
+        if getattr(application, "overdue", False)
+        else ""
+    )
     out.append(
         "\n                  </td>"
         f'\n                  <td><abbr title="{escape(application.get_kind_display())}">'
         f"{escape(application.kind.upper())}</abbr></td>"
-        f"\n                  <td>{status_badge(application, small=True)}</td>"
+        f"\n                  <td>{status_badge(application, small=True)}{overdue}</td>"
         f'\n                  <td class="portal-nowrap">{submitted}</td>'
         '\n                  <td class="portal-nowrap">\n                    '
     )
@@ -162,26 +183,49 @@ def rows_html(applications: Any, *, show_rank: bool) -> SafeString:
     return mark_safe("".join(_row_html(one, show_rank=show_rank) for one in applications))  # noqa: S308 - escaped above
 
 
-@role_required(can_use_review_space)
-def workspace(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+@dataclass
+class FilterForm:
+    """The list's filter form bound to a query, and what the page reads along with it."""
+
+    form: WorkspaceFilterForm
+    is_admin: bool
+    listed_departements: list[Departement] | None
+    labels: list[Any]
+
+
+def workspace_filter_form(user: User, data: QueryDict) -> FilterForm:
+    """The filter form as the list draws it for `user` (its départements, labels and instructors),
+    bound to `data` and validated: invalid filters carry their error and are left out."""
     is_admin = has_role(user, Role.ADMIN)
     departements: QuerySet[Departement] = (
         Departement.objects.order_by("code") if is_admin else departements_in_scope(instructor=user)
     )
-
     # An instructor's départements are listed beside the table: read once, for the filter too.
     listed_departements = None if is_admin else list(departements)
     # The labels to filter on; the rows' labels are read only when some exist (one more query).
     labels = workspace_labels()
     form = WorkspaceFilterForm(
-        request.GET, departements=departements, listed_departements=listed_departements, labels=labels
+        data,
+        departements=departements,
+        listed_departements=listed_departements,
+        labels=labels,
+        instructors=workspace_instructors(user),
     )
     form.is_valid()  # invalid filters show their error and are left out; never a 500
+    return FilterForm(form=form, is_admin=is_admin, listed_departements=listed_departements, labels=labels)
+
+
+@role_required(can_use_review_space)
+def workspace(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    bound = workspace_filter_form(user, request.GET)
+    form, is_admin, labels = bound.form, bound.is_admin, bound.labels
+    listed_departements = bound.listed_departements
     filters = form.filters()
     tab = _current_tab(request, filters)
+    now = timezone.now()
 
-    filtered = workspace_filtered(user, filters)
+    filtered = workspace_filtered(user, filters, now=now)
     filtered_on = any(
         value not in (None, "", []) for name, value in filters.items() if name not in {"sort", "per_page"}
     )
@@ -202,6 +246,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     for row in page_rows:
         if hasattr(row, "label_list"):
             row.label_list = french_sorted(row.label_list, key=lambda label: label.name)
+        row.overdue = application_overdue(row, now=now)
 
     tabs = [
         {
@@ -212,10 +257,21 @@ def workspace(request: HttpRequest) -> HttpResponse:
         }
         for tab_ in TABS
     ]
+    query = saved_query(request.GET)
     return render(
         request,
         "applications/workspace.html",
         {
+            "saved_views": [
+                {
+                    "name": view.name,
+                    "url": reverse("applications:saved-view-open", args=[view.pk]),
+                    "current": view.query == query,
+                }
+                for view in saved_view_tabs(user)
+            ],
+            "saved_query": query,
+            "save_form": SavedViewForm(),
             "title": _("Instruction"),
             "form": form,
             "tab": {"slug": tab.slug, "label": tab.label},

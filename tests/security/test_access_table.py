@@ -50,6 +50,7 @@ from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
 from applications.services.labels import application_labels_set, label_create
 from applications.services.review import opinion_request
+from applications.services.saved_views import saved_view_create
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
 from grants.export_jobs import export_job_build, export_job_create
@@ -169,6 +170,12 @@ TABLE: dict[str, Row] = {
     "applications:dossier-messages": A_DOSSIER_PAGE,
     # The instruction space.
     "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
+    # Saved views (« Mes vues »): W is the in-scope instructor's; anyone else's id is a 404.
+    "applications:saved-view-list": GET(LOGIN, 403, 403, 200, 200, 200),
+    "applications:saved-view-create": POST(LOGIN, 403, 403, 200, 200, 200),  # no name: the form's error
+    "applications:saved-view-open": GET(LOGIN, 403, 403, REDIRECT, 404, 404),
+    "applications:saved-view-rename": GET(LOGIN, 403, 403, 200, 404, 404),
+    "applications:saved-view-delete": POST(LOGIN, 403, 403, 200, 404, 404),  # the recap
     "applications:review-detail": REVIEW_PAGE,
     # The instruction's actions, posted without valid data: the page with the form's errors, or a
     # redirect with the service's refusal as a message.
@@ -403,6 +410,8 @@ class World:
             call=application.call, name="Comité de mars", colour="pink-tuile", actor=self.admin
         )
         application_labels_set(application=application, labels=[self.label], actor=reviewer)
+        # A saved view of the in-scope instructor's list.
+        self.saved_view = saved_view_create(name="Mes dossiers", query="assigned=me", actor=reviewer)
 
         self.lead_member: Member = application.members.select_related("organisation").get(is_lead=True)
         self.attachment = application.attachments.order_by("pk").first()
@@ -448,6 +457,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "job_id": lambda w: w.xlsx_job_id,
     "document_id": lambda w: w.pdf_summary.pk,
     "label_id": lambda w: w.label.pk,
+    "view_id": lambda w: w.saved_view.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
