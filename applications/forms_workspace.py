@@ -221,12 +221,17 @@ class WorkspaceFilterForm(forms.Form):
         return getattr(self, "cleaned_data", {})
 
 
+# Kept by a saved view besides the form's fields: the tab it was saved on (the page falls back to
+# the first tab on an unknown one, so it needs no validation).
+SAVED_QUERY_EXTRA = ("tab",)
+
+
 def saved_query(data: QueryDict) -> str:
-    """The filters and sort of a query string as a saved view stores them: only the filter form's
-    fields, without empty values, in the form's order (the page, the tab and anything else left
-    out), so that the same filters always give the same text."""
+    """The filters, sort and tab of a query string as a saved view stores them: only the filter
+    form's fields and the tab, without empty values, in the form's order (the page and anything
+    else left out), so that the same filters always give the same text."""
     kept = QueryDict(mutable=True)
-    for name in WorkspaceFilterForm.base_fields:
+    for name in (*WorkspaceFilterForm.base_fields, *SAVED_QUERY_EXTRA):
         values = [value for value in data.getlist(name) if value.strip()]
         if values:
             kept.setlist(name, values)
@@ -240,7 +245,7 @@ def saved_query_cleaned(query: str, form: WorkspaceFilterForm) -> tuple[str, lis
     dropped: list[str] = []
     for name in list(data):
         field = form.fields.get(name)
-        if field is not None and name not in form.errors:
+        if (field is not None or name in SAVED_QUERY_EXTRA) and name not in form.errors:
             continue
         if isinstance(field, forms.MultipleChoiceField):
             # Several labels: only those gone are dropped.

@@ -7,6 +7,7 @@ in Python (`str.casefold`, the same on SQLite), and by the database's unique ind
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.http import QueryDict
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -60,10 +61,10 @@ def _save(saved_view: SavedView, *, update_fields: list[str] | None = None) -> N
 
 @transaction.atomic
 def saved_view_create(*, name: str, query: str, actor: User) -> SavedView:
-    """A new view of the actor's: `query` is the list's filters and sort as a query string
-    (applications.forms_workspace.saved_query), at least one of them."""
+    """A new view of the actor's: `query` is the list's filters, sort and tab as a query string
+    (applications.forms_workspace.saved_query), with at least a filter or a sort."""
     _ensure_reviewer(actor)
-    if not query:
+    if not set(QueryDict(query)) - {"tab"}:
         raise ValidationError(
             _("Choisissez au moins un filtre ou un tri avant d'enregistrer une vue."), code="empty"
         )

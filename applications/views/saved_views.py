@@ -30,7 +30,7 @@ from applications.forms_workspace import (
 from applications.models import SavedView
 from applications.selectors import saved_view_tabs, saved_views_of
 from applications.services.saved_views import saved_view_create, saved_view_delete, saved_view_rename
-from applications.views.workspace import can_use_review_space, workspace_filter_form
+from applications.views.workspace import TABS_BY_SLUG, can_use_review_space, workspace_filter_form
 from core.refusals import apply_refusal
 
 review_space_required = role_required(can_use_review_space)
@@ -61,8 +61,11 @@ def _shown(value: Any, field: Any, raw: list[str]) -> str:
 
 
 def query_summary(form: WorkspaceFilterForm) -> list[tuple[str, str]]:
-    """Each filter a view applies, as (the filter's label, its value as the list shows it)."""
+    """The tab and each filter a view applies, as (a label, its value as the list shows it)."""
     summary = []
+    tab = TABS_BY_SLUG.get(form.data.get("tab", ""))
+    if tab is not None:
+        summary.append((_("Onglet"), str(tab.label)))
     for name, field in form.fields.items():
         value = form.cleaned_data.get(name)
         if value in (None, "", []):

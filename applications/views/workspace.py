@@ -28,6 +28,7 @@ from applications.forms_labels import label_options
 from applications.forms_workspace import (
     DEFAULT_PER_PAGE,
     DEFAULT_SORT,
+    SAVED_QUERY_EXTRA,
     SavedViewForm,
     WorkspaceFilterForm,
     saved_query,
@@ -270,7 +271,8 @@ def workspace(request: HttpRequest) -> HttpResponse:
                 }
                 for view in saved_view_tabs(user)
             ],
-            "saved_query": query,
+            # The form to save a view, once some filter or sort is chosen.
+            "saved_query": query if set(QueryDict(query)) - set(SAVED_QUERY_EXTRA) else "",
             "save_form": SavedViewForm(),
             "title": _("Instruction"),
             "form": form,

@@ -54,9 +54,12 @@ def test_a_name_is_unique_per_user_whatever_its_case_and_free_for_another_user()
 
 def test_a_view_needs_a_name_and_some_filter_and_only_the_instruction_saves_views() -> None:
     me = occitanie_instructor()
-    with pytest.raises(ValidationError) as refused:
-        saved_view_create(name="Vide", query="", actor=me)
-    assert refused.value.messages == ["Choisissez au moins un filtre ou un tri avant d'enregistrer une vue."]
+    for query in ("", "tab=decides"):
+        with pytest.raises(ValidationError) as refused:
+            saved_view_create(name="Vide", query=query, actor=me)
+        assert refused.value.messages == [
+            "Choisissez au moins un filtre ou un tri avant d'enregistrer une vue."
+        ]
     with pytest.raises(ValidationError) as refused:
         saved_view_create(name="   ", query="sort=score", actor=me)
     assert "name" in refused.value.message_dict
@@ -98,21 +101,23 @@ def test_saving_the_list_s_filters_keeps_only_the_filters_and_shows_the_view_amo
     client = logged(me)
     page = text(client.get(WORKSPACE, {"assigned": "me", "sort": "-score", "page": "2"}))
     assert 'name="query" value="assigned=me&sort=-score"' in page
-    assert text(client.get(WORKSPACE)).count('name="query"') == 0  # nothing to save without a filter
+    # Nothing to save without a filter or a sort.
+    assert text(client.get(WORKSPACE, {"tab": "decides"})).count('name="query"') == 0
 
     response = client.post(
         CREATE, {"name": "À noter", "query": "assigned=me&sort=-score&page=2&tab=decides&evil=1"}
     )
     view = SavedView.objects.get(user=me)
-    assert view.query == "assigned=me&sort=-score"
-    assert response.status_code == 302 and response["Location"] == f"{WORKSPACE}?assigned=me&sort=-score"
+    assert view.query == "assigned=me&sort=-score&tab=decides"  # the filters, the sort and the tab
+    saved = f"{WORKSPACE}?assigned=me&sort=-score&tab=decides"
+    assert response.status_code == 302 and response["Location"] == saved
     page = text(client.get(response["Location"]))
     assert "La vue « À noter » est enregistrée" in page
     open_url = reverse("applications:saved-view-open", args=[view.pk])
     assert f'<a class="fr-tag" href="{open_url}" aria-current="page">À noter</a>' in page
 
     response = client.get(open_url)
-    assert response.status_code == 302 and response["Location"] == f"{WORKSPACE}?assigned=me&sort=-score"
+    assert response.status_code == 302 and response["Location"] == saved
 
 
 def test_a_name_taken_is_said_next_to_the_field_and_nothing_is_saved() -> None:
