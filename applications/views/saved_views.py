@@ -79,10 +79,15 @@ def query_summary(form: WorkspaceFilterForm) -> list[tuple[str, str]]:
 def saved_view_list(request: HttpRequest) -> HttpResponse:
     """The user's views, each with its filters, to open, rename or delete."""
     user = _user(request)
-    views = [
-        {"view": view, "summary": query_summary(workspace_filter_form(user, QueryDict(view.query)).form)}
-        for view in saved_view_tabs(user)
-    ]
+    views = []
+    inputs = None
+    for view in saved_view_tabs(user):
+        # The form's choices are read once; each view's filters are then bound to the same form.
+        if inputs is None:
+            inputs = workspace_filter_form(user, QueryDict(view.query))
+        else:
+            inputs = inputs.rebound(QueryDict(view.query))
+        views.append({"view": view, "summary": query_summary(inputs.form)})
     return render(
         request, "applications/saved_views/saved_view_list.html", {"title": _("Mes vues"), "views": views}
     )

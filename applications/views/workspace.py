@@ -190,8 +190,35 @@ class FilterForm:
 
     form: WorkspaceFilterForm
     is_admin: bool
+    departements: QuerySet[Departement]
     listed_departements: list[Departement] | None
     labels: list[Any]
+    instructors: list[tuple[int, str]]
+
+    def rebound(self, data: QueryDict) -> "FilterForm":
+        """The same form bound to other data (another saved view), with no new read of its choices."""
+        form = _bound_form(self, data)
+        return FilterForm(
+            form=form,
+            is_admin=self.is_admin,
+            departements=self.departements,
+            listed_departements=self.listed_departements,
+            labels=self.labels,
+            instructors=self.instructors,
+        )
+
+
+def _bound_form(inputs: FilterForm | None, data: QueryDict, **choices: Any) -> WorkspaceFilterForm:
+    if inputs is not None:
+        choices = {
+            "departements": inputs.departements,
+            "listed_departements": inputs.listed_departements,
+            "labels": inputs.labels,
+            "instructors": inputs.instructors,
+        }
+    form = WorkspaceFilterForm(data, **choices)
+    form.is_valid()  # invalid filters show their error and are left out; never a 500
+    return form
 
 
 def workspace_filter_form(user: User, data: QueryDict) -> FilterForm:
@@ -205,15 +232,23 @@ def workspace_filter_form(user: User, data: QueryDict) -> FilterForm:
     listed_departements = None if is_admin else list(departements)
     # The labels to filter on; the rows' labels are read only when some exist (one more query).
     labels = workspace_labels()
-    form = WorkspaceFilterForm(
+    instructors = workspace_instructors(user)
+    form = _bound_form(
+        None,
         data,
         departements=departements,
         listed_departements=listed_departements,
         labels=labels,
-        instructors=workspace_instructors(user),
+        instructors=instructors,
     )
-    form.is_valid()  # invalid filters show their error and are left out; never a 500
-    return FilterForm(form=form, is_admin=is_admin, listed_departements=listed_departements, labels=labels)
+    return FilterForm(
+        form=form,
+        is_admin=is_admin,
+        departements=departements,
+        listed_departements=listed_departements,
+        labels=labels,
+        instructors=instructors,
+    )
 
 
 @role_required(can_use_review_space)

@@ -4,6 +4,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from accounts.models import AuditEvent
@@ -202,3 +204,39 @@ def test_a_stale_view_drops_a_label_or_an_instructor_gone_with_a_message_never_a
     response = client.get(reverse("applications:saved-view-open", args=[view.pk]))
     assert parse_qs(urlsplit(response["Location"]).query) == {"call": [str(call.pk)]}
     assert client.get(LIST).status_code == 200
+
+
+def test_the_database_refuses_a_second_view_of_the_same_name_whatever_its_case() -> None:
+    me = occitanie_instructor()
+    SavedView.objects.create(user=me, name="Gers", query="departement=32")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SavedView.objects.create(user=me, name="GERS", query="departement=32")
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SavedView.objects.create(user=me, name="", query="departement=32")
+
+
+def test_the_list_reads_my_views_and_the_instructors_offered_in_one_query_each_whatever_their_number() -> (
+    None
+):
+    """The instructors' list runs two more queries than before saved views and the « Affectation »
+    filter (one each), and as many with five views and five colleagues as with one."""
+    me = occitanie_instructor()
+    client = logged(me)
+    submitted_application()
+
+    def count() -> int:
+        client.get(WORKSPACE)  # caches (content types, session) warm
+        with CaptureQueriesContext(connection) as queries:
+            page = text(client.get(WORKSPACE))
+        assert "Gérer mes vues" in page
+        return len(queries.captured_queries)
+
+    saved_view_create(name="Vue 0", query="assigned=me", actor=me)
+    occitanie_instructor()
+    few = count()
+    for number in range(1, 5):
+        saved_view_create(name=f"Vue {number}", query=f"sort=-score&per_page={number}", actor=me)
+        occitanie_instructor()
+    assert count() == few
+    page = text(client.get(WORKSPACE))
+    assert page.count('class="fr-tag"') == 5
