@@ -30,7 +30,7 @@ from applications.forms_workspace import (
 from applications.models import SavedView
 from applications.selectors import saved_view_tabs, saved_views_of
 from applications.services.saved_views import saved_view_create, saved_view_delete, saved_view_rename
-from applications.views.workspace import TABS_BY_SLUG, can_use_review_space, workspace_filter_form
+from applications.views.workspace import TABS_BY_SLUG, can_use_review_space, workspace_filter_choices
 from core.refusals import apply_refusal
 
 review_space_required = role_required(can_use_review_space)
@@ -79,17 +79,16 @@ def query_summary(form: WorkspaceFilterForm) -> list[tuple[str, str]]:
 def saved_view_list(request: HttpRequest) -> HttpResponse:
     """The user's views, each with its filters, to open, rename or delete."""
     user = _user(request)
-    views = []
-    inputs = None
-    for view in saved_view_tabs(user):
-        # The form's choices are read once; each view's filters are then bound to the same form.
-        if inputs is None:
-            inputs = workspace_filter_form(user, QueryDict(view.query))
-        else:
-            inputs = inputs.rebound(QueryDict(view.query))
-        views.append({"view": view, "summary": query_summary(inputs.form)})
+    rows: list[dict[str, Any]] = []
+    views = saved_view_tabs(user)
+    if views:
+        # The form's choices are read once, then bound to each view's filters.
+        choices = workspace_filter_choices(user)
+        rows = [
+            {"view": view, "summary": query_summary(choices.bind(QueryDict(view.query)))} for view in views
+        ]
     return render(
-        request, "applications/saved_views/saved_view_list.html", {"title": _("Mes vues"), "views": views}
+        request, "applications/saved_views/saved_view_list.html", {"title": _("Mes vues"), "views": rows}
     )
 
 
@@ -124,8 +123,8 @@ def saved_view_open(request: HttpRequest, view_id: int) -> HttpResponse:
     """The list with the view's filters, validated again: a label or an instructor gone since the
     view was saved is dropped, and said."""
     view = _saved_view(request, view_id)
-    bound = workspace_filter_form(_user(request), QueryDict(view.query))
-    query, dropped = saved_query_cleaned(view.query, bound.form)
+    form = workspace_filter_choices(_user(request)).bind(QueryDict(view.query))
+    query, dropped = saved_query_cleaned(view.query, form)
     for label in dropped:
         messages.warning(
             request,
@@ -181,7 +180,7 @@ def saved_view_delete_view(request: HttpRequest, view_id: int) -> HttpResponse:
     """POST: the recap (the view's filters); POST with `confirmer`: the deletion."""
     view = _saved_view(request, view_id)
     if not is_confirmed(request):
-        summary = query_summary(workspace_filter_form(_user(request), QueryDict(view.query)).form)
+        summary = query_summary(workspace_filter_choices(_user(request)).bind(QueryDict(view.query)))
         return recap_response(request, saved_view_delete_recap(view, summary))
     name = view.name
     saved_view_delete(saved_view=view, actor=_user(request))

@@ -184,79 +184,54 @@ def rows_html(applications: Any, *, show_rank: bool) -> SafeString:
     return mark_safe("".join(_row_html(one, show_rank=show_rank) for one in applications))  # noqa: S308 - escaped above
 
 
-@dataclass
-class FilterForm:
-    """The list's filter form bound to a query, and what the page reads along with it."""
+@dataclass(frozen=True)
+class FilterChoices:
+    """What the list's filter form offers a user, read once: `bind` draws the form for a query
+    (the list's, or each saved view's on the page of views)."""
 
-    form: WorkspaceFilterForm
     is_admin: bool
     departements: QuerySet[Departement]
+    # An instructor's départements, listed beside the table: read once, for the filter too.
     listed_departements: list[Departement] | None
+    # The labels to filter on; the rows' labels are read only when some exist (one more query).
     labels: list[Any]
     instructors: list[tuple[int, str]]
 
-    def rebound(self, data: QueryDict) -> "FilterForm":
-        """The same form bound to other data (another saved view), with no new read of its choices."""
-        form = _bound_form(self, data)
-        return FilterForm(
-            form=form,
-            is_admin=self.is_admin,
+    def bind(self, data: QueryDict) -> WorkspaceFilterForm:
+        """The form bound to `data` and validated: invalid filters carry their error and are left
+        out, never a 500."""
+        form = WorkspaceFilterForm(
+            data,
             departements=self.departements,
             listed_departements=self.listed_departements,
             labels=self.labels,
             instructors=self.instructors,
         )
+        form.is_valid()
+        return form
 
 
-def _bound_form(inputs: FilterForm | None, data: QueryDict, **choices: Any) -> WorkspaceFilterForm:
-    if inputs is not None:
-        choices = {
-            "departements": inputs.departements,
-            "listed_departements": inputs.listed_departements,
-            "labels": inputs.labels,
-            "instructors": inputs.instructors,
-        }
-    form = WorkspaceFilterForm(data, **choices)
-    form.is_valid()  # invalid filters show their error and are left out; never a 500
-    return form
-
-
-def workspace_filter_form(user: User, data: QueryDict) -> FilterForm:
-    """The filter form as the list draws it for `user` (its départements, labels and instructors),
-    bound to `data` and validated: invalid filters carry their error and are left out."""
+def workspace_filter_choices(user: User) -> FilterChoices:
+    """The filter form's choices for `user`: their départements, the labels, the instructors."""
     is_admin = has_role(user, Role.ADMIN)
     departements: QuerySet[Departement] = (
         Departement.objects.order_by("code") if is_admin else departements_in_scope(instructor=user)
     )
-    # An instructor's départements are listed beside the table: read once, for the filter too.
-    listed_departements = None if is_admin else list(departements)
-    # The labels to filter on; the rows' labels are read only when some exist (one more query).
-    labels = workspace_labels()
-    instructors = workspace_instructors(user)
-    form = _bound_form(
-        None,
-        data,
-        departements=departements,
-        listed_departements=listed_departements,
-        labels=labels,
-        instructors=instructors,
-    )
-    return FilterForm(
-        form=form,
+    return FilterChoices(
         is_admin=is_admin,
         departements=departements,
-        listed_departements=listed_departements,
-        labels=labels,
-        instructors=instructors,
+        listed_departements=None if is_admin else list(departements),
+        labels=workspace_labels(),
+        instructors=workspace_instructors(user),
     )
 
 
 @role_required(can_use_review_space)
 def workspace(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    bound = workspace_filter_form(user, request.GET)
-    form, is_admin, labels = bound.form, bound.is_admin, bound.labels
-    listed_departements = bound.listed_departements
+    choices = workspace_filter_choices(user)
+    form = choices.bind(request.GET)
+    is_admin, labels, listed_departements = choices.is_admin, choices.labels, choices.listed_departements
     filters = form.filters()
     tab = _current_tab(request, filters)
     now = timezone.now()
