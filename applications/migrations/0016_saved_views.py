@@ -25,6 +25,14 @@ class Migration(migrations.Migration):
                 verbose_name="délai d'instruction (jours)",
             ),
         ),
+        migrations.AddConstraint(
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("instruction_delay_days__gte", 1)),
+                name="applications_call_instruction_delay_positive",
+                violation_error_message="Le délai d'instruction doit être d'au moins un jour.",
+            ),
+        ),
         migrations.CreateModel(
             name="SavedView",
             fields=[

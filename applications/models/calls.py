@@ -170,6 +170,11 @@ class Call(models.Model):
                 violation_error_message=_("Le plafond annuel, la durée et l'objectif doivent être positifs."),
             ),
             models.CheckConstraint(
+                condition=Q(instruction_delay_days__gte=1),
+                name="applications_call_instruction_delay_positive",
+                violation_error_message=_("Le délai d'instruction doit être d'au moins un jour."),
+            ),
+            models.CheckConstraint(
                 condition=Q(closes_at__gt=models.F("opens_at")),
                 name="applications_call_closes_after_opening",
                 violation_error_message=_("La clôture doit suivre l'ouverture."),

@@ -240,3 +240,23 @@ def test_the_instruction_delay_is_set_in_the_admin_audited_and_below_one_refused
         "before": {"instruction_delay_days": 60},
         "after": {"instruction_delay_days": 45},
     }
+
+
+def test_the_service_and_the_database_refuse_an_instruction_delay_below_one_day() -> None:
+    from django.core.exceptions import ValidationError
+    from django.db import IntegrityError, transaction
+
+    from applications.models import Call
+    from applications.services.calls import call_update
+
+    call, admin = CallFactory(), UserFactory(is_staff=True, is_superuser=True)
+    with pytest.raises(ValidationError) as refused:
+        call_update(call=call, actor=admin, instruction_delay_days=0)
+    assert refused.value.message_dict == {
+        "instruction_delay_days": ["Assurez-vous que cette valeur est supérieure ou égale à 1."]
+    }
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Call.objects.filter(pk=call.pk).update(instruction_delay_days=0)
+    call.refresh_from_db()
+    assert call.instruction_delay_days == 60
+    assert not AuditEvent.objects.filter(action="call.update").exists()
