@@ -36,7 +36,7 @@ from openpyxl.utils import get_column_letter
 
 from accounts.models import Role, User
 from accounts.roles import has_role
-from applications.forms_workspace import WorkspaceFilterForm
+from applications.forms_workspace import workspace_filter_choices
 from applications.models import (
     Application,
     ApplicationLabel,
@@ -47,11 +47,10 @@ from applications.models import (
     Score,
     StatusChange,
 )
-from applications.selectors import workspace_filtered, workspace_labels
+from applications.selectors import workspace_filtered
 from config.db_routers import reading_from_replica
 from core.spreadsheets import DATE, MONEY, NUMBER, TEXT, csv_chunks, xlsx_cell
-from fabriques.models import Departement, Zone
-from fabriques.selectors import departements_in_scope
+from fabriques.models import Zone
 
 CHUNK_SIZE = 2000
 BUDGET_YEARS = 3
@@ -70,16 +69,10 @@ class Column:
 
 
 def list_filters(user: User, query: str) -> dict[str, Any]:
-    """The list's filters read from its query string by the list's own form (invalid ones left
-    out, as the list leaves them out), the user's départements offered as on the page."""
-    departements: QuerySet[Departement] = (
-        Departement.objects.order_by("code")
-        if has_role(user, Role.ADMIN)
-        else departements_in_scope(instructor=user)
-    )
-    form = WorkspaceFilterForm(QueryDict(query), departements=departements, labels=workspace_labels())
-    form.is_valid()
-    return form.filters()
+    """The list's filters read from its query string by the list's own form, with the choices the
+    list offers this user (départements, labels, instructors): invalid ones left out, as the list
+    leaves them out, so the export holds exactly the list's dossiers."""
+    return workspace_filter_choices(user).bind(QueryDict(query)).filters()
 
 
 def exported_dossiers(user: User, filters: dict[str, Any], statuses: Sequence[str]) -> QuerySet[Application]:

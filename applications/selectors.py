@@ -3,6 +3,7 @@
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -11,7 +12,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Sum, Window
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Rank
+from django.db.models.functions import Coalesce, Rank
+from django.utils import timezone
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -22,6 +24,7 @@ from applications.models import (
     Access,
     Application,
     ApplicationLabel,
+    Assignment,
     Attachment,
     Call,
     DossierCount,
@@ -29,6 +32,7 @@ from applications.models import (
     Member,
     Message,
     RequiredDocument,
+    SavedView,
 )
 from applications.rules import budget_errors
 from core.formatting import format_percent, french_sorted
@@ -198,8 +202,73 @@ def _workspace_search(queryset: QuerySet[Application], text: str) -> QuerySet[Ap
     return queryset.filter(Q(title__icontains=text) | Q(reference__icontains=compact) | Q(Exists(lead)))
 
 
-def workspace_filtered(user: User, filters: Mapping[str, Any]) -> QuerySet[Application]:
-    """The dossiers the user reviews, narrowed by the workspace's filters (the form's cleaned values)."""
+# The « Affectation » filter's own values (the others are instructors' ids), and « en retard »'s.
+ASSIGNED_TO_ME = "me"
+NOT_ASSIGNED = "none"
+OVERDUE = "1"
+
+
+def workspace_instructors(user: User) -> list[tuple[int, str]]:
+    """The instructors the « Affectation » filter offers to `user` (id, name), by name, the user
+    left out (« Affectés à moi »): for an instructor, the active instructors whose territory shares
+    a département with theirs; for a programme admin, every active instructor. One query.
+
+    The filter narrows `applications_reviewable_by(user)`: naming an instructor of another
+    territory would show nothing more than the user's own dossiers anyway."""
+    if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
+        return []
+    instructors = User.objects.filter(groups__name=Role.INSTRUCTOR.value, is_active=True).exclude(pk=user.pk)
+    if not has_role(user, Role.ADMIN):
+        codes = departements_in_scope(instructor=user).order_by().values("code")
+        instructors = instructors.filter(
+            Q(territorial_scopes__departement__in=codes)
+            | Q(territorial_scopes__region__departements__in=codes)
+        )
+    rows = (
+        instructors.order_by("last_name", "first_name", "email", "pk")
+        .values_list("pk", "first_name", "last_name", "email")
+        .distinct()
+    )
+    return [(pk, f"{first} {last}".strip() or email) for pk, first, last, email in rows]
+
+
+def overdue_condition(*, now: datetime, delays: Sequence[int]) -> Q:
+    """« En retard » on `now`: submitted or in review for longer than the call's instruction delay,
+    counted from the last submission (`instruction_since`, see workspace_filtered), or corrections
+    still awaited on or after their due date (the first day they are late).
+
+    `delays`: the calls' instruction delays in use (a few values): one condition per delay, so that
+    the comparison is on plain dates and the same on PostgreSQL and SQLite."""
+    S = Application.Status
+    today = timezone.localdate(now)
+    late = Q(status=S.CORRECTIONS, corrections_due_on__lte=today)
+    for days in delays:
+        late |= Q(
+            status__in=(S.SUBMITTED, S.IN_REVIEW),
+            call__instruction_delay_days=days,
+            instruction_since__lt=now - timedelta(days=days),
+        )
+    return late
+
+
+def application_overdue(application: Application, *, now: datetime) -> bool:
+    """`overdue_condition` for one dossier read with its call (the list's state badge)."""
+    S = Application.Status
+    if application.status == S.CORRECTIONS:
+        due = application.corrections_due_on
+        return due is not None and timezone.localdate(now) >= due
+    if application.status not in (S.SUBMITTED, S.IN_REVIEW):
+        return False
+    since = application.last_submitted_at or application.submitted_at
+    return since is not None and since < now - timedelta(days=application.call.instruction_delay_days)
+
+
+def workspace_filtered(
+    user: User, filters: Mapping[str, Any], *, now: datetime | None = None
+) -> QuerySet[Application]:
+    """The dossiers the user reviews, narrowed by the workspace's filters (the form's cleaned values).
+
+    `now`: the moment « en retard » is judged at (tests travel in time with it)."""
     queryset = applications_reviewable_by(user)
     if filters.get("departement") is not None:
         queryset = queryset.filter(departement=filters["departement"])
@@ -226,6 +295,21 @@ def workspace_filtered(user: User, filters: Mapping[str, Any]) -> QuerySet[Appli
         # Any of the chosen labels: one EXISTS on the links' (dossier, label) unique index.
         carried = ApplicationLabel.objects.filter(application=OuterRef("pk"), label__in=filters["labels"])
         queryset = queryset.filter(Exists(carried))
+    assigned = filters.get("assigned")
+    if assigned == NOT_ASSIGNED:
+        # The count kept by the database's triggers (migration 0015): no look at the assignments.
+        queryset = queryset.filter(assignment_count=0)
+    elif assigned == ASSIGNED_TO_ME or isinstance(assigned, int):
+        instructor_id = user.pk if assigned == ASSIGNED_TO_ME else assigned
+        # One EXISTS on the assignments' (dossier, instructor) unique index.
+        queryset = queryset.filter(
+            Exists(Assignment.objects.filter(application=OuterRef("pk"), instructor_id=instructor_id))
+        )
+    if filters.get("overdue"):
+        delays = list(Call.objects.order_by().values_list("instruction_delay_days", flat=True).distinct())
+        queryset = queryset.alias(instruction_since=Coalesce("last_submitted_at", "submitted_at")).filter(
+            overdue_condition(now=now or timezone.now(), delays=delays)
+        )
     return queryset
 
 
@@ -579,3 +663,16 @@ def workspace_labels() -> list[Label]:
     )
     by_name = french_sorted(labels, key=lambda label: label.name)
     return sorted(by_name, key=lambda label: (-label.call.opens_at.timestamp(), label.call_id))
+
+
+# --- saved views ---------------------------------------------------------------------------------
+
+
+def saved_views_of(user: User) -> QuerySet[SavedView]:
+    """The user's own saved views: the only ones they may open, rename or delete (any other id is a 404)."""
+    return SavedView.objects.filter(user=user) if user.is_authenticated else SavedView.objects.none()
+
+
+def saved_view_tabs(user: User) -> list[SavedView]:
+    """The user's saved views in French alphabetical order (« Mes vues » above the list): one query."""
+    return french_sorted(saved_views_of(user).only("pk", "name", "query"), key=lambda view: view.name)

@@ -7,6 +7,7 @@ from applications.views import (
     exports,
     labels,
     review,
+    saved_views,
     spaces,
     territory,
     workspace,
@@ -34,6 +35,20 @@ urlpatterns = [
         "instruction/exports/<uuid:export_id>/telecharger/",
         exports.export_job_download,
         name="export-job-download",
+    ),
+    # Saved views of the instructors' list (« Mes vues »), each its owner's alone.
+    path("instruction/vues/", saved_views.saved_view_list, name="saved-view-list"),
+    path("instruction/vues/nouvelle/", saved_views.saved_view_create_view, name="saved-view-create"),
+    path("instruction/vues/<int:view_id>/", saved_views.saved_view_open, name="saved-view-open"),
+    path(
+        "instruction/vues/<int:view_id>/renommer/",
+        saved_views.saved_view_rename_view,
+        name="saved-view-rename",
+    ),
+    path(
+        "instruction/vues/<int:view_id>/supprimer/",
+        saved_views.saved_view_delete_view,
+        name="saved-view-delete",
     ),
     path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
     path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),

@@ -25,6 +25,7 @@ from applications.models.review import (
     Opinion,
     Score,
 )
+from applications.models.saved_views import SavedView
 
 __all__ = [
     "Access",
@@ -48,6 +49,7 @@ __all__ = [
     "Opinion",
     "ReferenceCounter",
     "RequiredDocument",
+    "SavedView",
     "Score",
     "StatusChange",
     "TerritoryMove",

@@ -131,6 +131,17 @@ class Call(models.Model):
         default=3,
         help_text=_("Le porteur est relancé ce nombre de jours avant la date limite ; 0 : aucun rappel."),
     )
+    # The time the instruction is given from a dossier's last submission: past it, the dossier is
+    # « en retard » in the instructors' list (applications.selectors.workspace_filtered).
+    instruction_delay_days = models.PositiveSmallIntegerField(
+        _("délai d'instruction (jours)"),
+        default=60,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Un dossier déposé ou en instruction depuis plus longtemps, compté depuis son dernier "
+            "dépôt, est signalé en retard aux instructeurs."
+        ),
+    )
     draft_reminder_days = models.PositiveSmallIntegerField(
         _("rappel des brouillons avant la clôture d'une vague (jours)"),
         default=7,
@@ -157,6 +168,11 @@ class Call(models.Model):
                 condition=Q(max_per_year__gt=0) & Q(duration_years__gte=1) & Q(target_count__gte=1),
                 name="applications_call_positive_figures",
                 violation_error_message=_("Le plafond annuel, la durée et l'objectif doivent être positifs."),
+            ),
+            models.CheckConstraint(
+                condition=Q(instruction_delay_days__gte=1),
+                name="applications_call_instruction_delay_positive",
+                violation_error_message=_("Le délai d'instruction doit être d'au moins un jour."),
             ),
             models.CheckConstraint(
                 condition=Q(closes_at__gt=models.F("opens_at")),

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
 from django.template.defaultfilters import floatformat
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import localize
 from django.utils.functional import Promise
 from django.utils.html import conditional_escape, escape
@@ -24,15 +24,27 @@ from accounts.models import Role, User
 from accounts.permissions import role_required
 from accounts.roles import has_role
 from applications.forms_labels import label_options
-from applications.forms_workspace import DEFAULT_PER_PAGE, DEFAULT_SORT, WorkspaceFilterForm
+from applications.forms_workspace import (
+    DEFAULT_PER_PAGE,
+    DEFAULT_SORT,
+    SAVED_QUERY_EXTRA,
+    SavedViewForm,
+    saved_query,
+    workspace_filter_choices,
+)
 from applications.models import Application
 from applications.next_steps import staff_todo
-from applications.selectors import workspace_filtered, workspace_labels, workspace_rows, workspace_tab_counts
+from applications.selectors import (
+    application_overdue,
+    saved_view_tabs,
+    workspace_filtered,
+    workspace_rows,
+    workspace_tab_counts,
+)
 from core.formatting import format_date, french_sorted
 from core.pagination import CountedPaginator, pagination_context
 from core.templatetags.portal import status_badge
-from fabriques.models import Departement
-from fabriques.selectors import departements_in_scope, instructor_scopes
+from fabriques.selectors import instructor_scopes
 
 S = Application.Status
 
@@ -134,11 +146,17 @@ def _row_html(application: Any, *, show_rank: bool) -> str:
     else:
         out.append("—")
     submitted = escape(format_date(application.submitted_at)) if application.submitted_at else "—"
+    overdue = (
+        '<br><span class="fr-badge fr-badge--sm fr-badge--error fr-badge--no-icon">'
+        f"{escape(_('En retard'))}</span>"
+        if getattr(application, "overdue", False)
+        else ""
+    )
     out.append(
         "\n                  </td>"
         f'\n                  <td><abbr title="{escape(application.get_kind_display())}">'
         f"{escape(application.kind.upper())}</abbr></td>"
-        f"\n                  <td>{status_badge(application, small=True)}</td>"
+        f"\n                  <td>{status_badge(application, small=True)}{overdue}</td>"
         f'\n                  <td class="portal-nowrap">{submitted}</td>'
         '\n                  <td class="portal-nowrap">\n                    '
     )
@@ -165,23 +183,14 @@ def rows_html(applications: Any, *, show_rank: bool) -> SafeString:
 @role_required(can_use_review_space)
 def workspace(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
-    is_admin = has_role(user, Role.ADMIN)
-    departements: QuerySet[Departement] = (
-        Departement.objects.order_by("code") if is_admin else departements_in_scope(instructor=user)
-    )
-
-    # An instructor's départements are listed beside the table: read once, for the filter too.
-    listed_departements = None if is_admin else list(departements)
-    # The labels to filter on; the rows' labels are read only when some exist (one more query).
-    labels = workspace_labels()
-    form = WorkspaceFilterForm(
-        request.GET, departements=departements, listed_departements=listed_departements, labels=labels
-    )
-    form.is_valid()  # invalid filters show their error and are left out; never a 500
+    choices = workspace_filter_choices(user)
+    form = choices.bind(request.GET)
+    is_admin, labels, listed_departements = choices.is_admin, choices.labels, choices.listed_departements
     filters = form.filters()
     tab = _current_tab(request, filters)
+    now = timezone.now()
 
-    filtered = workspace_filtered(user, filters)
+    filtered = workspace_filtered(user, filters, now=now)
     filtered_on = any(
         value not in (None, "", []) for name, value in filters.items() if name not in {"sort", "per_page"}
     )
@@ -202,6 +211,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     for row in page_rows:
         if hasattr(row, "label_list"):
             row.label_list = french_sorted(row.label_list, key=lambda label: label.name)
+        row.overdue = application_overdue(row, now=now)
 
     tabs = [
         {
@@ -212,10 +222,22 @@ def workspace(request: HttpRequest) -> HttpResponse:
         }
         for tab_ in TABS
     ]
+    query = saved_query(request.GET)
     return render(
         request,
         "applications/workspace.html",
         {
+            "saved_views": [
+                {
+                    "name": view.name,
+                    "url": reverse("applications:saved-view-open", args=[view.pk]),
+                    "current": view.query == query,
+                }
+                for view in saved_view_tabs(user)
+            ],
+            # The form to save a view, once some filter or sort is chosen.
+            "saved_query": query if set(QueryDict(query)) - set(SAVED_QUERY_EXTRA) else "",
+            "save_form": SavedViewForm(),
             "title": _("Instruction"),
             "form": form,
             "tab": {"slug": tab.slug, "label": tab.label},

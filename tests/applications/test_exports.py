@@ -164,6 +164,22 @@ def test_the_export_keeps_the_lists_filters_tab_and_scope(client):
     assert csv_rows(client.get(CSV_URL, {"tab": "a-instruire"})) == []
 
 
+def test_the_export_keeps_the_assignment_filter_the_list_offers(client):
+    """« Affectés à <un instructeur> » is a choice the list draws for the user: the export reads
+    the query with the same choices, so it holds the list's dossiers, not every dossier of the tab."""
+    mine, reviewer = in_review_application()
+    theirs, colleague = in_review_application()
+    assert reviewer != colleague
+    admin = programme_admin()
+    client.force_login(admin)
+    query = {"tab": "en-instruction", "assigned": str(colleague.pk)}
+    listed = client.get(reverse("applications:instructor-home"), query).content.decode()
+    assert theirs.reference in listed and mine.reference not in listed
+    assert [r["Référence"] for r in csv_rows(client.get(CSV_URL, query))] == [theirs.reference]
+    query["assigned"] = "none"
+    assert csv_rows(client.get(CSV_URL, query)) == []
+
+
 def test_the_xlsx_carries_numbers_euros_and_dates(client):
     application, reviewer = scored_dossier()
     client.force_login(reviewer)

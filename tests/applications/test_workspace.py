@@ -365,3 +365,21 @@ def test_the_unfiltered_page_reads_the_counts_and_runs_the_same_queries_for_2_an
         page = page_of(client)
     assert "À instruire : 30 dossiers" in page
     assert len(large.captured_queries) == len(small.captured_queries)
+
+
+def test_the_rows_per_page_select_shows_the_default_when_the_query_does_not_say(client):
+    """Without `per_page` the select shows 25 (the rows shown), so « Filtrer » keeps 25 per page."""
+    call = CallFactory()
+    for number in range(12):
+        quick_dossier(call, number)
+    client.force_login(programme_admin())
+    page = page_of(client, kind="ft")
+    select = re.search(r'<select name="per_page".*?</select>', page, re.S)
+    assert select is not None
+    assert re.findall(r'<option value="(\d+)"[^>]*selected', select.group(0)) == ["25"]
+    assert len(references_in(page)) == 12
+    page = page_of(client, kind="ft", per_page="10")
+    select = re.search(r'<select name="per_page".*?</select>', page, re.S)
+    assert select is not None
+    assert re.findall(r'<option value="(\d+)"[^>]*selected', select.group(0)) == ["10"]
+    assert len(references_in(page)) == 10

@@ -14,7 +14,8 @@ from applications.views.workspace import rows_html
 from fabriques.models import Departement, Organisation
 
 # The loop of applications/templates/applications/workspace.html before its rows were written in
-# Python, byte for byte (with the dossiers' labels under their title since issue 14).
+# Python, byte for byte (with the dossiers' labels under their title since issue 14, and « En
+# retard » under the state of an overdue dossier).
 TEMPLATE_LOOP = """{% load i18n portal %}{% for application in page_obj.object_list %}
                 <tr>
                   {% if show_rank %}<td>{% if application.score is not None %}{{ application.rank }}{% else %}—{% endif %}</td>{% endif %}
@@ -32,7 +33,7 @@ TEMPLATE_LOOP = """{% load i18n portal %}{% for application in page_obj.object_l
                     {% else %}—{% endif %}
                   </td>
                   <td><abbr title="{{ application.get_kind_display }}">{{ application.kind|upper }}</abbr></td>
-                  <td>{% status_badge application small=True %}</td>
+                  <td>{% status_badge application small=True %}{% if application.overdue %}<br><span class="fr-badge fr-badge--sm fr-badge--error fr-badge--no-icon">{% translate "En retard" %}</span>{% endif %}</td>
                   <td class="portal-nowrap">{% if application.submitted_at %}{{ application.submitted_at|long_date }}{% else %}—{% endif %}</td>
                   <td class="portal-nowrap">
                     {% if application.score is not None %}
@@ -62,6 +63,7 @@ def _rows() -> list[Application]:
             "score": Decimal("87.25"),
             "score_spread": Decimal("12.5"),
             "rank": 1234,
+            "overdue": True,
             "departement": gers,
             "departement_has_laureate": True,
             "members": [_member("Asso <Le Lieu>", "12345678901234")],
@@ -78,6 +80,7 @@ def _rows() -> list[Application]:
             "score": None,
             "score_spread": None,
             "rank": 2,
+            "overdue": False,
             "departement": corse,
             "departement_has_laureate": False,
             "members": [_member("Un", "11111111111111"), _member("Deux & fils", "22222222222222")],
@@ -91,6 +94,7 @@ def _rows() -> list[Application]:
             "score": Decimal("50"),
             "score_spread": None,
             "rank": 3,
+            "overdue": False,
             "departement": None,
             "departement_has_laureate": False,
             "members": [],
@@ -103,7 +107,7 @@ def _rows() -> list[Application]:
         members = spec.pop("members")
         labels = spec.pop("labels")
         departement = spec.pop("departement")
-        extra = {key: spec.pop(key) for key in ("rank", "departement_has_laureate")}
+        extra = {key: spec.pop(key) for key in ("rank", "departement_has_laureate", "overdue")}
         submitted_at = spec.pop("submitted_at", datetime(2026, 3, 1, 22, 30, tzinfo=UTC))
         application = Application(submitted_at=submitted_at, **spec)
         application.departement = departement
@@ -124,6 +128,7 @@ def test_the_rows_written_in_python_are_the_template_loop_s_bytes(show_rank: boo
     assert "1\u202f234" in expected or "1\u00a0234" in expected or not show_rank  # localized rank
     assert "&lt;b&gt;A&amp;B&lt;/b&gt;" in expected and "écart 12,5" in expected
     assert expected.count("fr-badges-group") == 2  # no empty list for the dossier without labels
+    assert expected.count("En retard") == 1  # the overdue dossier's state only
     assert (
         '<span class="fr-badge fr-badge--sm fr-badge--pink-tuile">À revoir &lt;en&gt; comité &amp; co</span>'
         in expected

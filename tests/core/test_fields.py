@@ -82,8 +82,9 @@ def test_dsfr_field_writes_what_the_crispy_template_writes(data: Any) -> None:
     [
         "",
         "q=Tiers&departement=32&zone=qpv&kind=ft&call={call}&wave={wave}&status=submitted"
-        "&score_min=12,5&score_max=50&sort=-score&per_page=50",
-        "departement=999&call=0&wave=abc&zone=x&score_min=80&score_max=20&per_page=7&q=" + "a" * 201,
+        "&score_min=12,5&score_max=50&assigned=7&overdue=1&sort=-score&per_page=50",
+        "departement=999&call=0&wave=abc&zone=x&score_min=80&score_max=20&per_page=7&assigned=8&overdue=2"
+        "&q=" + "a" * 201,
     ],
 )
 def test_workspace_filters_drawn_in_python_as_by_the_template(query: str) -> None:
@@ -93,14 +94,28 @@ def test_workspace_filters_drawn_in_python_as_by_the_template(query: str) -> Non
     query = query.format(call=wave.call.pk, wave=wave.pk)
 
     def make() -> WorkspaceFilterForm:
-        return WorkspaceFilterForm(QueryDict(query), departements=Departement.objects.order_by("code"))
+        return WorkspaceFilterForm(
+            QueryDict(query),
+            departements=Departement.objects.order_by("code"),
+            instructors=[(7, "Camille « Martin » & Cie")],
+        )
 
     drawn = _pairs(make)
-    assert len(drawn) == 22  # the eleven filters, twice
+    assert len(drawn) == 26  # the thirteen filters, twice
     for name, template_html, python_html in drawn:
         assert python_html == template_html, name
     errors = [name for name, html, _python in drawn if "fr-error-text" in html]
     if query.startswith("departement=999"):
-        assert set(errors) == {"departement", "call", "wave", "zone", "score_max", "per_page", "q"}
+        assert set(errors) == {
+            "departement",
+            "call",
+            "wave",
+            "zone",
+            "score_max",
+            "per_page",
+            "q",
+            "assigned",
+            "overdue",
+        }
     if query:
         assert any("selected" in html for _name, html, _python in drawn)

@@ -52,6 +52,7 @@ from applications.services.committee import committee_pdf_request
 from applications.services.exports import dossier_export_build, dossier_export_create
 from applications.services.labels import application_labels_set, label_create
 from applications.services.review import opinion_request
+from applications.services.saved_views import saved_view_create
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
 from grants.export_jobs import export_job_build, export_job_create
@@ -171,6 +172,12 @@ TABLE: dict[str, Row] = {
     "applications:dossier-messages": A_DOSSIER_PAGE,
     # The instruction space.
     "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
+    # Saved views (« Mes vues »): W is the in-scope instructor's; anyone else's id is a 404.
+    "applications:saved-view-list": GET(LOGIN, 403, 403, 200, 200, 200),
+    "applications:saved-view-create": POST(LOGIN, 403, 403, 200, 200, 200),  # no name: the form's error
+    "applications:saved-view-open": GET(LOGIN, 403, 403, REDIRECT, 404, 404),
+    "applications:saved-view-rename": GET(LOGIN, 403, 403, 200, 404, 404),
+    "applications:saved-view-delete": POST(LOGIN, 403, 403, 200, 404, 404),  # the recap
     "applications:review-detail": REVIEW_PAGE,
     # The list's export: each in their own scope (an empty file out of D's territory).
     "applications:workspace-export": GET(LOGIN, 403, 403, 200, 200, 200),
@@ -421,6 +428,8 @@ class World:
             call=application.call, name="Comité de mars", colour="pink-tuile", actor=self.admin
         )
         application_labels_set(application=application, labels=[self.label], actor=reviewer)
+        # A saved view of the in-scope instructor's list.
+        self.saved_view = saved_view_create(name="Mes dossiers", query="assigned=me", actor=reviewer)
 
         self.lead_member: Member = application.members.select_related("organisation").get(is_lead=True)
         self.attachment = application.attachments.order_by("pk").first()
@@ -480,6 +489,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "label_id": lambda w: w.label.pk,
     "file_format": lambda w: "csv",
     "export_id": lambda w: w.dossier_export_id,
+    "view_id": lambda w: w.saved_view.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
