@@ -201,6 +201,7 @@ TABLE: dict[str, Row] = {
     # Steering.
     "grants:admin-home": ADMIN_ONLY,
     "grants:dashboard": ADMIN_ONLY,
+    "grants:processing-times": ADMIN_ONLY,
     "grants:public-summary": EVERYONE_200,
     # Exports (admins), and the public laureates.
     "grants:export-index": ADMIN_ONLY,
