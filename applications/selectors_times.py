@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from django.db.models import F, Window
+from django.db.models import F, Q, QuerySet, Window
 from django.db.models.functions import Lead
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from applications.models import Application, Assignment, Call, StatusChange
+from fabriques.models import Departement
 
 S = Application.Status
 
@@ -155,15 +156,26 @@ class Where(NamedTuple):
     wave_name: str | None
 
 
-def call_stays(call: Call, now: datetime | None = None) -> list[tuple[Stay, Where]]:
+def _scope(call: Call, departements: QuerySet[Departement] | None) -> Q:
+    """The call's dossiers, within `departements` when given (an instructor's territory, drafts
+    left out as in every instructor's view), as a filter of rows pointing to a dossier."""
+    scope = Q(application__call=call)
+    if departements is not None:
+        scope &= Q(application__departement__in=departements) & ~Q(application__status=S.DRAFT)
+    return scope
+
+
+def call_stays(
+    call: Call, now: datetime | None = None, *, departements: QuerySet[Departement] | None = None
+) -> list[tuple[Stay, Where]]:
     """Every stay of the call's dossiers, with the dossier's département and wave: one query.
 
-    The window is computed over the dossier's whole history (the filter is on the dossier's call,
-    so no change of a dossier is left out of its partition).
+    The window is computed over the dossier's whole history (the filter is on the dossier, never
+    on its changes, so no change of a dossier is left out of its partition).
     """
     now = now or timezone.now()
     rows = (
-        StatusChange.objects.filter(application__call=call)
+        StatusChange.objects.filter(_scope(call, departements))
         .annotate(
             next_at=Window(
                 Lead("at"),
@@ -225,18 +237,21 @@ def _mark_slowest(rows: list[Row]) -> None:
                 row.slowest.add(state)
 
 
-def call_times(call: Call, now: datetime | None = None) -> CallTimes:
+def call_times(
+    call: Call, now: datetime | None = None, *, departements: QuerySet[Departement] | None = None
+) -> CallTimes:
     """The call's stays, their medians per state, per département, per instructor and per wave.
 
     Two queries whatever the number of dossiers. A dossier counts in its current département
     (a move of territory carries its history with it) and in its wave. An instructor's medians
     are those of the stays « en instruction » of the dossiers assigned to them, without a declared
-    conflict of interest (they do not review those).
+    conflict of interest (they do not review those). `departements` narrows it all to a
+    territory (an instructor's: `fabriques.selectors.departements_in_scope`).
     """
     now = now or timezone.now()
-    stays = call_stays(call, now)
+    stays = call_stays(call, now, departements=departements)
     assignments = list(
-        Assignment.objects.filter(application__call=call, conflict_of_interest=False)
+        Assignment.objects.filter(_scope(call, departements), conflict_of_interest=False)
         .order_by()
         .values_list(
             "application_id",

@@ -1,5 +1,6 @@
-"""The processing times of a call (programme admins): how long dossiers stay in each state, with
-the medians per département, per instructor and per wave, so that a slow step shows.
+"""The processing times of a call: how long dossiers stay in each state, with the medians per
+département, per instructor and per wave, so that a slow step shows. Programme admins read the
+whole call, an instructor the dossiers of their territory (the same figures, narrowed).
 
 The figures come from `applications.selectors_times.call_times` (two queries whatever the number
 of dossiers); the charts are drawn on the server (`grants.charts`) and each is followed by the
@@ -13,10 +14,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 
-from accounts.permissions import can_use_admin_space, role_required
+from accounts.models import Role, User
+from accounts.roles import has_role
 from applications.models import Application, Call
 from applications.selectors_times import PROCESSING_STATES, SMALL_SAMPLE, Median, Row, call_times
+from applications.views.review import review_required
 from core.formatting import format_days
+from fabriques.selectors import departements_in_scope
 from grants import charts
 
 S = Application.Status
@@ -36,15 +40,21 @@ def _review_bars(rows: list[Row], limit: int | None = None) -> list[charts.Bar]:
     return [_bar(row.name, row.medians[S.IN_REVIEW]) for row in measured[:limit]]
 
 
-@role_required(can_use_admin_space)
+@review_required
 def processing_times(request: HttpRequest, slug: str) -> HttpResponse:
-    call = get_object_or_404(Call, slug=slug)
-    times = call_times(call)
+    """The whole call for programme admins; an instructor's territory for an instructor."""
+    user: User = request.user  # type: ignore[assignment]
+    is_admin = has_role(user, Role.ADMIN)
+    # A call in preparation is the programme admins' alone.
+    calls = Call.objects.all() if is_admin else Call.objects.exclude(status=Call.Status.DRAFT)
+    call = get_object_or_404(calls, slug=slug)
+    times = call_times(call, departements=None if is_admin else departements_in_scope(instructor=user))
     chart_id = charts.chart_id_for("delais", call.slug)
     labels = {state: str(S(state).label) for state in PROCESSING_STATES}
     context: dict[str, Any] = {
         "title": _("Délais d'instruction — %(call)s") % {"call": call.title},
         "call": call,
+        "is_admin": is_admin,
         "times": times,
         "states": [(state, labels[state]) for state in PROCESSING_STATES],
         "state_rows": [

@@ -260,3 +260,23 @@ def test_days_are_written_the_french_way() -> None:
     assert format_days(0.04) == "0 jour"
     assert format_days(1234.56) == "1\u00a0234,6 jours"
     assert format_days(None) == ""
+
+
+def test_a_territory_narrows_every_figure_to_its_dossiers() -> None:
+    from fabriques.models import Departement
+
+    fixture = build()
+    times = call_times(fixture.call, NOW, departements=Departement.objects.filter(code="32"))
+    assert times.dossier_count == 2  # A1 and A2
+    assert [row.name for row in times.by_departement] == ["Gers (32)"]
+    assert medians(times.finished) == {S.SUBMITTED: (2.0, 3), S.IN_REVIEW: (9.0, 2), S.CORRECTIONS: (2.0, 1)}
+    # Bob's Landes dossier is out of the territory: only A2's stays in review are left to him.
+    by_instructor = {
+        row.name: (medians(row.medians)[S.IN_REVIEW], medians(row.current)[S.IN_REVIEW])
+        for row in times.by_instructor
+    }
+    assert by_instructor == {"Alice Martin": ((9.0, 2), (6.0, 1)), "Bob Durand": ((8.0, 1), (6.0, 1))}
+    # A territory's query count is the call's.
+    with CaptureQueriesContext(connection) as captured:
+        call_times(fixture.call, NOW, departements=Departement.objects.filter(code="32"))
+    assert len(captured.captured_queries) == 2

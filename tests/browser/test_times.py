@@ -2,6 +2,8 @@
 processing times (charts and tables of medians); an instructor reads a dossier's days in each
 state on the instruction page. Every page is audited with axe-core (tests/browser/conftest.py)."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -43,4 +45,10 @@ def test_an_admin_reads_a_calls_processing_times_and_an_instructor_a_dossiers_ti
     expect(section.locator("tbody tr").first).to_contain_text("Déposé")
     expect(section).to_contain_text("en cours")
     journey.step(instructor, "delais du dossier")
+    # The call's times on the instructor's territory: the Gers, not the Landes.
+    with instructor.expect_navigation():
+        section.get_by_role("link", name=re.compile(r"^Les délais de l'appel sur votre territoire")).click()
+    expect(instructor.get_by_text("Dossiers de votre territoire")).to_be_visible()
+    expect(instructor.locator("main")).not_to_contain_text("Landes")
+    journey.step(instructor, "delais du territoire")
     journey.assert_accessible()

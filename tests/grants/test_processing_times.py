@@ -10,7 +10,7 @@ from django.utils import timezone
 from applications import selectors_times
 from applications.models import StatusChange
 from tests.applications.test_times import build, dossier
-from tests.factories import in_review_application, programme_admin
+from tests.factories import in_review_application, occitanie_instructor, programme_admin
 from tests.grants.test_page_queries import queries_of
 
 pytestmark = pytest.mark.django_db
@@ -110,3 +110,29 @@ def test_the_instruction_page_shows_the_dossiers_days_in_each_state(client: Clie
         '<td class="portal-nowrap">2,5 jours</td>'
     ) in totals
     assert '<th scope="row">Déposé</th><td class="portal-nowrap">9,5 jours</td>' in totals
+    url = reverse("grants:processing-times", args=[application.call.slug])
+    assert f'<a class="fr-link" href="{url}">Les délais de l\'appel sur votre territoire' in section
+
+
+def test_an_instructor_reads_the_times_of_their_territory_only(client: Client) -> None:
+    fixture = build()
+    client.force_login(occitanie_instructor())  # the Gers (32), not the Landes (40)
+    response = client.get(reverse("grants:processing-times", args=[fixture.call.slug]))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Dossiers de votre territoire" in page
+    assert "les 2 dossiers de l'appel" in page
+    assert '<th scope="row">Gers (32)</th>' in page
+    assert "Landes" not in page
+    assert "Vague 2" not in page  # A3, the Landes' dossier, was its only one
+    assert reverse("grants:dashboard", args=[fixture.call.slug]) not in page
+
+
+def test_a_call_in_preparation_is_not_shown_to_instructors(client: Client) -> None:
+    from tests.factories import CallFactory
+
+    call = CallFactory(documents=False, status="draft")
+    client.force_login(occitanie_instructor())
+    assert client.get(reverse("grants:processing-times", args=[call.slug])).status_code == 404
+    client.force_login(programme_admin())
+    assert client.get(reverse("grants:processing-times", args=[call.slug])).status_code == 200
