@@ -66,6 +66,9 @@ def test_the_times_page_runs_the_same_queries_for_four_dossiers_and_for_fourteen
     for number in range(10):
         dossier(fixture.call, f"X{number}", "33", wave, [("", "draft", 9), ("draft", "submitted", 8)])
     assert queries_of(client, url, "Gironde (33)") == TIMES_PAGE_QUERIES
+    # An instructor's territory is a subquery of the same two queries.
+    client.force_login(occitanie_instructor())
+    assert queries_of(client, url, "Gers (32)") == TIMES_PAGE_QUERIES
 
 
 def test_the_times_page_of_a_call_without_dossiers_says_so(client: Client) -> None:
