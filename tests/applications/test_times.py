@@ -20,7 +20,6 @@ from applications.selectors_times import (
     state_totals,
     stays_from_changes,
 )
-from core.formatting import format_days
 from tests.factories import CallFactory, applicant, instructor
 
 pytestmark = pytest.mark.django_db
@@ -250,16 +249,6 @@ def test_the_call_times_read_two_queries_whatever_the_number_of_dossiers() -> No
         times = call_times(fixture.call, NOW)
     assert times.dossier_count == 14
     assert len(few.captured_queries) == len(many.captured_queries) == 2
-
-
-def test_days_are_written_the_french_way() -> None:
-    assert format_days(12.5) == "12,5 jours"
-    assert format_days(9.0) == "9 jours"
-    assert format_days(1) == "1 jour"
-    assert format_days(1.5) == "1,5 jour"
-    assert format_days(0.04) == "0 jour"
-    assert format_days(1234.56) == "1\u00a0234,6 jours"
-    assert format_days(None) == ""
 
 
 def test_a_territory_narrows_every_figure_to_its_dossiers() -> None:
