@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TypeVar
 
 from django.utils import timezone
+from django.utils.translation import ngettext
 
 T = TypeVar("T")
 
@@ -55,6 +56,23 @@ def format_percent(value: Decimal | int | float | str | None, *, places: int = 2
     if text in {"-0", ""}:
         text = "0"
     return f"{text.replace('.', ',')}{NBSP}%"
+
+
+def format_days(value: float | Decimal | int | None) -> str:
+    """12.5 -> "12,5 jours"; 1 -> "1 jour"; 0.4 -> "0,4 jour"; 1234 -> "1 234 jours".
+
+    One decimal at most, no trailing ",0"; French puts the singular under two (« 1,5 jour »).
+    """
+    if value is None or value == "":
+        return ""
+    number = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    whole, _, tenth = f"{abs(number):.1f}".partition(".")
+    groups: list[str] = []
+    while whole:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    text = ("-" if number < 0 else "") + NBSP.join(groups) + ("" if tenth == "0" else f",{tenth}")
+    return ngettext("%(days)s jour", "%(days)s jours", int(abs(number))) % {"days": text}
 
 
 # Month names spelt here rather than through the active translation or the host's locale: a date

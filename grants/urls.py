@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from grants.views import agreements, bulk, dashboard, decisions, exports, payments, steering
+from grants.views import agreements, bulk, dashboard, decisions, exports, payments, steering, times
 
 app_name = "grants"
 
@@ -20,6 +20,8 @@ urlpatterns = [
     # The envelope's dashboard and its public summary.
     path("pilotage/appels/<slug:slug>/tableau-de-bord/", dashboard.dashboard, name="dashboard"),
     path("appels/<slug:slug>/enveloppe/", dashboard.public_summary, name="public-summary"),
+    # How long dossiers stay in each state (programme admins).
+    path("pilotage/appels/<slug:slug>/delais/", times.processing_times, name="processing-times"),
     # Exports (programme admins) and the public list of laureates.
     path("pilotage/exports/", exports.export_index, name="export-index"),
     path(

@@ -54,6 +54,7 @@ from applications.selectors import (
     application_territory,
     applications_reviewable_by,
 )
+from applications.selectors_times import state_totals, stays_from_changes
 from applications.services.deadlines import corrections_closable, corrections_overdue
 from applications.services.review import (
     annotation_add,
@@ -283,6 +284,8 @@ def _detail_context(
     )
     history = list(application.status_changes.select_related("actor", "document").order_by("at", "pk"))
     places = list(application.places.select_related("departement__region").prefetch_related("activities"))
+    # The dossier's time line from the history already read: no query of its own.
+    stays = stays_from_changes(history)
     return {
         "title": _("Instruction – %(reference)s") % {"reference": application.reference},
         "application": application,
@@ -302,6 +305,8 @@ def _detail_context(
             )
         ),
         "history": history,
+        "stays": stays,
+        "state_totals": state_totals(stays),
         "assignments": assignments,
         "mine": mine,
         "conflicted": conflicted,

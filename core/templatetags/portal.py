@@ -12,6 +12,7 @@ from core.fields import dsfr_field as draw_dsfr_field
 from core.formatting import (
     format_date,
     format_datetime,
+    format_days,
     format_decimal_input,
     format_money,
     format_percent,
@@ -30,6 +31,12 @@ def money(value: Decimal | int | str | None) -> str:
 def percent(value: Decimal | int | str | None) -> str:
     """{{ share|percent }} -> "60 %" (never "60.00 %")."""
     return format_percent(value)
+
+
+@register.filter
+def days(value: float | Decimal | int | None) -> str:
+    """{{ median.days|days }} -> "12,5 jours": a duration in days, the French way."""
+    return format_days(value)
 
 
 @register.filter

@@ -15,6 +15,7 @@ from applications.models import Application, Call
 from core.formatting import (
     format_date,
     format_datetime,
+    format_days,
     format_decimal_input,
     format_percent,
     french_sort_key,
@@ -158,3 +159,15 @@ def test_no_module_keeps_its_own_long_date_formatter():
         and ("def _long_date" in (text := path.read_text()) or '"j F Y' in text)
     ]
     assert copies == []
+
+
+def test_days_are_written_the_french_way() -> None:
+    assert format_days(12.5) == "12,5 jours"
+    assert format_days(9.0) == "9 jours"
+    assert format_days(1) == "1 jour"
+    assert format_days(1.5) == "1,5 jour"
+    assert format_days(0.04) == "0 jour"
+    assert format_days(1234.56) == "1\u00a0234,6 jours"
+    assert format_days(None) == ""
+    # And in a template, through the filter.
+    assert Template("{% load portal %}{{ value|days }}").render(Context({"value": 3.25})) == "3,3 jours"

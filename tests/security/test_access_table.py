@@ -226,6 +226,8 @@ TABLE: dict[str, Row] = {
     # Steering.
     "grants:admin-home": ADMIN_ONLY,
     "grants:dashboard": ADMIN_ONLY,
+    # A call's processing times: the whole call for admins, each instructor's territory for them.
+    "grants:processing-times": GET(LOGIN, 403, 403, 200, 200, 200),
     "grants:public-summary": EVERYONE_200,
     # Exports (admins), and the public laureates.
     "grants:export-index": ADMIN_ONLY,
