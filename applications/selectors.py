@@ -28,6 +28,7 @@ from applications.models import (
     Label,
     Member,
     Message,
+    MessageFile,
     RequiredDocument,
 )
 from applications.rules import budget_errors
@@ -548,6 +549,15 @@ def dossier_recipients(application: Application, *, side: str) -> list[str]:
     else:
         raise ValueError(side)
     return sorted(set(people.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+
+
+def message_thread(application: Application) -> list[Message]:
+    """The dossier's thread, oldest first, with each message's author and files (two queries)."""
+    return list(
+        application.messages.select_related("author")
+        .prefetch_related(Prefetch("files", queryset=MessageFile.objects.order_by("pk")))
+        .order_by("created_at", "pk")
+    )
 
 
 # --- labels --------------------------------------------------------------------------------------

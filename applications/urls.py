@@ -1,6 +1,16 @@
 from django.urls import path
 
-from applications.views import consortium, documents, dossiers, labels, review, spaces, territory, workspace
+from applications.views import (
+    consortium,
+    documents,
+    dossiers,
+    labels,
+    messaging,
+    review,
+    spaces,
+    territory,
+    workspace,
+)
 
 app_name = "applications"
 
@@ -11,6 +21,7 @@ call_labels = "pilotage/appels/<slug:slug>/etiquettes/"
 urlpatterns = [
     path("mon-espace/", spaces.applicant_home, name="applicant-home"),
     path("instruction/", workspace.workspace, name="instructor-home"),
+    path("instruction/ecrire-aux-porteurs/", messaging.broadcast_compose, name="broadcast-compose"),
     path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
     path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),
     path(dossier, dossiers.dossier_detail, name="dossier-detail"),
@@ -52,6 +63,11 @@ urlpatterns = [
     path(f"{review_dossier}etiquettes/", labels.review_labels, name="review-labels"),
     path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
+    path(
+        f"{dossier}messages/fichiers/<int:file_id>/",
+        messaging.message_file_download,
+        name="message-file",
+    ),
     # A call's labels, managed by the programme admins (programme space).
     path(f"{call_labels}", labels.label_list, name="label-list"),
     path(f"{call_labels}<int:label_id>/modifier/", labels.label_update_view, name="label-update"),

@@ -14,6 +14,7 @@ from applications.models.dossiers import (
     attachment_path,
 )
 from applications.models.labels import ApplicationLabel, Label, LabelColour
+from applications.models.messaging import Broadcast, MessageFile
 from applications.models.review import (
     Annotation,
     Assignment,
@@ -32,6 +33,7 @@ __all__ = [
     "ApplicationLabel",
     "Assignment",
     "Attachment",
+    "Broadcast",
     "BudgetYear",
     "Call",
     "Criterion",
@@ -42,6 +44,7 @@ __all__ = [
     "LabelColour",
     "Member",
     "Message",
+    "MessageFile",
     "Opinion",
     "ReferenceCounter",
     "RequiredDocument",

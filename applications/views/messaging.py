@@ -1,0 +1,174 @@
+"""The files of the dossiers' messages, and the message written to the applicants of a list.
+
+A message's file is served to whoever sees the dossier (its applicants, its territory's
+instruction, the programme admins): it is looked up among the files of the dossier's messages,
+in a dossier fetched through the scoped queryset, so any other id is a 404.
+
+« Écrire aux porteurs » takes the instructor list's filters from its query string (the same form
+and the same `workspace_filtered` as the list, and the list's tab), shows the form, then a recap
+(counts, first references, the text) whose confirmation joins the files and sends. The recap
+writes nothing; its form carries a fresh token under which the broadcast is created once.
+"""
+
+import uuid
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
+
+from accounts.confirmation import CONFIRM_FIELD, EDIT_FIELD
+from accounts.models import Role, User
+from accounts.permissions import role_required
+from accounts.roles import has_role
+from applications.forms_messaging import BroadcastConfirmForm, BroadcastForm, file_uploads
+from applications.forms_workspace import WorkspaceFilterForm
+from applications.models import Application, MessageFile
+from applications.selectors import workspace_filtered, workspace_labels
+from applications.services.messaging import broadcast_check, broadcast_preview, broadcast_send
+from applications.views.common import get_visible_application
+from applications.views.workspace import _current_tab, can_use_review_space
+from core.refusals import apply_refusal, is_page_refusal, say_refusal
+from core.responses import document_response
+from fabriques.models import Departement
+from fabriques.selectors import departements_in_scope
+
+
+@login_required  # applicants, and instructors/admins: the scoped lookup decides (else a 404)
+def message_file_download(request: HttpRequest, reference: str, file_id: int) -> FileResponse:
+    application = get_visible_application(request, reference)
+    row = get_object_or_404(
+        MessageFile.objects.filter(messages__application=application).distinct(), pk=file_id
+    )
+    return document_response(row.file, filename=row.original_name, content_type=row.content_type)
+
+
+def _listed_dossiers(request: HttpRequest, user: User) -> QuerySet[Application]:
+    """The instructor list's dossiers as filtered by the query string (its form, its tab)."""
+    departements: QuerySet[Departement] = (
+        Departement.objects.order_by("code")
+        if has_role(user, Role.ADMIN)
+        else departements_in_scope(instructor=user)
+    )
+    form = WorkspaceFilterForm(
+        request.GET,
+        departements=departements,
+        listed_departements=None if has_role(user, Role.ADMIN) else list(departements),
+        labels=workspace_labels(),
+    )
+    form.is_valid()  # invalid filters are left out, as on the list
+    filters = form.filters()
+    return workspace_filtered(user, filters).filter(status__in=_current_tab(request, filters).statuses)
+
+
+def _list_url(request: HttpRequest) -> str:
+    query = request.GET.urlencode()
+    return reverse("applications:instructor-home") + (f"?{query}" if query else "")
+
+
+@role_required(can_use_review_space)
+@require_http_methods(["GET", "HEAD", "POST"])
+def broadcast_compose(request: HttpRequest) -> HttpResponse:
+    user: User = request.user  # type: ignore[assignment]
+    dossiers = _listed_dossiers(request, user)
+    context: dict[str, Any] = {
+        "title": _("Écrire aux porteurs"),
+        "list_url": _list_url(request),
+        "query": request.GET.urlencode(),
+        "confirm_field": CONFIRM_FIELD,
+        "edit_field": EDIT_FIELD,
+    }
+    if request.method == "POST" and request.POST.get(CONFIRM_FIELD) == "1":
+        confirm = BroadcastConfirmForm(request.POST, request.FILES)
+        if confirm.is_valid():
+            try:
+                broadcast, created = broadcast_send(
+                    token=confirm.cleaned_data["token"],
+                    subject=confirm.cleaned_data["subject"],
+                    body=confirm.cleaned_data["body"],
+                    dossiers=dossiers,
+                    files=file_uploads(confirm.cleaned_data["attachments"]),
+                    query=request.GET.urlencode(),
+                    actor=user,
+                )
+            except ValidationError as error:
+                if is_page_refusal(error, codes=frozenset({"empty"})):
+                    say_refusal(request, error)
+                    return redirect(_list_url(request))
+                apply_refusal(confirm, error)
+            else:
+                if created:
+                    messages.success(
+                        request, _sent_message(broadcast.dossier_count, broadcast.recipient_count)
+                    )
+                else:
+                    messages.info(
+                        request, _("Ce message était déjà envoyé : rien n'a été envoyé une seconde fois.")
+                    )
+                return redirect(_list_url(request))
+        return _recap(request, confirm, dossiers, user, context)
+    form = BroadcastForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and EDIT_FIELD not in request.POST and form.is_valid():
+        try:
+            broadcast_check(subject=form.cleaned_data["subject"], body=form.cleaned_data["body"])
+        except ValidationError as error:
+            apply_refusal(form, error)
+        else:
+            confirm = BroadcastConfirmForm(
+                initial={
+                    "subject": form.cleaned_data["subject"],
+                    "body": form.cleaned_data["body"],
+                    "token": uuid.uuid4(),
+                }
+            )
+            return _recap(request, confirm, dossiers, user, context)
+    preview = broadcast_preview(dossiers=dossiers, actor=user)
+    return render(
+        request,
+        "applications/messaging/broadcast_compose.html",
+        {**context, "form": form, "preview": preview},
+    )
+
+
+def _recap(
+    request: HttpRequest,
+    confirm: BroadcastConfirmForm,
+    dossiers: QuerySet[Application],
+    user: User,
+    context: dict[str, Any],
+) -> HttpResponse:
+    preview = broadcast_preview(dossiers=dossiers, actor=user)
+    return render(
+        request,
+        "applications/messaging/broadcast_recap.html",
+        {
+            **context,
+            "title": _("Écrire aux porteurs : vérification"),
+            "form": confirm,
+            "preview": preview,
+            "subject": confirm["subject"].value(),
+            "body": confirm["body"].value(),
+            "counts": _counts(preview.dossier_count, preview.recipient_count),
+        },
+    )
+
+
+def _counts(dossiers: int, recipients: int) -> str:
+    return _("%(dossiers)s, %(recipients)s") % {
+        "dossiers": ngettext("%(count)d dossier", "%(count)d dossiers", dossiers) % {"count": dossiers},
+        "recipients": ngettext("%(count)d destinataire", "%(count)d destinataires", recipients)
+        % {"count": recipients},
+    }
+
+
+def _sent_message(dossiers: int, recipients: int) -> str:
+    return _(
+        "Votre message est écrit dans la messagerie de chaque dossier (%(counts)s prévenus par courriel)."
+    ) % {"counts": _counts(dossiers, recipients)}
