@@ -49,7 +49,8 @@ from accounts.models import User
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
 from applications.services.labels import application_labels_set, label_create
-from applications.services.review import opinion_request
+from applications.services.messaging import FileUpload
+from applications.services.review import message_post, opinion_request
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
 from grants.export_jobs import export_job_build, export_job_create
@@ -167,8 +168,12 @@ TABLE: dict[str, Row] = {
     "applications:attachment-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
     "applications:issued-document": A_DOSSIER_FILE,  # D's award letter
     "applications:dossier-messages": A_DOSSIER_PAGE,
+    # A file of D's thread: whoever sees D (its applicants, its territory's instruction, admins).
+    "applications:message-file": A_DOSSIER_FILE,
     # The instruction space.
     "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
+    # « Écrire aux porteurs » of the list as filtered (always within the instructor's scope).
+    "applications:broadcast-compose": GET(LOGIN, 403, 403, 200, 200, 200),
     "applications:review-detail": REVIEW_PAGE,
     # The instruction's actions, posted without valid data: the page with the form's errors, or a
     # redirect with the service's refusal as a message.
@@ -406,6 +411,13 @@ class World:
 
         self.lead_member: Member = application.members.select_related("organisation").get(is_lead=True)
         self.attachment = application.attachments.order_by("pk").first()
+        # A message of D's thread with a file.
+        self.message_file = message_post(
+            application=application,
+            body="Le compte rendu du comité.",
+            files=[FileUpload(file=io.BytesIO(PDF_BYTES), name="compte-rendu.pdf")],
+            actor=reviewer,
+        ).files.get()
         self.letter_change: StatusChange = application.status_changes.get(
             to_status=Application.Status.AWARDED, document__isnull=False
         )
@@ -448,6 +460,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "job_id": lambda w: w.xlsx_job_id,
     "document_id": lambda w: w.pdf_summary.pk,
     "label_id": lambda w: w.label.pk,
+    "file_id": lambda w: w.message_file.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
