@@ -552,12 +552,29 @@ def dossier_recipients(application: Application, *, side: str) -> list[str]:
 
 
 def message_thread(application: Application) -> list[Message]:
-    """The dossier's thread, oldest first, with each message's author and files (two queries)."""
-    return list(
+    """The dossier's thread, oldest first, with each message's author and its files as `file_list`.
+
+    One query, and a second only when some message carries files: whether each does is read in
+    the first (an EXISTS on the links), so a thread without files costs the pinned pages nothing.
+    """
+    links = Message.files.through.objects.filter(message_id=OuterRef("pk"))
+    thread: list[Message] = list(
         application.messages.select_related("author")
-        .prefetch_related(Prefetch("files", queryset=MessageFile.objects.order_by("pk")))
+        .annotate(has_files=Exists(links))
         .order_by("created_at", "pk")
     )
+    with_files = [message.pk for message in thread if getattr(message, "has_files", False)]
+    files: dict[int, list[MessageFile]] = {}
+    if with_files:
+        for link in (
+            Message.files.through.objects.filter(message_id__in=with_files)
+            .select_related("messagefile")
+            .order_by("messagefile_id")
+        ):
+            files.setdefault(link.message_id, []).append(link.messagefile)
+    for message in thread:
+        message.file_list = files.get(message.pk, [])  # type: ignore[attr-defined]
+    return thread
 
 
 # --- labels --------------------------------------------------------------------------------------

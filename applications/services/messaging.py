@@ -54,7 +54,9 @@ class FileUpload:
     name: str
 
 
-def message_files_check(files: Sequence[FileUpload], *, field: str = "attachments") -> list[uploads.CheckedUpload]:
+def message_files_check(
+    files: Sequence[FileUpload], *, field: str = "attachments"
+) -> list[uploads.CheckedUpload]:
     """Every file checked before any is stored; every refusal at once, under `field`."""
     if len(files) > MESSAGE_FILES_MAX:
         raise ValidationError(

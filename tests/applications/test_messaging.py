@@ -97,7 +97,8 @@ def test_a_file_too_big_is_refused_next_to_the_field_on_the_applicant_page(monke
     application, _reviewer = in_review_application()
     upload = SimpleUploadedFile("budget.pdf", PDF_BYTES, content_type="application/pdf")
     response = logged(application.created_by).post(
-        url("dossier-messages", application), {"message-body": "Voici le budget", "message-attachments": [upload]}
+        url("dossier-messages", application),
+        {"message-body": "Voici le budget", "message-attachments": [upload]},
     )
     assert response.status_code == 200
     assert "dépasse la taille maximale de 0 Mo" in errors_of(response, "id_message-attachments")
@@ -373,3 +374,23 @@ def test_the_broadcast_never_reaches_beyond_the_instructors_scope():
     assert not applications_reviewable_by(reviewer).exists()
     response = logged(reviewer).get(reverse("applications:broadcast-compose") + "?departement=75")
     assert "aucun dossier" in text(response)
+
+
+def test_the_thread_reads_its_files_in_one_more_query_only_when_there_are_some():
+    from applications.selectors import message_thread
+
+    application, reviewer = in_review_application()
+    message_post(application=application, body="Sans pièce", actor=reviewer)
+    with CaptureQueriesContext(connection) as without:
+        assert message_thread(application)[0].file_list == []  # type: ignore[attr-defined]
+    for n in range(3):
+        message_post(
+            application=application, body=f"Pièces {n}", files=[pdf(), pdf("annexe.pdf")], actor=reviewer
+        )
+    with CaptureQueriesContext(connection) as with_files:
+        thread = message_thread(application)
+    assert (len(without), len(with_files)) == (1, 2)
+    assert [[row.original_name for row in m.file_list] for m in thread] == [  # type: ignore[attr-defined]
+        [],
+        *[["convocation.pdf", "annexe.pdf"]] * 3,
+    ]
