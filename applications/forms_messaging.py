@@ -71,6 +71,7 @@ class BroadcastConfirmForm(BroadcastForm):
     that nothing is stored before the confirmation."""
 
     token = forms.UUIDField(widget=forms.HiddenInput)
+    fingerprint = forms.CharField(widget=forms.HiddenInput, max_length=64)
     attachments = MessageFilesField()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -148,6 +148,12 @@ class BroadcastPreview:
     dossier_count: int
     recipient_count: int
     references: list[str]
+    # The dossiers counted, as a digest: the confirmation sends only to the list the recap showed.
+    fingerprint: str
+
+
+def broadcast_fingerprint(dossier_ids: Iterable[int]) -> str:
+    return hashlib.sha256(",".join(str(pk) for pk in sorted(dossier_ids)).encode()).hexdigest()
 
 
 def broadcast_dossiers(*, dossiers: QuerySet[Application], actor: User) -> QuerySet[Application]:
@@ -193,6 +199,7 @@ def broadcast_preview(*, dossiers: QuerySet[Application], actor: User) -> Broadc
         dossier_count=len(scoped),
         recipient_count=len({email for emails in recipients.values() for email in emails}),
         references=[reference for _pk, reference in scoped[:RECAP_REFERENCES]],
+        fingerprint=broadcast_fingerprint(pk for pk, _reference in scoped),
     )
 
 
@@ -231,10 +238,14 @@ def broadcast_send(
     actor: User,
     files: Sequence[FileUpload] = (),
     query: str = "",
+    expected: str = "",
 ) -> tuple[Broadcast, bool]:
     """Write the message in the thread of every dossier of `dossiers` in the actor's scope, and an
     e-mail to each dossier's applicants. Returns the broadcast and whether it was written now
-    (False: this token was already confirmed, nothing more is written)."""
+    (False: this token was already confirmed, nothing more is written).
+
+    `expected`: the recap's fingerprint of the dossiers; when the list has changed since (a dossier
+    submitted, moved or decided meanwhile), nothing is written and the refusal says so."""
     subject, body = broadcast_check(subject=subject, body=body)
     existing = Broadcast.objects.filter(token=token).first()
     if existing is not None:
@@ -247,6 +258,14 @@ def broadcast_send(
     if not scoped:
         raise ValidationError(
             _("La liste ne compte aucun dossier : aucun message n'est envoyé."), code="empty"
+        )
+    if expected and broadcast_fingerprint(pk for pk, _reference in scoped) != expected:
+        raise ValidationError(
+            _(
+                "La liste a changé depuis le récapitulatif (un dossier y est entré ou en est sorti) : "
+                "vérifiez le nouveau récapitulatif, puis confirmez de nouveau."
+            ),
+            code="changed",
         )
     checked = message_files_check(files)
     recipients = broadcast_recipients([pk for pk, _reference in scoped])

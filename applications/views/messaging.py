@@ -96,12 +96,24 @@ def broadcast_compose(request: HttpRequest) -> HttpResponse:
                     dossiers=dossiers,
                     files=file_uploads(confirm.cleaned_data["attachments"]),
                     query=request.GET.urlencode(),
+                    expected=confirm.cleaned_data["fingerprint"],
                     actor=user,
                 )
             except ValidationError as error:
                 if is_page_refusal(error, codes=frozenset({"empty"})):
                     say_refusal(request, error)
                     return redirect(_list_url(request))
+                if is_page_refusal(error, codes=frozenset({"changed"})):
+                    # The recap again, on the list as it is now (the files are to be joined again).
+                    say_refusal(request, error)
+                    fresh = BroadcastConfirmForm(
+                        initial={
+                            "subject": confirm.cleaned_data["subject"],
+                            "body": confirm.cleaned_data["body"],
+                            "token": confirm.cleaned_data["token"],
+                        }
+                    )
+                    return _recap(request, fresh, dossiers, user, context)
                 apply_refusal(confirm, error)
             else:
                 if created:
@@ -145,6 +157,8 @@ def _recap(
     context: dict[str, Any],
 ) -> HttpResponse:
     preview = broadcast_preview(dossiers=dossiers, actor=user)
+    if not confirm.is_bound:
+        confirm.initial["fingerprint"] = preview.fingerprint
     return render(
         request,
         "applications/messaging/broadcast_recap.html",

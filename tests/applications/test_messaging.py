@@ -330,11 +330,13 @@ def test_compose_recap_then_confirm_writes_the_filtered_list_once():
     assert "Le comité se réunit." in page
     assert not Broadcast.objects.exists() and not Message.objects.exists()
     token = re.search(r'name="token" value="([0-9a-f-]+)"', page).group(1)  # type: ignore[union-attr]
+    fingerprint = re.search(r'name="fingerprint" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
     data = {
         "confirmer": "1",
         "subject": "Comité",
         "body": "Le comité se réunit.",
         "token": token,
+        "fingerprint": fingerprint,
         "attachments": [SimpleUploadedFile("ordre-du-jour.pdf", PDF_BYTES, content_type="application/pdf")],
     }
     done = client.post(compose, data, follow=True)
@@ -349,7 +351,8 @@ def test_compose_recap_then_confirm_writes_the_filtered_list_once():
 
 def test_a_refused_file_on_the_recap_is_shown_next_to_the_field_and_nothing_is_written():
     submitted_in("32")
-    client = logged(occitanie_instructor())
+    reviewer = occitanie_instructor()
+    client = logged(reviewer)
     compose = reverse("applications:broadcast-compose")
     response = client.post(
         compose,
@@ -358,6 +361,7 @@ def test_a_refused_file_on_the_recap_is_shown_next_to_the_field_and_nothing_is_w
             "subject": "Comité",
             "body": "Texte",
             "token": str(uuid.uuid4()),
+            "fingerprint": broadcast_preview(dossiers=Application.objects.all(), actor=reviewer).fingerprint,
             "attachments": [SimpleUploadedFile("ordre.docx", PDF_BYTES)],
         },
     )
@@ -394,3 +398,28 @@ def test_the_thread_reads_its_files_in_one_more_query_only_when_there_are_some()
         [],
         *[["convocation.pdf", "annexe.pdf"]] * 3,
     ]
+
+
+def test_a_list_changed_since_the_recap_is_not_sent_and_the_recap_is_shown_again():
+    submitted_in("32")
+    reviewer = occitanie_instructor()
+    client = logged(reviewer)
+    compose = reverse("applications:broadcast-compose")
+    seen = broadcast_preview(dossiers=Application.objects.all(), actor=reviewer)
+    newcomer = submitted_in("31")  # submitted while the instructor read the recap
+    data = {
+        "confirmer": "1",
+        "subject": "Comité",
+        "body": "Texte",
+        "token": str(uuid.uuid4()),
+        "fingerprint": seen.fingerprint,
+    }
+    response = client.post(compose, data)
+    page = text(response)
+    assert response.status_code == 200
+    assert "La liste a changé depuis le récapitulatif" in page
+    assert "2 dossiers, 2 destinataires" in page and newcomer.reference in page
+    assert not Broadcast.objects.exists() and not Message.objects.exists()
+    fresh = re.search(r'name="fingerprint" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
+    assert client.post(compose, {**data, "fingerprint": fresh}).status_code == 302
+    assert Message.objects.count() == 2
