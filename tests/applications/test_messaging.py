@@ -423,3 +423,29 @@ def test_a_list_changed_since_the_recap_is_not_sent_and_the_recap_is_shown_again
     fresh = re.search(r'name="fingerprint" value="([0-9a-f]+)"', page).group(1)  # type: ignore[union-attr]
     assert client.post(compose, {**data, "fingerprint": fresh}).status_code == 302
     assert Message.objects.count() == 2
+
+
+def test_more_files_than_a_message_takes_are_refused_and_nothing_is_saved():
+    application, reviewer = in_review_application()
+    with pytest.raises(ValidationError) as refused:
+        message_post(
+            application=application,
+            body="Beaucoup de pièces",
+            files=[pdf(f"piece-{n}.pdf") for n in range(messaging.MESSAGE_FILES_MAX + 1)],
+            actor=reviewer,
+        )
+    assert refused.value.message_dict["attachments"] == ["Joignez au plus 5 fichiers à un message."]
+    assert not Message.objects.exists() and not MessageFile.objects.exists()
+
+
+def test_an_empty_file_is_refused_with_its_name():
+    application, reviewer = in_review_application()
+    with pytest.raises(ValidationError) as refused:
+        message_post(
+            application=application,
+            body="Pièce vide",
+            files=[FileUpload(file=io.BytesIO(b""), name="vide.pdf")],
+            actor=reviewer,
+        )
+    assert refused.value.message_dict["attachments"] == ["Le fichier « vide.pdf » est vide."]
+    assert not Message.objects.exists()
