@@ -145,7 +145,12 @@ def broadcast_compose(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "applications/messaging/broadcast_compose.html",
-        {**context, "form": form, "preview": preview},
+        {
+            **context,
+            "form": form,
+            "preview": preview,
+            "counts": _counts(preview.dossier_count, preview.recipient_count),
+        },
     )
 
 

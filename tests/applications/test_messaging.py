@@ -322,7 +322,8 @@ def test_compose_recap_then_confirm_writes_the_filtered_list_once():
     reviewer = occitanie_instructor()
     client = logged(reviewer)
     compose = reverse("applications:broadcast-compose") + "?departement=32"
-    assert "Vérifier avant l'envoi" in text(client.get(compose))
+    form = text(client.get(compose))
+    assert "Vérifier avant l'envoi" in form and "La liste filtrée : 1 dossier, 1 destinataire." in form
     recap = client.post(compose, {"subject": "Comité", "body": "Le comité se réunit."})
     page = text(recap)
     assert "1 dossier, 1 destinataire" in page
