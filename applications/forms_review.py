@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.forms import MoneyField
 from accounts.models import User
+from applications.forms_messaging import MessageFilesField
 from applications.models import (
     Application,
     Call,
@@ -245,6 +246,7 @@ class MessageForm(forms.Form):
     body = forms.CharField(
         label=_("Votre message"), max_length=10000, widget=forms.Textarea(attrs={"rows": 4})
     )
+    attachments = MessageFilesField()
 
 
 class CorrectionsForm(forms.Form):

@@ -31,6 +31,7 @@ from applications.models import (
     Label,
     Member,
     Message,
+    MessageFile,
     RequiredDocument,
     SavedView,
 )
@@ -632,6 +633,32 @@ def dossier_recipients(application: Application, *, side: str) -> list[str]:
     else:
         raise ValueError(side)
     return sorted(set(people.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+
+
+def message_thread(application: Application) -> list[Message]:
+    """The dossier's thread, oldest first, with each message's author and its files as `file_list`.
+
+    One query, and a second only when some message carries files: whether each does is read in
+    the first (an EXISTS on the links), so a thread without files costs the pinned pages nothing.
+    """
+    links = Message.files.through.objects.filter(message_id=OuterRef("pk"))
+    thread: list[Message] = list(
+        application.messages.select_related("author")
+        .annotate(has_files=Exists(links))
+        .order_by("created_at", "pk")
+    )
+    with_files = [message.pk for message in thread if getattr(message, "has_files", False)]
+    files: dict[int, list[MessageFile]] = {}
+    if with_files:
+        for link in (
+            Message.files.through.objects.filter(message_id__in=with_files)
+            .select_related("messagefile")
+            .order_by("messagefile_id")
+        ):
+            files.setdefault(link.message_id, []).append(link.messagefile)
+    for message in thread:
+        message.file_list = files.get(message.pk, [])  # type: ignore[attr-defined]
+    return thread
 
 
 # --- labels --------------------------------------------------------------------------------------

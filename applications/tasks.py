@@ -10,6 +10,7 @@ from django.db import OperationalError
 
 from applications.services.deadlines import corrections_deadlines_send, drafts_reminders_send
 from applications.services.exports import dossier_export_build, dossier_exports_sweep
+from applications.services.messaging import broadcast_emails_enqueue
 
 
 @shared_task(name="applications.tasks.corrections_deadlines_task")
@@ -42,3 +43,9 @@ def dossier_export_build_task(job_id: str) -> None:
 def dossier_exports_sweep_task() -> dict[str, int]:
     """Every five minutes: the exports left queued by a broker outage, or by a lost worker, go again."""
     return dossier_exports_sweep()
+
+
+@shared_task(name="applications.tasks.broadcast_emails_task")
+def broadcast_emails_task(broadcast_id: int) -> int:
+    """After a broadcast's commit: its e-mails handed to the outbox's workers."""
+    return broadcast_emails_enqueue(broadcast_id=broadcast_id)

@@ -6,6 +6,7 @@ from applications.views import (
     dossiers,
     exports,
     labels,
+    messaging,
     review,
     saved_views,
     spaces,
@@ -50,6 +51,7 @@ urlpatterns = [
         saved_views.saved_view_delete_view,
         name="saved-view-delete",
     ),
+    path("instruction/ecrire-aux-porteurs/", messaging.broadcast_compose, name="broadcast-compose"),
     path("mon-espace/dossiers/", dossiers.dossier_list, name="dossier-list"),
     path("mon-espace/dossiers/nouveau/", dossiers.dossier_create, name="dossier-create"),
     path(dossier, dossiers.dossier_detail, name="dossier-detail"),
@@ -108,6 +110,11 @@ urlpatterns = [
     ),
     path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
+    path(
+        f"{dossier}messages/fichiers/<int:file_id>/",
+        messaging.message_file_download,
+        name="message-file",
+    ),
     # A call's labels, managed by the programme admins (programme space).
     path(f"{call_labels}", labels.label_list, name="label-list"),
     path(f"{call_labels}<int:label_id>/modifier/", labels.label_update_view, name="label-update"),

@@ -15,6 +15,7 @@ from applications.models.dossiers import (
 )
 from applications.models.exports import DossierExport, DossierExportChange
 from applications.models.labels import ApplicationLabel, Label, LabelColour
+from applications.models.messaging import Broadcast, MessageFile
 from applications.models.review import (
     Annotation,
     Assignment,
@@ -34,6 +35,7 @@ __all__ = [
     "ApplicationLabel",
     "Assignment",
     "Attachment",
+    "Broadcast",
     "BudgetYear",
     "Call",
     "Criterion",
@@ -46,6 +48,7 @@ __all__ = [
     "LabelColour",
     "Member",
     "Message",
+    "MessageFile",
     "Opinion",
     "ReferenceCounter",
     "RequiredDocument",

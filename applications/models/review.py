@@ -8,6 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from applications.models.calls import Call
 from applications.models.dossiers import Application
+from applications.models.messaging import Broadcast, MessageFile
 from core.badges import Badge
 
 
@@ -238,11 +239,24 @@ class Message(models.Model):
     side = models.CharField(_("côté"), max_length=12, choices=Side.choices)
     body = models.TextField(_("message"), max_length=10000)
     created_at = models.DateTimeField(_("envoyé le"), default=timezone.now)
+    # Several files per message; a broadcast's files are the same rows for each of its messages.
+    files = models.ManyToManyField(
+        MessageFile, verbose_name=_("pièces jointes"), blank=True, related_name="messages"
+    )
+    broadcast = models.ForeignKey(
+        Broadcast, on_delete=models.PROTECT, null=True, blank=True, related_name="messages"
+    )
 
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
         ordering = ("application", "created_at")
+        constraints = [
+            # A broadcast reaches each dossier once, whatever happens to its confirmation.
+            models.UniqueConstraint(
+                fields=["broadcast", "application"], name="applications_message_broadcast_once"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.application.reference} ({self.get_side_display()})"

@@ -5,7 +5,7 @@ the grant and commits the envelope.
 """
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -32,6 +32,7 @@ from applications.models import (
 )
 from applications.selectors import applications_reviewable_by, applications_visible_to, dossier_recipients
 from applications.services.deadlines import corrections_default_due, corrections_due_check
+from applications.services.messaging import FileUpload, message_files_attach
 from applications.workflow import REVIEWABLE_STATES, transition
 from core.formatting import format_date
 from core.links import absolute_url
@@ -411,8 +412,11 @@ def annotation_add(*, application: Application, body: str, actor: User) -> Annot
 
 
 @transaction.atomic
-def message_post(*, application: Application, body: str, actor: User) -> Message:
-    """A message in the dossier's thread; the other side is told by e-mail."""
+def message_post(
+    *, application: Application, body: str, actor: User, files: Sequence[FileUpload] = ()
+) -> Message:
+    """A message in the dossier's thread, with its files if any (checked by their content, all
+    refused or all kept); the other side is told by e-mail."""
     if not applications_visible_to(actor).filter(pk=application.pk).exists():
         raise PermissionDenied(_("Vous n'avez pas accès à ce dossier."))
     is_reviewer = applications_reviewable_by(actor).filter(pk=application.pk).exists()
@@ -420,6 +424,14 @@ def message_post(*, application: Application, body: str, actor: User) -> Message
     message = Message(application=application, author=actor, side=side, body=body.strip())
     message.full_clean()
     message.save()
+    stored = message_files_attach(message=message, files=files, actor=actor)
+    if stored:
+        audit_record(
+            actor=actor,
+            action="message.files",
+            target=application,
+            data={"message": message.pk, "files": [row.sha256 for row in stored]},
+        )
     # The other side of the thread hears of it.
     other = Message.Side.APPLICANT if side == Message.Side.INSTRUCTION else Message.Side.INSTRUCTION
     recipients = dossier_recipients(application, side=other)

@@ -30,6 +30,7 @@ from accounts.models import Role, User
 from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.forms_labels import ApplicationLabelsForm
+from applications.forms_messaging import file_uploads
 from applications.forms_review import (
     AnnotationForm,
     AssignForm,
@@ -53,6 +54,7 @@ from applications.selectors import (
     application_label_panel,
     application_territory,
     applications_reviewable_by,
+    message_thread,
 )
 from applications.selectors_times import state_totals, stays_from_changes
 from applications.services.deadlines import corrections_closable, corrections_overdue
@@ -321,7 +323,7 @@ def _detail_context(
         "sheets": sheets,
         "opinions": list(application.opinions.select_related("requested_by").order_by("requested_at", "pk")),
         "annotations": list(application.annotations.select_related("author").order_by("created_at", "pk")),
-        "thread": list(application.messages.select_related("author").order_by("created_at", "pk")),
+        "thread": message_thread(application),
         "in_review": in_review,
         "corrections_overdue": corrections_overdue(application),
         "labels": [label for label in labels if label.carried],  # type: ignore[attr-defined]
@@ -553,14 +555,17 @@ def review_annotate(request: HttpRequest, reference: str) -> HttpResponse:
 @require_POST
 def review_message(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES)
     return review_form_action(
         request,
         application,
         form,
         bound_as="message_form",
         act=lambda: message_post(
-            application=application, body=form.cleaned_data["body"], actor=_user(request)
+            application=application,
+            body=form.cleaned_data["body"],
+            files=file_uploads(form.cleaned_data["attachments"]),
+            actor=_user(request),
         ),
         success=_("Votre message est envoyé au porteur du projet."),
         anchor="messages",
@@ -645,7 +650,7 @@ def dossier_messages(request: HttpRequest, reference: str) -> HttpResponse:
     """The thread with the instruction team, in the applicant's frame. Private notes never show here."""
     application = get_visible_application(request, reference)
     open_thread = application.status != S.DRAFT
-    form = MessageForm(request.POST or None)
+    form = MessageForm(request.POST or None, request.FILES or None)
     if request.method == "POST":
         if not open_thread:
             messages.error(
@@ -654,13 +659,18 @@ def dossier_messages(request: HttpRequest, reference: str) -> HttpResponse:
             return redirect("applications:dossier-messages", reference=reference)
         if form.is_valid():
             try:
-                message_post(application=application, body=form.cleaned_data["body"], actor=_user(request))
+                message_post(
+                    application=application,
+                    body=form.cleaned_data["body"],
+                    files=file_uploads(form.cleaned_data["attachments"]),
+                    actor=_user(request),
+                )
             except ValidationError as error:
                 apply_refusal(form, error)
             else:
                 messages.success(request, _("Votre message est envoyé à l'équipe d'instruction."))
                 return redirect("applications:dossier-messages", reference=reference)
-    thread = application.messages.select_related("author").order_by("created_at", "pk")
+    thread = message_thread(application)
     return render(
         request,
         "applications/review/dossier_messages.html",

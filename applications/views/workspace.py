@@ -74,7 +74,7 @@ TABS: tuple[Tab, ...] = (
 TABS_BY_SLUG = {tab.slug: tab for tab in TABS}
 
 
-def _current_tab(request: HttpRequest, filters: dict[str, Any]) -> Tab:
+def current_tab(request: HttpRequest, filters: dict[str, Any]) -> Tab:
     """The tab of the state filtered on, else the tab asked for, else the first."""
     status = filters.get("status")
     if status:
@@ -187,7 +187,7 @@ def workspace(request: HttpRequest) -> HttpResponse:
     form = choices.bind(request.GET)
     is_admin, labels, listed_departements = choices.is_admin, choices.labels, choices.listed_departements
     filters = form.filters()
-    tab = _current_tab(request, filters)
+    tab = current_tab(request, filters)
     now = timezone.now()
 
     filtered = workspace_filtered(user, filters, now=now)

@@ -33,6 +33,7 @@ EXPECTED_QUEUES = {
     "applications.tasks.drafts_reminders_task": "default",
     "applications.tasks.dossier_export_build_task": "reports",
     "applications.tasks.dossier_exports_sweep_task": "default",
+    "applications.tasks.broadcast_emails_task": "default",
 }
 
 

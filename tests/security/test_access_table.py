@@ -51,7 +51,8 @@ from applications.services import access_accept, access_invite
 from applications.services.committee import committee_pdf_request
 from applications.services.exports import dossier_export_build, dossier_export_create
 from applications.services.labels import application_labels_set, label_create
-from applications.services.review import opinion_request
+from applications.services.messaging import FileUpload
+from applications.services.review import message_post, opinion_request
 from applications.services.saved_views import saved_view_create
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
@@ -170,6 +171,8 @@ TABLE: dict[str, Row] = {
     "applications:attachment-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
     "applications:issued-document": A_DOSSIER_FILE,  # D's award letter
     "applications:dossier-messages": A_DOSSIER_PAGE,
+    # A file of D's thread: whoever sees D (its applicants, its territory's instruction, admins).
+    "applications:message-file": A_DOSSIER_FILE,
     # The instruction space.
     "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
     # Saved views (« Mes vues »): W is the in-scope instructor's; anyone else's id is a 404.
@@ -178,6 +181,8 @@ TABLE: dict[str, Row] = {
     "applications:saved-view-open": GET(LOGIN, 403, 403, REDIRECT, 404, 404),
     "applications:saved-view-rename": GET(LOGIN, 403, 403, 200, 404, 404),
     "applications:saved-view-delete": POST(LOGIN, 403, 403, 200, 404, 404),  # the recap
+    # « Écrire aux porteurs » of the list as filtered (always within the instructor's scope).
+    "applications:broadcast-compose": GET(LOGIN, 403, 403, 200, 200, 200),
     "applications:review-detail": REVIEW_PAGE,
     # The list's export: each in their own scope (an empty file out of D's territory).
     "applications:workspace-export": GET(LOGIN, 403, 403, 200, 200, 200),
@@ -435,6 +440,13 @@ class World:
 
         self.lead_member: Member = application.members.select_related("organisation").get(is_lead=True)
         self.attachment = application.attachments.order_by("pk").first()
+        # A message of D's thread with a file.
+        self.message_file = message_post(
+            application=application,
+            body="Le compte rendu du comité.",
+            files=[FileUpload(file=io.BytesIO(PDF_BYTES), name="compte-rendu.pdf")],
+            actor=reviewer,
+        ).files.get()
         self.letter_change: StatusChange = application.status_changes.get(
             to_status=Application.Status.AWARDED, document__isnull=False
         )
@@ -492,6 +504,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "file_format": lambda w: "csv",
     "export_id": lambda w: w.dossier_export_id,
     "view_id": lambda w: w.saved_view.pk,
+    "file_id": lambda w: w.message_file.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
