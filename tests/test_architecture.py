@@ -76,3 +76,21 @@ def test_every_model_change_has_its_migration():
         env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_transactional_test_restores_the_serialized_database():
+    """A transactional test without `serialized_rollback` ends with a flush that re-creates the
+    content types (post_migrate), and every later serialized test (browser, integration) then
+    fails to restore its rows on a duplicate key. Each one asks for the serialized rollback."""
+    import re
+
+    offenders = []
+    for path in sorted((ROOT / "tests").rglob("test_*.py")):
+        source = path.read_text(encoding="utf-8")
+        for marker in re.findall(r"django_db\(([^)]*)\)", source):
+            if "transaction=True" in marker and "serialized_rollback=True" not in marker:
+                offenders.append(f"{path.relative_to(ROOT)}: django_db({marker})")
+        for signature in re.findall(r"def \w+\(([^)]*\btransactional_db\b[^)]*)\)", source):
+            if "django_db_serialized_rollback" not in signature:
+                offenders.append(f"{path.relative_to(ROOT)}: ({signature})")
+    assert offenders == []

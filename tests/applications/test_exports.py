@@ -601,7 +601,7 @@ def test_the_committee_pdf_is_refused_to_an_instructor_who_has_not_scored(client
     assert not AuditEvent.objects.filter(action="dossier.committee_pdf").exists()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_csv_streams_its_side_by_side_cursors_outside_any_transaction(client):
     """As in production (no ATOMIC_REQUESTS; the body is sent after the view returned): on
     PostgreSQL the seven walks are server-side cursors held open side by side in autocommit."""

@@ -61,7 +61,9 @@ def rendered_ids(worker: Worker) -> list[int]:
 
 
 @pytest.fixture
-def pdf_workers(_media_root: Path, transactional_db, tmp_path: Path) -> Iterator[list[Worker]]:  # type: ignore[no-untyped-def]
+def pdf_workers(
+    _media_root: Path, transactional_db, django_db_serialized_rollback, tmp_path: Path
+) -> Iterator[list[Worker]]:  # type: ignore[no-untyped-def]
     """Three workers on one queue, started together; stopped (output printed) at teardown."""
     prefix = f"it-{uuid.uuid4().hex[:8]}-"
     queue = f"{prefix}pdf"

@@ -152,7 +152,9 @@ def running_worker(media_root: Path, tmp_path: Path, kind: str = "pdf") -> Itera
 
 
 @pytest.fixture
-def worker(_media_root: Path, transactional_db, tmp_path: Path) -> Iterator[Worker]:  # type: ignore[no-untyped-def]
+def worker(
+    _media_root: Path, transactional_db, django_db_serialized_rollback, tmp_path: Path
+) -> Iterator[Worker]:  # type: ignore[no-untyped-def]
     """A documents' worker on a queue of its own, stopped (and its output printed) at teardown.
 
     It depends on transactional_db so that it is stopped before the test database is flushed,
@@ -263,7 +265,7 @@ def test_a_worker_renders_the_document_asked_in_a_committed_transaction(
 
 
 def test_only_a_worker_of_the_documents_queue_loads_the_renderer(
-    _media_root: Path, transactional_db, tmp_path: Path
+    _media_root: Path, transactional_db, django_db_serialized_rollback, tmp_path: Path
 ):  # type: ignore[no-untyped-def]
     """An e-mail worker never renders: it freezes its heap, but loads no fonts or stylesheet."""
     with running_worker(_media_root, tmp_path, kind="email") as emails:
