@@ -216,6 +216,9 @@ def broadcast_check(*, subject: str, body: str) -> tuple[str, str]:
     errors: dict[str, list[str]] = {}
     if not subject:
         errors["subject"] = [_("Donnez un objet à votre message.")]
+    elif "\n" in subject or "\r" in subject:
+        # An e-mail subject is one line: with a line break every e-mail of the broadcast would fail.
+        errors["subject"] = [_("L'objet tient sur une seule ligne.")]
     if not body:
         errors["body"] = [_("Écrivez votre message.")]
     elif len(_broadcast_body(subject, body)) > MESSAGE_BODY_MAX:

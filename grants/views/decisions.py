@@ -182,15 +182,14 @@ def closing_recap(application: Application, reason: str) -> Recap:
         action_url=_decide_url(application),
         confirm_label=_("Confirmer le classement sans suite"),
         lines=lines([*_dossier_lines(application), (_("Motif"), reason.strip())]),
-        notified=[
+        notified=_letter_notified(application),
+        irreversible=[
             _(
-                "Aucune lettre de décision n'est établie ; le porteur est prévenu par courriel, avec le "
-                "motif, et voit le nouvel état sur la page de son dossier."
+                "La lettre de classement sans suite, avec le motif, est envoyée au porteur : elle fait "
+                "courir le délai de recours de deux mois."
             ),
-            _("Adresses destinataires : %(emails)s.")
-            % {"emails": ", ".join(dossier_recipients(application, side=Message.Side.APPLICANT))},
+            _("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif."),
         ],
-        irreversible=[_("Seul un administrateur du programme pourra rouvrir le dossier, avec un motif.")],
     )
 
 

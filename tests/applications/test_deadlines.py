@@ -221,6 +221,10 @@ def test_once_due_the_applicant_sees_it_late_and_the_instructor_may_close_with_t
 
     recap = client.post(decide, {"decision": "close", "reason": "Délai de compléments dépassé."})
     assert "Confirmer le classement sans suite" in page(recap)
+    # The recap says what the confirmation does: a letter, with its reason, to the applicant.
+    assert "La lettre de classement sans suite, avec le motif, est envoyée au porteur" in page(recap)
+    assert "recevra la lettre de décision par courriel" in page(recap)
+    assert "Aucune lettre" not in page(recap)
     application.refresh_from_db()
     assert application.status == S.CORRECTIONS  # the recap wrote nothing
 

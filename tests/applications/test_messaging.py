@@ -462,3 +462,21 @@ def test_the_message_goes_to_the_list_as_filtered_by_assignment_to_a_colleague()
     compose = reverse("applications:broadcast-compose") + f"?tab=en-instruction&assigned={colleague.pk}"
     form = text(logged(programme_admin()).get(compose))
     assert "La liste filtrée : 1 dossier, 1 destinataire." in form
+
+
+def test_a_subject_on_two_lines_is_refused_next_to_the_field_and_nothing_is_written():
+    """An e-mail subject is one header line: a line break would make every e-mail of the broadcast
+    fail at sending; it is refused before anything is written."""
+    submitted_in("32")
+    emails = OutgoingEmail.objects.count()  # the submission's receipt
+    with pytest.raises(ValidationError) as refused:
+        broadcast_send(
+            token=uuid.uuid4(),
+            subject="Comité\r\nBcc: quelquun@exemple.fr",
+            body="Texte",
+            dossiers=Application.objects.all(),
+            actor=occitanie_instructor(),
+        )
+    assert refused.value.message_dict["subject"] == ["L'objet tient sur une seule ligne."]
+    assert not Broadcast.objects.exists() and not Message.objects.exists()
+    assert OutgoingEmail.objects.count() == emails
