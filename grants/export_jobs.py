@@ -16,14 +16,12 @@ killed) builds the workbook again under the same name, overwriting the half-save
 """
 
 import logging
-import tempfile
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 from uuid import UUID
 
-from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerError
@@ -31,6 +29,7 @@ from kombu.exceptions import OperationalError as BrokerError
 from accounts.models import User
 from applications.models import Call
 from config.db_routers import reading_from_replica
+from core.background_files import build_and_store
 from core.workflow import Machine
 from grants import writers
 from grants.models import ExportJob, ExportJobChange
@@ -155,26 +154,20 @@ def export_job_build(*, job_id: UUID | str) -> None:
     def progress(done: int, total: int) -> None:
         ExportJob.objects.filter(pk=job.pk).update(done=done, total=max(done, total))
 
-    with tempfile.TemporaryFile(suffix=".xlsx") as workbook:
-        try:
-            with reading_from_replica():
-                writers.xlsx_write(job.call, workbook, progress=progress)
-        except OperationalError:
-            raise  # the database: the task retries, the job stays running
-        except Exception as error:
-            with transaction.atomic():
-                transition(
-                    job=job,
-                    to_status=S.FAILED,
-                    note=repr(error)[:1000],
-                    error=repr(error)[:1000],
-                    finished_at=timezone.now(),
-                )
-            raise
-        workbook.seek(0)
-        # A redelivered task may find the file of a build that stopped before its state was saved.
-        default_storage.delete(name)
-        saved = default_storage.save(name, File(workbook))
+    def write(workbook: IO[bytes]) -> None:
+        with reading_from_replica():
+            writers.xlsx_write(job.call, workbook, progress=progress)
+
+    def fail(error: Exception) -> None:
+        transition(
+            job=job,
+            to_status=S.FAILED,
+            note=repr(error)[:1000],
+            error=repr(error)[:1000],
+            finished_at=timezone.now(),
+        )
+
+    saved = build_and_store(name=name, suffix=".xlsx", write=write, fail=fail)
     with transaction.atomic():
         current = ExportJob.objects.get(pk=job.pk)
         transition(

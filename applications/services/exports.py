@@ -15,15 +15,13 @@ again under the same name (derived from the job's id), so a job yields exactly o
 """
 
 import logging
-import tempfile
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 from uuid import UUID
 
-from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import OperationalError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerError
@@ -33,6 +31,7 @@ from accounts.services import audit_record
 from applications import exports
 from applications.models import Application, DossierExport, DossierExportChange
 from config.db_routers import reading_from_replica
+from core.background_files import build_and_store
 from core.workflow import Machine
 
 logger = logging.getLogger(__name__)
@@ -185,26 +184,21 @@ def dossier_export_build(*, job_id: UUID | str) -> None:
         return
     name = export_file_name(job.pk, job.file_format)
     _purge_old_exports()
-    with tempfile.TemporaryFile(suffix=f".{job.file_format}") as handle:
-        try:
-            with reading_from_replica():
-                _write(job, handle)
-        except OperationalError:
-            raise  # the database: the task retries, the job stays running
-        except Exception as error:
-            with transaction.atomic():
-                transition(
-                    job=job,
-                    to_status=S.FAILED,
-                    note=repr(error)[:1000],
-                    error=repr(error)[:1000],
-                    finished_at=timezone.now(),
-                )
-            raise
-        handle.seek(0)
-        # A redelivered task may find the file of a build that stopped before its state was saved.
-        default_storage.delete(name)
-        saved = default_storage.save(name, File(handle))
+
+    def write(handle: IO[bytes]) -> None:
+        with reading_from_replica():
+            _write(job, handle)
+
+    def fail(error: Exception) -> None:
+        transition(
+            job=job,
+            to_status=S.FAILED,
+            note=repr(error)[:1000],
+            error=repr(error)[:1000],
+            finished_at=timezone.now(),
+        )
+
+    saved = build_and_store(name=name, suffix=f".{job.file_format}", write=write, fail=fail)
     with transaction.atomic():
         current = DossierExport.objects.get(pk=job.pk)
         transition(

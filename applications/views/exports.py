@@ -203,9 +203,7 @@ def export_job(request: HttpRequest, export_id: UUID) -> HttpResponse:
 @require_GET
 def export_job_status(request: HttpRequest, export_id: UUID) -> HttpResponse:
     """The progress fragment that the job's page polls with htmx."""
-    response = render(
-        request, "applications/exports/job_status.html", _status_context(_job_or_404(request, export_id))
-    )
+    response = render(request, "includes/job_status.html", _status_context(_job_or_404(request, export_id)))
     patch_cache_control(response, no_store=True)
     return response
 
@@ -313,9 +311,7 @@ def review_committee_document(request: HttpRequest, reference: str, document_id:
 def review_committee_status(request: HttpRequest, reference: str, document_id: int) -> HttpResponse:
     """The progress fragment that the document's page polls with htmx."""
     application, document = _committee_document(request, reference, document_id)
-    response = render(
-        request, "applications/exports/job_status.html", _committee_context(application, document)
-    )
+    response = render(request, "includes/job_status.html", _committee_context(application, document))
     patch_cache_control(response, no_store=True)
     return response
 

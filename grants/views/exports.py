@@ -146,6 +146,7 @@ def _xlsx_status_context(job: ExportJob) -> dict[str, Any]:
         "waiting_for_queue": job.status == ExportJob.Status.QUEUED and job.waiting_for_queue,
         "status_url": reverse("grants:export-job-status", kwargs={"job_id": job.pk}),
         "download_url": reverse("grants:export-job-download", kwargs={"job_id": job.pk}),
+        "page_url": reverse("grants:export-job", kwargs={"job_id": job.pk}),
         "done": job.done,
         "total": job.total,
         "percent": job.percent,
@@ -169,7 +170,7 @@ def export_job(request: HttpRequest, job_id: UUID) -> HttpResponse:
 def export_job_status(request: HttpRequest, job_id: UUID) -> HttpResponse:
     """The progress fragment that the job's page polls with htmx."""
     job = _job_or_404(request, job_id)
-    response = render(request, "grants/exports/job_status.html", _xlsx_status_context(job))
+    response = render(request, "includes/job_status.html", _xlsx_status_context(job))
     patch_cache_control(response, no_store=True)
     return response
 
@@ -209,6 +210,7 @@ def _pdf_status_context(document: Document) -> dict[str, Any]:
         "waiting_for_queue": False,
         "status_url": reverse("grants:export-pdf-status", kwargs={"document_id": document.pk}),
         "download_url": reverse("grants:export-pdf-download", kwargs={"document_id": document.pk}),
+        "page_url": reverse("grants:export-pdf", kwargs={"document_id": document.pk}),
         "done": 1 if ready else 0,
         "total": 1,
         "percent": 100 if ready else 0,
@@ -234,9 +236,7 @@ def export_pdf(request: HttpRequest, document_id: int) -> HttpResponse:
 @admin_required
 @require_GET
 def export_pdf_status(request: HttpRequest, document_id: int) -> HttpResponse:
-    response = render(
-        request, "grants/exports/job_status.html", _pdf_status_context(_summary_or_404(document_id))
-    )
+    response = render(request, "includes/job_status.html", _pdf_status_context(_summary_or_404(document_id)))
     patch_cache_control(response, no_store=True)
     return response
 

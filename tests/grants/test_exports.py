@@ -608,6 +608,9 @@ def test_a_running_job_shows_a_progress_bar_polled_every_two_seconds(client):
     status_url = reverse("grants:export-job-status", kwargs={"job_id": job_id})
     assert f'hx-get="{status_url}"' in page and 'hx-trigger="every 2s"' in page
     assert "<progress" in page
+    # Without JavaScript, a link reloads the page (the status template shared with applications').
+    page_url = reverse("grants:export-job", kwargs={"job_id": job_id})
+    assert f'href="{page_url}">Actualiser</a>' in page
     assert client.get(reverse("grants:export-job-download", kwargs={"job_id": job_id})).status_code == 404
 
 
