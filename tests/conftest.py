@@ -53,9 +53,11 @@ def _media_root(tmp_path: Path, settings) -> Iterator[Path]:  # type: ignore[no-
 @pytest.fixture(autouse=True)
 def _reset_axes_cache() -> Iterator[None]:
     yield
-    from django.core.cache import cache
+    from django.core.cache import caches
 
-    cache.clear()
+    # The pages' cache too: a test's data version may come again in the next test.
+    for alias in ("default", "pages"):
+        caches[alias].clear()
 
 
 @pytest.fixture(autouse=True)

@@ -52,6 +52,7 @@ from applications.views.common import (
     get_visible_application,
 )
 from core.formatting import format_money
+from core.page_cache import cached_page
 from core.refusals import apply_refusal, say_refusal
 from fabriques.models import TiersLieu
 from fabriques.selectors import CENSUS_RESULTS, census_search, organisations_of
@@ -124,6 +125,7 @@ def dossier_create(request: HttpRequest) -> HttpResponse:
 
 
 @role_required(can_use_applicant_space)
+@cached_page
 def dossier_detail(request: HttpRequest, reference: str) -> HttpResponse:
     application = get_visible_application(request, reference)
     history = application.status_changes.select_related("actor", "document").order_by("at", "pk")

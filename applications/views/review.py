@@ -76,6 +76,7 @@ from applications.services.review import (
 from applications.views.common import dossier_context, get_visible_application
 from applications.workflow import DECIDED_STATES, REVIEWABLE_STATES
 from core.formatting import format_date
+from core.page_cache import cached_page
 from core.refusals import apply_refusal, is_page_refusal, say_refusal
 
 S = Application.Status
@@ -348,6 +349,7 @@ def render_review_detail(request: HttpRequest, application: Application, **bound
 
 @review_required
 @require_http_methods(["GET", "HEAD"])
+@cached_page
 def review_detail(request: HttpRequest, reference: str) -> HttpResponse:
     return render_review_detail(request, reviewable_application(request, reference))
 

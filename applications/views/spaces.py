@@ -6,10 +6,12 @@ from accounts.permissions import can_use_applicant_space, role_required
 from applications.next_steps import applicant_next_steps
 from applications.selectors import application_list_for_applicant
 from core.formatting import french_sorted
+from core.page_cache import cached_page
 from fabriques.selectors import organisations_of
 
 
 @role_required(can_use_applicant_space)
+@cached_page
 def applicant_home(request: HttpRequest) -> HttpResponse:
     user = request.user
     return render(

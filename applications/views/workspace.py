@@ -42,6 +42,7 @@ from applications.selectors import (
     workspace_tab_counts,
 )
 from core.formatting import format_date, french_sorted
+from core.page_cache import cached_page
 from core.pagination import CountedPaginator, pagination_context
 from core.templatetags.portal import status_badge
 from fabriques.selectors import instructor_scopes
@@ -181,6 +182,7 @@ def rows_html(applications: Any, *, show_rank: bool) -> SafeString:
 
 
 @role_required(can_use_review_space)
+@cached_page
 def workspace(request: HttpRequest) -> HttpResponse:
     user: User = request.user  # type: ignore[assignment]
     choices = workspace_filter_choices(user)

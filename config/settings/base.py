@@ -299,6 +299,16 @@ if CACHE_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# The pages kept per user until the data they show changes (core/page_cache.py): in each process's
+# memory, since a page is read at every request (no network round trip) and a release starts empty.
+CACHES["pages"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "pages",
+    "OPTIONS": {"MAX_ENTRIES": env.int("PAGE_CACHE_ENTRIES", default=2000)},
+}
+PAGE_CACHE = env.bool("PAGE_CACHE", default=True)
+# How long a kept page may live at most: badges that turn with the hour lag by no more.
+PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 
 # --- Celery -------------------------------------------------------------------------------------
 # Redis and separate worker processes. Only the local settings (`make demo`) run tasks in process
@@ -362,6 +372,11 @@ LOGGING = {
 
 # --- Periodic tasks (celery beat) ---------------------------------------------------------------
 CELERY_BEAT_SCHEDULE = {
+    # The page cache's log of write transactions, emptied once it grows (core.page_cache).
+    "data-changes-prune": {
+        "task": "core.tasks.data_changes_prune_task",
+        "schedule": timedelta(minutes=5),
+    },
     "notifications-sweep": {
         "task": "notifications.tasks.notifications_sweep_task",
         "schedule": timedelta(minutes=5),

@@ -30,4 +30,11 @@ WHITENOISE_USE_FINDERS = True
 
 # Each test process keeps its own cache: clearing it between tests must never flush the Redis
 # database the integration tests use as their broker.
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "pages": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "pages"},
+}
+# Pages are built at each request in the tests, whose writes share one transaction (on PostgreSQL,
+# one transaction id: the data version would not move between them); tests/core/test_page_cache.py
+# turns the cache on where it is the subject.
+PAGE_CACHE = False

@@ -31,6 +31,7 @@ from accounts.models import Role, User
 from accounts.roles import has_role
 from applications.views.common import issued_document_response
 from core.formatting import format_date, format_money
+from core.page_cache import cached_page
 from core.pagination import pagination_context
 from core.refusals import apply_refusal, is_page_refusal, say_refusal
 from core.responses import document_response
@@ -188,6 +189,7 @@ def agreement_detail(request: HttpRequest, number: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "HEAD"])
+@cached_page
 def agreement_list(request: HttpRequest) -> HttpResponse:
     """The agreements the user may see: their structures' for applicants, every one for admins.
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.permissions import can_use_admin_space, role_required
 from applications.models import Call
 from core.formatting import format_money
+from core.page_cache import cached_page
 from grants import charts
 from grants.models import EnvelopeSnapshot
 from grants.selectors.envelope import envelope_figures
@@ -106,6 +107,7 @@ def _region_chart(figures: dict[str, Any], chart_id: str) -> str:
 
 
 @role_required(can_use_admin_space)
+@cached_page
 def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     call = get_object_or_404(Call, slug=slug)
     figures = envelope_figures(call)

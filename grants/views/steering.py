@@ -6,10 +6,12 @@ from django.utils.translation import gettext as _
 
 from accounts.permissions import can_use_admin_space, role_required
 from applications.next_steps import staff_todo
+from core.page_cache import cached_page
 from grants.selectors.envelope import accounts_overview, calls_with_dossier_counts
 
 
 @role_required(can_use_admin_space)
+@cached_page
 def admin_home(request: HttpRequest) -> HttpResponse:
     return render(
         request,

@@ -34,6 +34,7 @@ EXPECTED_QUEUES = {
     "applications.tasks.dossier_export_build_task": "reports",
     "applications.tasks.dossier_exports_sweep_task": "default",
     "applications.tasks.broadcast_emails_task": "default",
+    "core.tasks.data_changes_prune_task": "default",
 }
 
 
@@ -85,7 +86,7 @@ def project_tasks() -> set[str]:
     return {
         name
         for name in app.tasks
-        if name.split(".")[0] in {"accounts", "applications", "grants", "notifications", "fabriques"}
+        if name.split(".")[0] in {"accounts", "applications", "grants", "notifications", "fabriques", "core"}
     }
 
 
