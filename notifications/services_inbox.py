@@ -36,7 +36,7 @@ from notifications.models import (
     NotificationPreference,
     OutgoingEmail,
 )
-from notifications.services import _enqueue_send, email_queue
+from notifications.services import email_queue, email_send_on_commit
 
 
 @dataclass(frozen=True)
@@ -179,11 +179,11 @@ def notify_many(*, events: Sequence[tuple[Event, Iterable[int]]]) -> list[Notifi
             deliveries.append(Delivery.NONE)
     if emails:
         for email in emails.values():
-            email.full_clean()
+            # The keys' uniqueness is the database's (no query per row); the rest is checked here.
+            email.full_clean(validate_unique=False, validate_constraints=False)
         OutgoingEmail.objects.bulk_create(list(emails.values()))
         for email in emails.values():
-            email_id = email.pk
-            transaction.on_commit(lambda email_id=email_id: _enqueue_send(email_id), robust=True)
+            email_send_on_commit(email.pk)
     rows = [
         Notification(
             key=event.key,
