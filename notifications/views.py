@@ -31,8 +31,8 @@ class CentreFilterForm(forms.Form):
 
     def __init__(self, *args: Any, kinds: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        choices = [("", _("Tous les types"))]
-        choices += [(kind.value, kind.label) for kind in NotificationKind if kind.value in kinds]
+        choices: list[tuple[str, str]] = [("", _("Tous les types"))]
+        choices += [(kind.value, str(kind.label)) for kind in NotificationKind if kind.value in kinds]
         self.fields["kind"].choices = choices  # type: ignore[attr-defined]
 
 

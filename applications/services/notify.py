@@ -17,7 +17,8 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from applications.models import Application, Assignment, Call, Member, Message, Opinion, StatusChange
-from applications.selectors import dossier_recipient_ids, instructors_covering, overdue_condition
+from applications.selectors import dossier_recipient_ids, overdue_condition
+from fabriques.selectors import instructors_covering
 from notifications.models import NotificationKind
 from notifications.services_inbox import Event, notify, notify_many
 

@@ -2,6 +2,7 @@
 preferences decide the e-mails; the daily digest; the unread counter always equals a recount."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -55,7 +56,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def counters_equal_a_recount():
+def counters_equal_a_recount() -> Iterator[None]:
     """After every test of this file: each person's unread counter equals a count of their rows."""
     yield
     for user_id, counter in User.objects.values_list("pk", "unread_notifications"):
@@ -95,7 +96,9 @@ def test_a_submitted_dossier_notifies_the_instructors_of_its_territory_only_in_t
     assert User.objects.get(pk=covering.pk).unread_notifications == 1
 
 
-def test_corrections_answered_notify_the_assigned_instructors_at_once_and_corrections_asked_the_applicants():
+def test_corrections_answered_notify_the_assigned_instructors_at_once_and_corrections_asked_the_applicants() -> (
+    None
+):
     application, reviewer = in_review_application()
     other = occitanie_instructor()  # covers the territory, not assigned
     change = corrections_request(application=application, points=["Le RIB"], actor=reviewer)
@@ -116,7 +119,7 @@ def test_corrections_answered_notify_the_assigned_instructors_at_once_and_correc
     assert kinds_of(other) == []
 
 
-def test_an_opinion_given_notifies_who_asked_it_and_the_assigned_instructors_once():
+def test_an_opinion_given_notifies_who_asked_it_and_the_assigned_instructors_once() -> None:
     application, reviewer = in_review_application()
     asker = occitanie_instructor()
     assignment_create(application=application, instructor=asker, actor=asker)
@@ -130,7 +133,7 @@ def test_an_opinion_given_notifies_who_asked_it_and_the_assigned_instructors_onc
     assert K.OPINION_GIVEN not in kinds_of(bystander)
 
 
-def test_a_message_replaces_its_email_by_the_notifications_and_each_side_hears_of_the_other():
+def test_a_message_replaces_its_email_by_the_notifications_and_each_side_hears_of_the_other() -> None:
     application, reviewer = in_review_application()
     author = application.created_by
     message = message_post(application=application, body="Une question ?", actor=author)
@@ -149,7 +152,7 @@ def test_a_message_replaces_its_email_by_the_notifications_and_each_side_hears_o
     assert K.MESSAGE_FROM_INSTRUCTION not in kinds_of(reviewer)
 
 
-def test_a_dossier_assigned_by_an_admin_notifies_the_instructor_but_not_one_assigning_oneself():
+def test_a_dossier_assigned_by_an_admin_notifies_the_instructor_but_not_one_assigning_oneself() -> None:
     application = submitted_application()
     admin, chosen, volunteer = programme_admin(), occitanie_instructor(), occitanie_instructor()
     assignment_create(application=application, instructor=chosen, actor=admin)
@@ -159,7 +162,7 @@ def test_a_dossier_assigned_by_an_admin_notifies_the_instructor_but_not_one_assi
     assert len(instant_emails(chosen)) == 1
 
 
-def test_an_overdue_dossier_notifies_its_assigned_instructors_once():
+def test_an_overdue_dossier_notifies_its_assigned_instructors_once() -> None:
     application, reviewer = in_review_application()
     outsider = occitanie_instructor()
     now = timezone.now()
@@ -174,7 +177,7 @@ def test_an_overdue_dossier_notifies_its_assigned_instructors_once():
 # --- grants ------------------------------------------------------------------------------------------
 
 
-def test_a_decision_and_a_tranche_paid_notify_the_applicants_in_the_centre_only():
+def test_a_decision_and_a_tranche_paid_notify_the_applicants_in_the_centre_only() -> None:
     application, reviewer = in_review_application()
     grant = application_award(application=application, amount=Decimal("150000"), actor=reviewer)
     author = application.created_by
@@ -198,7 +201,7 @@ def test_a_decision_and_a_tranche_paid_notify_the_applicants_in_the_centre_only(
     assert instant_emails(author) == []
 
 
-def test_an_overdue_payment_notifies_the_programme_admins_once_per_tranche():
+def test_an_overdue_payment_notifies_the_programme_admins_once_per_tranche() -> None:
     application, reviewer = in_review_application()
     grant = application_award(application=application, amount=Decimal("150000"), actor=reviewer)
     admin = programme_admin()
@@ -220,10 +223,10 @@ def test_an_overdue_payment_notifies_the_programme_admins_once_per_tranche():
 def submitted_in_gers() -> Application:
     application = submitted_application()
     Application.objects.filter(pk=application.pk).update(departement=Departement.objects.get(code="32"))
-    return application
+    return Application.objects.get(pk=application.pk)
 
 
-def test_a_broadcast_notifies_the_applicants_of_every_dossier_in_the_centre_only():
+def test_a_broadcast_notifies_the_applicants_of_every_dossier_in_the_centre_only() -> None:
     reviewer = occitanie_instructor()
     first, second = submitted_in_gers(), submitted_in_gers()
     broadcast_send(
@@ -243,7 +246,7 @@ def test_a_broadcast_notifies_the_applicants_of_every_dossier_in_the_centre_only
         assert instant_emails(application.created_by) == []
 
 
-def test_notify_many_takes_the_same_number_of_queries_whatever_the_number_of_recipients():
+def test_notify_many_takes_the_same_number_of_queries_whatever_the_number_of_recipients() -> None:
     def queries_for(count: int) -> int:
         people = [instructor().pk for _ in range(count)]
         NotificationPreference.objects.create(user_id=people[0], kind=K.DOSSIER_ASSIGNED, frequency="digest")
@@ -259,7 +262,7 @@ def test_notify_many_takes_the_same_number_of_queries_whatever_the_number_of_rec
     assert large <= 6
 
 
-def test_notify_many_counts_each_person_once_per_event_across_events():
+def test_notify_many_counts_each_person_once_per_event_across_events() -> None:
     person = instructor()
     events = [
         (Event(kind=K.DOSSIER_OVERDUE, key=f"test:{index}", title="T", text="", link="/"), [person.pk])
@@ -297,7 +300,7 @@ def test_the_preferences_decide_the_email(frequency: str, delivery: str, emails:
     assert len(instant_emails(person)) == emails
 
 
-def test_the_preferences_are_audited_and_refuse_a_kind_of_another_role():
+def test_the_preferences_are_audited_and_refuse_a_kind_of_another_role() -> None:
     person = instructor()
     changes = notification_preferences_set(user=person, choices={K.DOSSIER_SUBMITTED: "never"}, actor=person)
     assert changes == {K.DOSSIER_SUBMITTED: ["digest", "never"]}
@@ -315,7 +318,7 @@ def test_the_preferences_are_audited_and_refuse_a_kind_of_another_role():
         )
 
 
-def test_an_inactive_or_unconfirmed_account_gets_no_instant_email():
+def test_an_inactive_or_unconfirmed_account_gets_no_instant_email() -> None:
     person = instructor()
     User.objects.filter(pk=person.pk).update(is_active=False)
     row = notify_assigned(person, "inactive")
@@ -326,7 +329,7 @@ def test_an_inactive_or_unconfirmed_account_gets_no_instant_email():
 # --- the digest ---------------------------------------------------------------------------------------
 
 
-def test_the_digest_is_one_email_per_person_grouped_by_kind_with_links_and_sent_once_a_day():
+def test_the_digest_is_one_email_per_person_grouped_by_kind_with_links_and_sent_once_a_day() -> None:
     person, other, quiet = instructor(), instructor(), instructor()
     for index in range(2):
         notify(
@@ -371,7 +374,7 @@ def test_the_digest_is_one_email_per_person_grouped_by_kind_with_links_and_sent_
     assert digests_send(day=day + timedelta(days=1)) == {"digests": 1}
 
 
-def test_the_digest_sends_nothing_when_there_is_nothing_to_say_or_to_a_closed_account():
+def test_the_digest_sends_nothing_when_there_is_nothing_to_say_or_to_a_closed_account() -> None:
     person = instructor()
     assert digest_send(user_id=person.pk, day=date(2026, 12, 5)) is None
     notify(
@@ -388,7 +391,7 @@ def test_the_digest_sends_nothing_when_there_is_nothing_to_say_or_to_a_closed_ac
 # --- reading ------------------------------------------------------------------------------------------
 
 
-def test_marking_read_lowers_the_counter_once():
+def test_marking_read_lowers_the_counter_once() -> None:
     person, other = instructor(), instructor()
     first = notify_assigned(person, "a")
     notify_assigned(person, "b")
@@ -403,7 +406,7 @@ def test_marking_read_lowers_the_counter_once():
     assert User.objects.get(pk=person.pk).unread_notifications == 0
 
 
-def test_the_database_refuses_a_negative_counter():
+def test_the_database_refuses_a_negative_counter() -> None:
     from django.db import IntegrityError, transaction
 
     person = instructor()

@@ -511,9 +511,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "export_id": lambda w: w.dossier_export_id,
     "view_id": lambda w: w.saved_view.pk,
     "file_id": lambda w: w.message_file.pk,
-    "notification_id": lambda w: (
-        Notification.objects.filter(recipient=w.applicant_a).order_by("pk").first().pk
-    ),  # type: ignore[union-attr]
+    "notification_id": lambda w: Notification.objects.filter(recipient=w.applicant_a).earliest("pk").pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
