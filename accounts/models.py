@@ -74,7 +74,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     date_joined = models.DateTimeField(_("inscrit le"), default=timezone.now)
     # The unread notifications, kept by notifications.services_inbox (F() updates in the transaction
     # that writes or reads them): the header shows it from request.user, without a query per page.
-    unread_notifications = models.PositiveIntegerField(_("notifications non lues"), default=0)
+    # A default in the database too: the bulk loaders (devtools.bulk, COPY) name their columns.
+    unread_notifications = models.PositiveIntegerField(_("notifications non lues"), default=0, db_default=0)
 
     objects: ClassVar[UserManager] = UserManager()
 
