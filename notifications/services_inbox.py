@@ -12,7 +12,7 @@ Marking one's own notifications read is not audited: it is the reading state of 
 caller (accounts.services.notification_preferences_set), which knows the actor.
 """
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -23,6 +23,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Case, F, IntegerField, Value, When
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -94,19 +95,17 @@ def _instant_email(event: Event, recipient_id: int, address: str) -> OutgoingEma
 
 
 def _preferences_path() -> str:
-    from django.urls import reverse
-
     return reverse("accounts:notification-preferences")
 
 
 def frequencies_of(user_ids: Collection[int], kinds: Collection[str]) -> dict[tuple[int, str], str]:
     """Each (user, kind)'s frequency: the person's choice, else the kind's default. One query."""
-    chosen = dict(
-        (((user_id, kind), frequency))
+    chosen = {
+        (user_id, kind): frequency
         for user_id, kind, frequency in NotificationPreference.objects.filter(
             user_id__in=user_ids, kind__in=kinds
         ).values_list("user_id", "kind", "frequency")
-    )
+    }
     return {
         (user_id, kind): chosen.get((user_id, kind), KIND_RULES[kind].default)
         for user_id in user_ids
@@ -166,15 +165,15 @@ def notify_many(*, events: Sequence[tuple[Event, Iterable[int]]]) -> list[Notifi
     deliveries: list[str] = []
     emails: dict[int, OutgoingEmail] = {}
     for index, (event, pk) in enumerate(fresh):
-        email, is_active, confirmed_at = people[pk]
+        address, is_active, confirmed_at = people[pk]
         frequency = frequencies.get((pk, event.kind), Frequency.NEVER)
         if KIND_RULES[event.kind].official or event.emailed_elsewhere or frequency == Frequency.NEVER:
             deliveries.append(Delivery.NONE)
         elif frequency == Frequency.DIGEST:
             deliveries.append(Delivery.DIGEST)
-        elif _may_be_emailed(is_active, confirmed_at, email):
+        elif _may_be_emailed(is_active, confirmed_at, address):
             deliveries.append(Delivery.INSTANT)
-            emails[index] = _instant_email(event, pk, email)
+            emails[index] = _instant_email(event, pk, address)
         else:
             deliveries.append(Delivery.NONE)
     if emails:
@@ -200,15 +199,8 @@ def notify_many(*, events: Sequence[tuple[Event, Iterable[int]]]) -> list[Notifi
         for index, (event, pk) in enumerate(fresh)
     ]
     Notification.objects.bulk_create(rows)
-    _counters_add(defaultdict_count(pk for _event, pk in fresh))
+    _counters_add(Counter(pk for _event, pk in fresh))
     return rows
-
-
-def defaultdict_count(ids: Iterable[int]) -> dict[int, int]:
-    counts: dict[int, int] = defaultdict(int)
-    for pk in ids:
-        counts[pk] += 1
-    return dict(counts)
 
 
 def _counters_add(counts: Mapping[int, int]) -> None:
@@ -349,8 +341,6 @@ def digest_body(notifications: Sequence[Notification]) -> str:
 
 
 def _centre_path() -> str:
-    from django.urls import reverse
-
     return reverse("notifications:centre")
 
 

@@ -199,3 +199,17 @@ def test_the_security_page_links_to_the_preferences(client: Client) -> None:
     person = applicant()
     client.force_login(person)
     assert reverse("accounts:notification-preferences") in text(client.get(reverse("accounts:security")))
+
+
+def test_the_technical_admin_lists_the_notifications_read_only(client: Client) -> None:
+    from tests.factories import UserFactory
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+    person = applicant()
+    row = note(person, "admin", title="Vue dans l'administration")
+    client.force_login(staff)
+    page = client.get(reverse("admin:notifications_notification_changelist"), {"q": person.email})
+    assert "Vue dans l&#x27;administration" in page.content.decode()
+    assert client.get(reverse("admin:notifications_notification_add")).status_code == 403
+    client.post(reverse("admin:notifications_notification_delete", args=[row.pk]), {"post": "yes"})
+    assert Notification.objects.filter(pk=row.pk).exists()
