@@ -213,3 +213,16 @@ def test_the_technical_admin_lists_the_notifications_read_only(client: Client) -
     assert client.get(reverse("admin:notifications_notification_add")).status_code == 403
     client.post(reverse("admin:notifications_notification_delete", args=[row.pk]), {"post": "yes"})
     assert Notification.objects.filter(pk=row.pk).exists()
+
+
+def test_the_header_count_adds_no_query_to_a_pinned_page(client: Client) -> None:
+    from tests.factories import in_review_application
+    from tests.grants.test_page_queries import APPLICANT_DOSSIER_QUERIES, queries_of
+
+    application, _reviewer = in_review_application()
+    author = application.created_by
+    for index in range(3):
+        note(author, f"h{index}")
+    client.force_login(author)
+    url = reverse("applications:dossier-detail", args=[application.reference])
+    assert queries_of(client, url, "3 notifications non lues") == APPLICANT_DOSSIER_QUERIES
