@@ -61,6 +61,10 @@ def ensure_no_conflict(user: User, application: Application) -> None:
         )
 
 
+def _review_link(application: Application) -> str:
+    return absolute_url("applications:review-detail", reference=application.reference)
+
+
 def _dossier_link(application: Application) -> str:
     return absolute_url("applications:dossier-detail", reference=application.reference)
 
