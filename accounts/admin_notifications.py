@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from accounts.services import notification_retry
-from notifications.models import Document, OutgoingEmail
+from notifications.models import Document, Notification, OutgoingEmail
 
 
 class ReadOnlyNotificationAdmin(admin.ModelAdmin[Any]):
@@ -72,3 +72,25 @@ class DocumentAdmin(ReadOnlyNotificationAdmin):
     date_hierarchy = "created_at"
     # The context may hold personal data of a dossier: the row's state is what is looked at here.
     exclude = ("context",)
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin[Any]):
+    """The notification centre's rows, read-only: written by the services, read by their recipient."""
+
+    list_display = ("created_at", "recipient", "kind", "title", "delivery", "read_at")
+    list_filter = ("kind", "delivery")
+    search_fields = ("key", "title", "recipient__email")
+    date_hierarchy = "created_at"
+    list_select_related = ("recipient",)
+    raw_id_fields = ("recipient", "dossier", "grant", "email")
+    list_per_page = 50
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

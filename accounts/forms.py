@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.models import User
 from core.formatting import format_decimal_input, french_sorted, parse_money
+from notifications.models import Frequency, NotificationKind
 
 # The auth forms are generic over the user model for the type checker only (django-stubs); at run
 # time they take no type argument.
@@ -233,3 +234,19 @@ class TwoFactorCodeForm(forms.Form):
         ),
         error_messages={"required": _("Saisissez le code à six chiffres de votre application.")},
     )
+
+
+class NotificationPreferencesForm(forms.Form):
+    """One choice per kind of notification of the person's roles: instantly, in the digest, never.
+
+    The kinds whose e-mail is official (a letter, a notice) are not offered: listed apart."""
+
+    def __init__(self, *args: Any, kinds: list[str], current: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for kind in kinds:
+            self.fields[kind] = forms.ChoiceField(
+                label=NotificationKind(kind).label,
+                choices=Frequency.choices,
+                initial=current[kind],
+                widget=forms.RadioSelect,
+            )

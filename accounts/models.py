@@ -72,6 +72,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(_("accès à l'administration technique"), default=False)
     email_confirmed_at = models.DateTimeField(_("adresse confirmée le"), null=True, blank=True)
     date_joined = models.DateTimeField(_("inscrit le"), default=timezone.now)
+    # The unread notifications, kept by notifications.services_inbox (F() updates in the transaction
+    # that writes or reads them): the header shows it from request.user, without a query per page.
+    # A default in the database too: the bulk loaders (devtools.bulk, COPY) name their columns.
+    unread_notifications = models.PositiveIntegerField(_("notifications non lues"), default=0, db_default=0)
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -85,6 +89,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         ordering = ("last_name", "first_name", "email")
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            models.CheckConstraint(
+                condition=models.Q(unread_notifications__gte=0), name="accounts_user_unread_not_negative"
+            ),
         ]
         indexes = [
             # The accounts still waiting for their confirmation, counted on the steering page: a

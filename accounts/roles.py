@@ -8,6 +8,7 @@ from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
+from notifications.models import Audience, kinds_for
 
 # The landing page of each role; the first matching role wins, from the most powerful down.
 ROLE_ORDER: tuple[Role, ...] = (Role.ADMIN, Role.INSTRUCTOR, Role.APPLICANT)
@@ -81,3 +82,20 @@ def navigation_for(user: User | AnonymousUser, path: str) -> list[NavItem]:
     matching = [url for _label, url in entries if path == url or (url != "/" and path.startswith(url))]
     current_url = max(matching, key=len) if matching else None
     return [NavItem(label=label, url=url, current=url == current_url) for label, url in entries]
+
+
+# The audiences of the notification centre each role belongs to (notifications.models.KIND_RULES):
+# an admin instructs too.
+ROLE_AUDIENCES: dict[Role, frozenset[str]] = {
+    Role.APPLICANT: frozenset({Audience.APPLICANT}),
+    Role.INSTRUCTOR: frozenset({Audience.INSTRUCTION}),
+    Role.ADMIN: frozenset({Audience.INSTRUCTION, Audience.ADMIN}),
+}
+
+
+def notification_kinds_for(user: User | AnonymousUser) -> list[str]:
+    """The kinds of notification a user may receive, by their roles."""
+    audiences: set[str] = set()
+    for role in roles_of(user):
+        audiences |= ROLE_AUDIENCES[role]
+    return kinds_for(audiences)

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.models import Group
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -16,10 +16,12 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, Role, User
+from accounts.roles import notification_kinds_for
 from accounts.tokens import email_confirmation_token
 from core.links import absolute_url
 from notifications.models import Document, OutgoingEmail
 from notifications.services import document_retry, email_queue, email_retry
+from notifications.services_inbox import notification_preferences_write
 
 
 def audit_record(
@@ -219,3 +221,18 @@ def user_update(*, user: User, actor: User | None, **fields: Any) -> User:
         locked.save(update_fields=data["fields"])
         audit_record(actor=actor, action="account.update", target=locked, data=data)
     return locked
+
+
+@transaction.atomic
+def notification_preferences_set(*, user: User, choices: dict[str, str], actor: User) -> dict[str, list[str]]:
+    """A person's notification preferences (kind → frequency), for the kinds of their roles only;
+    an audit row keeps what changed."""
+    if actor.pk != user.pk:
+        raise PermissionDenied(_("Chacun choisit ses propres notifications."))
+    allowed = set(notification_kinds_for(user))
+    if set(choices) - allowed:
+        raise ValidationError(_("Ce type de notification ne concerne pas votre rôle."), code="kind")
+    changes = notification_preferences_write(user_id=user.pk, choices=choices)
+    if changes:
+        audit_record(actor=actor, action="notifications.preferences", target=user, data={"changes": changes})
+    return changes

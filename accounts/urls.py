@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import views, views_two_factor
+from accounts import views, views_notifications, views_two_factor
 
 app_name = "accounts"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("confirmer/<uidb64>/<token>/", views.confirm_email, name="confirm-email"),
     path("accueil/", views.home, name="home"),
     path("securite/", views_two_factor.security, name="security"),
+    path("notifications/", views_notifications.notification_preferences, name="notification-preferences"),
     path("double-authentification/", views_two_factor.verify, name="two-factor-verify"),
     path("double-authentification/activer/", views_two_factor.setup, name="two-factor-setup"),
     path(

@@ -616,6 +616,15 @@ def dossier_recipients(application: Application, *, side: str) -> list[str]:
     deactivated account hears of nothing. Every e-mail about a dossier is addressed through this
     one rule (receipts, messages, corrections, decisions, agreements, payments, reports).
     """
+    return sorted(set(_dossier_people(application, side).exclude(email="").values_list("email", flat=True)))
+
+
+def dossier_recipient_ids(application: Application, *, side: str) -> list[int]:
+    """`dossier_recipients`' rule, as the people's ids: who is notified in the portal's centre."""
+    return sorted(set(_dossier_people(application, side).values_list("pk", flat=True)))
+
+
+def _dossier_people(application: Application, side: str) -> QuerySet[User]:
     if side == Message.Side.APPLICANT:
         people = User.objects.filter(
             Q(pk=application.created_by_id)
@@ -632,7 +641,7 @@ def dossier_recipients(application: Application, *, side: str) -> list[str]:
             people = instructors_covering(departement=application.departement)
     else:
         raise ValueError(side)
-    return sorted(set(people.filter(is_active=True).exclude(email="").values_list("email", flat=True)))
+    return people.filter(is_active=True)
 
 
 def message_thread(application: Application) -> list[Message]:

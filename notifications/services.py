@@ -72,6 +72,11 @@ def _enqueue_send(email_id: int) -> None:
     email_send_task.delay(email_id)
 
 
+def email_send_on_commit(email_id: int) -> None:
+    """Queue the sending of an e-mail row written in bulk by the caller, once its transaction commits."""
+    transaction.on_commit(lambda: _enqueue_send(email_id), robust=True)
+
+
 @transaction.atomic
 def document_request(
     *, key: str, kind: str, template_name: str, context: Mapping[str, Any], filename: str

@@ -16,7 +16,7 @@ from typing import Any
 from celery import Task, shared_task
 from django.db import OperationalError
 
-from notifications import services
+from notifications import services, services_inbox
 from notifications.models import Document, OutgoingEmail
 
 logger = logging.getLogger(__name__)
@@ -65,3 +65,9 @@ def email_send_task(self: Task[Any, Any], email_id: int) -> None:
 @shared_task
 def notifications_sweep_task() -> dict[str, int]:
     return services.notifications_sweep()
+
+
+@shared_task
+def digests_send_task() -> dict[str, int]:
+    """Daily: each person's digest of the notifications they chose to read once a day."""
+    return services_inbox.digests_send()

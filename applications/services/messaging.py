@@ -32,6 +32,7 @@ from accounts.roles import has_role
 from accounts.services import audit_record
 from applications.models import Application, Broadcast, Member, Message, MessageFile
 from applications.selectors import applications_reviewable_by
+from applications.services.notify import broadcast_notify
 from core import uploads
 from core.links import absolute_url
 from notifications.models import EmailStatus, OutgoingEmail
@@ -353,6 +354,7 @@ def _broadcast_write(
             if recipients.get(pk)
         ]
     )
+    broadcast_notify(broadcast_id=broadcast.pk, subject=subject, scoped=scoped)
     audit_record(
         actor=actor,
         action="message.broadcast",

@@ -33,6 +33,7 @@ from applications.models import (
 from applications.selectors import applications_reviewable_by, applications_visible_to, dossier_recipients
 from applications.services.deadlines import corrections_default_due, corrections_due_check
 from applications.services.messaging import FileUpload, message_files_attach
+from applications.services.notify import assignment_notify, corrections_notify, message_notify, opinion_notify
 from applications.workflow import REVIEWABLE_STATES, transition
 from core.formatting import format_date
 from core.links import absolute_url
@@ -92,6 +93,7 @@ def assignment_create(*, application: Application, instructor: User, actor: User
         audit_record(
             actor=actor, action="review.assign", target=application, data={"instructor": instructor.email}
         )
+        assignment_notify(assignment=assignment, actor=actor)
     return assignment
 
 
@@ -399,6 +401,7 @@ def opinion_give(*, token: str, verdict: str, comment: str, author_name: str) ->
     opinion.given_at = timezone.now()
     opinion.full_clean()
     opinion.save(update_fields=["verdict", "comment", "author_name", "given_at"])
+    opinion_notify(opinion=opinion)
     return opinion
 
 
@@ -432,23 +435,8 @@ def message_post(
             target=application,
             data={"message": message.pk, "files": [row.sha256 for row in stored]},
         )
-    # The other side of the thread hears of it.
-    other = Message.Side.APPLICANT if side == Message.Side.INSTRUCTION else Message.Side.INSTRUCTION
-    recipients = dossier_recipients(application, side=other)
-    if recipients:
-        email_queue(
-            key=f"message:{message.pk}",
-            to=recipients,
-            subject=_("Nouveau message sur le dossier %(reference)s") % {"reference": application.reference},
-            body=_("Un nouveau message vous attend sur le dossier %(reference)s :\n%(link)s")
-            % {
-                "reference": application.reference,
-                # Each side is sent to its own page of the dossier.
-                "link": _dossier_link(application)
-                if side == Message.Side.INSTRUCTION
-                else _review_link(application),
-            },
-        )
+    # The other side of the thread hears of it, in the centre and by e-mail as each prefers.
+    message_notify(message=message)
     return message
 
 
@@ -509,6 +497,7 @@ def corrections_request(
     audit_record(
         actor=actor, action="review.corrections", target=application, data={"due_on": due_on.isoformat()}
     )
+    corrections_notify(application=application, change=change)
     return change
 
 

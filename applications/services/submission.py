@@ -19,6 +19,7 @@ from applications.selectors import (
     application_territory,
     dossier_recipients,
 )
+from applications.services.notify import submission_notify
 from applications.workflow import can_move, transition
 from core.formatting import format_date, format_datetime, format_money, format_percent
 from notifications.services import document_request, email_queue
@@ -220,6 +221,7 @@ def application_submit(*, application: Application, actor: User) -> StatusChange
         attachments=[receipt],
     )
     audit_record(actor=actor, action="application.submit", target=application, data={"submission": number})
+    submission_notify(application=application, change=change)
     if change.from_status == Application.Status.CORRECTIONS:
         # Corrections answered: the dossier goes straight back to its instructors.
         transition(

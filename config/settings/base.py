@@ -416,6 +416,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.tasks.drafts_reminders_task",
         "schedule": crontab(hour=7, minute=20),
     },
+    # Dossiers past their instruction delay (to instructors) and payments past their deadline (to
+    # admins) in the notification centre, once each.
+    "overdue-notifications": {
+        "task": "grants.tasks.overdue_notifications_task",
+        "schedule": crontab(hour=7, minute=30),
+    },
+    # The daily digest of the notifications, after the day's overdue ones: one e-mail per person.
+    "notifications-digests": {
+        "task": "notifications.tasks.digests_send_task",
+        "schedule": crontab(hour=7, minute=45),
+    },
 }
 # No CELERY_IMPORTS: autodiscovery imports each app's `tasks` module or package, and
 # grants/tasks/__init__.py imports every module of its package.

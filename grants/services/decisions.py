@@ -43,6 +43,7 @@ from grants.services.envelope import (
     split_yearly,
     tranche_amounts,
 )
+from grants.services.notify import decision_notify
 from grants.services.recipients import letterhead_check
 from notifications.services import document_request, email_queue
 
@@ -179,6 +180,7 @@ def _letter(
         % {"reference": application.reference, "title": application.title},
         attachments=[letter],
     )
+    decision_notify(application=application, change=change)
 
 
 def _letter_base(application: Application, change: StatusChange) -> DecisionLetterContext:

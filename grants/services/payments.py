@@ -34,6 +34,7 @@ from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
 from grants.services.document_contexts import PaymentRequestContext
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
+from grants.services.notify import tranche_paid_notify
 from grants.services.recipients import representative_recipients
 from grants.workflow import agreement_transition, ensure_tranche_can_move, tranche_transition
 from notifications.services import document_request, email_queue
@@ -409,6 +410,7 @@ def tranche_pay(*, tranche: Tranche, paid_on: date | None, payment_reference: st
             "payment_reference": reference,
         },
     )
+    tranche_paid_notify(tranche=tranche)
     return tranche
 
 

@@ -8,12 +8,13 @@ when the modules were `grants/tasks.py`, `grants/tasks_envelope.py` and `grants/
 
 from grants.tasks.envelope import envelope_check_task, envelope_daily_task
 from grants.tasks.exports import budget_report_build_task, export_jobs_sweep_task
-from grants.tasks.reminders import tranches_reminders_task
+from grants.tasks.reminders import overdue_notifications_task, tranches_reminders_task
 
 __all__ = [
     "budget_report_build_task",
     "envelope_check_task",
     "envelope_daily_task",
     "export_jobs_sweep_task",
+    "overdue_notifications_task",
     "tranches_reminders_task",
 ]

@@ -64,7 +64,7 @@ def test_before_any_assignment_the_instructors_covering_the_departement_hear_of_
     assert dossier_recipients(application, side=INSTRUCTION) == [covering.email]
     # So a question asked before the assignment reaches someone.
     message_post(application=application, body="Une question ?", actor=application.created_by)
-    email = OutgoingEmail.objects.get(key__startswith="message:")
+    email = OutgoingEmail.objects.get(key__startswith="notification:message:")
     assert email.to == [covering.email]
 
 

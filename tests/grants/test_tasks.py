@@ -47,6 +47,7 @@ def test_autodiscovery_alone_registers_every_task_the_beat_and_the_routes_name()
     named = _named_tasks()
     assert {name for name in named if name.startswith("grants.")} == {
         "grants.tasks.tranches_reminders_task",
+        "grants.tasks.overdue_notifications_task",
         "grants.tasks_envelope.envelope_daily_task",
         "grants.tasks_envelope.envelope_check_task",
         "grants.tasks_exports.budget_report_build_task",
@@ -59,6 +60,7 @@ def test_every_grants_task_keeps_the_name_its_messages_carry() -> None:
     names = {getattr(grants.tasks, name).name for name in grants.tasks.__all__}
     assert names == {
         "grants.tasks.tranches_reminders_task",
+        "grants.tasks.overdue_notifications_task",
         "grants.tasks_envelope.envelope_daily_task",
         "grants.tasks_envelope.envelope_check_task",
         "grants.tasks_exports.budget_report_build_task",

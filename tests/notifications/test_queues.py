@@ -24,6 +24,8 @@ EXPECTED_QUEUES = {
     "notifications.tasks.document_render_task": "pdf",
     "notifications.tasks.email_send_task": "email",
     "notifications.tasks.notifications_sweep_task": "default",
+    "notifications.tasks.digests_send_task": "default",
+    "grants.tasks.overdue_notifications_task": "default",
     "grants.tasks_exports.budget_report_build_task": "reports",
     "grants.tasks_envelope.envelope_daily_task": "default",
     "grants.tasks_envelope.envelope_check_task": "default",

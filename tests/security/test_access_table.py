@@ -62,7 +62,7 @@ from grants.services import application_award
 from grants.services.exports import pdf_summary_request
 from grants.services.payments import tranche_request
 from grants.services.reports import report_upload
-from notifications.models import Document, Status
+from notifications.models import Document, Notification, Status
 from tests.factories import (
     PDF_BYTES,
     UserFactory,
@@ -275,6 +275,12 @@ TABLE: dict[str, Row] = {
     "grants:agreement-complete": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: not active
     "grants:agreement-terminate": ADMIN_ONLY,
     "grants:agreement-amend": ADMIN_ONLY,
+    # The notification centre: everyone's own; a notification of A's (a message of D's thread)
+    # opens for A only (marked read, then its link), a 404 for anyone else.
+    "notifications:centre": GET(LOGIN, 200, 200, 200, 200, 200),
+    "notifications:open": GET(LOGIN, REDIRECT, 404, 404, 404, 404),
+    "notifications:mark-all-read": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    "accounts:notification-preferences": GET(LOGIN, 200, 200, 200, 200, 200),
 }
 
 # Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
@@ -505,6 +511,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "export_id": lambda w: w.dossier_export_id,
     "view_id": lambda w: w.saved_view.pk,
     "file_id": lambda w: w.message_file.pk,
+    "notification_id": lambda w: Notification.objects.filter(recipient=w.applicant_a).earliest("pk").pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -718,4 +725,5 @@ def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():
         "fabriques",
         "applications",
         "grants",
+        "notifications",
     }
