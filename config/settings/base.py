@@ -401,6 +401,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.tasks.drafts_reminders_task",
         "schedule": crontab(hour=7, minute=20),
     },
+    # Expert opinions soon due and overdue (to the expert; overdue, to the instructor who asked),
+    # once per request.
+    "opinions-reminders": {
+        "task": "applications.tasks.opinions_reminders_task",
+        "schedule": crontab(hour=7, minute=30),
+    },
 }
 # No CELERY_IMPORTS: autodiscovery imports each app's `tasks` module or package, and
 # grants/tasks/__init__.py imports every module of its package.

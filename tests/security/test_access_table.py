@@ -377,6 +377,7 @@ class World:
             application=application,
             email="ddt@gers.gouv.fr",
             organisation_name="DDT du Gers",
+            question="Quel est votre avis sur ce projet ?",
             actor=reviewer,
         )
         self.grant: Grant = application_award(
