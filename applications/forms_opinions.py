@@ -78,7 +78,7 @@ class OpinionRequestForm(forms.Form):
 
     @property
     def confidential(self) -> bool:
-        return self.cleaned_data["confidentiality"] != "shared"
+        return bool(self.cleaned_data["confidentiality"] != "shared")
 
 
 class OpinionFilesForm(forms.Form):

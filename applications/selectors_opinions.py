@@ -12,8 +12,6 @@ OS = Opinion.Status
 
 def opinions_of_expert(user: User) -> QuerySet[Opinion]:
     """Every request asked of this account (their list): open ones first, by due date."""
-    if not user.is_authenticated:
-        return Opinion.objects.none()
     return (
         Opinion.objects.filter(expert=user)
         .select_related("application__call")
@@ -28,8 +26,6 @@ def opinions_of_expert(user: User) -> QuerySet[Opinion]:
 
 def open_opinions_of_expert(user: User) -> QuerySet[Opinion]:
     """The requests this account may open: asked of them and still open. Any other id is a 404."""
-    if not user.is_authenticated:
-        return Opinion.objects.none()
     return Opinion.objects.filter(expert=user, status=OS.REQUESTED)
 
 
@@ -68,8 +64,6 @@ def opinion_file_for(user: User, *, reference: str, opinion_id: int, file_id: in
     the request's files (their answer's are not written yet). The applicant side: the answer's
     files of an opinion given and shared.
     """
-    if not user.is_authenticated:
-        return None
     opinion = Opinion.objects.filter(pk=opinion_id, application__reference=reference).first()
     if opinion is None:
         return None

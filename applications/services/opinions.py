@@ -407,7 +407,8 @@ def opinion_remind(*, opinion: Opinion, actor: User, today: date | None = None) 
     key = opinion_remind_key(opinion.pk, today)
     if OutgoingEmail.objects.filter(key=key).exists():
         raise ValidationError(_("L'expert a déjà été relancé aujourd'hui."), code="already")
-    email_queue(key=key, to=[opinion.email], **_reminder_text(opinion, today=today))
+    subject, body = _reminder_text(opinion, today=today)
+    email_queue(key=key, to=[opinion.email], subject=subject, body=body)
     audit_record(
         actor=actor,
         action="opinion.remind",
@@ -417,17 +418,18 @@ def opinion_remind(*, opinion: Opinion, actor: User, today: date | None = None) 
     return opinion
 
 
-def _reminder_text(opinion: Opinion, *, today: date) -> dict[str, str]:
+def _reminder_text(opinion: Opinion, *, today: date) -> tuple[str, str]:
+    """The reminder's subject and body: before the due date, or once it has passed."""
     application = opinion.application
     late = opinion.due_on < today
-    return {
-        "subject": (
+    return (
+        (
             _("Avis en retard sur le dossier %(reference)s")
             if late
             else _("Rappel : avis attendu avant le %(date)s – dossier %(reference)s")
         )
         % {"reference": application.reference, "date": format_date(opinion.due_on)},
-        "body": _(
+        _(
             "Bonjour,\n\nL'instruction attend votre avis sur le dossier %(reference)s « %(title)s », "
             "%(when)s.\n\nLa question :\n%(question)s\n\nVous pouvez le rendre depuis votre espace "
             "« Mes demandes d'avis » :\n"
@@ -441,7 +443,7 @@ def _reminder_text(opinion: Opinion, *, today: date) -> dict[str, str]:
             "question": opinion.question or _("(voir la demande)"),
             "link": _entry_link(opinion),
         },
-    }
+    )
 
 
 # --- the daily reminders -----------------------------------------------------------------------
@@ -488,18 +490,20 @@ def opinions_reminders_send(*, today: date | None = None) -> dict[str, int]:
                 requester = opinion.requested_by
                 if not (requester.is_active and requester.email):
                     continue
-                email_queue(key=key, to=[requester.email], **_overdue_instruction_text(opinion))
+                subject, body = _overdue_instruction_text(opinion)
+                email_queue(key=key, to=[requester.email], subject=subject, body=body)
             else:
-                email_queue(key=key, to=[opinion.email], **_reminder_text(opinion, today=today))
+                subject, body = _reminder_text(opinion, today=today)
+                email_queue(key=key, to=[opinion.email], subject=subject, body=body)
         sent["reminders" if kind == "reminder" else kind] += 1
     return sent
 
 
-def _overdue_instruction_text(opinion: Opinion) -> dict[str, str]:
+def _overdue_instruction_text(opinion: Opinion) -> tuple[str, str]:
     application = opinion.application
-    return {
-        "subject": _("Avis en retard – dossier %(reference)s") % {"reference": application.reference},
-        "body": _(
+    return (
+        _("Avis en retard – dossier %(reference)s") % {"reference": application.reference},
+        _(
             "Bonjour,\n\nL'avis demandé le %(asked)s à %(organisation)s (%(email)s) sur le dossier "
             "%(reference)s "
             "« %(title)s » était attendu avant le %(date)s : il n'est pas encore rendu. L'expert en a été "
@@ -516,4 +520,4 @@ def _overdue_instruction_text(opinion: Opinion) -> dict[str, str]:
             "date": format_date(opinion.due_on),
             "link": _review_link(application),
         },
-    }
+    )

@@ -14,6 +14,7 @@ from django.contrib.auth.tokens import default_token_generator
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -224,7 +225,7 @@ def expert_attachment(request: HttpRequest, opinion_id: int, attachment_id: int)
 
 
 @never_cache
-def opinion_file(request: HttpRequest, reference: str, opinion_id: int, file_id: int) -> HttpResponse:
+def opinion_file(request: HttpRequest, reference: str, opinion_id: int, file_id: int) -> HttpResponseBase:
     """A file of a request or of its answer: to the dossier's instruction, to the expert while the
     request is open, to the applicant once a shared opinion is given (selectors_opinions)."""
     if not request.user.is_authenticated:
