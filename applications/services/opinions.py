@@ -39,6 +39,7 @@ from applications.services.messaging import (
     _files_store,
     message_files_check,
 )
+from applications.workflow import REVIEWABLE_STATES
 from core import uploads
 from core.formatting import format_date
 from core.links import absolute_url
@@ -118,6 +119,14 @@ def opinion_request_check(
 ) -> OpinionAsk:
     """Every rule of a request, all errors at once under the form's field names; writes nothing."""
     _ensure_reviewer(actor, application)
+    if application.status not in REVIEWABLE_STATES:
+        raise ValidationError(
+            _(
+                "Un avis se demande sur un dossier déposé ou en instruction, pas sur un dossier « %(status)s »."
+            )
+            % {"status": application.get_status_display()},
+            code="state",
+        )
     today = today or timezone.localdate()
     email = email.strip().lower()
     errors: dict[str, list[str]] = {}

@@ -376,3 +376,17 @@ def test_the_list_filters_the_dossiers_with_an_overdue_opinion():
     assert overdue_on(2) == []
     assert overdue_on(3) == [application.reference]
     assert overdue_on(6) == sorted([application.reference, other.reference])
+
+
+def test_no_opinion_is_asked_on_a_decided_dossier():
+    from decimal import Decimal
+
+    from grants.services import application_award
+
+    application, reviewer = in_review_application()
+    application_award(application=application, amount=Decimal("150000"), actor=reviewer)
+    application.refresh_from_db()
+    before = footprint()
+    with pytest.raises(ValidationError, match="Un avis se demande sur un dossier déposé ou en instruction"):
+        ask(application, reviewer)
+    assert footprint() == before
