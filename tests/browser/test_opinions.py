@@ -86,3 +86,37 @@ def test_a_new_expert_follows_the_invitation_reads_the_dossier_and_gives_their_o
     opinion.refresh_from_db()
     assert (opinion.status, opinion.verdict) == (Opinion.Status.GIVEN, "yes")
     journey.assert_accessible()
+
+
+def test_an_instructor_asks_an_opinion_through_its_recap_and_sees_it_overdue(new_page, journey):  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    from applications.models import Opinion
+
+    application, reviewer = in_review_application()
+    page = new_page()
+    log_in(page, reviewer.email, PASSWORD, journey)
+    page.goto(f"/instruction/dossiers/{application.reference}/")
+    page.locator("#volet-avis summary").click()
+    page.get_by_label("Service consulté").fill("DDT du Gers")
+    page.get_by_label("Adresse e-mail de l'expert").fill("expert@ddt-gers.gouv.fr")
+    page.get_by_label("Question posée").fill(QUESTION)
+    page.get_by_text("Réponse par oui ou non").click()
+    submit(page, "Relire la demande")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Vérifiez la demande d'avis avant l'envoi")
+    expect(page.get_by_text(QUESTION)).to_be_visible()
+    journey.step(page, "recapitulatif de la demande d'avis")
+    submit(page, "Envoyer la demande")
+    expect(page.locator(".fr-alert--success")).to_contain_text("La demande d'avis est envoyée à DDT du Gers")
+    opinion = Opinion.objects.get()
+    assert opinion.answer_kind == Opinion.AnswerKind.YES_NO
+
+    Opinion.objects.filter(pk=opinion.pk).update(due_on=timezone.localdate() - timedelta(days=1))
+    page.goto(f"/instruction/dossiers/{application.reference}/")
+    expect(page.locator("#volet-avis summary")).to_contain_text("1 en retard")
+    page.locator("#volet-avis summary").click()
+    journey.step(page, "avis en retard sur la page d'instruction")
+    page.goto("/instruction/?tab=en-instruction&opinions_overdue=1")
+    expect(page.locator("table").first.locator("tbody tr")).to_contain_text(application.reference)
+    journey.step(page, "liste avis en retard")
+    journey.assert_accessible()
