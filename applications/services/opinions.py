@@ -122,7 +122,8 @@ def opinion_request_check(
     if application.status not in REVIEWABLE_STATES:
         raise ValidationError(
             _(
-                "Un avis se demande sur un dossier déposé ou en instruction, pas sur un dossier « %(status)s »."
+                "Un avis se demande sur un dossier déposé ou en instruction, "
+                "pas sur un dossier « %(status)s »."
             )
             % {"status": application.get_status_display()},
             code="state",
