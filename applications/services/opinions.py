@@ -388,18 +388,42 @@ def opinion_cancel(*, opinion: Opinion, reason: str, actor: User) -> Opinion:
         data={"opinion": opinion.pk},
         cancelled_at=timezone.now(),
     )
+    _cancelled_notice(opinion, application=opinion.application, reason=reason.strip())
+    return opinion
+
+
+def _cancelled_notice(opinion: Opinion, *, application: Application, reason: str) -> None:
     email_queue(
         key=f"opinion:{opinion.pk}:cancelled",
         to=[opinion.email],
-        subject=_("Demande d'avis annulée – dossier %(reference)s")
-        % {"reference": opinion.application.reference},
+        subject=_("Demande d'avis annulée – dossier %(reference)s") % {"reference": application.reference},
         body=_(
-            "Bonjour,\n\nL'instruction a annulé sa demande d'avis sur le dossier %(reference)s : vous n'avez "
+            "Bonjour,\n\nLa demande d'avis sur le dossier %(reference)s est annulée : vous n'avez "
             "plus à y répondre.\n\nMotif : %(reason)s\n\nL'équipe Fabriques de territoires"
         )
-        % {"reference": opinion.application.reference, "reason": reason.strip()},
+        % {"reference": application.reference, "reason": reason},
     )
-    return opinion
+
+
+def opinions_close_for_withdrawal(*, application: Application, actor: User) -> int:
+    """The dossier is withdrawn: its open requests are cancelled through the funnel (logged and
+    audited under `opinion.cancel`, the expert told), so that no expert keeps reading a dossier
+    that is no longer examined. Runs inside the withdrawal's transaction; returns how many."""
+    reason = _("Le dossier a été retiré par le porteur.")
+    cancelled = 0
+    for opinion in Opinion.objects.filter(application=application, status=OS.REQUESTED).order_by("pk"):
+        MACHINE.move(
+            row=opinion,
+            to_status=OS.CANCELLED,
+            actor=actor,
+            note=reason,
+            action="opinion.cancel",
+            data={"opinion": opinion.pk, "by": "application.withdraw"},
+            cancelled_at=timezone.now(),
+        )
+        _cancelled_notice(opinion, application=application, reason=reason)
+        cancelled += 1
+    return cancelled
 
 
 def opinion_remind_key(opinion_id: int, day: date) -> str:

@@ -390,3 +390,23 @@ def test_no_opinion_is_asked_on_a_decided_dossier():
     with pytest.raises(ValidationError, match="Un avis se demande sur un dossier déposé ou en instruction"):
         ask(application, reviewer)
     assert footprint() == before
+
+
+def test_withdrawing_the_dossier_cancels_its_open_requests_and_tells_the_expert():
+    from applications.services import application_withdraw
+
+    application, reviewer = in_review_application()
+    open_one = ask(application, reviewer)
+    given = ask(application, reviewer, email="rendu@exemple.gouv.fr")
+    opinion_give(opinion=given, verdict="favourable", comment="", actor=given.expert)
+    application_withdraw(application=application, actor=application.created_by, reason="Projet abandonné.")
+    open_one.refresh_from_db()
+    given.refresh_from_db()
+    assert (open_one.status, given.status) == (OS.CANCELLED, OS.GIVEN)
+    change = open_one.changes.get(to_status=OS.CANCELLED)
+    assert change.actor == application.created_by and change.note == "Le dossier a été retiré par le porteur."
+    audit = AuditEvent.objects.get(action="opinion.cancel")
+    assert audit.data["by"] == "application.withdraw"
+    assert "retiré par le porteur" in OutgoingEmail.objects.get(key=f"opinion:{open_one.pk}:cancelled").body
+    url = reverse("applications:expert-request", args=[open_one.pk])
+    assert logged(open_one.expert).get(url).status_code == 404
