@@ -8,11 +8,14 @@ from django.utils.translation import gettext_lazy as _
 
 
 class Role(models.TextChoices):
-    """The three roles of the portal. Each is a Group (created by migration) of the same name."""
+    """The roles of the portal. Each is a Group (created by migration) of the same name."""
 
     APPLICANT = "applicant", _("Porteur de projet")
     INSTRUCTOR = "instructor", _("Instructeur")
     ADMIN = "programme_admin", _("Administrateur du programme")
+    # Someone asked for an opinion on dossiers (applications.models.opinions): sees only those,
+    # only while the request is open.
+    EXPERT = "expert", _("Expert")
 
 
 def normalise_login(value: object) -> str:

@@ -21,6 +21,11 @@ def can_use_admin_space(user: User | AnonymousUser) -> bool:
     return has_role(user, Role.ADMIN)
 
 
+def can_use_expert_space(user: User | AnonymousUser) -> bool:
+    """Experts, and the instruction's accounts, who may be asked for an opinion too."""
+    return has_role(user, Role.EXPERT) or has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)
+
+
 def role_required(check: Callable[[Any], bool]) -> Callable[..., Any]:
     """Anonymous users go to the login page; logged-in users without the role get a 403."""
 

@@ -11,11 +11,12 @@ from accounts.models import Role, User
 from notifications.models import Audience, kinds_for
 
 # The landing page of each role; the first matching role wins, from the most powerful down.
-ROLE_ORDER: tuple[Role, ...] = (Role.ADMIN, Role.INSTRUCTOR, Role.APPLICANT)
+ROLE_ORDER: tuple[Role, ...] = (Role.ADMIN, Role.INSTRUCTOR, Role.APPLICANT, Role.EXPERT)
 HOME_URL_NAMES: dict[Role, str] = {
     Role.ADMIN: "grants:admin-home",
     Role.INSTRUCTOR: "applications:instructor-home",
     Role.APPLICANT: "applications:applicant-home",
+    Role.EXPERT: "applications:expert-home",
 }
 
 
@@ -78,6 +79,8 @@ def navigation_for(user: User | AnonymousUser, path: str) -> list[NavItem]:
         entries.append((_("Instruction"), reverse(HOME_URL_NAMES[Role.INSTRUCTOR])))
     if Role.ADMIN in roles:
         entries.append((_("Pilotage du programme"), reverse(HOME_URL_NAMES[Role.ADMIN])))
+    if Role.EXPERT in roles:
+        entries.append((_("Mes demandes d'avis"), reverse(HOME_URL_NAMES[Role.EXPERT])))
     # The current entry is the one whose address is the longest prefix of the page's path.
     matching = [url for _label, url in entries if path == url or (url != "/" and path.startswith(url))]
     current_url = max(matching, key=len) if matching else None

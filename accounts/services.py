@@ -236,3 +236,38 @@ def notification_preferences_set(*, user: User, choices: dict[str, str], actor: 
     if changes:
         audit_record(actor=actor, action="notifications.preferences", target=user, data={"changes": changes})
     return changes
+
+
+def user_invite_expert(*, email: str, actor: User) -> tuple[User, bool]:
+    """The account an opinion is asked of: the existing account of that address (given the role
+    « Expert » unless it is an instructor's or an admin's, who see requests in the same space), or a
+    new active account with no usable password, whose invitation link leads to choosing one.
+
+    Returns the account and whether it was created. Audited when it is created or gains the role.
+    """
+    email = User.objects.normalize_email(email).strip().lower()
+    user = User.objects.select_for_update().filter(email__iexact=email).first()
+    created = user is None
+    if user is None:
+        user = User(email=email, is_active=True)
+        user.set_unusable_password()
+        user.full_clean()
+        user.save()
+    elif not user.is_active:
+        raise ValidationError(
+            {"email": _("Le compte de cette adresse est fermé : demandez l'avis à une autre adresse.")},
+            code="inactive",
+        )
+    names = set(user.groups.values_list("name", flat=True))
+    staff = bool(names & {Role.INSTRUCTOR.value, Role.ADMIN.value}) or user.is_superuser
+    if not staff and Role.EXPERT.value not in names:
+        user.groups.add(Group.objects.get(name=Role.EXPERT.value))
+        if hasattr(user, "_portal_roles"):
+            del user._portal_roles
+        audit_record(
+            actor=actor,
+            action="account.expert_invite",
+            target=user,
+            data={"email": email, "created": created},
+        )
+    return user, created

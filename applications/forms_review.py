@@ -25,7 +25,6 @@ from applications.models import (
     Criterion,
     EligibilityAnswer,
     EligibilityCheck,
-    Opinion,
     Score,
 )
 from applications.services.deadlines import corrections_default_due
@@ -204,23 +203,6 @@ class EligibilityForm(forms.Form):
             c.pk: (self.cleaned_data[f"check_{c.pk}"] == YES, self.cleaned_data[f"note_{c.pk}"])
             for c in self.checks
         }
-
-
-class OpinionRequestForm(forms.Form):
-    # No field depends on data: rendered once per process (applications/templatetags/static_forms.py).
-    renders_the_same = True
-
-    prefix = "opinion"
-
-    organisation_name = forms.CharField(
-        label=_("Service consulté"),
-        max_length=200,
-        help_text=_("Par exemple : préfecture du Gers, service politique de la ville."),
-    )
-    email = forms.EmailField(
-        label=_("Adresse e-mail de la personne consultée"),
-        help_text=_("Elle reçoit un lien pour lire la synthèse du dossier et rendre son avis, sans compte."),
-    )
 
 
 class AnnotationForm(forms.Form):
@@ -429,33 +411,3 @@ class BulkDecisionForm(forms.Form):
         for chunk in self.cleaned_data["references"].split():
             seen.setdefault(chunk.strip().upper(), None)
         return list(seen)
-
-
-class OpinionGiveForm(forms.Form):
-    verdict = forms.ChoiceField(
-        label=_("Votre avis"),
-        choices=[
-            (Opinion.Verdict.FAVOURABLE.value, Opinion.Verdict.FAVOURABLE.label),
-            (Opinion.Verdict.RESERVED.value, Opinion.Verdict.RESERVED.label),
-            (Opinion.Verdict.UNFAVOURABLE.value, Opinion.Verdict.UNFAVOURABLE.label),
-        ],
-        widget=forms.RadioSelect,
-        error_messages={"required": _("Choisissez un avis : favorable, réservé ou défavorable.")},
-    )
-    comment = forms.CharField(
-        label=_("Commentaire"), required=False, max_length=10000, widget=forms.Textarea(attrs={"rows": 5})
-    )
-    author_name = forms.CharField(
-        label=_("Vos prénom et nom"),
-        max_length=120,
-        error_messages={"required": _("Indiquez votre nom.")},
-    )
-    author_function = forms.CharField(
-        label=_("Votre fonction"),
-        max_length=75,
-        help_text=_("Par exemple : sous-préfète, chargé de mission politique de la ville."),
-        error_messages={"required": _("Indiquez votre fonction.")},
-    )
-
-    def signature(self) -> str:
-        return f"{self.cleaned_data['author_name'].strip()}, {self.cleaned_data['author_function'].strip()}"

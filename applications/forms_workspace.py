@@ -167,6 +167,13 @@ class WorkspaceFilterForm(forms.Form):
             "Au-delà du délai d'instruction de l'appel, ou des compléments attendus après leur date."
         ),
     )
+    opinions_overdue = forms.ChoiceField(
+        label=_("Avis d'experts"),
+        required=False,
+        widget=FastSelect,
+        choices=[("", _("Tous les dossiers")), (OVERDUE, _("Avis en retard"))],
+        help_text=_("Un avis demandé n'est pas rendu et sa date limite est passée."),
+    )
     labels = LabelsField(
         label=_("Étiquettes"),
         help_text=_("Les dossiers qui portent au moins l'une des étiquettes cochées."),

@@ -3,7 +3,7 @@
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -32,6 +32,7 @@ from applications.models import (
     Member,
     Message,
     MessageFile,
+    Opinion,
     RequiredDocument,
     SavedView,
 )
@@ -264,6 +265,14 @@ def application_overdue(application: Application, *, now: datetime) -> bool:
     return since is not None and since < now - timedelta(days=application.call.instruction_delay_days)
 
 
+def overdue_opinions_condition(*, today: date | None = None) -> Exists:
+    """A dossier with an open expert opinion whose due date has passed (« Avis en retard »)."""
+    today = today or timezone.localdate()
+    return Exists(
+        Opinion.objects.filter(application=OuterRef("pk"), status=Opinion.Status.REQUESTED, due_on__lt=today)
+    )
+
+
 def workspace_filtered(
     user: User, filters: Mapping[str, Any], *, now: datetime | None = None
 ) -> QuerySet[Application]:
@@ -311,6 +320,10 @@ def workspace_filtered(
         queryset = queryset.alias(instruction_since=Coalesce("last_submitted_at", "submitted_at")).filter(
             overdue_condition(now=now or timezone.now(), delays=delays)
         )
+    if filters.get("opinions_overdue"):
+        # An open expert opinion past its due date: one EXISTS on the opinions' partial index.
+        today = timezone.localdate(now) if now is not None else None
+        queryset = queryset.filter(overdue_opinions_condition(today=today))
     return queryset
 
 

@@ -1,4 +1,5 @@
-"""The dossiers' tasks: the deadlines applicants keep (applications.services.deadlines), and the
+"""The dossiers' tasks: the deadlines applicants keep (applications.services.deadlines), the expert
+opinions' reminders (applications.services.opinions), and the
 instructors' long exports built in the background (applications.services.exports).
 
 Thin: each calls one service, which writes e-mail rows under unique keys, so a second run (a
@@ -11,6 +12,7 @@ from django.db import OperationalError
 from applications.services.deadlines import corrections_deadlines_send, drafts_reminders_send
 from applications.services.exports import dossier_export_build, dossier_exports_sweep
 from applications.services.messaging import broadcast_emails_enqueue
+from applications.services.opinions import opinions_reminders_send
 
 
 @shared_task(name="applications.tasks.corrections_deadlines_task")
@@ -23,6 +25,12 @@ def corrections_deadlines_task() -> dict[str, int]:
 def drafts_reminders_task() -> dict[str, int]:
     """Daily: the applicants of each draft reminded before its wave closes."""
     return drafts_reminders_send()
+
+
+@shared_task(name="applications.tasks.opinions_reminders_task")
+def opinions_reminders_task() -> dict[str, int]:
+    """Daily: experts reminded of opinions soon due and overdue, instructors told of those overdue."""
+    return opinions_reminders_send()
 
 
 @shared_task(

@@ -4,6 +4,7 @@ from applications.views import (
     consortium,
     documents,
     dossiers,
+    experts,
     exports,
     labels,
     messaging,
@@ -85,7 +86,17 @@ urlpatterns = [
     path(f"{review_dossier}attestation/", review.review_attest, name="review-attest"),
     path(f"{review_dossier}notation/", review.review_scores, name="review-scores"),
     path(f"{review_dossier}eligibilite/", review.review_eligibility, name="review-eligibility"),
-    path(f"{review_dossier}avis/", review.review_opinion_request, name="review-opinion-request"),
+    path(f"{review_dossier}avis/", experts.review_opinion_request, name="review-opinion-request"),
+    path(
+        f"{review_dossier}avis/<int:opinion_id>/annuler/",
+        experts.review_opinion_cancel,
+        name="review-opinion-cancel",
+    ),
+    path(
+        f"{review_dossier}avis/<int:opinion_id>/relancer/",
+        experts.review_opinion_remind,
+        name="review-opinion-remind",
+    ),
     path(f"{review_dossier}annotations/", review.review_annotate, name="review-annotate"),
     path(f"{review_dossier}messages/", review.review_message, name="review-message"),
     path(f"{review_dossier}complements/", review.review_corrections, name="review-corrections"),
@@ -108,7 +119,21 @@ urlpatterns = [
         exports.review_committee_download,
         name="review-committee-download",
     ),
-    path("avis/<str:token>/", review.opinion_give_view, name="opinion-give"),
+    # The invitation's link (its name kept from the token page it replaces).
+    path("avis/<str:token>/", experts.opinion_entry, name="opinion-give"),
+    # The expert's space.
+    path("expertise/", experts.expert_home, name="expert-home"),
+    path("expertise/<int:opinion_id>/", experts.expert_request, name="expert-request"),
+    path(
+        "expertise/<int:opinion_id>/pieces/<int:attachment_id>/",
+        experts.expert_attachment,
+        name="expert-attachment",
+    ),
+    path(
+        "avis/<str:reference>/<int:opinion_id>/fichiers/<int:file_id>/",
+        experts.opinion_file,
+        name="opinion-file",
+    ),
     path(f"{dossier}messages/", review.dossier_messages, name="dossier-messages"),
     path(
         f"{dossier}messages/fichiers/<int:file_id>/",

@@ -16,6 +16,7 @@ from applications.models.dossiers import (
 from applications.models.exports import DossierExport, DossierExportChange
 from applications.models.labels import ApplicationLabel, Label, LabelColour
 from applications.models.messaging import Broadcast, MessageFile
+from applications.models.opinions import Opinion, OpinionChange
 from applications.models.review import (
     Annotation,
     Assignment,
@@ -23,7 +24,6 @@ from applications.models.review import (
     EligibilityAnswer,
     EligibilityCheck,
     Message,
-    Opinion,
     Score,
 )
 from applications.models.saved_views import SavedView
@@ -50,6 +50,7 @@ __all__ = [
     "Message",
     "MessageFile",
     "Opinion",
+    "OpinionChange",
     "ReferenceCounter",
     "RequiredDocument",
     "SavedView",

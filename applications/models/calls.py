@@ -131,6 +131,21 @@ class Call(models.Model):
         default=3,
         help_text=_("Le porteur est relancé ce nombre de jours avant la date limite ; 0 : aucun rappel."),
     )
+    # Expert opinions (applications.services.opinions): the due date proposed when one is asked,
+    # and the expert's reminder before it; data of the call, like the corrections' delays.
+    opinion_delay_days = models.PositiveSmallIntegerField(
+        _("délai des avis d'expert (jours)"),
+        default=15,
+        validators=[MinValueValidator(1)],
+        help_text=_(
+            "Date limite proposée quand un avis est demandé ; l'instructeur peut en choisir une autre."
+        ),
+    )
+    opinion_reminder_days = models.PositiveSmallIntegerField(
+        _("rappel avant la date limite d'un avis (jours)"),
+        default=3,
+        help_text=_("L'expert est relancé ce nombre de jours avant la date limite ; 0 : aucun rappel."),
+    )
     # The time the instruction is given from a dossier's last submission: past it, the dossier is
     # « en retard » in the instructors' list (applications.selectors.workspace_filtered).
     instruction_delay_days = models.PositiveSmallIntegerField(

@@ -1,4 +1,5 @@
-"""Review: the call's grid and eligibility checks, assignments, scores, opinions and exchanges."""
+"""Review: the call's grid and eligibility checks, assignments, scores and exchanges (the expert
+opinions are in applications.models.opinions)."""
 
 from django.conf import settings
 from django.db import models
@@ -9,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from applications.models.calls import Call
 from applications.models.dossiers import Application
 from applications.models.messaging import Broadcast, MessageFile
-from core.badges import Badge
 
 
 class Criterion(models.Model):
@@ -166,48 +166,6 @@ class Score(models.Model):
 
     def __str__(self) -> str:
         return f"{self.criterion}: {self.value}"
-
-
-class Opinion(models.Model):
-    """An outside opinion (avis) asked by e-mail, for instance of a préfecture."""
-
-    class Verdict(models.TextChoices):
-        PENDING = "", _("En attente")
-        FAVOURABLE = "favourable", _("Favorable")
-        RESERVED = "reserved", _("Réservé")
-        UNFAVOURABLE = "unfavourable", _("Défavorable")
-
-        @property
-        def badge(self) -> Badge:
-            verdict = type(self)
-            return {verdict.FAVOURABLE: Badge.SUCCESS, verdict.UNFAVOURABLE: Badge.ERROR}.get(
-                self, Badge.WARNING
-            )
-
-    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="opinions")
-    email = models.EmailField(_("adresse de la personne consultée"))
-    organisation_name = models.CharField(_("service consulté"), max_length=200)
-    token = models.CharField(max_length=64, unique=True)
-    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    requested_at = models.DateTimeField(_("demandé le"), default=timezone.now)
-    verdict = models.CharField(_("avis"), max_length=12, choices=Verdict.choices, blank=True, default="")
-    comment = models.TextField(_("commentaire"), blank=True)
-    author_name = models.CharField(_("auteur de l'avis"), max_length=200, blank=True)
-    given_at = models.DateTimeField(_("rendu le"), null=True, blank=True)
-
-    class Meta:
-        verbose_name = _("avis")
-        verbose_name_plural = _("avis")
-        ordering = ("application", "requested_at")
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(verdict="") | Q(given_at__isnull=False),
-                name="applications_opinion_given_has_date",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.organisation_name} – {self.application.reference}"
 
 
 class Annotation(models.Model):

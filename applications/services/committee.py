@@ -68,7 +68,12 @@ def committee_context(application: Application) -> dict[str, Any]:
         .prefetch_related(Prefetch("scores", queryset=Score.objects.select_related("criterion")))
         .order_by("scores_submitted_at", "pk")
     )
-    opinions = list(Opinion.objects.filter(application=application).order_by("requested_at", "pk"))
+    # A cancelled request says nothing to the committee; one still open shows as awaited.
+    opinions = list(
+        Opinion.objects.filter(application=application)
+        .exclude(status=Opinion.Status.CANCELLED)
+        .order_by("requested_at", "pk")
+    )
     budget = list(application.budget_years.order_by("year_index"))
     scorers = []
     for assignment in assignments:

@@ -116,8 +116,15 @@ def opinion_notify(*, opinion: Opinion) -> None:
             kind=K.OPINION_GIVEN,
             key=f"opinion-given:{opinion.pk}",
             title=_("Avis rendu sur le dossier %(reference)s") % _named(application),
-            text=_("%(organisation)s a rendu son avis sur le dossier %(reference)s « %(title)s ».")
-            % {**_named(application), "organisation": opinion.organisation_name},
+            text=_(
+                "%(organisation)s a rendu son avis (« %(verdict)s ») "
+                "sur le dossier %(reference)s « %(title)s »."
+            )
+            % {
+                **_named(application),
+                "organisation": opinion.organisation_name,
+                "verdict": opinion.get_verdict_display(),
+            },
             link=_review_path(application),
             dossier_id=application.pk,
         ),

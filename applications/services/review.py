@@ -1,10 +1,10 @@
-"""Review: assignments and conflicts of interest, scores, eligibility, opinions, exchanges.
+"""Review: assignments and conflicts of interest, scores, eligibility, exchanges (the expert
+opinions are in applications.services.opinions, their verbs importable from here too).
 
 Decisions (award, refusal, closing, reopening) are in grants.services.decisions: an award creates
 the grant and commits the envelope.
 """
 
-import secrets
 from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
@@ -26,14 +26,17 @@ from applications.models import (
     EligibilityAnswer,
     EligibilityCheck,
     Message,
-    Opinion,
     Score,
     StatusChange,
 )
 from applications.selectors import applications_reviewable_by, applications_visible_to, dossier_recipients
 from applications.services.deadlines import corrections_default_due, corrections_due_check
 from applications.services.messaging import FileUpload, message_files_attach
-from applications.services.notify import assignment_notify, corrections_notify, message_notify, opinion_notify
+from applications.services.notify import assignment_notify, corrections_notify, message_notify
+
+# The opinions' verbs moved to their own module; still importable from here.
+from applications.services.opinions import opinion_give as opinion_give
+from applications.services.opinions import opinion_request as opinion_request
 from applications.workflow import REVIEWABLE_STATES, transition
 from core.formatting import format_date
 from core.links import absolute_url
@@ -344,65 +347,6 @@ def eligibility_record(
             actor=actor, action="review.eligibility_record", target=application, data={"answers": changes}
         )
     return rows
-
-
-@transaction.atomic
-def opinion_request(*, application: Application, email: str, organisation_name: str, actor: User) -> Opinion:
-    """Ask an outside service for its opinion; it answers through a link, without an account."""
-    ensure_reviewer(actor, application)
-    opinion = Opinion(
-        application=application,
-        email=email.strip().lower(),
-        organisation_name=organisation_name.strip(),
-        token=secrets.token_urlsafe(32),
-        requested_by=actor,
-    )
-    opinion.full_clean()
-    opinion.save()
-    link = absolute_url("applications:opinion-give", token=opinion.token)
-    email_queue(
-        key=f"opinion:{opinion.pk}:request",
-        to=[opinion.email],
-        subject=_("Avis demandé sur le dossier %(reference)s") % {"reference": application.reference},
-        body=_(
-            "Bonjour,\n\nL'instruction de l'appel « %(call)s » sollicite l'avis de %(organisation)s sur le "
-            "dossier %(reference)s « %(title)s ». Vous pouvez consulter sa synthèse et rendre votre avis "
-            "(favorable, réservé ou défavorable) à cette adresse :\n%(link)s\n\n"
-            "L'équipe Fabriques de territoires"
-        )
-        % {
-            "call": application.call.title,
-            "organisation": opinion.organisation_name,
-            "reference": application.reference,
-            "title": application.title,
-            "link": link,
-        },
-    )
-    audit_record(
-        actor=actor, action="review.opinion_request", target=application, data={"email": opinion.email}
-    )
-    return opinion
-
-
-@transaction.atomic
-def opinion_give(*, token: str, verdict: str, comment: str, author_name: str) -> Opinion:
-    opinion = Opinion.objects.select_for_update().filter(token=token).first()
-    if opinion is None:
-        raise ValidationError(_("Cette demande d'avis n'existe pas."), code="unknown")
-    if opinion.given_at is not None:
-        raise ValidationError(_("Cet avis a déjà été rendu."), code="given")
-    if verdict not in (Opinion.Verdict.FAVOURABLE, Opinion.Verdict.RESERVED, Opinion.Verdict.UNFAVOURABLE):
-        raise ValidationError({"verdict": _("Choisissez un avis : favorable, réservé ou défavorable.")})
-    if not author_name.strip():
-        raise ValidationError({"author_name": _("Indiquez votre nom et votre fonction.")})
-    opinion.verdict = verdict
-    opinion.comment = comment.strip()
-    opinion.author_name = author_name.strip()
-    opinion.given_at = timezone.now()
-    opinion.full_clean()
-    opinion.save(update_fields=["verdict", "comment", "author_name", "given_at"])
-    opinion_notify(opinion=opinion)
-    return opinion
 
 
 @transaction.atomic

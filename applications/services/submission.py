@@ -20,6 +20,7 @@ from applications.selectors import (
     dossier_recipients,
 )
 from applications.services.notify import submission_notify
+from applications.services.opinions import opinions_close_for_withdrawal
 from applications.workflow import can_move, transition
 from core.formatting import format_date, format_datetime, format_money, format_percent
 from notifications.services import document_request, email_queue
@@ -240,4 +241,6 @@ def application_withdraw(*, application: Application, actor: User, reason: str =
         application=application, to_status=Application.Status.WITHDRAWN, actor=actor, note=reason.strip()
     )
     audit_record(actor=actor, action="application.withdraw", target=application)
+    # No expert keeps reading a dossier that is no longer examined.
+    opinions_close_for_withdrawal(application=application, actor=actor)
     return change

@@ -31,6 +31,7 @@ from applications.selectors import (
     application_list_for_applicant,
     application_territory,
 )
+from applications.selectors_opinions import opinions_shared_with_applicant
 from applications.services import (
     access_invite,
     access_revoke,
@@ -133,7 +134,13 @@ def dossier_detail(request: HttpRequest, reference: str) -> HttpResponse:
         request,
         "applications/dossier_detail.html",
         dossier_context(
-            request, application, "overview", history=history, territory=application_territory(application)
+            request,
+            application,
+            "overview",
+            history=history,
+            territory=application_territory(application),
+            # The expert opinions the instruction chose to share, once given.
+            shared_opinions=opinions_shared_with_applicant(application),
         ),
     )
 

@@ -20,9 +20,9 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.confirmation import Recap, is_confirmed, lines, recap_response, wants_edit
@@ -31,6 +31,7 @@ from accounts.permissions import can_use_applicant_space, role_required
 from accounts.roles import has_role
 from applications.forms_labels import ApplicationLabelsForm
 from applications.forms_messaging import file_uploads
+from applications.forms_opinions import OpinionRequestForm
 from applications.forms_review import (
     AnnotationForm,
     AssignForm,
@@ -41,13 +42,11 @@ from applications.forms_review import (
     CorrectionsForm,
     EligibilityForm,
     MessageForm,
-    OpinionGiveForm,
-    OpinionRequestForm,
     RefuseForm,
     ReopenForm,
     ScoresForm,
 )
-from applications.models import Application, Assignment, Criterion, EligibilityCheck, Opinion, Score
+from applications.models import Application, Assignment, Criterion, EligibilityCheck, Score
 from applications.rules import budget_totals
 from applications.selectors import (
     PROJECT_TEXTS,
@@ -56,6 +55,7 @@ from applications.selectors import (
     applications_reviewable_by,
     message_thread,
 )
+from applications.selectors_opinions import opinions_for_review
 from applications.selectors_times import state_totals, stays_from_changes
 from applications.services.deadlines import corrections_closable, corrections_overdue
 from applications.services.review import (
@@ -67,8 +67,6 @@ from applications.services.review import (
     eligibility_record,
     instructor_totals,
     message_post,
-    opinion_give,
-    opinion_request,
     scores_preview,
     scores_save,
     weighted_total,
@@ -241,7 +239,7 @@ def _detail_context(
         "conflict_form": ConflictForm,
         "scores_form": lambda: ScoresForm(criteria=criteria, scores=my_scores),
         "eligibility_form": lambda: EligibilityForm(checks=checks, answers=answers),
-        "opinion_form": OpinionRequestForm,
+        "opinion_form": lambda: OpinionRequestForm(call=application.call),
         "annotation_form": AnnotationForm,
         "message_form": MessageForm,
         "corrections_form": lambda: CorrectionsForm(call=application.call),
@@ -287,6 +285,8 @@ def _detail_context(
     )
     history = list(application.status_changes.select_related("actor", "document").order_by("at", "pk"))
     places = list(application.places.select_related("departement__region").prefetch_related("activities"))
+    opinions = opinions_for_review(application)
+    today = timezone.localdate()
     # The dossier's time line from the history already read: no query of its own.
     stays = stays_from_changes(history)
     return {
@@ -322,7 +322,9 @@ def _detail_context(
         "my_total": weighted_total(my_scores) if handed_in else None,
         "show_scores": show_scores,
         "sheets": sheets,
-        "opinions": list(application.opinions.select_related("requested_by").order_by("requested_at", "pk")),
+        "opinions": opinions,
+        "opinion_overdue": sum(1 for opinion in opinions if opinion.overdue_on(today)),
+        "today": today,
         "annotations": list(application.annotations.select_related("author").order_by("created_at", "pk")),
         "thread": message_thread(application),
         "in_review": in_review,
@@ -513,30 +515,6 @@ def review_eligibility(request: HttpRequest, reference: str) -> HttpResponse:
 
 @review_required
 @require_POST
-def review_opinion_request(request: HttpRequest, reference: str) -> HttpResponse:
-    application = reviewable_application(request, reference)
-    form = OpinionRequestForm(request.POST)
-    return review_form_action(
-        request,
-        application,
-        form,
-        bound_as="opinion_form",
-        act=lambda: opinion_request(
-            application=application,
-            email=form.cleaned_data["email"],
-            organisation_name=form.cleaned_data["organisation_name"],
-            actor=_user(request),
-        ),
-        success=lambda opinion: (
-            _("La demande d'avis est envoyée à %(organisation)s (%(email)s).")
-            % {"organisation": opinion.organisation_name, "email": opinion.email}
-        ),
-        anchor="avis",
-    )
-
-
-@review_required
-@require_POST
 def review_annotate(request: HttpRequest, reference: str) -> HttpResponse:
     application = reviewable_application(request, reference)
     form = AnnotationForm(request.POST)
@@ -595,52 +573,6 @@ def review_corrections(request: HttpRequest, reference: str) -> HttpResponse:
             % {"date": format_date(change.application.corrections_due_on)}
         ),
     )
-
-
-# --- outside opinion (public, by token) --------------------------------------------------------
-
-
-@never_cache
-@require_http_methods(["GET", "HEAD", "POST"])
-def opinion_give_view(request: HttpRequest, token: str) -> HttpResponse:
-    """The page a consulted service opens from its e-mail: the dossier's synthesis and the form."""
-    opinion = get_object_or_404(Opinion.objects.select_related("application__call"), token=token)
-    application = opinion.application
-    lead = application.members.select_related("organisation").filter(is_lead=True).first()
-    context: dict[str, Any] = {
-        "title": _("Avis sur le dossier %(reference)s") % {"reference": application.reference},
-        "opinion": opinion,
-        "application": application,
-        "lead": lead.organisation if lead else None,
-    }
-    if opinion.given_at is not None:
-        return _opinion_page(request, "applications/review/opinion_given.html", context)
-    form = OpinionGiveForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            opinion_give(
-                token=token,
-                verdict=form.cleaned_data["verdict"],
-                comment=form.cleaned_data["comment"],
-                author_name=form.signature(),
-            )
-        except ValidationError as error:
-            if not hasattr(error, "error_dict") and any(item.code == "given" for item in error.error_list):
-                opinion.refresh_from_db()
-                return _opinion_page(request, "applications/review/opinion_given.html", context)
-            apply_refusal(form, error)
-        else:
-            messages.success(
-                request, _("Merci : votre avis est enregistré et transmis à l'équipe d'instruction.")
-            )
-            return redirect("applications:opinion-give", token=token)
-    return _opinion_page(request, "applications/review/opinion_give.html", {**context, "form": form})
-
-
-def _opinion_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    response = render(request, template, context)
-    response["X-Robots-Tag"] = "noindex, nofollow"
-    return response
 
 
 # --- the applicant's side of the thread --------------------------------------------------------

@@ -416,6 +416,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.tasks.drafts_reminders_task",
         "schedule": crontab(hour=7, minute=20),
     },
+    # Expert opinions soon due and overdue (to the expert; overdue, to the instructor who asked),
+    # once per request.
+    "opinions-reminders": {
+        "task": "applications.tasks.opinions_reminders_task",
+        "schedule": crontab(hour=7, minute=25),
+    },
     # Dossiers past their instruction delay (to instructors) and payments past their deadline (to
     # admins) in the notification centre, once each.
     "overdue-notifications": {

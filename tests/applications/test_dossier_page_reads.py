@@ -48,7 +48,6 @@ pytestmark = pytest.mark.django_db
 STATIC_FORMS = (
     forms_review.ConflictForm,
     forms_review.AttestationForm,
-    forms_review.OpinionRequestForm,
     forms_review.AnnotationForm,
     forms_review.MessageForm,
     forms_review.RefuseForm,
@@ -158,15 +157,17 @@ def test_the_review_page_keeps_its_queries_and_its_rows_as_its_panels_grow(clien
             application=application,
             email=f"avis{n}@exemple.fr",
             organisation_name=f"Service {n}",
+            question="Quel est votre avis sur ce projet ?",
             actor=reviewer,
         )
         if n != 1:
-            opinion_give(token=opinion.token, verdict="favourable", comment=f"Avis {n}.", author_name="Mme X")
+            opinion_give(opinion=opinion, verdict="favourable", comment=f"Avis {n}.", actor=opinion.expert)
         message_post(application=application, body=f"Question numéro {n}", actor=reviewer)
         annotation_add(application=application, body=f"Remarque numéro {n}", actor=reviewer)
 
-    # Three sheets, three opinions, three messages and notes: not one query more.
-    assert queries_of(client, url, application.reference) == INSTRUCTOR_DOSSIER_QUERIES
+    # Three sheets, three opinions, three messages and notes: not one query more, but for the
+    # opinions' files both ways (two queries, whatever the number of opinions).
+    assert queries_of(client, url, application.reference) == INSTRUCTOR_DOSSIER_QUERIES + 2
     page = client.get(url).content.decode()
     totals = instructor_totals(application)  # read from the database, as before
     assert len(totals) == 3
@@ -180,12 +181,13 @@ def test_the_review_page_keeps_its_queries_and_its_rows_as_its_panels_grow(clien
     ]
     positions = [page.index(caption) for caption in captions]
     assert positions == sorted(positions)
-    for fold in ("Avis extérieurs (3)", "Notes privées de l'instruction (3)", "Messages avec le porteur (3)"):
+    for fold in ("Avis d'experts (3)", "Notes privées de l'instruction (3)", "Messages avec le porteur (3)"):
         assert f'<summary class="portal-fold__summary">{fold}</summary>' in page
     for kind in ("Question", "Remarque"):
         spots = [page.index(f"{kind} numéro {n}") for n in range(3)]
         assert spots == sorted(spots)
-    assert page.count("rendu par Mme X") == 2 and page.count(", en attente") == 1
+    # Two opinions given (the expert's name and service), one open with its « Relancer ».
+    assert page.count("rendu par ") == 2 and page.count("Relancer l'expert") == 1
 
 
 def test_the_empty_review_forms_kept_per_process_are_crispys_own_rendering() -> None:

@@ -554,6 +554,8 @@ def test_the_committee_pdf_is_rendered_by_a_worker_with_the_scores_and_opinions(
         organisation_name="DDT du Gers",
         token="jeton-comite",
         requested_by=reviewer,
+        status=Opinion.Status.GIVEN,
+        due_on=application.submitted_at.date(),
         verdict="favourable",
         comment="Projet bien ancré.",
         author_name="Camille Martin",

@@ -16,7 +16,6 @@ from applications.models import (
     Criterion,
     EligibilityAnswer,
     Message,
-    Opinion,
     Score,
     StatusChange,
 )
@@ -484,67 +483,6 @@ def test_an_empty_message_is_refused_next_to_the_field():
     assert response.status_code == 200
     assert field_error(response, "id_message-body")
     assert not Message.objects.exists()
-
-
-# --- outside opinions --------------------------------------------------------------------------
-
-
-def test_an_opinion_is_requested_then_given_once_on_the_public_page():
-    application, reviewer = in_review_application()
-    response = logged(reviewer).post(
-        url("review-opinion-request", application),
-        {"opinion-organisation_name": "Préfecture du Gers", "opinion-email": "Avis@Gers.gouv.fr"},
-        follow=True,
-    )
-    assert "La demande d'avis est envoyée à Préfecture du Gers (avis@gers.gouv.fr)." in page(response)
-    opinion = Opinion.objects.get(application=application)
-
-    public = Client()
-    address = reverse("applications:opinion-give", args=[opinion.token])
-    response = public.get(address)
-    assert response.status_code == 200
-    text = page(response)
-    lead = application.members.get(is_lead=True).organisation
-    assert application.title in text
-    assert application.reference in text
-    assert lead.name in text
-    assert "Un lieu ressource." in text
-    assert "statuts.pdf" not in text  # no documents
-    assert application.created_by.email not in text  # no personal data
-    assert lead.siret_display not in text
-
-    response = public.post(
-        address, {"verdict": "favourable", "comment": "Projet attendu.", "author_name": ""}
-    )
-    assert "Indiquez votre nom." in field_error(response, "id_author_name")
-    opinion.refresh_from_db()
-    assert opinion.given_at is None
-
-    response = public.post(
-        address,
-        {
-            "verdict": "favourable",
-            "comment": "Projet attendu.",
-            "author_name": "Claire Dupont",
-            "author_function": "sous-préfète",
-        },
-        follow=True,
-    )
-    assert "Merci : votre avis est enregistré" in page(response)
-    opinion.refresh_from_db()
-    assert opinion.verdict == Opinion.Verdict.FAVOURABLE
-    assert opinion.author_name == "Claire Dupont, sous-préfète"
-
-    again = public.post(
-        address,
-        {"verdict": "unfavourable", "comment": "Non.", "author_name": "X", "author_function": "Y"},
-    )
-    assert "Cet avis a déjà été rendu" in page(again)
-    opinion.refresh_from_db()
-    assert opinion.verdict == Opinion.Verdict.FAVOURABLE
-
-    assert public.get(reverse("applications:opinion-give", args=["inconnu"])).status_code == 404
-    assert "Favorable" in page(logged(reviewer).get(url("review-detail", application)))
 
 
 # --- private notes -----------------------------------------------------------------------------

@@ -40,6 +40,11 @@ EXPECTED: list[tuple[Any, str]] = [
     (Opinion.Verdict.FAVOURABLE, "fr-badge--success"),
     (Opinion.Verdict.RESERVED, "fr-badge--warning"),
     (Opinion.Verdict.UNFAVOURABLE, "fr-badge--error"),
+    (Opinion.Verdict.YES, "fr-badge--success"),
+    (Opinion.Verdict.NO, "fr-badge--error"),
+    (Opinion.Status.REQUESTED, "fr-badge--info"),
+    (Opinion.Status.GIVEN, "fr-badge--success"),
+    (Opinion.Status.CANCELLED, ""),
 ]
 
 

@@ -82,8 +82,9 @@ def test_dsfr_field_writes_what_the_crispy_template_writes(data: Any) -> None:
     [
         "",
         "q=Tiers&departement=32&zone=qpv&kind=ft&call={call}&wave={wave}&status=submitted"
-        "&score_min=12,5&score_max=50&assigned=7&overdue=1&sort=-score&per_page=50",
+        "&score_min=12,5&score_max=50&assigned=7&overdue=1&opinions_overdue=1&sort=-score&per_page=50",
         "departement=999&call=0&wave=abc&zone=x&score_min=80&score_max=20&per_page=7&assigned=8&overdue=2"
+        "&opinions_overdue=3"
         "&q=" + "a" * 201,
     ],
 )
@@ -101,7 +102,7 @@ def test_workspace_filters_drawn_in_python_as_by_the_template(query: str) -> Non
         )
 
     drawn = _pairs(make)
-    assert len(drawn) == 26  # the thirteen filters, twice
+    assert len(drawn) == 28  # the fourteen filters, twice
     for name, template_html, python_html in drawn:
         assert python_html == template_html, name
     errors = [name for name, html, _python in drawn if "fr-error-text" in html]
@@ -116,6 +117,7 @@ def test_workspace_filters_drawn_in_python_as_by_the_template(query: str) -> Non
             "q",
             "assigned",
             "overdue",
+            "opinions_overdue",
         }
     if query:
         assert any("selected" in html for _name, html, _python in drawn)

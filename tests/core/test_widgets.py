@@ -50,13 +50,14 @@ def test_workspace_filters_render_as_with_django_widgets_selected_state_kept() -
     )
     query = QueryDict(
         f"q=Tiers&departement=32&zone=qpv&kind=ft&call={wave.call.pk}&wave={wave.pk}"
-        "&status=submitted&score_min=12,5&score_max=abc&assigned=7&overdue=1&sort=-score&per_page=50"
+        "&status=submitted&score_min=12,5&score_max=abc&assigned=7&overdue=1&opinions_overdue=1&sort=-score"
+        "&per_page=50"
     )
     form = WorkspaceFilterForm(
         query, departements=Departement.objects.order_by("code"), instructors=[(7, "Camille Martin")]
     )
     form.is_valid()
-    assert len(form.fields) == 13
+    assert len(form.fields) == 14
     for field in form:
         widget = field.field.widget
         assert type(widget) in TEMPLATE_RENDERED, field.name  # every widget of the list is a fast one

@@ -211,10 +211,14 @@ def test_an_instructor_sees_assigned_dossiers_to_score_answered_corrections_and_
     assert answered is not None and answered.items[0].reference == application.reference
 
     opinion = opinion_request(
-        application=application, email="sgar@occitanie.gouv.fr", organisation_name="SGAR", actor=reviewer
+        application=application,
+        email="sgar@occitanie.gouv.fr",
+        organisation_name="SGAR",
+        question="Quel est votre avis sur ce projet ?",
+        actor=reviewer,
     )
     assert group(reviewer, "opinions") is None
-    opinion_give(token=opinion.token, verdict="favourable", comment="", author_name="Mme X")
+    opinion_give(opinion=opinion, verdict="favourable", comment="", actor=opinion.expert)
     opinions = group(reviewer, "opinions")
     assert opinions is not None and "SGAR" in opinions.items[0].detail
 

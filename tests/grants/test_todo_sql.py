@@ -399,9 +399,13 @@ def _fixture() -> dict[str, Any]:
 
     def opinion(application: Application, by: User, verdict: str, service: str) -> None:
         asked = opinion_request(
-            application=application, email="avis@example.gouv.fr", organisation_name=service, actor=by
+            application=application,
+            email="avis@example.gouv.fr",
+            organisation_name=service,
+            question="Quel est votre avis sur ce projet ?",
+            actor=by,
         )
-        opinion_give(token=asked.token, verdict=verdict, comment="", author_name="Mme X")
+        opinion_give(opinion=asked, verdict=verdict, comment="Avis motivé.", actor=asked.expert)
 
     admin = programme_admin()
     for _n in range(3):
@@ -431,7 +435,11 @@ def _fixture() -> dict[str, Any]:
     opinion(corrected, corrector, "favourable", "SGAR Occitanie")
     opinion(assigned, reviewer, "unfavourable", "DDT du Gers")
     opinion_request(
-        application=assigned, email="x@example.gouv.fr", organisation_name="DREAL", actor=reviewer
+        application=assigned,
+        email="x@example.gouv.fr",
+        organisation_name="DREAL",
+        question="Quel est votre avis sur ce projet ?",
+        actor=reviewer,
     )
 
     # Grants: a signed agreement to activate, payments requested, validated, late by a day or not.

@@ -33,6 +33,7 @@ EXPECTED_QUEUES = {
     "grants.tasks.tranches_reminders_task": "default",
     "applications.tasks.corrections_deadlines_task": "default",
     "applications.tasks.drafts_reminders_task": "default",
+    "applications.tasks.opinions_reminders_task": "default",
     "applications.tasks.dossier_export_build_task": "reports",
     "applications.tasks.dossier_exports_sweep_task": "default",
     "applications.tasks.broadcast_emails_task": "default",

@@ -1,18 +1,21 @@
-"""The access table: every URL of the portal, six actors, the answer each must get.
+"""The access table: every URL of the portal, seven actors, the answer each must get.
 
 The test walks the project's resolver (through every include), so a new URL without a row in
 TABLE fails (« add it to the access table »), and a row whose URL is gone fails too. Each URL is
-opened, without following redirects, by six actors around one dossier D:
+opened, without following redirects, by seven actors around one dossier D:
 
 - anonymous;
 - applicant A, member (legal representative) of the lead structure of D, an awarded dossier in the
   Gers (département 32, région Occitanie) with its grant, agreement, tranches, an attachment, the
   receipt of its submission, its award letter, a yearly report, an amendment, a termination
-  document, an outside opinion and an invitation;
+  document, an expert opinion asked (still open, with a file) and an invitation;
 - applicant B, with a structure and a dossier of their own;
 - an instructor in scope (Occitanie, and assigned to D);
 - an instructor out of scope (Île-de-France, région 11);
-- a programme admin.
+- a programme admin;
+- an expert, asked for their opinion on D (the request open): they see D only through their own
+  space (« Mes demandes d'avis »), and lose it once the request is given or cancelled
+  (test_the_expert_loses_dossier_d_once_the_request_is_given).
 
 Expectations: an HTTP code, LOGIN (a 302 to the login page) or REDIRECT (a 302 anywhere else: an
 action done, or refused with a message). Rows made with POST(...) are POST-only views: their GET
@@ -52,7 +55,7 @@ from applications.services.committee import committee_pdf_request
 from applications.services.exports import dossier_export_build, dossier_export_create
 from applications.services.labels import application_labels_set, label_create
 from applications.services.messaging import FileUpload
-from applications.services.review import message_post, opinion_request
+from applications.services.review import message_post, opinion_give, opinion_request
 from applications.services.saved_views import saved_view_create
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
@@ -76,7 +79,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-ACTORS = ("anonymous", "applicant_a", "applicant_b", "instructor_in", "instructor_out", "admin")
+ACTORS = ("anonymous", "applicant_a", "applicant_b", "instructor_in", "instructor_out", "admin", "expert")
 
 LOGIN = "login"  # a 302 to the login page
 REDIRECT = "redirect"  # a 302 anywhere else
@@ -105,18 +108,18 @@ def POST(*codes: Any) -> Row:
     return Row("POST", codes)
 
 
-EVERYONE_200 = GET(200, 200, 200, 200, 200, 200)
-APPLICANTS_ONLY = GET(LOGIN, 200, 200, 403, 403, 403)
+EVERYONE_200 = GET(200, 200, 200, 200, 200, 200, 200)
+APPLICANTS_ONLY = GET(LOGIN, 200, 200, 403, 403, 403, 403)
 # A's dossier in the applicant's space: B gets a 404 (scoped queryset), other roles a 403.
-A_DOSSIER_PAGE = GET(LOGIN, 200, 404, 403, 403, 403)
+A_DOSSIER_PAGE = GET(LOGIN, 200, 404, 403, 403, 403, 403)
 # A's dossier's files, open to whoever sees the dossier: the beneficiary and its territory's team.
-A_DOSSIER_FILE = GET(LOGIN, 200, 404, 200, 404, 200)
-REVIEW_PAGE = GET(LOGIN, 403, 403, 200, 404, 200)
-ADMIN_ONLY = GET(LOGIN, 403, 403, 403, 403, 200)
+A_DOSSIER_FILE = GET(LOGIN, 200, 404, 200, 404, 200, 404)
+REVIEW_PAGE = GET(LOGIN, 403, 403, 200, 404, 200, 403)
+ADMIN_ONLY = GET(LOGIN, 403, 403, 403, 403, 200, 403)
 # Logged-in users are sent on to the home page of their role.
-ANONYMOUS_ONLY = GET(200, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)
+ANONYMOUS_ONLY = GET(200, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT)
 
-#        anonymous, applicant A, applicant B, instructor in, instructor out, admin
+#        anonymous, applicant A, applicant B, instructor in, instructor out, admin, expert
 TABLE: dict[str, Row] = {
     # Project-wide pages: public.
     "core:home": EVERYONE_200,
@@ -126,24 +129,32 @@ TABLE: dict[str, Row] = {
     "healthz": EVERYONE_200,
     # Accounts.
     "accounts:login": ANONYMOUS_ONLY,
-    "accounts:logout": POST(REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),  # to core:home
+    "accounts:logout": POST(
+        REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT
+    ),  # to core:home
     "accounts:sign-up": ANONYMOUS_ONLY,
     "accounts:sign-up-done": EVERYONE_200,
     # A wrong token on an unconfirmed account: the « invalid link » page, for everyone.
-    "accounts:confirm-email": GET(400, 400, 400, 400, 400, 400),
-    "accounts:home": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    "accounts:confirm-email": GET(400, 400, 400, 400, 400, 400, 400),
+    "accounts:home": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     "accounts:password-reset": EVERYONE_200,
     "accounts:password-reset-done": EVERYONE_200,
     # A wrong token: Django's page says the link is invalid (200, no form).
     "accounts:password-reset-confirm": EVERYONE_200,
     "accounts:password-reset-complete": EVERYONE_200,
     # Every logged-in actor here has given the second factor (instructors, admin) or owes none.
-    "accounts:security": GET(LOGIN, 200, 200, 200, 200, 200),
-    "accounts:two-factor-verify": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),  # to next
-    "accounts:two-factor-setup": GET(LOGIN, 200, 200, 200, 200, 200),
+    "accounts:security": GET(LOGIN, 200, 200, 200, 200, 200, 200),
+    "accounts:two-factor-verify": GET(
+        LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT
+    ),  # to next
+    "accounts:two-factor-setup": GET(LOGIN, 200, 200, 200, 200, 200, 200),
     # Without codes just created in the session: to the security page.
-    "accounts:two-factor-backup-codes": GET(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
-    "accounts:two-factor-backup-codes-new": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    "accounts:two-factor-backup-codes": GET(
+        LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT
+    ),
+    "accounts:two-factor-backup-codes-new": POST(
+        LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT
+    ),
     # Structures (the applicant's space).
     "fabriques:organisation-list": APPLICANTS_ONLY,
     "fabriques:organisation-create": APPLICANTS_ONLY,
@@ -156,90 +167,102 @@ TABLE: dict[str, Row] = {
     "applications:dossier-project": A_DOSSIER_PAGE,
     "applications:dossier-places": A_DOSSIER_PAGE,
     "applications:dossier-budget": A_DOSSIER_PAGE,
-    "applications:dossier-submit": POST(LOGIN, REDIRECT, 404, 403, 403, 403),  # refused: already decided
+    "applications:dossier-submit": POST(LOGIN, REDIRECT, 404, 403, 403, 403, 403),  # refused: already decided
     "applications:dossier-withdraw": A_DOSSIER_PAGE,
     "applications:dossier-access": A_DOSSIER_PAGE,
     # An invitation to D already accepted by another account: refused to anyone else.
-    "applications:access-accept": GET(LOGIN, 404, 404, 404, 404, 404),
+    "applications:access-accept": GET(LOGIN, 404, 404, 404, 404, 404, 404),
     "applications:dossier-consortium": A_DOSSIER_PAGE,
     # D is decided: A's consortium changes are refused (page with the alert, or a redirect).
-    "applications:member-add": POST(LOGIN, 200, 404, 403, 403, 403),
-    "applications:member-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
-    "applications:member-update": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
+    "applications:member-add": POST(LOGIN, 200, 404, 403, 403, 403, 403),
+    "applications:member-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403, 403),
+    "applications:member-update": POST(LOGIN, REDIRECT, 404, 403, 403, 403, 403),
     "applications:dossier-documents": A_DOSSIER_PAGE,
     "applications:attachment-download": A_DOSSIER_FILE,
-    "applications:attachment-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403),
+    "applications:attachment-remove": POST(LOGIN, REDIRECT, 404, 403, 403, 403, 403),
     "applications:issued-document": A_DOSSIER_FILE,  # D's award letter
     "applications:dossier-messages": A_DOSSIER_PAGE,
     # A file of D's thread: whoever sees D (its applicants, its territory's instruction, admins).
     "applications:message-file": A_DOSSIER_FILE,
     # The instruction space.
-    "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200),
+    "applications:instructor-home": GET(LOGIN, 403, 403, 200, 200, 200, 403),
     # Saved views (« Mes vues »): W is the in-scope instructor's; anyone else's id is a 404.
-    "applications:saved-view-list": GET(LOGIN, 403, 403, 200, 200, 200),
-    "applications:saved-view-create": POST(LOGIN, 403, 403, 200, 200, 200),  # no name: the form's error
-    "applications:saved-view-open": GET(LOGIN, 403, 403, REDIRECT, 404, 404),
-    "applications:saved-view-rename": GET(LOGIN, 403, 403, 200, 404, 404),
-    "applications:saved-view-delete": POST(LOGIN, 403, 403, 200, 404, 404),  # the recap
+    "applications:saved-view-list": GET(LOGIN, 403, 403, 200, 200, 200, 403),
+    "applications:saved-view-create": POST(LOGIN, 403, 403, 200, 200, 200, 403),  # no name: the form's error
+    "applications:saved-view-open": GET(LOGIN, 403, 403, REDIRECT, 404, 404, 403),
+    "applications:saved-view-rename": GET(LOGIN, 403, 403, 200, 404, 404, 403),
+    "applications:saved-view-delete": POST(LOGIN, 403, 403, 200, 404, 404, 403),  # the recap
     # « Écrire aux porteurs » of the list as filtered (always within the instructor's scope).
-    "applications:broadcast-compose": GET(LOGIN, 403, 403, 200, 200, 200),
+    "applications:broadcast-compose": GET(LOGIN, 403, 403, 200, 200, 200, 403),
     "applications:review-detail": REVIEW_PAGE,
     # The list's export: each in their own scope (an empty file out of D's territory).
-    "applications:workspace-export": GET(LOGIN, 403, 403, 200, 200, 200),
+    "applications:workspace-export": GET(LOGIN, 403, 403, 200, 200, 200, 403),
     # Posted without filters: the first tab's export, built in the background (its page).
-    "applications:workspace-export-start": POST(LOGIN, 403, 403, REDIRECT, REDIRECT, REDIRECT),
+    "applications:workspace-export-start": POST(LOGIN, 403, 403, REDIRECT, REDIRECT, REDIRECT, 403),
     # The admin's own background export: no one else's, even in the instruction.
-    "applications:export-job": GET(LOGIN, 403, 403, 404, 404, 200),
-    "applications:export-job-status": GET(LOGIN, 403, 403, 404, 404, 200),
-    "applications:export-job-download": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:export-job": GET(LOGIN, 403, 403, 404, 404, 200, 403),
+    "applications:export-job-status": GET(LOGIN, 403, 403, 404, 404, 200, 403),
+    "applications:export-job-download": GET(LOGIN, 403, 403, 404, 404, 200, 403),
     # D's files as one ZIP: the staff who review D.
     "applications:review-archive": REVIEW_PAGE,
     # D's committee PDF shows every scoring: to those who see the others' scores (the admin; D's
     # instructor has handed in nothing: the refusal as a message, and a 404 on the admin's PDF).
-    "applications:review-committee": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
-    "applications:review-committee-document": GET(LOGIN, 403, 403, 404, 404, 200),
-    "applications:review-committee-status": GET(LOGIN, 403, 403, 404, 404, 200),
-    "applications:review-committee-download": GET(LOGIN, 403, 403, 404, 404, 200),
+    "applications:review-committee": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),
+    "applications:review-committee-document": GET(LOGIN, 403, 403, 404, 404, 200, 403),
+    "applications:review-committee-status": GET(LOGIN, 403, 403, 404, 404, 200, 403),
+    "applications:review-committee-download": GET(LOGIN, 403, 403, 404, 404, 200, 403),
     # The instruction's actions, posted without valid data: the page with the form's errors, or a
     # redirect with the service's refusal as a message.
-    "applications:review-assign": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
-    "applications:review-conflict": POST(LOGIN, 403, 403, 200, 404, 404),  # the admin is not assigned
+    "applications:review-assign": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),
+    "applications:review-conflict": POST(LOGIN, 403, 403, 200, 404, 404, 403),  # the admin is not assigned
     # No box ticked: the page with the error (as a message: D is decided); the admin is not assigned.
-    "applications:review-attest": POST(LOGIN, 403, 403, 200, 404, 404),
+    "applications:review-attest": POST(LOGIN, 403, 403, 200, 404, 404, 403),
     # D is no longer in review: the instructor's scores are refused with a message.
-    "applications:review-scores": POST(LOGIN, 403, 403, REDIRECT, 404, 404),  # the admin is not assigned
-    "applications:review-eligibility": POST(LOGIN, 403, 403, 200, 404, 200),
-    "applications:review-opinion-request": POST(LOGIN, 403, 403, 200, 404, 200),
-    "applications:review-annotate": POST(LOGIN, 403, 403, 200, 404, 200),
-    "applications:review-message": POST(LOGIN, 403, 403, 200, 404, 200),
-    "applications:review-corrections": POST(LOGIN, 403, 403, 200, 404, 200),
+    "applications:review-scores": POST(LOGIN, 403, 403, REDIRECT, 404, 404, 403),  # the admin is not assigned
+    "applications:review-eligibility": POST(LOGIN, 403, 403, 200, 404, 200, 403),
+    "applications:review-opinion-request": POST(LOGIN, 403, 403, 200, 404, 200, 403),
+    "applications:review-annotate": POST(LOGIN, 403, 403, 200, 404, 200, 403),
+    "applications:review-message": POST(LOGIN, 403, 403, 200, 404, 200, 403),
+    "applications:review-corrections": POST(LOGIN, 403, 403, 200, 404, 200, 403),
     # Moving a dossier to another département is the admins' (form, recap, confirmation).
     "applications:review-territory": ADMIN_ONLY,
     # D's labels, posted with none ticked: D's label is taken off (the instruction in scope, admins).
-    "applications:review-labels": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
+    "applications:review-labels": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),
     # A call's labels: the programme admins' (posted empty: the form's errors; deleting: the recap).
     "applications:label-list": ADMIN_ONLY,
     "applications:label-update": ADMIN_ONLY,
-    "applications:label-delete": POST(LOGIN, 403, 403, 403, 403, 200),
+    "applications:label-delete": POST(LOGIN, 403, 403, 403, 403, 200, 403),
     # The consulted service's page, by the token of its e-mail: no account.
-    "applications:opinion-give": EVERYONE_200,
+    # The invitation's link: its expert is led in (their account has no password yet: to choosing
+    # one, as anyone holding the e-mail would be); anyone else logged in gets a 404.
+    "applications:opinion-give": GET(REDIRECT, 404, 404, 404, 404, 404, REDIRECT),
+    # The expert's space: the expert and the instruction's accounts (who may be asked too);
+    # the request and D's files only to the expert it was asked of, while it is open.
+    "applications:expert-home": GET(LOGIN, 403, 403, 200, 200, 200, 200),
+    "applications:expert-request": GET(LOGIN, 403, 403, 404, 404, 404, 200),
+    "applications:expert-attachment": GET(LOGIN, 403, 403, 404, 404, 404, 200),
+    # A file of the request: D's instruction and its expert (confidential: never D's applicants).
+    "applications:opinion-file": GET(LOGIN, 404, 404, 200, 404, 200, 200),
+    # Relancer / Annuler (no reason given: refused with a message) by D's instruction.
+    "applications:review-opinion-remind": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),
+    "applications:review-opinion-cancel": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),
     # Decisions.
-    "grants:review-decide": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),  # no decision chosen
+    "grants:review-decide": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),  # no decision chosen
     # Reopening is the admins' (the service's PermissionDenied); the admin gave no reason.
-    "grants:review-reopen": POST(LOGIN, 403, 403, 403, 404, 200),
-    "grants:review-bulk": GET(LOGIN, 403, 403, 200, 200, 200),  # each sees their own territory
+    "grants:review-reopen": POST(LOGIN, 403, 403, 403, 404, 200, 403),
+    "grants:review-bulk": GET(LOGIN, 403, 403, 200, 200, 200, 403),  # each sees their own territory
     # Steering.
     "grants:admin-home": ADMIN_ONLY,
     "grants:dashboard": ADMIN_ONLY,
     # A call's processing times: the whole call for admins, each instructor's territory for them.
-    "grants:processing-times": GET(LOGIN, 403, 403, 200, 200, 200),
+    "grants:processing-times": GET(LOGIN, 403, 403, 200, 200, 200, 403),
     "grants:public-summary": EVERYONE_200,
     # Exports (admins), and the public laureates.
     "grants:export-index": ADMIN_ONLY,
     "grants:export-open-data": ADMIN_ONLY,
     "grants:export-csv": ADMIN_ONLY,
-    "grants:export-xlsx-start": POST(LOGIN, 403, 403, 403, 403, REDIRECT),
-    "grants:export-pdf-start": POST(LOGIN, 403, 403, 403, 403, REDIRECT),
+    "grants:export-xlsx-start": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),
+    "grants:export-pdf-start": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),
     "grants:export-job": ADMIN_ONLY,  # the admin's own job
     "grants:export-job-status": ADMIN_ONLY,
     "grants:export-job-download": ADMIN_ONLY,
@@ -249,38 +272,38 @@ TABLE: dict[str, Row] = {
     "grants:export-laureates": EVERYONE_200,
     # The beneficiary's grant page and its forms (no valid data: the page with the form's errors).
     "grants:tranche-grant": A_DOSSIER_PAGE,
-    "grants:tranche-request": POST(LOGIN, 200, 404, 403, 403, 403),
+    "grants:tranche-request": POST(LOGIN, 200, 404, 403, 403, 403, 403),
     "grants:tranche-request-pdf": A_DOSSIER_FILE,
-    "grants:report-upload": POST(LOGIN, 200, 404, 403, 403, 403),
+    "grants:report-upload": POST(LOGIN, 200, 404, 403, 403, 403, 403),
     "grants:report-download": A_DOSSIER_FILE,
     # The instruction's grant page and its actions.
     "grants:tranche-manage": REVIEW_PAGE,
     # Validates D's requested tranche (the instructor), then refuses it as already validated.
-    "grants:tranche-validate": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT),
-    "grants:tranche-pay": POST(LOGIN, 403, 403, 403, 403, 200),
-    "grants:tranche-cancel": POST(LOGIN, 403, 403, 403, 403, 200),
-    "grants:tranche-schedule": POST(LOGIN, 403, 403, 403, 403, 200),
-    "grants:report-review": POST(LOGIN, 403, 403, 200, 404, 200),
+    "grants:tranche-validate": POST(LOGIN, 403, 403, REDIRECT, 404, REDIRECT, 403),
+    "grants:tranche-pay": POST(LOGIN, 403, 403, 403, 403, 200, 403),
+    "grants:tranche-cancel": POST(LOGIN, 403, 403, 403, 403, 200, 403),
+    "grants:tranche-schedule": POST(LOGIN, 403, 403, 403, 403, 200, 403),
+    "grants:report-review": POST(LOGIN, 403, 403, 200, 404, 200, 403),
     # Agreements: whoever sees the dossier sees its agreement; the programme's actions are admins'.
-    "grants:agreement-list": GET(LOGIN, 200, 200, 200, 200, 200),  # each sees their own
+    "grants:agreement-list": GET(LOGIN, 200, 200, 200, 200, 200, 200),  # each sees their own
     "grants:agreement-detail": A_DOSSIER_FILE,
     "grants:agreement-download": A_DOSSIER_FILE,
     # Posted without the box ticked / without a file: the page with the form's error.
-    "grants:agreement-accept": POST(LOGIN, 200, 404, 200, 404, 200),
-    "grants:agreement-signed-copy": POST(LOGIN, 200, 404, 200, 404, 200),
+    "grants:agreement-accept": POST(LOGIN, 200, 404, 200, 404, 200, 404),
+    "grants:agreement-signed-copy": POST(LOGIN, 200, 404, 200, 404, 200, 404),
     "grants:agreement-signed-copy-download": A_DOSSIER_FILE,
     "grants:agreement-termination-download": A_DOSSIER_FILE,
     "grants:agreement-amendment-download": A_DOSSIER_FILE,
-    "grants:agreement-activate": POST(LOGIN, 403, 403, 403, 403, 200),  # no commitment number
-    "grants:agreement-complete": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: not active
+    "grants:agreement-activate": POST(LOGIN, 403, 403, 403, 403, 200, 403),  # no commitment number
+    "grants:agreement-complete": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: not active
     "grants:agreement-terminate": ADMIN_ONLY,
     "grants:agreement-amend": ADMIN_ONLY,
     # The notification centre: everyone's own; a notification of A's (a message of D's thread)
     # opens for A only (marked read, then its link), a 404 for anyone else.
-    "notifications:centre": GET(LOGIN, 200, 200, 200, 200, 200),
-    "notifications:open": GET(LOGIN, REDIRECT, 404, 404, 404, 404),
-    "notifications:mark-all-read": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
-    "accounts:notification-preferences": GET(LOGIN, 200, 200, 200, 200, 200),
+    "notifications:centre": GET(LOGIN, 200, 200, 200, 200, 200, 200),
+    "notifications:open": GET(LOGIN, REDIRECT, 404, 404, 404, 404, 404),
+    "notifications:mark-all-read": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
+    "accounts:notification-preferences": GET(LOGIN, 200, 200, 200, 200, 200, 200),
 }
 
 # Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
@@ -379,12 +402,17 @@ class World:
         self.dossier_b = complete_application(applicant_user=self.applicant_b)
 
         # Asked while D is in review.
+        # Asked while D is in review, still open: the expert's account is created by the request.
         self.opinion = opinion_request(
             application=application,
             email="ddt@gers.gouv.fr",
             organisation_name="DDT du Gers",
+            question="Quel est votre avis sur ce projet ?",
+            files=[FileUpload(file=io.BytesIO(PDF_BYTES), name="note-de-cadrage.pdf")],
             actor=reviewer,
         )
+        self.expert: User = self.opinion.expert
+        self.opinion_file = self.opinion.request_files.get()
         self.grant: Grant = application_award(
             application=application, amount=Decimal("150000"), actor=reviewer
         )
@@ -512,6 +540,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "view_id": lambda w: w.saved_view.pk,
     "file_id": lambda w: w.message_file.pk,
     "notification_id": lambda w: Notification.objects.filter(recipient=w.applicant_a).earliest("pk").pk,
+    "opinion_id": lambda w: w.opinion.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -522,6 +551,7 @@ KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:password-reset-confirm", "token"): lambda w: "ce-jeton-est-faux",
     ("applications:access-accept", "token"): lambda w: w.access_token,
     ("applications:opinion-give", "token"): lambda w: w.opinion.token,
+    ("applications:opinion-file", "file_id"): lambda w: w.opinion_file.pk,
     ("applications:review-committee-document", "document_id"): lambda w: w.committee_pdf.pk,
     ("applications:review-committee-status", "document_id"): lambda w: w.committee_pdf.pk,
     ("applications:review-committee-download", "document_id"): lambda w: w.committee_pdf.pk,
@@ -691,7 +721,11 @@ LISTINGS: dict[str, Listing] = {
     "grants:agreement-list": Listing(
         lambda w: (w.agreement.number,),
         ("applicant_a", "instructor_in", "admin"),
-        ("applicant_b", "instructor_out"),
+        ("applicant_b", "instructor_out", "expert"),
+    ),
+    # The expert's requests: only their own (the instruction's accounts have none here).
+    "applications:expert-home": Listing(
+        _reference, ("expert",), ("instructor_in", "instructor_out", "admin")
     ),
     # The public summary shows amounts by territory: no dossier, no structure.
     "grants:public-summary": Listing(lambda w: (*_reference(w), *_lead(w)), (), ACTORS),
@@ -714,6 +748,39 @@ def test_lists_show_dossier_d_only_to_those_who_may_open_it(name: str) -> None:
         if actor in listing.hidden_from and seen:
             problems.append(f"{name}, {actor}: shows {seen}, which belongs to D")
     assert not problems, f"{url}\n" + "\n".join(problems)
+
+
+def test_the_expert_loses_dossier_d_once_the_request_is_given() -> None:
+    """While open, the expert opens the request, D's files and the request's; once they have given
+    their opinion, every one of those addresses is a 404 to them, and their list keeps the request
+    without a link to it."""
+    world = World()
+    client = client_for(world.expert)
+    urls = {
+        name: url_for(name, PATTERNS[name][0], world)
+        for name in (
+            "applications:expert-request",
+            "applications:expert-attachment",
+            "applications:opinion-file",
+        )
+    }
+    entry = url_for("applications:opinion-give", PATTERNS["applications:opinion-give"][0], world)
+    for name, url in urls.items():
+        assert send(client, "GET", url).status_code == 200, name
+    opinion_give(opinion=world.opinion, verdict="favourable", comment="", actor=world.expert)
+    for name, url in urls.items():
+        assert send(client, "GET", url).status_code == 404, name
+    assert client.get(entry).status_code == 404
+    home = client.get(reverse("applications:expert-home")).content.decode()
+    assert world.application.reference in home
+    assert urls["applications:expert-request"] not in home
+    # Every dossier address of D stays closed to them, as before.
+    for name in (
+        "applications:dossier-detail",
+        "applications:review-detail",
+        "applications:attachment-download",
+    ):
+        assert send(client, "GET", url_for(name, PATTERNS[name][0], world)).status_code in (403, 404), name
 
 
 def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():

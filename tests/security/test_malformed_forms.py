@@ -84,6 +84,8 @@ class Review:
     criterion_ids: list[int]
     check_ids: list[int]
     opinion_token: str
+    opinion_id: int
+    expert: User
 
 
 @dataclass
@@ -121,6 +123,7 @@ def review() -> Review:
         application=application,
         email="prefecture@exemple.gouv.fr",
         organisation_name="Préfecture du Gers",
+        question="Quel est votre avis sur ce projet ?",
         actor=reviewer,
     )
     return Review(
@@ -130,6 +133,8 @@ def review() -> Review:
         criterion_ids=list(Criterion.objects.filter(call=application.call).values_list("pk", flat=True)),
         check_ids=list(EligibilityCheck.objects.filter(call=application.call).values_list("pk", flat=True)),
         opinion_token=opinion.token,
+        opinion_id=opinion.pk,
+        expert=opinion.expert,
     )
 
 
@@ -515,13 +520,13 @@ def review_bulk(request: pytest.FixtureRequest) -> Endpoint:
     )
 
 
-def opinion_give(request: pytest.FixtureRequest) -> Endpoint:
+def expert_answer(request: pytest.FixtureRequest) -> Endpoint:
     review: Review = request.getfixturevalue("review")
     return Endpoint(
-        reverse("applications:opinion-give", args=[review.opinion_token]),
-        None,
-        ["verdict", "comment", "author_name", "author_function"],
-        [{"verdict": "favourable", "author_name": HUGE, "author_function": "Préfète", "comment": HUGE}],
+        reverse("applications:expert-request", args=[review.opinion_id]),
+        review.expert,
+        ["answer-verdict", "answer-comment", "confirmer"],
+        [{"answer-verdict": "favourable", "answer-comment": HUGE, "confirmer": "1"}],
     )
 
 
@@ -621,7 +626,18 @@ ENDPOINTS: list[Builder] = [
     _review("applications:review-attest", ["attestation-no_conflict"]),
     review_scores,
     review_eligibility,
-    _review("applications:review-opinion-request", ["opinion-organisation_name", "opinion-email"]),
+    _review(
+        "applications:review-opinion-request",
+        [
+            "opinion-organisation_name",
+            "opinion-email",
+            "opinion-question",
+            "opinion-answer_kind",
+            "opinion-due_on",
+            "opinion-confidentiality",
+            "confirmer",
+        ],
+    ),
     _review("applications:review-annotate", ["annotation-body"]),
     _review("applications:review-message", ["message-body"]),
     _review(
@@ -644,7 +660,7 @@ ENDPOINTS: list[Builder] = [
     _labels("applications:label-delete", ["confirmer"], [{"confirmer": "1"}]),
     review_decide,
     review_bulk,
-    opinion_give,
+    expert_answer,
     _grant("grants:tranche-request<year>", ["demande-1-iban"], who="beneficiary"),
     report_upload,
     _grant(
