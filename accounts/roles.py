@@ -93,6 +93,7 @@ ROLE_AUDIENCES: dict[Role, frozenset[str]] = {
     Role.APPLICANT: frozenset({Audience.APPLICANT}),
     Role.INSTRUCTOR: frozenset({Audience.INSTRUCTION}),
     Role.ADMIN: frozenset({Audience.INSTRUCTION, Audience.ADMIN}),
+    Role.EXPERT: frozenset({Audience.EXPERT}),
 }
 
 

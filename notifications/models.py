@@ -126,6 +126,7 @@ class Audience(models.TextChoices):
     INSTRUCTION = "instruction", _("Instruction")
     ADMIN = "admin", _("Administration du programme")
     APPLICANT = "applicant", _("Porteurs de projet")
+    EXPERT = "expert", _("Experts consultés")
 
 
 class Frequency(models.TextChoices):
@@ -156,6 +157,7 @@ class NotificationKind(models.TextChoices):
     CORRECTIONS_ASKED = "corrections_asked", _("Compléments demandés sur mon dossier")
     DECISION_TAKEN = "decision_taken", _("Décision prise sur mon dossier")
     TRANCHE_PAID = "tranche_paid", _("Versement d'une tranche")
+    OPINION_REQUESTED = "opinion_requested", _("Avis qui m'est demandé")
 
 
 @dataclass(frozen=True)
@@ -186,6 +188,8 @@ KIND_RULES: dict[str, KindRule] = {
     K.CORRECTIONS_ASKED: KindRule(frozenset({Audience.APPLICANT}), Frequency.NEVER, official=True),
     K.DECISION_TAKEN: KindRule(frozenset({Audience.APPLICANT}), Frequency.NEVER, official=True),
     K.TRANCHE_PAID: KindRule(frozenset({Audience.APPLICANT}), Frequency.NEVER, official=True),
+    # The request's own e-mail carries the question and the invitation link; anyone may be asked.
+    K.OPINION_REQUESTED: KindRule(_STAFF | {Audience.EXPERT}, Frequency.NEVER, official=True),
 }
 
 

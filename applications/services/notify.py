@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from accounts.models import User
 from applications.models import Application, Assignment, Call, Member, Message, Opinion, StatusChange
 from applications.selectors import dossier_recipient_ids, overdue_condition
+from core.formatting import format_date
 from fabriques.selectors import instructors_covering
 from notifications.models import NotificationKind
 from notifications.services_inbox import Event, notify, notify_many
@@ -129,6 +130,23 @@ def opinion_notify(*, opinion: Opinion) -> None:
             dossier_id=application.pk,
         ),
         recipient_ids=sorted(recipients),
+    )
+
+
+def opinion_requested_notify(*, opinion: Opinion) -> None:
+    """An opinion asked: the expert finds it in their centre (the request's e-mail is sent anyway)."""
+    application = Application.objects.get(pk=opinion.application_id)
+    notify(
+        event=Event(
+            kind=K.OPINION_REQUESTED,
+            key=f"opinion-requested:{opinion.pk}",
+            title=_("Avis demandé sur le dossier %(reference)s") % _named(application),
+            text=_("%(organisation)s : votre avis est attendu avant le %(date)s.")
+            % {"organisation": opinion.organisation_name, "date": format_date(opinion.due_on)},
+            link=reverse("applications:expert-request", kwargs={"opinion_id": opinion.pk}),
+            dossier_id=application.pk,
+        ),
+        recipient_ids=[opinion.expert_id],
     )
 
 

@@ -39,7 +39,7 @@ from applications.services.messaging import (
     _files_store,
     message_files_check,
 )
-from applications.services.notify import opinion_notify
+from applications.services.notify import opinion_notify, opinion_requested_notify
 from applications.workflow import REVIEWABLE_STATES
 from core import uploads
 from core.formatting import format_date
@@ -257,6 +257,7 @@ def opinion_request(
                 "link": _entry_link(opinion),
             },
         )
+        opinion_requested_notify(opinion=opinion)
         audit_record(
             actor=actor,
             action="opinion.request",

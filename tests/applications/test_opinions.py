@@ -231,8 +231,12 @@ def test_the_expert_gives_their_answer_once_with_files_and_the_instructor_is_tol
     ]
     audit = AuditEvent.objects.get(action="opinion.give")
     assert audit.actor == expert and audit.data["from"] == OS.REQUESTED and audit.data["to"] == OS.GIVEN
-    notice = OutgoingEmail.objects.get(key=f"opinion:{opinion.pk}:given")
+    # The instructor who asked hears of it in the centre and, as by default, by e-mail at once.
+    notice = OutgoingEmail.objects.get(key=f"notification:opinion-given:{opinion.pk}:{reviewer.pk}")
     assert notice.to == [reviewer.email] and "Défavorable" in notice.body
+    assert reviewer.notifications.get(kind="opinion_given").link.endswith(
+        f"/{opinion.application.reference}/"
+    )
 
 
 @pytest.mark.parametrize(

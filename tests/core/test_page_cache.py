@@ -91,7 +91,9 @@ def test_a_kept_page_is_served_until_a_write_and_then_built_again() -> None:
     assert application.reference in kept
     # The page, less its nonce, as it was built; at a fraction of its queries.
     assert kept_queries < built_queries // 2
-    label = label_create(call=application.call, name="À revoir en comité", colour="purple-glycine", actor=admin)
+    label = label_create(
+        call=application.call, name="À revoir en comité", colour="purple-glycine", actor=admin
+    )
     application_labels_set(application=application, labels=[label], actor=reviewer)
     rebuilt, rebuilt_queries = _get(client, url)
     assert "À revoir en comité" in rebuilt
@@ -178,7 +180,9 @@ def test_what_is_never_kept() -> None:
         @cached_page
         def view(request: HttpRequest) -> HttpResponse:
             calls.append(request.path)
-            response = HttpResponse('<script nonce="NONCE-ONE"></script>', status=status, content_type=content_type)
+            response = HttpResponse(
+                '<script nonce="NONCE-ONE"></script>', status=status, content_type=content_type
+            )
             if header:
                 response["HX-Trigger"] = header
             return response

@@ -125,9 +125,16 @@ def test_an_opinion_given_notifies_who_asked_it_and_the_assigned_instructors_onc
     assignment_create(application=application, instructor=asker, actor=asker)
     bystander = occitanie_instructor()
     opinion = opinion_request(
-        application=application, email="ddt@gers.gouv.fr", organisation_name="DDT", actor=asker
+        application=application,
+        email="ddt@gers.gouv.fr",
+        organisation_name="DDT",
+        question="Le local est-il conforme ?",
+        actor=asker,
     )
-    opinion_give(token=opinion.token, verdict="favourable", comment="", author_name="Mme X")
+    # The expert finds the request in their own centre (its e-mail carries the invitation).
+    assert kinds_of(opinion.expert) == [K.OPINION_REQUESTED]
+    assert opinion.expert.notifications.get().delivery == "none"
+    opinion_give(opinion=opinion, verdict="favourable", comment="", actor=opinion.expert, author_name="Mme X")
     assert kinds_of(asker).count(K.OPINION_GIVEN) == 1
     assert kinds_of(reviewer).count(K.OPINION_GIVEN) == 1
     assert K.OPINION_GIVEN not in kinds_of(bystander)
