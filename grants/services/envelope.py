@@ -12,17 +12,25 @@ awards and amendments build their money the same way. `tests/grants/test_envelop
 the project for any other write of the counters.
 """
 
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, Sum
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, F, Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from accounts.models import Role, User
+from accounts.roles import has_role
+from accounts.services import audit_record
 from applications.models import Application, Call
 from core.formatting import format_money
-from grants.models import Grant, Tranche
+from fabriques.models import Departement, Region
+from grants.models import Grant, SubEnvelope, Tranche
 
 ZERO = Decimal("0.00")
 
@@ -46,37 +54,389 @@ def _envelope_error(call: Call, amount: Decimal) -> ValidationError:
     return ValidationError({"amount": ValidationError(message, code="envelope")})
 
 
-def envelope_room_check(*, call: Call, amount: Decimal) -> None:
-    """Refuse, with the envelope's message, an amount the envelope no longer covers (read-only)."""
+def envelope_room_check(*, call: Call, amount: Decimal, application: Application | None = None) -> None:
+    """Refuse, with the envelope's message, an amount the envelope no longer covers (read-only).
+
+    With `application`, the sub-envelopes covering the dossier are checked too (as they stand).
+    """
     if amount > call.remaining_amount:
         raise _envelope_error(call, amount)
+    if application is not None:
+        for sub in sub_envelopes_covering(call=call, departement_id=application.departement_id):
+            sub_envelope_room_check(sub=sub, amount=amount)
 
 
-def envelope_commit(*, call: Call, amount: Decimal, laureates: int = 1) -> None:
-    """Commit `amount` (and `laureates` new laureates) against a call locked by the caller."""
+# --- Sub-envelopes: the call's envelope delegated to régions and départements ----------------------
+
+
+def sub_envelope_label(sub: SubEnvelope) -> str:
+    """« la région Occitanie », « le département Gers (32) »: what the messages name."""
+    if sub.departement is not None:
+        return _("le département %(name)s (%(code)s)") % {
+            "name": sub.departement.name,
+            "code": sub.departement_id,
+        }
+    return _("la région %(name)s") % {"name": sub.region.name}
+
+
+def _delegated_to(sub: SubEnvelope) -> str:
+    """« à la région Occitanie », « au département Gers (32) »."""
+    if sub.departement is not None:
+        return _("au département %(name)s (%(code)s)") % {
+            "name": sub.departement.name,
+            "code": sub.departement_id,
+        }
+    return _("à la région %(name)s") % {"name": sub.region.name}
+
+
+def sub_envelope_error(
+    sub: SubEnvelope, amount: Decimal, remaining: Decimal | None = None
+) -> ValidationError:
+    """The refusal of an amount a sub-envelope no longer covers, next to the amount's field."""
+    message = _(
+        "L'enveloppe déléguée %(to)s ne permet pas d'engager %(amount)s : il n'y reste que %(remaining)s."
+    ) % {
+        "to": _delegated_to(sub),
+        "amount": format_money(amount),
+        "remaining": format_money(sub.remaining_amount if remaining is None else remaining),
+    }
+    return ValidationError({"amount": ValidationError(message, code="envelope")})
+
+
+def sub_envelope_room_check(*, sub: SubEnvelope, amount: Decimal) -> None:
+    if amount > sub.remaining_amount:
+        raise sub_envelope_error(sub, amount)
+
+
+def _covering_filter(call: Call, departement_id: str) -> Q:
+    region = Departement.objects.filter(code=departement_id).values("region_id")[:1]
+    return Q(call=call) & (Q(departement_id=departement_id) | Q(departement__isnull=True, region_id=region))
+
+
+def sub_envelopes_covering(*, call: Call, departement_id: str | None) -> list[SubEnvelope]:
+    """The sub-envelopes a dossier of `departement_id` draws on, its région's first (read-only)."""
+    if departement_id is None:
+        return []
+    return list(
+        SubEnvelope.objects.filter(_covering_filter(call, departement_id))
+        .select_related("region", "departement")
+        .order_by(F("departement_id").asc(nulls_first=True))
+    )
+
+
+def sub_envelopes_lock(*, call: Call, application: Application) -> list[SubEnvelope]:
+    """Lock the sub-envelopes covering the dossier: the région's row, then the département's.
+
+    Taken under the call's lock only (every caller holds it): the call's row serialises every
+    write on a call's money, so these rows can be locked after the grant's and tranches' rows
+    (an amendment) or before them (an award) without any risk of deadlock.
+    """
+    if application.departement_id is None:
+        return []
+    return list(
+        SubEnvelope.objects.select_for_update(no_key=True, of=("self",))
+        .filter(_covering_filter(call, application.departement_id))
+        .select_related("region", "departement")
+        .order_by(F("departement_id").asc(nulls_first=True))
+    )
+
+
+def envelope_commit(*, call: Call, application: Application, amount: Decimal, laureates: int = 1) -> None:
+    """Commit `amount` (and `laureates` new laureates) against a call locked by the caller, and
+    against the sub-envelopes covering the dossier (locked here, after the call)."""
     if amount < 0 or laureates < 0:
         raise ValueError("envelope_commit takes positive figures; envelope_release gives back")
     envelope_room_check(call=call, amount=amount)
+    subs = sub_envelopes_lock(call=call, application=application)
+    for sub in subs:
+        sub_envelope_room_check(sub=sub, amount=amount)
     call.committed_amount += amount
     call.laureate_count += laureates
     call.save(update_fields=["committed_amount", "laureate_count"])
+    for sub in subs:
+        sub.committed_amount += amount
+        sub.save(update_fields=["committed_amount"])
 
 
-def envelope_release(*, call: Call, amount: Decimal, laureates: int = 0) -> None:
-    """Give back to the envelope of a locked call what a cancellation frees."""
+def envelope_release(*, call: Call, application: Application, amount: Decimal, laureates: int = 0) -> None:
+    """Give back to the envelope of a locked call, and to the dossier's sub-envelopes, what a
+    cancellation frees."""
     if amount < 0 or laureates < 0:
         raise ValueError("envelope_release takes positive figures; envelope_commit takes")
     call.committed_amount -= amount
     call.laureate_count -= laureates
     call.save(update_fields=["committed_amount", "laureate_count"])
+    for sub in sub_envelopes_lock(call=call, application=application):
+        sub.committed_amount -= amount
+        sub.save(update_fields=["committed_amount"])
 
 
-def envelope_move(*, call: Call, difference: Decimal) -> None:
+def envelope_move(*, call: Call, application: Application, difference: Decimal) -> None:
     """Commit a positive difference, release a negative one (an amendment's new amount)."""
     if difference > 0:
-        envelope_commit(call=call, amount=difference, laureates=0)
+        envelope_commit(call=call, application=application, amount=difference, laureates=0)
     elif difference < 0:
-        envelope_release(call=call, amount=-difference, laureates=0)
+        envelope_release(call=call, application=application, amount=-difference, laureates=0)
+
+
+def committed_by_departement(call: Call) -> dict[str | None, Decimal]:
+    """What the call's live tranches commit, per département of their dossier (one grouped query).
+
+    The same sum as the call's counter (`envelope_recount`): the tranches not cancelled of the
+    active grants, FNT bonus included.
+    """
+    rows = (
+        Tranche.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE)
+        .exclude(status=Tranche.Status.CANCELLED)
+        .order_by()
+        .values_list("grant__application__departement_id")
+        .annotate(total=Sum("amount"))
+    )
+    return {departement_id: total or ZERO for departement_id, total in rows}
+
+
+@dataclass(frozen=True)
+class SubEnvelopeChange:
+    """One line of the recap shown before the amounts are saved."""
+
+    region: Region
+    departement: Departement | None
+    before: Decimal | None  # None: no sub-envelope yet
+    after: Decimal | None  # None: the sub-envelope is removed
+    committed: Decimal
+
+    @property
+    def label(self) -> str:
+        if self.departement is not None:
+            return _("Département %(name)s (%(code)s)") % {
+                "name": self.departement.name,
+                "code": self.departement.code,
+            }
+        return _("Région %(name)s") % {"name": self.region.name}
+
+
+@dataclass(frozen=True)
+class SubEnvelopePlan:
+    """What `sub_envelopes_set` would do: the changed lines and the totals, once checked."""
+
+    changes: list[SubEnvelopeChange]
+    regions_total: Decimal
+    envelope: Decimal
+
+
+def _key(code: str, departement: bool) -> tuple[str, bool]:
+    return (code, departement)
+
+
+def _field(code: str, departement: bool) -> str:
+    return f"departement_{code}" if departement else f"region_{code}"
+
+
+def _sub_envelopes_plan(
+    call: Call,
+    regions: Mapping[str, Decimal | None],
+    departements: Mapping[str, Decimal | None],
+    existing: Iterable[SubEnvelope],
+) -> SubEnvelopePlan:
+    """Check the whole set of amounts asked (every région and département: None for none)."""
+    current = {(sub.departement_id or sub.region_id, bool(sub.departement_id)): sub for sub in existing}
+    region_rows = {region.code: region for region in Region.objects.all()}
+    departement_rows = {dep.code: dep for dep in Departement.objects.select_related("region")}
+    committed = committed_by_departement(call)
+    errors: dict[str, list[str]] = defaultdict(list)
+
+    def region_committed(code: str) -> Decimal:
+        return sum(
+            (committed.get(dep.code, ZERO) for dep in departement_rows.values() if dep.region_id == code),
+            ZERO,
+        )
+
+    wanted_regions = {code: amount for code, amount in regions.items() if amount is not None}
+    wanted_deps = {code: amount for code, amount in departements.items() if amount is not None}
+    for code, amount in [*wanted_regions.items(), *wanted_deps.items()]:
+        if amount < 0:
+            errors[_field(code, code in wanted_deps)].append(
+                _("Un montant délégué ne peut pas être négatif.")
+            )
+    changes: list[SubEnvelopeChange] = []
+    for code, region in sorted(region_rows.items()):
+        sub = current.get((code, False))
+        after = wanted_regions.get(code)
+        before = sub.amount if sub is not None else None
+        # A new row starts from what the région's dossiers already hold; a kept one from its counter.
+        held = sub.committed_amount if sub is not None else region_committed(code)
+        deps = [dep for dep in departement_rows.values() if dep.region_id == code]
+        deps_total = sum((wanted_deps[dep.code] for dep in deps if dep.code in wanted_deps), ZERO)
+        if after is not None and after >= 0:
+            if held > after:
+                errors[_field(code, False)].append(
+                    _(
+                        "L'enveloppe déléguée à la région %(name)s ne peut pas descendre à %(amount)s : "
+                        "%(committed)s y sont déjà engagés."
+                    )
+                    % {"name": region.name, "amount": format_money(after), "committed": format_money(held)}
+                )
+            if deps_total > after:
+                errors[_field(code, False)].append(
+                    _(
+                        "Les enveloppes des départements de la région %(name)s totalisent %(total)s, "
+                        "au-delà des %(amount)s délégués à la région."
+                    )
+                    % {"name": region.name, "total": format_money(deps_total), "amount": format_money(after)}
+                )
+        if before != after:
+            changes.append(SubEnvelopeChange(region, None, before, after, held))
+        for dep in sorted(deps, key=lambda row: row.code):
+            dep_sub = current.get((dep.code, True))
+            dep_after = wanted_deps.get(dep.code)
+            dep_before = dep_sub.amount if dep_sub is not None else None
+            dep_held = dep_sub.committed_amount if dep_sub is not None else committed.get(dep.code, ZERO)
+            if dep_after is not None and dep_after >= 0:
+                if after is None:
+                    errors[_field(dep.code, True)].append(
+                        _(
+                            "Fixez d'abord l'enveloppe de la région %(region)s : celle d'un département en "
+                            "est une part."
+                        )
+                        % {"region": region.name}
+                    )
+                if dep_held > dep_after:
+                    errors[_field(dep.code, True)].append(
+                        _(
+                            "L'enveloppe déléguée au département %(name)s (%(code)s) ne peut pas descendre "
+                            "à %(amount)s : %(committed)s y sont déjà engagés."
+                        )
+                        % {
+                            "name": dep.name,
+                            "code": dep.code,
+                            "amount": format_money(dep_after),
+                            "committed": format_money(dep_held),
+                        }
+                    )
+            if dep_before != dep_after:
+                changes.append(SubEnvelopeChange(region, dep, dep_before, dep_after, dep_held))
+    unknown = sorted(
+        [_field(code, False) for code in wanted_regions if code not in region_rows]
+        + [_field(code, True) for code in wanted_deps if code not in departement_rows]
+    )
+    for field in unknown:
+        errors[field].append(_("Territoire inconnu."))
+    regions_total = sum(wanted_regions.values(), ZERO)
+    if regions_total > call.envelope:
+        errors["__all__"].append(
+            _(
+                "Les enveloppes des régions totalisent %(total)s, au-delà de l'enveloppe de l'appel "
+                "(%(envelope)s)."
+            )
+            % {"total": format_money(regions_total), "envelope": format_money(call.envelope)}
+        )
+    if errors:
+        raise ValidationError(dict(errors))
+    return SubEnvelopePlan(changes=changes, regions_total=regions_total, envelope=call.envelope)
+
+
+def _ensure_admin(actor: User) -> None:
+    if not has_role(actor, Role.ADMIN):
+        raise PermissionDenied(_("Seul un administrateur du programme peut déléguer l'enveloppe."))
+
+
+def sub_envelopes_preview(
+    *,
+    call: Call,
+    regions: Mapping[str, Decimal | None],
+    departements: Mapping[str, Decimal | None],
+    actor: User,
+) -> SubEnvelopePlan:
+    """The recap before saving: `sub_envelopes_set`'s checks and changes, read-only."""
+    _ensure_admin(actor)
+    call = Call.objects.get(pk=call.pk)
+    return _sub_envelopes_plan(call, regions, departements, SubEnvelope.objects.filter(call=call))
+
+
+@transaction.atomic
+def sub_envelopes_set(
+    *,
+    call: Call,
+    regions: Mapping[str, Decimal | None],
+    departements: Mapping[str, Decimal | None],
+    actor: User,
+) -> SubEnvelopePlan:
+    """Set the amounts delegated to the régions and départements of a call (the whole set).
+
+    A code missing or None removes its sub-envelope (what it held stays counted in the call's
+    envelope). Under the call's lock, then every sub-envelope's: amounts never below what is
+    committed, départements within their région, régions within the call's envelope. A new
+    sub-envelope starts from what its dossiers already commit. Audited with every change.
+    """
+    _ensure_admin(actor)
+    call = Call.objects.select_for_update(no_key=True).get(pk=call.pk)
+    existing = list(
+        SubEnvelope.objects.select_for_update(of=("self",))
+        .filter(call=call)
+        .select_related("region", "departement")
+        .order_by(F("departement_id").asc(nulls_first=True), "region_id", "departement_id")
+    )
+    plan = _sub_envelopes_plan(call, regions, departements, existing)
+    current = {_key(sub.departement_id or sub.region_id, bool(sub.departement_id)): sub for sub in existing}
+    held = {
+        _key(
+            change.departement.code if change.departement else change.region.code,
+            change.departement is not None,
+        ): (change.committed)
+        for change in plan.changes
+    }
+    region_of = dict(Departement.objects.values_list("code", "region_id"))
+    wanted = {
+        **{_key(code, False): amount for code, amount in regions.items() if amount is not None},
+        **{_key(code, True): amount for code, amount in departements.items() if amount is not None},
+    }
+    delegated: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for (code, is_departement), amount in wanted.items():
+        if is_departement:
+            delegated[region_of[code]] += amount
+    SubEnvelope.objects.filter(pk__in=[sub.pk for key, sub in current.items() if key not in wanted]).delete()
+    now = timezone.now()
+    # Régions first, then départements: the order the rows are locked in.
+    for key in sorted(wanted, key=lambda key: (key[1], key[0])):
+        code, is_departement = key
+        amount = wanted[key]
+        sub = current.get(key)
+        figures = {"amount": amount, "delegated_amount": ZERO if is_departement else delegated[code]}
+        if sub is None:
+            sub = SubEnvelope(
+                call=call,
+                region_id=region_of[code] if is_departement else code,
+                departement_id=code if is_departement else None,
+                committed_amount=held[key],
+                updated_by=actor,
+                updated_at=now,
+                **figures,
+            )
+            sub.full_clean()
+            sub.save()
+        elif any(getattr(sub, name) != value for name, value in figures.items()):
+            for name, value in figures.items():
+                setattr(sub, name, value)
+            sub.updated_by, sub.updated_at = actor, now
+            sub.full_clean()
+            sub.save(update_fields=[*figures, "updated_by", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="envelope.sub_envelopes_set",
+        target=call,
+        data={
+            "changes": [
+                {
+                    "region": change.region.code,
+                    "departement": change.departement.code if change.departement else None,
+                    "before": None if change.before is None else str(change.before),
+                    "after": None if change.after is None else str(change.after),
+                }
+                for change in plan.changes
+            ]
+        },
+    )
+    return plan
 
 
 def award_check(call: Call, amount: Decimal, yearly: list[Decimal]) -> None:
@@ -137,6 +497,54 @@ def tranche_amounts(yearly: list[Decimal], bonus: Decimal) -> list[Decimal]:
 
 
 @dataclass(frozen=True)
+class SubEnvelopeCount:
+    """A sub-envelope's counters beside what the live tranches of its dossiers commit."""
+
+    sub: SubEnvelope
+    committed: Decimal
+    delegated: Decimal  # the amounts of its départements' sub-envelopes (a région's row)
+
+    @property
+    def committed_drift(self) -> Decimal:
+        return self.sub.committed_amount - self.committed
+
+    @property
+    def delegated_drift(self) -> Decimal:
+        return self.sub.delegated_amount - self.delegated
+
+
+def sub_envelopes_recount(call: Call) -> list[SubEnvelopeCount]:
+    """Recount every sub-envelope of a call: two queries (the rows, the tranches per département)."""
+    subs = list(
+        SubEnvelope.objects.filter(call=call)
+        .select_related("region", "departement")
+        .order_by("region__name", F("departement_id").asc(nulls_first=True))
+    )
+    if not subs:
+        return []
+    committed = committed_by_departement(call)
+    region_of = dict(Departement.objects.values_list("code", "region_id"))
+    by_region: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for departement_id, total in committed.items():
+        if departement_id is not None:
+            by_region[region_of[departement_id]] += total
+    delegated: dict[str, Decimal] = defaultdict(lambda: ZERO)
+    for sub in subs:
+        if sub.departement_id:
+            delegated[sub.region_id] += sub.amount
+    return [
+        SubEnvelopeCount(
+            sub=sub,
+            committed=committed.get(sub.departement_id, ZERO)
+            if sub.departement_id
+            else by_region[sub.region_id],
+            delegated=ZERO if sub.departement_id else delegated[sub.region_id],
+        )
+        for sub in subs
+    ]
+
+
+@dataclass(frozen=True)
 class EnvelopeCount:
     """A call's counters beside what its grants and tranches say they should be."""
 
@@ -145,6 +553,7 @@ class EnvelopeCount:
     paid: Decimal  # the paid tranches of the active grants
     laureates: int  # the active grants
     paid_outside: Decimal  # paid tranches of cancelled grants: money paid that no grant commits
+    sub_envelopes: tuple[SubEnvelopeCount, ...] = ()
 
     @property
     def committed_drift(self) -> Decimal:
@@ -156,7 +565,8 @@ class EnvelopeCount:
 
 
 def envelope_recount(call: Call) -> EnvelopeCount:
-    """Recount a call's envelope from its grants and tranches (three aggregate queries)."""
+    """Recount a call's envelope from its grants and tranches (three aggregate queries), and its
+    sub-envelopes (one more, and two when it has any)."""
     call = Call.objects.get(pk=call.pk)  # the counters as they stand now
     active = Q(grant__status=Grant.Status.ACTIVE)
     paid = Q(status=Tranche.Status.PAID)
@@ -172,6 +582,7 @@ def envelope_recount(call: Call) -> EnvelopeCount:
         paid=sums["paid"] or ZERO,
         laureates=laureates,
         paid_outside=sums["paid_outside"] or ZERO,
+        sub_envelopes=tuple(sub_envelopes_recount(call)),
     )
 
 
@@ -198,4 +609,40 @@ def envelope_drift_lines(count: EnvelopeCount) -> list[str]:
             _("Versé : %(amount)s versés sur des subventions annulées.")
             % {"amount": format_money(count.paid_outside)}
         )
+    regions_total = sum((c.sub.amount for c in count.sub_envelopes if not c.sub.departement_id), ZERO)
+    if regions_total > count.call.envelope:
+        # The call's envelope lowered below what was delegated (the sub-envelopes never go above it).
+        lines.append(
+            _(
+                "Enveloppes déléguées : les régions totalisent %(total)s, au-delà de l'enveloppe de "
+                "l'appel (%(envelope)s)."
+            )
+            % {"total": format_money(regions_total), "envelope": format_money(count.call.envelope)}
+        )
+    for sub_count in count.sub_envelopes:
+        label = sub_envelope_label(sub_count.sub)
+        if sub_count.committed_drift:
+            lines.append(
+                _(
+                    "Enveloppe déléguée à %(label)s : le compteur indique %(counter)s engagés, les tranches "
+                    "en cours de ses dossiers totalisent %(sum)s."
+                )
+                % {
+                    "label": label,
+                    "counter": format_money(sub_count.sub.committed_amount),
+                    "sum": format_money(sub_count.committed),
+                }
+            )
+        if sub_count.delegated_drift:
+            lines.append(
+                _(
+                    "Enveloppe déléguée à %(label)s : le compteur indique %(counter)s délégués aux "
+                    "départements, leurs enveloppes totalisent %(sum)s."
+                )
+                % {
+                    "label": label,
+                    "counter": format_money(sub_count.sub.delegated_amount),
+                    "sum": format_money(sub_count.delegated),
+                }
+            )
     return lines
