@@ -620,11 +620,11 @@ def envelope_drift_lines(count: EnvelopeCount) -> list[str]:
             % {"total": format_money(regions_total), "envelope": format_money(count.call.envelope)}
         )
     for sub_count in count.sub_envelopes:
-        label = sub_envelope_label(sub_count.sub)
+        label = _delegated_to(sub_count.sub)
         if sub_count.committed_drift:
             lines.append(
                 _(
-                    "Enveloppe déléguée à %(label)s : le compteur indique %(counter)s engagés, les tranches "
+                    "Enveloppe déléguée %(label)s : le compteur indique %(counter)s engagés, les tranches "
                     "en cours de ses dossiers totalisent %(sum)s."
                 )
                 % {
@@ -636,7 +636,7 @@ def envelope_drift_lines(count: EnvelopeCount) -> list[str]:
         if sub_count.delegated_drift:
             lines.append(
                 _(
-                    "Enveloppe déléguée à %(label)s : le compteur indique %(counter)s délégués aux "
+                    "Enveloppe déléguée %(label)s : le compteur indique %(counter)s délégués aux "
                     "départements, leurs enveloppes totalisent %(sum)s."
                 )
                 % {
