@@ -424,6 +424,47 @@ def sub_envelopes_remaining(call: Call) -> list[SubEnvelopeRemaining]:
     ]
 
 
+def sub_envelope_figures(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's rows of the call's sub-envelopes, each région followed by its départements:
+    amount, committed, remaining, share of the call's envelope, laureates. One query: the
+    laureates come from `envelope_figures`' territories (`figures`), the committed amounts from
+    the counters kept under the call's lock.
+    """
+    call: Call = figures["call"]
+    subs = list(SubEnvelope.objects.filter(call=call).select_related("region", "departement"))
+    if not subs:
+        return []
+    laureates = {row["code"]: row["laureates"] for row in figures["by_departement"]}
+    laureates |= {("region", row["code"]): row["laureates"] for row in figures["by_region"]}
+    envelope = _money(call.envelope)
+
+    def row(sub: SubEnvelope) -> dict[str, Any]:
+        amount, committed = _money(sub.amount), _money(sub.committed_amount)
+        departement = sub.departement
+        return {
+            "region_code": sub.region_id,
+            "code": sub.departement_id or sub.region_id,
+            "is_departement": departement is not None,
+            "name": f"{departement.name} ({departement.code})"
+            if departement is not None
+            else sub.region.name,
+            "amount": amount,
+            "committed": committed,
+            "remaining": amount - committed,
+            "share": _percent(amount, envelope),
+            "committed_percent": _percent(committed, amount),
+            "laureates": laureates.get(sub.departement_id if departement else ("region", sub.region_id), 0),
+        }
+
+    regions = french_sorted([row(sub) for sub in subs if sub.departement_id is None], key=lambda r: r["name"])
+    departements = sorted((row(sub) for sub in subs if sub.departement_id), key=lambda r: r["code"])
+    ordered: list[dict[str, Any]] = []
+    for region_row in regions:
+        ordered.append(region_row)
+        ordered += [dep for dep in departements if dep["region_code"] == region_row["region_code"]]
+    return ordered
+
+
 # --- The steering home ---------------------------------------------------------------------------
 
 
