@@ -19,7 +19,7 @@ from core.refusals import apply_refusal
 from fabriques.models import Departement, Region
 from grants.forms.sub_envelopes import SubEnvelopesForm
 from grants.models import SubEnvelope
-from grants.services.envelope import SubEnvelopePlan, sub_envelopes_preview, sub_envelopes_set
+from grants.services.sub_envelopes import SubEnvelopePlan, sub_envelopes_preview, sub_envelopes_set
 from grants.views.common import admin_required, user_of
 
 

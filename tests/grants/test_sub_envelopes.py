@@ -19,13 +19,9 @@ from grants.services import application_award, application_reopen, decisions_bul
 from grants.services.agreements import agreement_terminate, amendment_create
 from grants.services.bulk_decisions import decisions_bulk_preview
 from grants.services.decisions import award_preview
-from grants.services.envelope import (
-    envelope_drift_lines,
-    envelope_recount,
-    sub_envelopes_preview,
-    sub_envelopes_set,
-)
+from grants.services.envelope import envelope_drift_lines, envelope_recount
 from grants.services.payments import tranche_cancel
+from grants.services.sub_envelopes import sub_envelopes_preview, sub_envelopes_set
 from tests.factories import in_review_application, programme_admin
 from tests.grants.test_agreements import active, laureate, pay
 

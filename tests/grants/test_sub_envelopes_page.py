@@ -14,7 +14,7 @@ from django.urls import reverse
 from accounts.models import AuditEvent
 from core.formatting import format_money
 from grants.models import SubEnvelope
-from grants.services.envelope import sub_envelopes_set
+from grants.services.sub_envelopes import sub_envelopes_set
 from tests.factories import programme_admin
 from tests.grants.test_agreements import laureate
 

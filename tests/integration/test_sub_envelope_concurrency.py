@@ -28,7 +28,8 @@ from applications.services.review import assignment_create, eligibility_record
 from core.formatting import format_money
 from grants.models import Grant, SubEnvelope
 from grants.services import application_award
-from grants.services.envelope import envelope_drift_lines, envelope_recount, sub_envelopes_set
+from grants.services.envelope import envelope_drift_lines, envelope_recount
+from grants.services.sub_envelopes import sub_envelopes_set
 from notifications import services
 from tests.factories import CallFactory, grid, occitanie_instructor, programme_admin, submitted_application
 from tests.integration.test_labels_concurrency import committed_db  # noqa: F401
