@@ -525,3 +525,86 @@ class ReportStatusChange(MoneyStatusChange):
 
     def __str__(self) -> str:
         return f"{self.report_id}: {self.from_status} → {self.to_status}"
+
+
+class SubEnvelope(models.Model):
+    """A part of a call's envelope delegated to a région, or to a département within a région.
+
+    A région's row covers every dossier of its départements; a département's row (its région's
+    row must exist) covers that département's dossiers and counts in its région's too. The
+    counters are written by `grants.services.envelope` only, under the call's lock: what is
+    committed (amount and FNT bonus of the live tranches, as the call's counter) and, on a région's
+    row, what it delegated to its départements. CHECK constraints hold each row's rules; the sum
+    of the régions' amounts under the call's envelope is held by the service under that lock.
+    """
+
+    call = models.ForeignKey(
+        Call, verbose_name=_("appel"), on_delete=models.CASCADE, related_name="sub_envelopes"
+    )
+    region = models.ForeignKey(
+        "fabriques.Region", verbose_name=_("région"), on_delete=models.PROTECT, related_name="+"
+    )
+    departement = models.ForeignKey(
+        "fabriques.Departement",
+        verbose_name=_("département"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    amount = models.DecimalField(_("montant délégué"), max_digits=14, decimal_places=2)
+    committed_amount = models.DecimalField(
+        _("montant engagé"), max_digits=14, decimal_places=2, default=Decimal("0"), editable=False
+    )
+    delegated_amount = models.DecimalField(
+        _("montant délégué aux départements"),
+        max_digits=14,
+        decimal_places=2,
+        default=Decimal("0"),
+        editable=False,
+    )
+    updated_at = models.DateTimeField(_("modifiée le"), default=timezone.now)
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("enveloppe déléguée")
+        verbose_name_plural = _("enveloppes déléguées")
+        ordering = ("call", "region", "departement")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call", "region"],
+                condition=Q(departement__isnull=True),
+                name="grants_one_sub_envelope_per_region",
+                violation_error_message=_("Cette région a déjà une enveloppe déléguée."),
+            ),
+            models.UniqueConstraint(
+                fields=["call", "departement"],
+                condition=Q(departement__isnull=False),
+                name="grants_one_sub_envelope_per_departement",
+                violation_error_message=_("Ce département a déjà une enveloppe déléguée."),
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0)
+                & Q(committed_amount__gte=0)
+                & Q(committed_amount__lte=models.F("amount")),
+                name="grants_sub_envelope_never_overcommitted",
+                violation_error_message=_("Les engagements ne peuvent pas dépasser l'enveloppe déléguée."),
+            ),
+            # What a région delegated to its départements fits in it; a département delegates nothing.
+            models.CheckConstraint(
+                condition=Q(delegated_amount__gte=0)
+                & Q(delegated_amount__lte=models.F("amount"))
+                & (Q(departement__isnull=True) | Q(delegated_amount=0)),
+                name="grants_sub_envelope_delegation_fits",
+                violation_error_message=_(
+                    "Les enveloppes des départements ne peuvent pas dépasser celle de leur région."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} – {self.departement_id or self.region_id} – {format_money(self.amount)}"
+
+    @property
+    def remaining_amount(self) -> Decimal:
+        return self.amount - self.committed_amount

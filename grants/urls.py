@@ -2,7 +2,17 @@
 
 from django.urls import path
 
-from grants.views import agreements, bulk, dashboard, decisions, exports, payments, steering, times
+from grants.views import (
+    agreements,
+    bulk,
+    dashboard,
+    decisions,
+    exports,
+    payments,
+    steering,
+    sub_envelopes,
+    times,
+)
 
 app_name = "grants"
 
@@ -20,6 +30,12 @@ urlpatterns = [
     # The envelope's dashboard and its public summary.
     path("pilotage/appels/<slug:slug>/tableau-de-bord/", dashboard.dashboard, name="dashboard"),
     path("appels/<slug:slug>/enveloppe/", dashboard.public_summary, name="public-summary"),
+    # The envelope delegated to régions and départements (programme admins).
+    path(
+        "pilotage/appels/<slug:slug>/enveloppes-deleguees/",
+        sub_envelopes.sub_envelopes_view,
+        name="sub-envelopes",
+    ),
     # How long dossiers stay in each state (programme admins).
     path("pilotage/appels/<slug:slug>/delais/", times.processing_times, name="processing-times"),
     # Exports (programme admins) and the public list of laureates.

@@ -17,6 +17,7 @@ figures are exact (a grant is never counted twice in the same zone).
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple, TypedDict
 
@@ -41,7 +42,7 @@ from accounts.models import GroupHeadcount, Role
 from applications.models import Application, Call, DossierCount, Member
 from core.formatting import french_sorted
 from fabriques.models import ApplicantFamily, Departement, Region, Zone
-from grants.models import Grant, Tranche
+from grants.models import Grant, SubEnvelope, Tranche
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -373,6 +374,95 @@ def envelope_figures(call: Call) -> dict[str, Any]:
         "by_family": _by_family(laureate_rows),
         "by_year": _by_year(call),
     }
+
+
+# --- Sub-envelopes ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubEnvelopeRemaining:
+    """What a sub-envelope still allows: a dossier of one of `departements` draws on it.
+
+    A région's row covers all its départements (those with a sub-envelope of their own too: a
+    dossier there draws on both rows).
+    """
+
+    region_code: str
+    departement_code: str | None
+    departements: frozenset[str]
+    amount: Decimal
+    committed: Decimal
+    remaining: Decimal
+
+
+def sub_envelopes_remaining(call: Call) -> list[SubEnvelopeRemaining]:
+    """The call's sub-envelopes with what they still allow, régions first (two queries).
+
+    The figures are the counters kept under the call's lock by the commit paths, so they agree
+    with what an award would be refused on.
+    """
+    subs = list(
+        SubEnvelope.objects.filter(call=call)
+        .order_by(F("departement_id").asc(nulls_first=True), "region_id", "departement_id")
+        .values_list("region_id", "departement_id", "amount", "committed_amount")
+    )
+    if not subs:
+        return []
+    covered: dict[str, set[str]] = defaultdict(set)
+    for code, region_code in Departement.objects.values_list("code", "region_id"):
+        covered[region_code].add(code)
+    return [
+        SubEnvelopeRemaining(
+            region_code=region_code,
+            departement_code=departement_code,
+            departements=frozenset({departement_code} if departement_code else covered[region_code]),
+            amount=_money(amount),
+            committed=_money(committed),
+            remaining=_money(amount) - _money(committed),
+        )
+        for region_code, departement_code, amount, committed in subs
+    ]
+
+
+def sub_envelope_figures(figures: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's rows of the call's sub-envelopes, each région followed by its départements:
+    amount, committed, remaining, share of the call's envelope, laureates. One query: the
+    laureates come from `envelope_figures`' territories (`figures`), the committed amounts from
+    the counters kept under the call's lock.
+    """
+    call: Call = figures["call"]
+    subs = list(SubEnvelope.objects.filter(call=call).select_related("region", "departement"))
+    if not subs:
+        return []
+    laureates = {row["code"]: row["laureates"] for row in figures["by_departement"]}
+    laureates |= {("region", row["code"]): row["laureates"] for row in figures["by_region"]}
+    envelope = _money(call.envelope)
+
+    def row(sub: SubEnvelope) -> dict[str, Any]:
+        amount, committed = _money(sub.amount), _money(sub.committed_amount)
+        departement = sub.departement
+        return {
+            "region_code": sub.region_id,
+            "code": sub.departement_id or sub.region_id,
+            "is_departement": departement is not None,
+            "name": f"{departement.name} ({departement.code})"
+            if departement is not None
+            else sub.region.name,
+            "amount": amount,
+            "committed": committed,
+            "remaining": amount - committed,
+            "share": _percent(amount, envelope),
+            "committed_percent": _percent(committed, amount),
+            "laureates": laureates.get(sub.departement_id if departement else ("region", sub.region_id), 0),
+        }
+
+    regions = french_sorted([row(sub) for sub in subs if sub.departement_id is None], key=lambda r: r["name"])
+    departements = sorted((row(sub) for sub in subs if sub.departement_id), key=lambda r: r["code"])
+    ordered: list[dict[str, Any]] = []
+    for region_row in regions:
+        ordered.append(region_row)
+        ordered += [dep for dep in departements if dep["region_code"] == region_row["region_code"]]
+    return ordered
 
 
 # --- The steering home ---------------------------------------------------------------------------

@@ -604,7 +604,7 @@ def agreement_terminate(
         clawback_amount=clawback_amount,
     )
     if released:
-        envelope_release(call=call, amount=released, laureates=0)
+        envelope_release(call=call, application=application, amount=released, laureates=0)
     context: TerminationContext = {
         **_agreement_base(agreement, application),
         "date": format_date(timezone.localdate(agreement.terminated_at)),
@@ -704,7 +704,7 @@ def amendment_create(
     previous_amount = grant.amount
     previous_parts = [(index, tranches[index].amount) for index in sorted(tranches)]
     difference = new_amount - previous_amount
-    envelope_move(call=call, difference=difference)
+    envelope_move(call=call, application=application, difference=difference)
     for index, amount in enumerate(scheduled, start=1):
         tranche = tranches.get(index)
         if tranche is None:

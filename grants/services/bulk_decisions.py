@@ -1,7 +1,8 @@
 """One decision on several dossiers: each is decided or refused on its own, with its reason.
 
 `decisions_bulk_preview` gives the recap shown before: what each dossier would get, by the
-award's own checks (`award_preview`), with the envelope counted down across the list.
+award's own checks (`award_preview`), with the envelope and the sub-envelopes (régions,
+départements) counted down across the list.
 """
 
 from collections.abc import Iterable
@@ -23,6 +24,7 @@ from grants.services.decisions import (
     award_preview,
     decision_check,
 )
+from grants.services.envelope import sub_envelope_error, sub_envelopes_covering
 
 
 @dataclass(frozen=True)
@@ -68,14 +70,16 @@ def decisions_bulk_preview(
     """
     rows: list[BulkPreviewRow] = []
     remaining: dict[int, Decimal] = {}
+    sub_remaining: dict[int, Decimal] = {}
+    calls: dict[int, Call] = {}
     for application in applications:
         try:
             if decision == "award":
                 asked = sum(application.budget_years.values_list("requested", flat=True), Decimal("0"))
                 preview = award_preview(application=application, amount=amount or asked, actor=actor)
-                left = remaining.setdefault(
-                    application.call_id, Call.objects.get(pk=application.call_id).remaining_amount
-                )
+                preview_call = calls.get(application.call_id) or Call.objects.get(pk=application.call_id)
+                calls[application.call_id] = preview_call
+                left = remaining.setdefault(application.call_id, preview_call.remaining_amount)
                 total = preview.amount + preview.bonus
                 if total > left:
                     raise ValidationError(
@@ -86,6 +90,16 @@ def decisions_bulk_preview(
                         % {"remaining": format_money(left), "amount": format_money(total)},
                         code="envelope",
                     )
+                # The sub-envelopes covering the dossier are counted down across the list too.
+                covering = sub_envelopes_covering(
+                    call=preview_call, departement_id=application.departement_id
+                )
+                for sub in covering:
+                    sub_left = sub_remaining.setdefault(sub.pk, sub.remaining_amount)
+                    if total > sub_left:
+                        raise sub_envelope_error(sub, total, sub_left)
+                for sub in covering:
+                    sub_remaining[sub.pk] -= total
                 remaining[application.call_id] = left - total
                 rows.append(BulkPreviewRow(application, preview, "", left - total))
                 continue

@@ -140,7 +140,7 @@ def award_preview(
     award_check(call, amount, parts)
     _check_eligibility(application)
     bonus = call.fnt_bonus if application.kind == Application.Kind.FNT else Decimal("0")
-    envelope_room_check(call=call, amount=amount + bonus)
+    envelope_room_check(call=call, amount=amount + bonus, application=application)
     start = timezone.localdate()
     return AwardPreview(
         amount=amount,
@@ -224,7 +224,7 @@ def application_award(
     award_check(call, amount, yearly)
     _check_eligibility(application)
     bonus = call.fnt_bonus if application.kind == Application.Kind.FNT else Decimal("0")
-    envelope_commit(call=call, amount=amount + bonus, laureates=1)
+    envelope_commit(call=call, application=application, amount=amount + bonus, laureates=1)
     grant = Grant(application=application, call=call, amount=amount, bonus=bonus, awarded_by=actor)
     grant.full_clean()
     grant.save()

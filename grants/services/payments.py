@@ -432,7 +432,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
     its agreement and the tranche. The beneficiary's legal representative is told by e-mail.
     """
     ensure_admin(actor)
-    _application, call = lock_dossier_and_envelope(tranche.grant.application)
+    application, call = lock_dossier_and_envelope(tranche.grant.application)
     grant, _agreement, tranche = _lock(tranche)
     ensure_tranche_can_move(tranche, T.CANCELLED)
     if not (reason or "").strip():
@@ -447,7 +447,7 @@ def tranche_cancel(*, tranche: Tranche, reason: str, actor: User) -> Tranche:
         cancel_reason=reason.strip(),
     )
     if grant.status == Grant.Status.ACTIVE:
-        envelope_release(call=call, amount=tranche.amount)
+        envelope_release(call=call, application=application, amount=tranche.amount)
     completed = _complete_agreement_if_settled(grant, actor)
     email_queue(
         key=f"tranche:{tranche.pk}:cancel-email",

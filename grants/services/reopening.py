@@ -172,7 +172,7 @@ def application_reopen(*, application: Application, reason: str, actor: User) ->
         # What the envelope still holds for the grant: a tranche cancelled earlier (alone, or by
         # a termination) was released then, and must not be released twice.
         live = [tranche.amount for tranche in tranches if tranche.status != Tranche.Status.CANCELLED]
-        envelope_release(call=call, amount=sum(live, Decimal("0")), laureates=1)
+        envelope_release(call=call, application=application, amount=sum(live, Decimal("0")), laureates=1)
         # The grant's funnel cascades to its live tranches and its agreement, signed or not, which
         # carries out a decision that no longer stands (grants.workflow), each move logged and audited.
         grant_transition(

@@ -21,7 +21,7 @@ from core.formatting import format_money
 from core.page_cache import cached_page
 from grants import charts
 from grants.models import EnvelopeSnapshot
-from grants.selectors.envelope import envelope_figures
+from grants.selectors.envelope import envelope_figures, sub_envelope_figures
 
 
 def _cells(row: dict[str, Any]) -> str:
@@ -122,6 +122,7 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "map": _map(figures, f"{chart_id}-carte"),
         "region_chart": _region_chart(figures, f"{chart_id}-regions"),
         "region_rows": region_rows_html(figures),
+        "sub_envelopes": sub_envelope_figures(figures),
         "zone_chart": _bar_chart(
             figures,
             "by_zone",

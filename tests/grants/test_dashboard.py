@@ -391,9 +391,10 @@ def test_the_dashboard_makes_as_many_queries_for_six_grants_as_for_two(client: C
         response = client.get(dashboard_url(call))
     assert envelope_figures(call)["laureates"] == 6
     assert len(six) == len(two), [query["sql"] for query in six.captured_queries]
-    # The session, the user, the second factor, the call, the snapshots and the figures' four
-    # queries (22 before the breakdowns were summed from the laureates' rows, issue 13).
-    assert len(two) == 10, [query["sql"] for query in two.captured_queries]
+    # The session, the user, the second factor, the call, the snapshots, the figures' four
+    # queries (22 before the breakdowns were summed from the laureates' rows, issue 13) and the
+    # sub-envelopes' rows (one more, issue 15).
+    assert len(two) == 11, [query["sql"] for query in two.captured_queries]
     assert f"tdb-{call.slug}-releves" in svgs(page(response))
 
 

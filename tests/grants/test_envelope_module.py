@@ -148,9 +148,9 @@ def test_commit_refuses_beyond_the_envelope_and_writes_nothing():
     committed, laureates = case.call.committed_amount, case.call.laureate_count
     too_much = case.call.remaining_amount + Decimal("0.01")
     with transaction.atomic():
-        _application, call = lock_dossier_and_envelope(case.application)
+        application, call = lock_dossier_and_envelope(case.application)
         with pytest.raises(ValidationError) as raised:
-            envelope_commit(call=call, amount=too_much)
+            envelope_commit(call=call, application=application, amount=too_much)
     assert "L'enveloppe de l'appel n'a plus que" in str(raised.value.message_dict["amount"])
     case.call.refresh_from_db()
     assert (case.call.committed_amount, case.call.laureate_count) == (committed, laureates)
@@ -160,16 +160,16 @@ def test_commit_release_and_move_change_the_counters():
     case = laureate()
     committed, laureates = case.call.committed_amount, case.call.laureate_count
     with transaction.atomic():
-        _application, call = lock_dossier_and_envelope(case.application)
-        envelope_commit(call=call, amount=Decimal("1000"), laureates=1)
-        envelope_release(call=call, amount=Decimal("400"), laureates=1)
-        envelope_move(call=call, difference=Decimal("-100"))
-        envelope_move(call=call, difference=Decimal("50"))
+        application, call = lock_dossier_and_envelope(case.application)
+        envelope_commit(call=call, application=application, amount=Decimal("1000"), laureates=1)
+        envelope_release(call=call, application=application, amount=Decimal("400"), laureates=1)
+        envelope_move(call=call, application=application, difference=Decimal("-100"))
+        envelope_move(call=call, application=application, difference=Decimal("50"))
     case.call.refresh_from_db()
     assert case.call.committed_amount == committed + Decimal("550")
     assert case.call.laureate_count == laureates
     with pytest.raises(ValueError):
-        envelope_release(call=case.call, amount=Decimal("-1"))
+        envelope_release(call=case.call, application=case.application, amount=Decimal("-1"))
 
 
 # --- the recount, the command and the alert ---------------------------------------------------------

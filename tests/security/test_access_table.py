@@ -254,6 +254,8 @@ TABLE: dict[str, Row] = {
     # Steering.
     "grants:admin-home": ADMIN_ONLY,
     "grants:dashboard": ADMIN_ONLY,
+    # The envelope delegated to régions and départements: set by programme admins only.
+    "grants:sub-envelopes": ADMIN_ONLY,
     # A call's processing times: the whole call for admins, each instructor's territory for them.
     "grants:processing-times": GET(LOGIN, 403, 403, 200, 200, 200, 403),
     "grants:public-summary": EVERYONE_200,
