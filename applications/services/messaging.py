@@ -95,11 +95,11 @@ def message_files_check(
     return checked
 
 
-def _files_store(checked: Iterable[uploads.CheckedUpload], *, actor: User) -> list[MessageFile]:
+def message_files_store(checked: Iterable[uploads.CheckedUpload], *, actor: User) -> list[MessageFile]:
     """Store the checked files and their rows; if one fails, those already written are removed.
 
     Files are not transactional: the callers remove them too when their own writes fail after
-    this (`_discard`), so that nothing is left half-saved."""
+    this (`message_files_discard`), so that nothing is left half-saved."""
     stored: list[MessageFile] = []
     try:
         for upload in checked:
@@ -115,12 +115,12 @@ def _files_store(checked: Iterable[uploads.CheckedUpload], *, actor: User) -> li
             row.full_clean()
             row.save()
     except Exception:
-        _discard(stored)
+        message_files_discard(stored)
         raise
     return stored
 
 
-def _discard(rows: Iterable[MessageFile]) -> None:
+def message_files_discard(rows: Iterable[MessageFile]) -> None:
     for row in rows:
         if row.file.name:
             row.file.storage.delete(row.file.name)
@@ -130,11 +130,11 @@ def message_files_attach(*, message: Message, files: Sequence[FileUpload], actor
     """Check then store files and link them to a message just written (in its transaction)."""
     if not files:
         return []
-    stored = _files_store(message_files_check(files), actor=actor)
+    stored = message_files_store(message_files_check(files), actor=actor)
     try:
         message.files.add(*stored)
     except Exception:
-        _discard(stored)
+        message_files_discard(stored)
         raise
     return stored
 
@@ -290,11 +290,11 @@ def broadcast_send(
             broadcast.save()
     except IntegrityError:
         return Broadcast.objects.get(token=token), False
-    stored = _files_store(checked, actor=actor)
+    stored = message_files_store(checked, actor=actor)
     try:
         _broadcast_write(broadcast, scoped, recipients, stored, actor=actor)
     except Exception:
-        _discard(stored)
+        message_files_discard(stored)
         raise
     broadcast_id = broadcast.pk
     transaction.on_commit(lambda: _enqueue_broadcast(broadcast_id), robust=True)

@@ -35,9 +35,9 @@ from applications.models import Access, Application, Call, Member, MessageFile, 
 from applications.selectors import applications_reviewable_by
 from applications.services.messaging import (
     FileUpload,
-    _discard,
-    _files_store,
     message_files_check,
+    message_files_discard,
+    message_files_store,
 )
 from applications.services.notify import opinion_notify, opinion_requested_notify
 from applications.workflow import REVIEWABLE_STATES
@@ -272,7 +272,7 @@ def opinion_request(
             },
         )
     except Exception:
-        _discard(stored)
+        message_files_discard(stored)
         raise
     return opinion
 
@@ -280,7 +280,7 @@ def opinion_request(
 def _store(checked: list[uploads.CheckedUpload], *, actor: User) -> list[MessageFile]:
     """Store the checked files (the callers store them after every other rule has passed, and
     remove them again if a later write fails: files are not transactional)."""
-    return _files_store(checked, actor=actor) if checked else []
+    return message_files_store(checked, actor=actor) if checked else []
 
 
 # --- the answer --------------------------------------------------------------------------------
@@ -342,7 +342,7 @@ def opinion_give(
         # The requester and the dossier's instructors, in the centre and by e-mail as each prefers.
         opinion_notify(opinion=opinion)
     except Exception:
-        _discard(stored)
+        message_files_discard(stored)
         raise
     return opinion
 

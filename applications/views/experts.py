@@ -51,7 +51,7 @@ from applications.services.opinions import (
     opinion_request_check,
 )
 from applications.views.review import (
-    _project_texts,
+    project_texts,
     refused_action_response,
     render_review_detail,
     review_detail_url,
@@ -138,7 +138,7 @@ def _request_context(opinion: Opinion, **extra: Any) -> dict[str, Any]:
         "opinion": opinion,
         "application": application,
         "request_files": list(opinion.request_files.order_by("pk")),
-        "project_texts": _project_texts(application),
+        "project_texts": project_texts(application),
         "members": list(
             application.members.select_related("organisation").order_by("-is_lead", "organisation__name")
         ),

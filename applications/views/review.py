@@ -158,7 +158,7 @@ class ScoreSheet:
     total: Any
 
 
-def _project_texts(application: Application) -> list[tuple[str, str]]:
+def project_texts(application: Application) -> list[tuple[str, str]]:
     names = ("kind", *PROJECT_TEXTS)
     rows = []
     for name in names:
@@ -293,7 +293,7 @@ def _detail_context(
         "title": _("Instruction – %(reference)s") % {"reference": application.reference},
         "application": application,
         "is_admin": is_admin,
-        "project_texts": _project_texts(application),
+        "project_texts": project_texts(application),
         "members": members,
         "places": places,
         "territory": application_territory(application, places=places),
