@@ -525,3 +525,10 @@ class ReportStatusChange(MoneyStatusChange):
 
     def __str__(self) -> str:
         return f"{self.report_id}: {self.from_status} → {self.to_status}"
+
+
+# The committee sessions' models live in their own module; imported here so that Django registers them.
+from grants.models_committees import CommitteeItem as CommitteeItem  # noqa: E402
+from grants.models_committees import CommitteeMember as CommitteeMember  # noqa: E402
+from grants.models_committees import CommitteeSession as CommitteeSession  # noqa: E402
+from grants.models_committees import CommitteeStatusChange as CommitteeStatusChange  # noqa: E402
