@@ -7,131 +7,415 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0019_review_facts_lock'),
-        ('grants', '0009_agreement_newest'),
-        ('notifications', '0003_sweep_backoff'),
+        ("applications", "0019_review_facts_lock"),
+        ("grants", "0009_agreement_newest"),
+        ("notifications", "0003_sweep_backoff"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CommitteeSession',
+            name="CommitteeSession",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('title', models.CharField(max_length=200, verbose_name='intitulé')),
-                ('starts_at', models.DateTimeField(verbose_name='date et heure')),
-                ('place', models.CharField(blank=True, max_length=300, verbose_name='lieu')),
-                ('visio_url', models.URLField(blank=True, max_length=500, verbose_name='lien de visioconférence')),
-                ('status', models.CharField(choices=[('draft', 'En préparation'), ('convened', 'Convoquée'), ('held', 'En séance'), ('applied', 'Décisions appliquées'), ('cancelled', 'Annulée')], default='draft', max_length=10, verbose_name='état')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='créée le')),
-                ('applied_at', models.DateTimeField(blank=True, null=True, verbose_name='décisions appliquées le')),
-                ('call', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='committee_sessions', to='applications.call', verbose_name='appel')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('minutes', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='notifications.document', verbose_name='procès-verbal')),
-                ('wave', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='committee_sessions', to='applications.wave', verbose_name='vague')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("title", models.CharField(max_length=200, verbose_name="intitulé")),
+                ("starts_at", models.DateTimeField(verbose_name="date et heure")),
+                ("place", models.CharField(blank=True, max_length=300, verbose_name="lieu")),
+                (
+                    "visio_url",
+                    models.URLField(blank=True, max_length=500, verbose_name="lien de visioconférence"),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "En préparation"),
+                            ("convened", "Convoquée"),
+                            ("held", "En séance"),
+                            ("applied", "Décisions appliquées"),
+                            ("cancelled", "Annulée"),
+                        ],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="état",
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(default=django.utils.timezone.now, verbose_name="créée le"),
+                ),
+                (
+                    "applied_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="décisions appliquées le"),
+                ),
+                (
+                    "call",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="committee_sessions",
+                        to="applications.call",
+                        verbose_name="appel",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "minutes",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="notifications.document",
+                        verbose_name="procès-verbal",
+                    ),
+                ),
+                (
+                    "wave",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="committee_sessions",
+                        to="applications.wave",
+                        verbose_name="vague",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'séance du comité de sélection',
-                'verbose_name_plural': 'séances du comité de sélection',
-                'ordering': ('-starts_at', '-pk'),
+                "verbose_name": "séance du comité de sélection",
+                "verbose_name_plural": "séances du comité de sélection",
+                "ordering": ("-starts_at", "-pk"),
             },
         ),
         migrations.CreateModel(
-            name='CommitteeMember',
+            name="CommitteeMember",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('role', models.CharField(choices=[('admin', 'Administrateur du programme'), ('instructor', 'Instructeur invité')], max_length=10, verbose_name='qualité')),
-                ('attendance', models.CharField(choices=[('unknown', 'Non renseignée'), ('present', 'Présent'), ('excused', 'Excusé'), ('absent', 'Absent')], default='unknown', max_length=10, verbose_name='présence')),
-                ('user', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='membre')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='members', to='grants.committeesession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("admin", "Administrateur du programme"),
+                            ("instructor", "Instructeur invité"),
+                        ],
+                        max_length=10,
+                        verbose_name="qualité",
+                    ),
+                ),
+                (
+                    "attendance",
+                    models.CharField(
+                        choices=[
+                            ("unknown", "Non renseignée"),
+                            ("present", "Présent"),
+                            ("excused", "Excusé"),
+                            ("absent", "Absent"),
+                        ],
+                        default="unknown",
+                        max_length=10,
+                        verbose_name="présence",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="membre",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="members",
+                        to="grants.committeesession",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'membre du comité',
-                'verbose_name_plural': 'membres du comité',
-                'ordering': ('session', 'role', 'user__last_name', 'user__first_name', 'pk'),
+                "verbose_name": "membre du comité",
+                "verbose_name_plural": "membres du comité",
+                "ordering": ("session", "role", "user__last_name", "user__first_name", "pk"),
             },
         ),
         migrations.CreateModel(
-            name='CommitteeItem',
+            name="CommitteeItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rank', models.PositiveIntegerField(verbose_name='rang')),
-                ('score', models.DecimalField(decimal_places=1, max_digits=4, verbose_name='note sur 100')),
-                ('asked', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='montant demandé')),
-                ('proposed', models.DecimalField(decimal_places=2, max_digits=14, verbose_name='montant proposé')),
-                ('proposed_yearly', models.JSONField(default=list, verbose_name='répartition proposée')),
-                ('decision', models.CharField(blank=True, choices=[('', 'À décider'), ('award', 'Attribution'), ('refuse', 'Refus'), ('postpone', 'Ajourné')], default='', max_length=10, verbose_name='décision')),
-                ('amount', models.DecimalField(blank=True, decimal_places=2, max_digits=14, null=True, verbose_name='montant attribué')),
-                ('yearly', models.JSONField(blank=True, default=list, verbose_name='répartition attribuée')),
-                ('reasons', models.TextField(blank=True, verbose_name='motifs')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='décidé le')),
-                ('outcome', models.CharField(blank=True, choices=[('', 'Non appliquée'), ('applied', 'Appliquée'), ('failed', "Refusée à l'application")], default='', max_length=10, verbose_name='résultat')),
-                ('outcome_message', models.TextField(blank=True, verbose_name='message du résultat')),
-                ('applied_at', models.DateTimeField(blank=True, null=True, verbose_name='appliquée le')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='committee_items', to='applications.application', verbose_name='dossier')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('grant', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='committee_items', to='grants.grant')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='items', to='grants.committeesession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("rank", models.PositiveIntegerField(verbose_name="rang")),
+                ("score", models.DecimalField(decimal_places=1, max_digits=4, verbose_name="note sur 100")),
+                (
+                    "asked",
+                    models.DecimalField(decimal_places=2, max_digits=14, verbose_name="montant demandé"),
+                ),
+                (
+                    "proposed",
+                    models.DecimalField(decimal_places=2, max_digits=14, verbose_name="montant proposé"),
+                ),
+                ("proposed_yearly", models.JSONField(default=list, verbose_name="répartition proposée")),
+                (
+                    "decision",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "À décider"),
+                            ("award", "Attribution"),
+                            ("refuse", "Refus"),
+                            ("postpone", "Ajourné"),
+                        ],
+                        default="",
+                        max_length=10,
+                        verbose_name="décision",
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(
+                        blank=True,
+                        decimal_places=2,
+                        max_digits=14,
+                        null=True,
+                        verbose_name="montant attribué",
+                    ),
+                ),
+                ("yearly", models.JSONField(blank=True, default=list, verbose_name="répartition attribuée")),
+                ("reasons", models.TextField(blank=True, verbose_name="motifs")),
+                ("decided_at", models.DateTimeField(blank=True, null=True, verbose_name="décidé le")),
+                (
+                    "outcome",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("", "Non appliquée"),
+                            ("applied", "Appliquée"),
+                            ("failed", "Refusée à l'application"),
+                        ],
+                        default="",
+                        max_length=10,
+                        verbose_name="résultat",
+                    ),
+                ),
+                ("outcome_message", models.TextField(blank=True, verbose_name="message du résultat")),
+                ("applied_at", models.DateTimeField(blank=True, null=True, verbose_name="appliquée le")),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="committee_items",
+                        to="applications.application",
+                        verbose_name="dossier",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "grant",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="committee_items",
+                        to="grants.grant",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="items",
+                        to="grants.committeesession",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "dossier à l'ordre du jour",
-                'verbose_name_plural': 'ordre du jour',
-                'ordering': ('session', 'rank', 'pk'),
+                "verbose_name": "dossier à l'ordre du jour",
+                "verbose_name_plural": "ordre du jour",
+                "ordering": ("session", "rank", "pk"),
             },
         ),
         migrations.CreateModel(
-            name='CommitteeStatusChange',
+            name="CommitteeStatusChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('from_status', models.CharField(choices=[('draft', 'En préparation'), ('convened', 'Convoquée'), ('held', 'En séance'), ('applied', 'Décisions appliquées'), ('cancelled', 'Annulée')], max_length=10, verbose_name='état précédent')),
-                ('to_status', models.CharField(choices=[('draft', 'En préparation'), ('convened', 'Convoquée'), ('held', 'En séance'), ('applied', 'Décisions appliquées'), ('cancelled', 'Annulée')], max_length=10, verbose_name='nouvel état')),
-                ('note', models.TextField(blank=True, verbose_name='note')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='date')),
-                ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='auteur')),
-                ('session', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='status_changes', to='grants.committeesession')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "from_status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "En préparation"),
+                            ("convened", "Convoquée"),
+                            ("held", "En séance"),
+                            ("applied", "Décisions appliquées"),
+                            ("cancelled", "Annulée"),
+                        ],
+                        max_length=10,
+                        verbose_name="état précédent",
+                    ),
+                ),
+                (
+                    "to_status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "En préparation"),
+                            ("convened", "Convoquée"),
+                            ("held", "En séance"),
+                            ("applied", "Décisions appliquées"),
+                            ("cancelled", "Annulée"),
+                        ],
+                        max_length=10,
+                        verbose_name="nouvel état",
+                    ),
+                ),
+                ("note", models.TextField(blank=True, verbose_name="note")),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="date")),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="auteur",
+                    ),
+                ),
+                (
+                    "session",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="status_changes",
+                        to="grants.committeesession",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "changement d'état d'une séance",
-                'verbose_name_plural': 'historique des séances',
-                'ordering': ('session', 'at', 'pk'),
+                "verbose_name": "changement d'état d'une séance",
+                "verbose_name_plural": "historique des séances",
+                "ordering": ("session", "at", "pk"),
             },
         ),
         migrations.AddConstraint(
-            model_name='committeesession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('place', ''), _negated=True), models.Q(('visio_url', ''), _negated=True), _connector='OR'), name='grants_committee_session_has_a_place', violation_error_message='Indiquez un lieu ou un lien de visioconférence.'),
+            model_name="committeesession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("place", ""), _negated=True),
+                    models.Q(("visio_url", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="grants_committee_session_has_a_place",
+                violation_error_message="Indiquez un lieu ou un lien de visioconférence.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeesession',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status', 'applied'), _negated=True), ('applied_at__isnull', False), _connector='OR'), name='grants_committee_applied_has_date'),
+            model_name="committeesession",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status", "applied"), _negated=True),
+                    ("applied_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="grants_committee_applied_has_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeemember',
-            constraint=models.UniqueConstraint(fields=('session', 'user'), name='grants_committee_member_once'),
+            model_name="committeemember",
+            constraint=models.UniqueConstraint(
+                fields=("session", "user"), name="grants_committee_member_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeeitem',
-            constraint=models.UniqueConstraint(fields=('session', 'application'), name='grants_committee_item_once'),
+            model_name="committeeitem",
+            constraint=models.UniqueConstraint(
+                fields=("session", "application"), name="grants_committee_item_once"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeeitem',
-            constraint=models.CheckConstraint(condition=models.Q(('proposed__gt', 0), ('asked__gte', 0)), name='grants_committee_item_amounts', violation_error_message='Le montant proposé doit être positif.'),
+            model_name="committeeitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("proposed__gt", 0), ("asked__gte", 0)),
+                name="grants_committee_item_amounts",
+                violation_error_message="Le montant proposé doit être positif.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeeitem',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decision', 'award'), _negated=True), ('amount__gt', 0), _connector='OR'), name='grants_committee_award_has_amount', violation_error_message='Une attribution a un montant.'),
+            model_name="committeeitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("decision", "award"), _negated=True), ("amount__gt", 0), _connector="OR"
+                ),
+                name="grants_committee_award_has_amount",
+                violation_error_message="Une attribution a un montant.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeeitem',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decision', 'refuse'), _negated=True), models.Q(('reasons', ''), _negated=True), _connector='OR'), name='grants_committee_refusal_has_reasons', violation_error_message='Une décision de refus doit être motivée.'),
+            model_name="committeeitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("decision", "refuse"), _negated=True),
+                    models.Q(("reasons", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="grants_committee_refusal_has_reasons",
+                violation_error_message="Une décision de refus doit être motivée.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeeitem',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('outcome', 'applied'), _negated=True), models.Q(('applied_at__isnull', False), models.Q(('decision', ''), _negated=True)), _connector='OR'), name='grants_committee_applied_item_decided'),
+            model_name="committeeitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("outcome", "applied"), _negated=True),
+                    models.Q(("applied_at__isnull", False), models.Q(("decision", ""), _negated=True)),
+                    _connector="OR",
+                ),
+                name="grants_committee_applied_item_decided",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='committeeitem',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decision', 'award'), ('outcome', 'applied'), _negated=True), ('grant__isnull', False), _connector='OR'), name='grants_committee_applied_award_has_grant'),
+            model_name="committeeitem",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("decision", "award"), ("outcome", "applied"), _negated=True),
+                    ("grant__isnull", False),
+                    _connector="OR",
+                ),
+                name="grants_committee_applied_award_has_grant",
+            ),
         ),
     ]

@@ -133,9 +133,9 @@ def _move(
 def committee_convene(*, session: CommitteeSession, actor: User) -> CommitteeSession:
     """Call the members: the session needs at least one member and one dossier on its agenda."""
     _admin_only(actor)
-    session = _lock(session)
-    if session.status == C.DRAFT:
-        if not session.items.exists():
+    locked = _lock(session)
+    if locked.status == C.DRAFT:
+        if not locked.items.exists():
             raise ValidationError(
                 _("Constituez l'ordre du jour avant de convoquer le comité."), code="agenda"
             )
@@ -147,7 +147,7 @@ def committee_convene(*, session: CommitteeSession, actor: User) -> CommitteeSes
 def committee_reopen_preparation(*, session: CommitteeSession, actor: User) -> CommitteeSession:
     """Back to preparation (a convened session put off to prepare it again)."""
     _admin_only(actor)
-    _move(_lock(session), C.DRAFT, "prepare", actor)
+    _move(session, C.DRAFT, "prepare", actor)
     return session
 
 
@@ -155,8 +155,8 @@ def committee_reopen_preparation(*, session: CommitteeSession, actor: User) -> C
 def committee_open(*, session: CommitteeSession, actor: User) -> CommitteeSession:
     """The session is held: from now on its decisions are recorded, and its agenda is fixed."""
     _admin_only(actor)
-    session = _lock(session)
-    if session.status == C.CONVENED and not session.items.exists():
+    locked = _lock(session)
+    if locked.status == C.CONVENED and not locked.items.exists():
         raise ValidationError(_("L'ordre du jour est vide : il n'y a rien à décider."), code="agenda")
     _move(session, C.HELD, "hold", actor)
     return session
@@ -168,8 +168,8 @@ def committee_cancel(*, session: CommitteeSession, reason: str, actor: User) -> 
     _admin_only(actor)
     if not reason.strip():
         raise ValidationError({"reason": _("Indiquez pourquoi la séance est annulée.")})
-    session = _lock(session)
-    if session.items.filter(outcome=O.APPLIED).exists():
+    locked = _lock(session)
+    if locked.items.filter(outcome=O.APPLIED).exists():
         raise ValidationError(
             _("Des décisions de cette séance sont déjà appliquées : elle ne peut plus être annulée."),
             code="state",
@@ -588,6 +588,7 @@ def committee_apply_preview(*, session: CommitteeSession, actor: User) -> ApplyR
     decision's own checks (`award_preview`, `decision_check`), the envelope counted down in the
     agenda's order as the application will commit it."""
     _admin_only(actor)
+    session = CommitteeSession.objects.get(pk=session.pk)  # its state as it stands now
     call = Call.objects.get(pk=session.call_id)
     items = list(
         CommitteeItem.objects.filter(session=session)
@@ -748,7 +749,7 @@ def committee_apply(*, session: CommitteeSession, actor: User) -> list[ItemResul
 @transaction.atomic
 def _finish(session: CommitteeSession, actor: User, results: list[ItemResult]) -> None:
     """The application's audit row, and the move to « appliquée » with the minutes once all is applied."""
-    session = _lock(session)
+    locked = _lock(session)
     audit_record(
         actor=actor,
         action="committee.apply",
@@ -758,10 +759,9 @@ def _finish(session: CommitteeSession, actor: User, results: list[ItemResult]) -
             "failed": [result.reference for result in results if not result.done],
         },
     )
-    if session.status != C.HELD or session.items.exclude(outcome=O.APPLIED).exists():
+    if locked.status != C.HELD or locked.items.exclude(outcome=O.APPLIED).exists():
         return
     now = timezone.now()
-    session.applied_at = now
     minutes = document_request(
         key=f"committee:{session.pk}:minutes",
         kind=MINUTES_KIND,
