@@ -75,10 +75,12 @@ class AttendanceForm(forms.Form):
                 label=member.user.get_full_name() or member.user.email,
                 choices=CommitteeMember.Attendance.choices,
                 initial=member.attendance,
+                # Left out: unchanged (the service checks the state and each value).
+                required=False,
             )
 
     def attendance(self) -> dict[int, str]:
-        return {int(name.removeprefix("member_")): value for name, value in self.cleaned_data.items()}
+        return {int(name.removeprefix("member_")): value for name, value in self.cleaned_data.items() if value}
 
 
 class MoveForm(forms.Form):

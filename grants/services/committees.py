@@ -220,7 +220,7 @@ def committee_members_set(
     CommitteeMember.objects.filter(session=session, user_id__in=removed).delete()
     for pk, user in wanted.items():
         if pk not in current:
-            member = CommitteeMember(session=session, user=user, role=_member_role(user))
+            member = CommitteeMember(session=session, user=user, role=_member_role(user) or "")
             member.full_clean()
             member.save()
     audit_record(
@@ -360,7 +360,7 @@ def committee_agenda_set(
                 session=session,
                 application_id=application.pk,
                 rank=ranked.rank,
-                score=ranked.application.score,
+                score=ranked.application.score or Decimal("0"),  # the ranking holds scored dossiers only
                 asked=ranked.asked,
                 proposed=amount,
                 proposed_yearly=_texts(yearly),
