@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 from applications.models import Application
 from grants.models import CommitteeSession
 from grants.services.committees import committee_members_set
-from tests.browser.test_journeys import log_in
+from tests.browser.test_journeys import log_in, tick
 from tests.factories import PASSWORD, CallFactory, occitanie_instructor, programme_admin
 from tests.grants.committees import scored_dossiers
 
@@ -36,7 +36,7 @@ def test_an_admin_holds_a_committee_session_and_an_invited_instructor_reads_it(n
     expect(desk.get_by_role("heading", level=1)).to_have_text(f"Comités de sélection — {call.title}")
     desk.get_by_label("Intitulé de la séance").fill("Comité de sélection de mars")
     desk.get_by_label("Date et heure").fill("2027-03-12T14:00")
-    desk.get_by_label("Lieu").fill("ANCT, Paris")
+    desk.get_by_label("Lieu", exact=True).fill("ANCT, Paris")
     journey.step(desk, "nouvelle seance")
     with desk.expect_navigation():
         desk.get_by_role("button", name="Créer la séance").click()
@@ -61,7 +61,7 @@ def test_an_admin_holds_a_committee_session_and_an_invited_instructor_reads_it(n
     for application, decision in ((best, "Attribution"), (second, "Refus")):
         with desk.expect_navigation():
             desk.get_by_role("link", name=application.reference).click()
-        desk.get_by_label(decision).check()
+        tick(desk, desk.get_by_label(decision, exact=True))
         if decision == "Refus":
             desk.get_by_label("Motifs (refus) ou observation (ajournement)").fill("Modèle économique fragile.")
         journey.step(desk, f"decision {application.reference}")
