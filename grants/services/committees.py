@@ -425,7 +425,10 @@ def _parts(
 def _lock_item(item: CommitteeItem) -> tuple[CommitteeSession, CommitteeItem]:
     """The session, then the item: the order every write of the agenda and the application take."""
     session = CommitteeSession.objects.select_for_update().get(pk=item.session_id)
-    locked = CommitteeItem.objects.select_for_update().select_related("application").get(pk=item.pk)
+    # The item's row alone (`of`): its dossier is locked by the decision services, in their order.
+    locked = (
+        CommitteeItem.objects.select_for_update(of=("self",)).select_related("application").get(pk=item.pk)
+    )
     return session, locked
 
 
@@ -704,7 +707,8 @@ def _apply_item(item_id: int, actor: User) -> ItemResult | None:
 @transaction.atomic
 def _record_failure(item_id: int, message: str, actor: User) -> None:
     """Keep a dossier's refusal at the application on its item (the decision's rollback took nothing else)."""
-    item = CommitteeItem.objects.select_for_update().select_related("application", "session").get(pk=item_id)
+    session_id = CommitteeItem.objects.values_list("session_id", flat=True).get(pk=item_id)
+    session, item = _lock_item(CommitteeItem(pk=item_id, session_id=session_id))
     if item.is_applied:
         return
     item.outcome = O.FAILED
@@ -713,7 +717,7 @@ def _record_failure(item_id: int, message: str, actor: User) -> None:
     audit_record(
         actor=actor,
         action="committee.apply_failed",
-        target=item.session,
+        target=session,
         data={"dossier": item.application.reference, "message": message},
     )
 
