@@ -80,7 +80,9 @@ class AttendanceForm(forms.Form):
             )
 
     def attendance(self) -> dict[int, str]:
-        return {int(name.removeprefix("member_")): value for name, value in self.cleaned_data.items() if value}
+        return {
+            int(name.removeprefix("member_")): value for name, value in self.cleaned_data.items() if value
+        }
 
 
 class MoveForm(forms.Form):

@@ -63,7 +63,9 @@ def test_an_admin_holds_a_committee_session_and_an_invited_instructor_reads_it(n
             desk.get_by_role("link", name=application.reference).click()
         tick(desk, desk.get_by_label(decision, exact=True))
         if decision == "Refus":
-            desk.get_by_label("Motifs (refus) ou observation (ajournement)").fill("Modèle économique fragile.")
+            desk.get_by_label("Motifs (refus) ou observation (ajournement)").fill(
+                "Modèle économique fragile."
+            )
         journey.step(desk, f"decision {application.reference}")
         with desk.expect_navigation():
             desk.get_by_role("button", name="Enregistrer la décision").click()
@@ -71,7 +73,9 @@ def test_an_admin_holds_a_committee_session_and_an_invited_instructor_reads_it(n
 
     with desk.expect_navigation():
         desk.get_by_role("button", name="Appliquer les décisions").click()
-    expect(desk.get_by_role("heading", level=1)).to_have_text("Confirmer l'application des décisions du comité")
+    expect(desk.get_by_role("heading", level=1)).to_have_text(
+        "Confirmer l'application des décisions du comité"
+    )
     journey.step(desk, "recapitulatif")
     with desk.expect_navigation():
         desk.get_by_role("button", name="Appliquer les décisions").click()
