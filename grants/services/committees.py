@@ -385,6 +385,7 @@ def committee_agenda_set(
     return created
 
 
+@transaction.atomic
 def committee_agenda_build(*, session: CommitteeSession, actor: User) -> list[CommitteeItem]:
     """« Constituer l'ordre du jour »: every dossier of the ranking not on another live session,
     each with the amount it asks within the call's bounds."""

@@ -2,13 +2,16 @@
 scenario, the decisions recorded in session, and their application through the decision services
 (per-dossier results, nothing twice)."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import AuditEvent
-from applications.models import Application
+from applications.models import Application, Wave
 from grants.committee_workflow import TRANSITIONS, committee_transition
 from grants.models import CommitteeItem, CommitteeMember, CommitteeSession, CommitteeStatusChange, Grant
 from grants.services.committees import (
@@ -26,7 +29,7 @@ from grants.services.committees import (
     committee_open,
 )
 from notifications.models import Document
-from tests.factories import CallFactory, instructor, occitanie_instructor, programme_admin
+from tests.factories import CallFactory, applicant, instructor, occitanie_instructor, programme_admin
 from tests.grants.committees import a_session, scored_dossiers
 
 pytestmark = pytest.mark.django_db
@@ -64,8 +67,6 @@ def test_every_pair_of_the_table_is_allowed_or_refused_by_the_funnel(from_status
     allowed = to_status in TRANSITIONS[from_status]
     fields = {"applied_at": session.created_at} if to_status == C.APPLIED else {}
     if allowed:
-        from django.db import transaction
-
         with transaction.atomic():
             change = committee_transition(
                 session=session, to_status=to_status, actor=admin, action="committee.test", **fields
@@ -74,8 +75,6 @@ def test_every_pair_of_the_table_is_allowed_or_refused_by_the_funnel(from_status
         assert CommitteeSession.objects.get(pk=session.pk).status == to_status
         assert AuditEvent.objects.filter(action="committee.test", data__to=to_status).exists()
     else:
-        from django.db import transaction
-
         with pytest.raises(ValidationError) as refused, transaction.atomic():
             committee_transition(session=session, to_status=to_status, actor=admin, action="committee.test")
         assert "ne peut pas passer à l'état" in refused.value.messages[0]
@@ -151,8 +150,6 @@ def test_members_are_admins_and_instructors_and_attendance_is_recorded_once_conv
 
 
 def test_an_applicant_cannot_sit():
-    from tests.factories import applicant
-
     admin = programme_admin()
     session = a_session(admin)
     outsider = applicant()
@@ -444,12 +441,6 @@ def test_cancelling_needs_a_reason_and_frees_the_dossiers():
 
 
 def test_a_session_of_a_wave_takes_only_that_waves_dossiers():
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from applications.models import Wave
-
     admin = programme_admin()
     call = CallFactory()
     in_march, other = scored_dossiers(call, ["80", "90"])

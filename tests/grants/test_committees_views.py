@@ -7,13 +7,15 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from applications.models import Application
 from grants.models import CommitteeItem, CommitteeSession, Grant
-from grants.services.committees import committee_members_set
+from grants.services.committees import committee_agenda_build, committee_members_set
 from tests.factories import CallFactory, instructor, occitanie_instructor, programme_admin
 from tests.grants.committees import a_session, scored_dossiers
 
@@ -141,3 +143,21 @@ def test_the_minutes_link_waits_for_the_decisions():
     session = a_session(admin, starts_at=timezone.now() + timedelta(days=1))
     response = client_of(admin).get(reverse("grants:committee-minutes", args=[session.pk]), follow=True)
     assert "Le procès-verbal est produit une fois toutes les décisions appliquées." in text(response)
+
+
+def test_the_session_page_costs_the_same_queries_whatever_the_size_of_its_agenda():
+    admin = programme_admin()
+    client = client_of(admin)
+
+    def queries(count: int) -> int:
+        call = CallFactory()
+        scored_dossiers(call, [str(90 - index) for index in range(count)])
+        session = a_session(admin, call)
+        committee_agenda_build(session=session, actor=admin)
+        url = reverse("grants:committee-detail", args=[session.pk])
+        client.get(url)  # the session's own first reads (the user's roles) out of the count
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    assert queries(1) == queries(4)
