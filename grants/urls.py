@@ -40,6 +40,11 @@ urlpatterns = [
     path(f"{committee}membres/", committees.committee_members_view, name="committee-members"),
     path(f"{committee}presences/", committees.committee_attendance_view, name="committee-attendance"),
     path(f"{committee}ordre-du-jour/", committees.committee_agenda_build_view, name="committee-agenda-build"),
+    path(
+        f"{committee}ordre-du-jour/inscrire/",
+        committees.committee_agenda_add_view,
+        name="committee-agenda-add",
+    ),
     path(f"{committee}dossiers/<int:item_id>/", committees.committee_item, name="committee-item"),
     path(f"{committee}appliquer/", committees.committee_apply_view, name="committee-apply"),
     path(f"{committee}proces-verbal/", committees.committee_minutes, name="committee-minutes"),

@@ -101,6 +101,20 @@ class MoveForm(forms.Form):
         self.fields["to"].choices = CommitteeSession.Status.choices  # type: ignore[attr-defined]
 
 
+class AgendaAddForm(forms.Form):
+    reference = forms.CharField(
+        label=gettext_lazy("Référence du dossier"),
+        max_length=20,
+        help_text=gettext_lazy("Par exemple FDT-2026-00042 : un dossier en instruction, éligible et noté."),
+        error_messages={"required": gettext_lazy("Indiquez la référence du dossier à inscrire.")},
+    )
+    amount = MoneyField(
+        label=gettext_lazy("Montant proposé (en euros)"),
+        required=False,
+        help_text=gettext_lazy("Vide : le montant demandé, dans les bornes de l'appel."),
+    )
+
+
 def _yearly_fields(form: forms.Form, years: int, initial: list[str]) -> None:
     for index in range(1, years + 1):
         form.fields[f"yearly_{index}"] = MoneyField(

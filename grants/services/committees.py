@@ -386,6 +386,58 @@ def committee_agenda_set(
 
 
 @transaction.atomic
+def committee_agenda_add(
+    *, session: CommitteeSession, application: Application, amount: Decimal | None = None, actor: User
+) -> CommitteeItem:
+    """Put one more dossier on the agenda, before the session, with its rank in the ranking and
+    an amount proposed (by default what it asks, within the call's bounds); the rest of the agenda
+    stays as it is."""
+    _admin_only(actor)
+    session = _lock(session)
+    if session.status not in AGENDA_EDITABLE:
+        raise _state_error(session, AGENDA_EDITABLE, _("changer l'ordre du jour"))
+    call = Call.objects.get(pk=session.call_id)
+    ranks = {row.application.pk: row for row in committee_ranking(call, session.wave)}
+    if CommitteeItem.objects.filter(session=session, application=application).exists():
+        raise ValidationError(
+            {
+                "reference": _("Le dossier %(reference)s est déjà à l'ordre du jour.")
+                % {"reference": application.reference}
+            }
+        )
+    refusals = _agenda_refusals(session, [application], ranks)
+    if refusals:
+        raise ValidationError({"reference": refusals})
+    ranked = ranks[application.pk]
+    proposed = amount if amount is not None else default_proposal(call, ranked.asked)
+    yearly = proposal_split(call, application, proposed)
+    try:
+        award_check(call, proposed, yearly)
+    except ValidationError as error:
+        raise ValidationError(
+            {"amount": [message for messages in error.message_dict.values() for message in messages]}
+        ) from error
+    item = CommitteeItem(
+        session=session,
+        application=application,
+        rank=ranked.rank,
+        score=ranked.application.score or Decimal("0"),
+        asked=ranked.asked,
+        proposed=proposed,
+        proposed_yearly=_texts(yearly),
+    )
+    item.full_clean()
+    item.save()
+    audit_record(
+        actor=actor,
+        action="committee.add",
+        target=session,
+        data={"dossier": application.reference, "proposed": str(proposed)},
+    )
+    return item
+
+
+@transaction.atomic
 def committee_agenda_build(*, session: CommitteeSession, actor: User) -> list[CommitteeItem]:
     """« Constituer l'ordre du jour »: every dossier of the ranking not on another live session,
     each with the amount it asks within the call's bounds."""

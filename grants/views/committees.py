@@ -20,11 +20,13 @@ from accounts.models import Role
 from accounts.permissions import role_required
 from accounts.roles import has_role
 from applications.models import Call
+from applications.selectors import applications_reviewable_by
 from applications.views.common import issued_document_response
 from core.formatting import format_money
 from core.refusals import apply_refusal, is_page_refusal, say_refusal
 from grants.committee_workflow import AGENDA_EDITABLE, DECIDING, can_move
 from grants.forms.committees import (
+    AgendaAddForm,
     AttendanceForm,
     DecisionForm,
     MembersForm,
@@ -41,6 +43,7 @@ from grants.selectors.committees import (
 )
 from grants.services.committees import (
     ApplyRecap,
+    committee_agenda_add,
     committee_agenda_build,
     committee_apply,
     committee_apply_preview,
@@ -160,6 +163,7 @@ def _render_detail(request: HttpRequest, session: CommitteeSession, **forms: Any
         "members_form": None,
         "attendance_form": None,
         "move_form": None,
+        "add_form": None,
     }
     if is_admin:
         context["members_form"] = forms.get("members_form") or MembersForm(
@@ -167,6 +171,7 @@ def _render_detail(request: HttpRequest, session: CommitteeSession, **forms: Any
         )
         context["attendance_form"] = forms.get("attendance_form") or AttendanceForm(members=members)
         context["move_form"] = forms.get("move_form") or MoveForm()
+        context["add_form"] = forms.get("add_form") or AgendaAddForm()
     return render(request, "grants/committees/detail.html", context)
 
 
@@ -276,6 +281,36 @@ def committee_agenda_build_view(request: HttpRequest, session_id: int) -> HttpRe
         % {"count": len(items)},
     )
     return redirect(_detail_url(session))
+
+
+@admin_required
+@require_POST
+def committee_agenda_add_view(request: HttpRequest, session_id: int) -> HttpResponse:
+    """One more dossier on the agenda, found by its reference among the dossiers the admin reviews."""
+    session = _visible(request, session_id)
+    user = user_of(request)
+    form = AgendaAddForm(request.POST)
+    if form.is_valid():
+        reference = form.cleaned_data["reference"].strip().upper()
+        application = applications_reviewable_by(user).filter(reference=reference).first()
+        if application is None:
+            form.add_error("reference", _("Aucun dossier déposé ne porte cette référence."))
+        else:
+            try:
+                committee_agenda_add(
+                    session=session, application=application, amount=form.cleaned_data["amount"], actor=user
+                )
+            except ValidationError as error:
+                if is_page_refusal(error, form=form):
+                    return _refused(request, session, error)
+                apply_refusal(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Le dossier %(reference)s est inscrit à l'ordre du jour.") % {"reference": reference},
+                )
+                return redirect(_detail_url(session))
+    return _render_detail(request, session, add_form=form)
 
 
 # --- a dossier of the agenda ----------------------------------------------------------------------

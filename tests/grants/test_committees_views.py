@@ -161,3 +161,36 @@ def test_the_session_page_costs_the_same_queries_whatever_the_size_of_its_agenda
         return len(captured)
 
     assert queries(1) == queries(4)
+
+
+def test_an_admin_adds_one_dossier_to_the_agenda_and_a_wrong_reference_is_refused_next_to_its_field():
+    admin = programme_admin()
+    call = CallFactory()
+    first, second = scored_dossiers(call, ["90", "80"])
+    foreign = scored_dossiers(CallFactory(), ["95"])[0]
+    session = a_session(admin, call)
+    client = client_of(admin)
+    url = reverse("grants:committee-agenda-add", args=[session.pk])
+    missing = client.post(url, {"reference": "TST-2099-99999", "amount": ""})
+    assert missing.status_code == 200
+    assert "Aucun dossier déposé ne porte cette référence." in text(missing)
+    other_call = client.post(url, {"reference": foreign.reference, "amount": ""})
+    assert "seul un dossier en instruction, éligible et noté" in text(other_call)
+    too_much = client.post(url, {"reference": second.reference, "amount": "200 000"})
+    assert f"Le montant attribué doit être compris entre 75{NBSP}000{NBSP}€ et 150{NBSP}000{NBSP}€." in text(
+        too_much
+    )
+    assert not CommitteeItem.objects.exists()
+
+    added = client.post(url, {"reference": second.reference.lower(), "amount": "100 000"})
+    assert added.status_code == 302
+    item = CommitteeItem.objects.get(session=session)
+    assert (item.application_id, item.rank, item.proposed, item.proposed_yearly) == (
+        second.pk,
+        2,
+        Decimal("100000.00"),
+        ["33333.33", "33333.33", "33333.34"],
+    )
+    twice = client.post(url, {"reference": second.reference, "amount": ""})
+    assert f"Le dossier {second.reference} est déjà à l'ordre du jour." in text(twice)
+    assert CommitteeItem.objects.count() == 1

@@ -243,6 +243,7 @@ TABLE: dict[str, Row] = {
     "grants:committee-members": POST(LOGIN, 403, 403, 403, 403, 200),  # no member: the form's error
     "grants:committee-attendance": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: in preparation
     "grants:committee-agenda-build": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: no dossier
+    "grants:committee-agenda-add": POST(LOGIN, 403, 403, 403, 403, 200),  # no reference: the form's error
     "grants:committee-item": GET(LOGIN, 403, 403, 200, 404, 200),
     "grants:committee-apply": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: not in session
     "grants:committee-minutes": GET(LOGIN, 403, 403, 200, 404, 200),
