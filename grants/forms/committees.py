@@ -118,7 +118,7 @@ class AgendaAddForm(forms.Form):
 def _yearly_fields(form: forms.Form, years: int, initial: list[str]) -> None:
     for index in range(1, years + 1):
         form.fields[f"yearly_{index}"] = MoneyField(
-            label=gettext_lazy("Année %(year)d") % {"year": index},
+            label=gettext_lazy("Répartition : année %(year)d (en euros)") % {"year": index},
             required=False,
             initial=Decimal(initial[index - 1]) if index <= len(initial) else None,
         )
