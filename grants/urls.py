@@ -5,6 +5,7 @@ from django.urls import path
 from grants.views import (
     agreements,
     bulk,
+    committees,
     dashboard,
     decisions,
     exports,
@@ -20,6 +21,7 @@ review_dossier = "instruction/dossiers/<str:reference>/"
 agreement = "conventions/<str:number>/"
 grant = "mon-espace/dossiers/<str:reference>/subvention/"
 manage = f"{review_dossier}versements/"
+committee = "pilotage/comites/<int:session_id>/"
 
 urlpatterns = [
     path("pilotage/", steering.admin_home, name="admin-home"),
@@ -38,6 +40,21 @@ urlpatterns = [
     ),
     # How long dossiers stay in each state (programme admins).
     path("pilotage/appels/<slug:slug>/delais/", times.processing_times, name="processing-times"),
+    # Selection committee sessions (programme admins; invited instructors read their sessions).
+    path("pilotage/appels/<slug:slug>/comites/", committees.committee_list, name="committee-list"),
+    path(committee, committees.committee_detail, name="committee-detail"),
+    path(f"{committee}etape/", committees.committee_move, name="committee-move"),
+    path(f"{committee}membres/", committees.committee_members_view, name="committee-members"),
+    path(f"{committee}presences/", committees.committee_attendance_view, name="committee-attendance"),
+    path(f"{committee}ordre-du-jour/", committees.committee_agenda_build_view, name="committee-agenda-build"),
+    path(
+        f"{committee}ordre-du-jour/inscrire/",
+        committees.committee_agenda_add_view,
+        name="committee-agenda-add",
+    ),
+    path(f"{committee}dossiers/<int:item_id>/", committees.committee_item, name="committee-item"),
+    path(f"{committee}appliquer/", committees.committee_apply_view, name="committee-apply"),
+    path(f"{committee}proces-verbal/", committees.committee_minutes, name="committee-minutes"),
     # Exports (programme admins) and the public list of laureates.
     path("pilotage/exports/", exports.export_index, name="export-index"),
     path(

@@ -60,8 +60,9 @@ from applications.services.saved_views import saved_view_create
 from fabriques.models import Region
 from fabriques.services import instructor_scope_set
 from grants.export_jobs import export_job_build, export_job_create
-from grants.models import Agreement, Amendment, Grant, Report, Tranche
+from grants.models import Agreement, Amendment, CommitteeItem, CommitteeSession, Grant, Report, Tranche
 from grants.services import application_award
+from grants.services.committees import committee_create, committee_members_set
 from grants.services.exports import pdf_summary_request
 from grants.services.payments import tranche_request
 from grants.services.reports import report_upload
@@ -259,6 +260,18 @@ TABLE: dict[str, Row] = {
     # A call's processing times: the whole call for admins, each instructor's territory for them.
     "grants:processing-times": GET(LOGIN, 403, 403, 200, 200, 200, 403),
     "grants:public-summary": EVERYONE_200,
+    # Committee sessions: programme admins; the in-scope instructor is invited to the session S, the
+    # other sees no session (a 404 on S, an empty list). Every write is the admins'.
+    "grants:committee-list": GET(LOGIN, 403, 403, 200, 200, 200, 403),
+    "grants:committee-detail": GET(LOGIN, 403, 403, 200, 404, 200, 403),
+    "grants:committee-move": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # no step chosen
+    "grants:committee-members": POST(LOGIN, 403, 403, 403, 403, 200, 403),  # no member: the form's error
+    "grants:committee-attendance": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: in preparation
+    "grants:committee-agenda-build": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: no dossier
+    "grants:committee-agenda-add": POST(LOGIN, 403, 403, 403, 403, 200, 403),  # no reference: the form's error
+    "grants:committee-item": GET(LOGIN, 403, 403, 200, 404, 200, 403),
+    "grants:committee-apply": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: not in session
+    "grants:committee-minutes": GET(LOGIN, 403, 403, 200, 404, 200, 403),
     # Exports (admins), and the public laureates.
     "grants:export-index": ADMIN_ONLY,
     "grants:export-open-data": ADMIN_ONLY,
@@ -515,6 +528,32 @@ class World:
         return produced(committee_pdf_request(application=self.application, actor=self.admin))
 
     @cached_property
+    def committee_session(self) -> CommitteeSession:
+        """Session S of D's call, in preparation, with the in-scope instructor invited, D on its
+        agenda (put there directly: D is decided already) and its minutes produced."""
+        session = committee_create(
+            call=self.application.call,
+            wave=None,
+            title="Comité de sélection de mars",
+            starts_at=timezone.now(),
+            place="Paris",
+            actor=self.admin,
+        )
+        committee_members_set(session=session, users=[self.admin, self.instructor_in], actor=self.admin)
+        CommitteeItem.objects.create(
+            session=session,
+            application=self.application,
+            rank=1,
+            score=Decimal("80"),
+            asked=Decimal("150000"),
+            proposed=Decimal("150000"),
+            proposed_yearly=["50000.00", "50000.00", "50000.00"],
+        )
+        session.minutes = pdf_document(f"committee:{session.pk}:minutes", "committee-minutes")
+        session.save(update_fields=["minutes"])
+        return session
+
+    @cached_property
     def pdf_summary(self) -> Document:
         return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
 
@@ -543,6 +582,8 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "file_id": lambda w: w.message_file.pk,
     "notification_id": lambda w: Notification.objects.filter(recipient=w.applicant_a).earliest("pk").pk,
     "opinion_id": lambda w: w.opinion.pk,
+    "session_id": lambda w: w.committee_session.pk,
+    "item_id": lambda w: w.committee_session.items.get().pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
