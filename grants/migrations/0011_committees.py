@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("applications", "0019_review_facts_lock"),
-        ("grants", "0009_agreement_newest"),
+        ("grants", "0010_sub_envelopes"),
         ("notifications", "0003_sweep_backoff"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
