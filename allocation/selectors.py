@@ -215,7 +215,7 @@ def selection_of_solution(label: str, solution: solver.Solution) -> Selection:
 def comparison(call: Call, left: Selection, right: Selection) -> dict[str, Any]:
     """What differs between two selections: the dossiers in one only, the départements covered by
     each (with those funded already), the totals. Three queries (the dossiers, the départements,
-    the funded départements)."""
+    the call's laureates per département)."""
     ids = set(left.amounts) | set(right.amounts)
     dossiers = {
         row["pk"]: row
@@ -223,7 +223,12 @@ def comparison(call: Call, left: Selection, right: Selection) -> dict[str, Any]:
             "pk", "reference", "title", "departement_id", "departement__name", "score"
         )
     }
-    funded = funded_departements(call)
+    laureates = dict(
+        Grant.objects.filter(call=call, status=Grant.Status.ACTIVE, application__departement__isnull=False)
+        .order_by()
+        .values_list("application__departement_id")
+        .annotate(n=Count("pk"))
+    )
 
     def rows_of(only: Iterable[int], amounts: Mapping[int, Decimal]) -> list[dict[str, Any]]:
         rows = [{**dossiers[pk], "amount": amounts[pk]} for pk in only if pk in dossiers]
@@ -232,7 +237,8 @@ def comparison(call: Call, left: Selection, right: Selection) -> dict[str, Any]:
     def per_departement(selection: Selection) -> dict[str, int]:
         counts: dict[str, int] = {}
         for pk in selection.amounts:
-            dep = dossiers.get(pk, {}).get("departement_id")
+            row = dossiers.get(pk)
+            dep = row["departement_id"] if row else None
             if dep:
                 counts[dep] = counts.get(dep, 0) + 1
         return counts
@@ -240,16 +246,18 @@ def comparison(call: Call, left: Selection, right: Selection) -> dict[str, Any]:
     left_counts, right_counts = per_departement(left), per_departement(right)
     departements = []
     for code, name in Departement.objects.order_by("code").values_list("code", "name"):
+        funded = laureates.get(code, 0)
         departements.append(
             {
                 "code": code,
                 "name": name,
-                "funded": code in funded,
+                "funded": funded,
                 "left": left_counts.get(code, 0),
                 "right": right_counts.get(code, 0),
-                # What the maps colour: a département counts when funded or selected.
-                "left_covered": int(code in funded or code in left_counts),
-                "right_covered": int(code in funded or code in right_counts),
+                # What the maps colour: the fabriques of the département once the selection is
+                # awarded (its laureates and the dossiers selected).
+                "left_total": funded + left_counts.get(code, 0),
+                "right_total": funded + right_counts.get(code, 0),
             }
         )
     return {
@@ -258,8 +266,8 @@ def comparison(call: Call, left: Selection, right: Selection) -> dict[str, Any]:
         "only_left": rows_of(set(left.amounts) - set(right.amounts), left.amounts),
         "only_right": rows_of(set(right.amounts) - set(left.amounts), right.amounts),
         "both": len(set(left.amounts) & set(right.amounts)),
-        "funded": len(funded),
+        "funded": sum(1 for row in departements if row["funded"]),
         "departements": departements,
-        "gained": [row for row in departements if row["right_covered"] and not row["left_covered"]],
-        "lost": [row for row in departements if row["left_covered"] and not row["right_covered"]],
+        "gained": [row for row in departements if row["right_total"] and not row["left_total"]],
+        "lost": [row for row in departements if row["left_total"] and not row["right_total"]],
     }

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -174,7 +175,7 @@ def scenario_build(
     return scenario
 
 
-def _enqueue(scenario_id: object) -> bool:
+def _enqueue(scenario_id: UUID | str) -> bool:
     from allocation.tasks import scenario_compute_task  # the task module imports this one
 
     try:
@@ -261,7 +262,7 @@ def candidate_rows_ids(call: Call, wave: Wave | None) -> list[int]:
     return [row.id for row in candidate_rows(call, wave)]
 
 
-def _start(scenario_id: object) -> Scenario | None:
+def _start(scenario_id: UUID | str) -> Scenario | None:
     with transaction.atomic():
         scenario = Scenario.objects.select_for_update().filter(pk=scenario_id).first()
         if scenario is None or scenario.status in (S.DONE, S.FAILED):
@@ -298,7 +299,7 @@ def scenario_problem(scenario: Scenario, *, time_limit: float = SOLVE_TIME_LIMIT
     )
 
 
-def scenario_compute(*, scenario_id: object, time_limit: float = SOLVE_TIME_LIMIT) -> None:
+def scenario_compute(*, scenario_id: UUID | str, time_limit: float = SOLVE_TIME_LIMIT) -> None:
     """Solve a computed scenario and save its selection (done), or its refusal (failed).
 
     Idempotent: a done or failed scenario is left alone; a redelivered task solves again and

@@ -295,7 +295,7 @@ class _Model:
         self.a0 = n  # first amount column
         self.y0 = n + (n if self.reducible else 0)
         self.columns = self.y0 + len(self.open_deps)
-        self.highs = highspy.Highs()
+        self.highs = highspy.Highs()  # type: ignore[no-untyped-call]
         highs = self.highs
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("threads", max(1, problem.threads))

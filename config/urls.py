@@ -25,6 +25,7 @@ urlpatterns = [
     path("", include("fabriques.urls")),
     path("", include("applications.urls")),
     path("", include("grants.urls")),
+    path("", include("allocation.urls")),
     path(f"{settings.ADMIN_URL}", admin.site.urls),
 ]
 

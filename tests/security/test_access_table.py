@@ -46,6 +46,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.views import static
 
 from accounts.models import User
+from allocation.services import scenario_compute_request
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
 from applications.services.committee import committee_pdf_request
@@ -275,6 +276,12 @@ TABLE: dict[str, Row] = {
     "grants:agreement-complete": POST(LOGIN, 403, 403, 403, 403, REDIRECT),  # refused: not active
     "grants:agreement-terminate": ADMIN_ONLY,
     "grants:agreement-amend": ADMIN_ONLY,
+    # Allocation scenarios: the programme admins' (the two forms, a scenario, its comparison).
+    "allocation:scenario-list": ADMIN_ONLY,
+    "allocation:scenario-compute": ADMIN_ONLY,
+    "allocation:scenario-build": ADMIN_ONLY,
+    "allocation:scenario-detail": ADMIN_ONLY,
+    "allocation:scenario-compare": ADMIN_ONLY,
 }
 
 # Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
@@ -479,6 +486,20 @@ class World:
         return produced(committee_pdf_request(application=self.application, actor=self.admin))
 
     @cached_property
+    def scenario_id(self) -> str:
+        scenario = scenario_compute_request(
+            call=self.application.call,
+            wave=None,
+            name="Couverture d'abord",
+            order=["coverage", "priority", "score"],
+            min_score=None,
+            target=None,
+            reducible=False,
+            actor=self.admin,
+        )
+        return str(scenario.pk)
+
+    @cached_property
     def pdf_summary(self) -> Document:
         return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
 
@@ -505,6 +526,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "export_id": lambda w: w.dossier_export_id,
     "view_id": lambda w: w.saved_view.pk,
     "file_id": lambda w: w.message_file.pk,
+    "scenario_id": lambda w: w.scenario_id,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -527,7 +549,7 @@ KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
 def footprint() -> dict[str, Any]:
     """Row counts of every model of the project's apps, and the states that actions change."""
     prints: dict[str, Any] = {}
-    for label in ("accounts", "fabriques", "applications", "grants", "notifications"):
+    for label in ("accounts", "fabriques", "applications", "grants", "allocation", "notifications"):
         for model in apps.get_app_config(label).get_models():
             prints[model._meta.label] = model._default_manager.count()
     prints["states"] = (
@@ -718,4 +740,5 @@ def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():
         "fabriques",
         "applications",
         "grants",
+        "allocation",
     }
