@@ -37,6 +37,30 @@ LIMIT_SECONDS = 2.0
 LIMIT_SIZE = 5_000
 
 
+def _confirm_eligibility() -> int:
+    """Record every eligibility condition as met on the scored dossiers in review that lack an
+    answer, as an instructor does before the committee: the bulk data answers them only for the
+    dossiers it decides, so that without this step no dossier in review is a candidate."""
+    from accounts.models import User
+    from applications.models import Application, EligibilityAnswer, EligibilityCheck
+
+    admin = User.objects.get(email="pilotage@services.example")
+    checks: dict[int, list[int]] = {}
+    for check_id, call_id in EligibilityCheck.objects.values_list("pk", "call_id"):
+        checks.setdefault(call_id, []).append(check_id)
+    answered = set(EligibilityAnswer.objects.values_list("application_id", "condition_id"))
+    rows = [
+        EligibilityAnswer(application_id=pk, condition_id=check, satisfied=True, answered_by=admin)
+        for pk, call_id in Application.objects.filter(
+            status=Application.Status.IN_REVIEW, score__isnull=False
+        ).values_list("pk", "call_id")
+        for check in checks.get(call_id, [])
+        if (pk, check) not in answered
+    ]
+    EligibilityAnswer.objects.bulk_create(rows, batch_size=5_000)
+    return len(rows)
+
+
 def _pool() -> tuple[Any, list[Any]]:
     """The programme's open call and every candidate of the bulk data's calls."""
     from allocation.selectors import candidate_rows
@@ -71,6 +95,7 @@ def run(ctx: Context) -> dict[str, Any]:
     result = ctx.result()
     load_before = os.getloadavg()
     ctx.ensure_bulk(QUICK_BULK if ctx.quick else BULK)
+    confirmed = _confirm_eligibility()
     call, pool = _pool()
     result.check("the bulk data holds candidates", bool(pool), f"{len(pool)} candidates")
     departements = len({row.departement for row in pool})
@@ -167,6 +192,7 @@ def run(ctx: Context) -> dict[str, Any]:
         {
             "sizes": figures,
             "pool": len(pool),
+            "eligibility_confirmed": confirmed,
             "pool_departements": departements,
             "builder_seconds": builder_seconds,
             "builder_queries": len(queries),
@@ -174,10 +200,12 @@ def run(ctx: Context) -> dict[str, Any]:
         }
     )
     left = max(call.target_count - call.laureate_count, 0)
+    remaining = f"{call.remaining_amount:,.0f}".replace(",", "\u202f")
     result.note(
-        f"Pool: {len(pool)} real candidates over {departements} départements in the bulk data; the larger "
+        f"Pool: {len(pool)} real candidates over {departements} départements in the bulk data (the "
+        f"eligibility of the scored dossiers in review confirmed first: {confirmed} answers); the larger "
         "sizes are drawn from it with replacement. Envelope, target and funded départements: the open "
-        f"call {call.slug} ({call.remaining_amount:,.0f} € and {left} laureates left).".replace(",", "\u202f")
+        f"call {call.slug} ({remaining} € and {left} laureates left)."
     )
     result.note(
         f"Input builder on the open call ({len(own)} candidates): {builder_seconds * 1000:.0f} ms, "

@@ -9,9 +9,12 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 from django.test import TestCase
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accounts.models import AuditEvent
 from allocation import solver
+from allocation.messages import refusal_message
 from allocation.models import Scenario, ScenarioItem
 from allocation.selectors import (
     candidate_rows,
@@ -258,3 +261,81 @@ def test_command_writes_the_json_the_issue_specifies(candidates, call, tmp_path:
         call_command("allocation_scenario", "--call", "inconnu", "--output", str(output))
     with pytest.raises(CommandError, match="L'appel n'a pas de vague numéro 9."):
         call_command("allocation_scenario", "--call", call.slug, "--wave", "9", "--output", str(output))
+
+
+@pytest.mark.parametrize(
+    ("reason", "message"),
+    [
+        (
+            solver.Infeasible(solver.Refusal.ORDER),
+            "L'ordre des objectifs doit citer chacun des trois objectifs une fois.",
+        ),
+        (
+            solver.Infeasible(solver.Refusal.FIXED_IN_AMOUNT, {"id": "7"}),
+            "Le dossier FDT-7, retenu d'office, demande moins que la subvention minimale de l'appel.",
+        ),
+        (
+            solver.Infeasible(solver.Refusal.FIXED_IN_TARGET, {"count": "4", "target": "3"}),
+            "4 dossiers sont retenus d'office, plus que les 3 lauréats restant à désigner.",
+        ),
+        (
+            solver.Infeasible(solver.Refusal.FIXED_IN_ENVELOPE, {"cost": "300000", "envelope": "150000.00"}),
+            "Les dossiers retenus d'office coûtent au moins 300\xa0000\xa0€, plus que les 150\xa0000\xa0€ "
+            "restant dans l'enveloppe.",
+        ),
+        (
+            solver.Infeasible(
+                solver.Refusal.FIXED_IN_GROUP, {"group": "Occitanie", "cost": "200000", "remaining": "100000"}
+            ),
+            "Les dossiers retenus d'office coûtent au moins 200\xa0000\xa0€ dans « Occitanie », plus que les "
+            "100\xa0000\xa0€ qui y restent.",
+        ),
+        (
+            solver.Infeasible(solver.Refusal.SOLVER),
+            "Aucune sélection ne respecte toutes les contraintes (enveloppe, sous-enveloppes, dossiers fixés).",
+        ),
+    ],
+)
+def test_every_refusal_of_the_solver_is_worded_in_french(reason, message):
+    assert refusal_message(reason, {7: "FDT-7"}) == message
+
+
+BREAKAGES = ("unscored", "ineligible", "not_in_review", None)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.lists(st.sampled_from(BREAKAGES), min_size=4, max_size=4),
+    st.permutations(["coverage", "priority", "score"]),
+)
+def test_a_computed_scenario_never_holds_an_unscored_or_ineligible_dossier(
+    candidates, call, admin_user, broken, order
+):
+    dossiers = [candidates[name] for name in ("gers1", "gers2", "landes", "lot")]
+    valid = set()
+    for dossier, breakage, score in zip(dossiers, broken, ("90", "85", "60", "50"), strict=True):
+        Application.objects.filter(pk=dossier.pk).update(
+            score=None if breakage == "unscored" else Decimal(score),
+            status=Application.Status.CORRECTIONS
+            if breakage == "not_in_review"
+            else Application.Status.IN_REVIEW,
+        )
+        EligibilityAnswer.objects.filter(application=dossier).update(satisfied=breakage != "ineligible")
+        if breakage is None:
+            valid.add(dossier.pk)
+    scenario = scenario_compute_request(
+        call=call,
+        wave=None,
+        name=f"Essai {Scenario.objects.count()}",
+        order=order,
+        min_score=None,
+        target=None,
+        reducible=False,
+        actor=admin_user,
+    )
+    chosen = {application.pk for application, _amount in scenario_items(scenario)}
+    assert chosen <= valid
+    assert scenario.total <= call.remaining_amount
+    ranked = solver.greedy(problem_for_call(call))
+    if order[0] == "coverage":
+        assert scenario.departements_covered >= ranked.departements_covered
