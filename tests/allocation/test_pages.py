@@ -124,3 +124,34 @@ def test_list_page_counts_queries_whatever_the_number_of_scenarios(
         page = admin_client.get(url).content.decode()
     assert "Couverture d&#x27;abord" in page
     assert "Deux" in page
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"name": "x" * 100_000, "first": "nope", "min_score": "Infinity", "target": "1e30"},
+        {"name": "A\x00B", "min_score": "NaN", "target": "-3", "fixed_in": "\x00", "wave": "999999"},
+        {"name": ["a", "b"], "first": ["coverage", "score"], "reducible": "maybe"},
+    ],
+)
+def test_malformed_compute_posts_are_answered_in_french(admin_client, call, candidates, payload):
+    response = admin_client.post(reverse("allocation:scenario-compute", args=[call.slug]), payload)
+    assert response.status_code == 200
+    assert "fr-alert--error" in response.content.decode()
+    assert not Scenario.objects.exists()
+
+
+def test_malformed_build_posts_are_answered_in_french(admin_client, call, candidates):
+    url = reverse("allocation:scenario-build", args=[call.slug])
+    gers = candidates["gers1"]
+    for payload in (
+        {"name": "Un", "selected": ["abc", "999999"], f"amount_{gers.pk}": "NaN"},
+        {"name": "Deux", "selected": [str(gers.pk)], f"amount_{gers.pk}": "Infinity"},
+        {"name": "", "selected": []},
+    ):
+        response = admin_client.post(url, payload)
+        assert response.status_code == 200
+        assert "fr-alert--error" in response.content.decode()
+    assert admin_client.get(url + "?vague=abc").status_code == 404
+    assert admin_client.get(url + "?vague=99").status_code == 404
+    assert not Scenario.objects.exists()
