@@ -3,7 +3,9 @@ composing one from the ranked list, a scenario, and its comparison with the rank
 
 Thin: each reads through the selectors, validates with a form, calls one service and shows its
 refusal next to the field. The comparison draws its maps and bars on the server (`grants.charts`,
-the dashboard's writers), each followed by a table of the same figures.
+the dashboard's writers), each followed by a table of the same figures. The pages that only show
+(the list, a scenario, a comparison) are kept per user until any write (`core.page_cache`): a
+comparison with the ranking reads every candidate again.
 """
 
 from decimal import Decimal
@@ -35,6 +37,7 @@ from allocation.selectors import (
 from allocation.services import scenario_build, scenario_compute_request, scenario_problem
 from applications.models import Call, Wave
 from core.formatting import format_money
+from core.page_cache import cached_page
 from core.refusals import apply_refusal
 from grants import charts
 
@@ -51,6 +54,7 @@ def _scenario(scenario_id: UUID) -> Scenario:
 
 
 @role_required(can_use_admin_space)
+@cached_page
 def scenario_list(request: HttpRequest, slug: str) -> HttpResponse:
     call = _call(slug)
     scenarios = list(
@@ -171,6 +175,7 @@ def scenario_build_view(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @role_required(can_use_admin_space)
+@cached_page
 def scenario_detail(request: HttpRequest, scenario_id: UUID) -> HttpResponse:
     scenario = _scenario(scenario_id)
     context = {
@@ -211,6 +216,7 @@ def _greedy_of(scenario: Scenario) -> solver.Solution:
 
 
 @role_required(can_use_admin_space)
+@cached_page
 def scenario_compare(request: HttpRequest, scenario_id: UUID) -> HttpResponse:
     """The scenario against the ranking by score (by default) or against another scenario."""
     scenario = _scenario(scenario_id)
