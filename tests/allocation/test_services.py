@@ -1,6 +1,7 @@
 """Scenarios built by hand and computed, their checks, audit rows, items and comparisons."""
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -8,7 +9,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.db import transaction
 from django.test import TestCase
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -339,3 +342,42 @@ def test_a_computed_scenario_never_holds_an_unscored_or_ineligible_dossier(
     ranked = solver.greedy(problem_for_call(call))
     if order[0] == "coverage":
         assert scenario.departements_covered >= ranked.departements_covered
+
+
+def test_the_sweep_queues_again_what_the_broker_or_a_dead_worker_left(
+    candidates, call, admin_user, monkeypatch
+):
+    import allocation.services as services
+    from allocation.workflow import transition
+
+    published: list[Any] = []
+    monkeypatch.setattr(services, "INLINE_MAX_CANDIDATES", 0)
+    monkeypatch.setattr(services, "_enqueue", lambda pk: published.append(pk) or True)
+
+    def request(name: str) -> Scenario:
+        return scenario_compute_request(
+            call=call,
+            wave=None,
+            name=name,
+            order=["coverage", "priority", "score"],
+            min_score=None,
+            target=None,
+            reducible=False,
+            actor=admin_user,
+        )
+
+    waiting = request("Broker en panne")
+    Scenario.objects.filter(pk=waiting.pk).update(waiting_for_queue=True)
+    lost = request("Worker perdu")
+    tired = request("Trop de tentatives")
+    long_ago = timezone.now() - timedelta(hours=1)
+    with transaction.atomic():
+        transition(scenario=lost, to_status=Scenario.Status.RUNNING, started_at=long_ago, attempts=1)
+        transition(scenario=tired, to_status=Scenario.Status.RUNNING, started_at=long_ago, attempts=3)
+    assert services.scenarios_sweep() == {"queued": 2, "failed": 1}
+    assert set(published) == {waiting.pk, lost.pk}
+    lost.refresh_from_db()
+    tired.refresh_from_db()
+    assert lost.status == Scenario.Status.QUEUED
+    assert tired.status == Scenario.Status.FAILED
+    assert tired.error == "Le calcul a été interrompu trop de fois."
