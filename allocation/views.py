@@ -284,8 +284,8 @@ def scenario_compare(request: HttpRequest, scenario_id: UUID) -> HttpResponse:
         ),
         "left_map": covered_map("left_total", left.label, "avant"),
         "right_map": covered_map("right_total", right.label, "apres"),
-        "changed_departements": [
-            row for row in result["departements"] if row["left"] != row["right"] or row["funded"]
+        "covered_departements": [
+            row for row in result["departements"] if row["left"] or row["right"] or row["funded"]
         ],
     }
     return render(request, "allocation/scenario_compare.html", context)

@@ -52,6 +52,8 @@ def test_compute_then_compare_with_the_ranking(admin_client, call, candidates):
     assert candidates["gers2"].reference in only_left.split("</table>")[0]
     # The maps and the chart, each with its table.
     assert compared.count("<svg") == 3
+    covered = compared.split("Départements couverts par l'une ou l'autre sélection")[1].split("</table>")[0]
+    assert [code for code in ("32", "40", "46") if f"<td>{code}</td>" in covered] == ["32", "40", "46"]
     assert "Chiffres des deux sélections" in compared
 
 
