@@ -88,7 +88,8 @@ def project_tasks() -> set[str]:
     return {
         name
         for name in app.tasks
-        if name.split(".")[0] in {"accounts", "applications", "grants", "allocation", "notifications", "fabriques", "core"}
+        if name.split(".")[0]
+        in {"accounts", "applications", "grants", "allocation", "notifications", "fabriques", "core"}
     }
 
 
