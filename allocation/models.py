@@ -99,6 +99,11 @@ class Scenario(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def gap_percent(self) -> Decimal | None:
+        """The relative gap to the optimum as a percentage, for « 1,25 % »."""
+        return None if self.gap is None else Decimal(str(self.gap)) * 100
+
 
 class ScenarioItem(models.Model):
     """One dossier of a scenario, with the amount it would be awarded (the FNT bonus apart)."""

@@ -157,3 +157,11 @@ def test_malformed_build_posts_are_answered_in_french(admin_client, call, candid
     assert admin_client.get(url + "?vague=abc").status_code == 404
     assert admin_client.get(url + "?vague=99").status_code == 404
     assert not Scenario.objects.exists()
+
+
+def test_a_scenario_not_proven_optimal_says_its_gap(admin_client, call, candidates):
+    compute(admin_client, call)
+    scenario = Scenario.objects.get()
+    Scenario.objects.filter(pk=scenario.pk).update(optimal=False, gap=0.0125)
+    page = admin_client.get(reverse("allocation:scenario-detail", args=[scenario.pk])).content.decode()
+    assert "meilleure sélection trouvée dans le temps imparti (écart à l'optimum au plus 1,25\xa0%)" in page

@@ -277,3 +277,10 @@ def test_properties_of_every_solution(problem_):
         assert solved.departements_covered >= ranked.departements_covered
     if problem_.order[0] == Objective.SCORE and not problem_.reducible:
         assert solved.score_sum >= ranked.score_sum
+
+
+def test_a_level_stopped_by_the_time_limit_states_its_gap():
+    from allocation.solver import Level
+
+    assert Level(SCORE, value=900, bound=1000.0, optimal=False, seconds=2.0).gap == pytest.approx(0.1)
+    assert Level(SCORE, value=900, bound=1000.0, optimal=True, seconds=2.0).gap == 0.0
