@@ -45,6 +45,7 @@ COPY accounts ./accounts
 COPY fabriques ./fabriques
 COPY applications ./applications
 COPY grants ./grants
+COPY allocation ./allocation
 COPY notifications ./notifications
 COPY templates ./templates
 COPY locale ./locale

@@ -26,6 +26,7 @@ urlpatterns = [
     path("", include("applications.urls")),
     path("", include("grants.urls")),
     path("", include("notifications.urls")),
+    path("", include("allocation.urls")),
     path(f"{settings.ADMIN_URL}", admin.site.urls),
 ]
 

@@ -380,11 +380,13 @@ def departements_map(
     description: str,
     key: str = "laureates",
     width: int = 560,
+    count_label: Callable[[int], str] = laureates_label,
 ) -> SafeString:
     """A choropleth of the metropolitan départements coloured by `key` (a count of laureates).
 
     `rows` have `code`, `name` and `key`; départements missing from `rows` count zero. Each
-    département's path has a `<title>`: « Gers (32) : 2 fabriques lauréates ».
+    département's path has a `<title>`: « Gers (32) : 2 fabriques lauréates » (`count_label` words the
+    count: the allocation scenarios count the fabriques a selection would fund).
     """
     counts = {str(row["code"]): int(row[key]) for row in rows}
     height, outlines = projected_departements(width)
@@ -401,7 +403,7 @@ def departements_map(
         value = counts.get(code, 0)
         if value not in shown:
             colour = next(item.colour for item in classes if item.holds(value))
-            shown[value] = (colour, escape(laureates_label(value)))
+            shown[value] = (colour, escape(count_label(value)))
         colour, label = shown[value]
         parts.append(
             f'<path d="{path}" fill="{colour}" data-code="{code_html}">'

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "fabriques",
     "applications",
     "grants",
+    "allocation",
     "notifications",
 ]
 
@@ -347,6 +348,8 @@ CELERY_TASK_ROUTES = {
     "grants.tasks_exports.budget_report_build_task": {"queue": f"{QUEUE_PREFIX}reports"},
     # The instructors' long dossier exports (CSV, XLSX): the same kind of work, the same queue.
     "applications.tasks.dossier_export_build_task": {"queue": f"{QUEUE_PREFIX}reports"},
+    # A large allocation scenario: seconds to a minute of solver, CPU-bound like the exports.
+    "allocation.tasks.scenario_compute_task": {"queue": f"{QUEUE_PREFIX}reports"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis's transport with the fix that keeps a worker alive through a broker outage (config/broker.py).
@@ -389,6 +392,11 @@ CELERY_BEAT_SCHEDULE = {
     # The instructors' dossier exports asked for while the broker was down, or whose worker died.
     "applications-dossier-exports-sweep": {
         "task": "applications.tasks.dossier_exports_sweep_task",
+        "schedule": timedelta(minutes=5),
+    },
+    # Allocation scenarios asked for while the broker was down, or whose worker died.
+    "allocation-scenarios-sweep": {
+        "task": "allocation.tasks.scenarios_sweep_task",
         "schedule": timedelta(minutes=5),
     },
     # The envelope's daily snapshot, and the alert when commitments pass the call's threshold.

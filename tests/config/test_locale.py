@@ -23,7 +23,16 @@ from tests.factories import CallFactory, programme_admin, submitted_application
 
 ROOT = Path(settings.BASE_DIR)
 CATALOGUE = ROOT / "locale" / "fr" / "LC_MESSAGES"
-SOURCES = ("accounts", "fabriques", "applications", "grants", "notifications", "config", "templates")
+SOURCES = (
+    "accounts",
+    "fabriques",
+    "applications",
+    "grants",
+    "allocation",
+    "notifications",
+    "config",
+    "templates",
+)
 PLURAL_FUNCTIONS = {"ngettext", "ngettext_lazy", "npgettext", "npgettext_lazy"}
 
 Key = tuple[str, str, str]  # context ("" when none), singular, plural

@@ -38,6 +38,8 @@ EXPECTED_QUEUES = {
     "applications.tasks.dossier_exports_sweep_task": "default",
     "applications.tasks.broadcast_emails_task": "default",
     "core.tasks.data_changes_prune_task": "default",
+    "allocation.tasks.scenario_compute_task": "reports",
+    "allocation.tasks.scenarios_sweep_task": "default",
 }
 
 
@@ -89,7 +91,8 @@ def project_tasks() -> set[str]:
     return {
         name
         for name in app.tasks
-        if name.split(".")[0] in {"accounts", "applications", "grants", "notifications", "fabriques", "core"}
+        if name.split(".")[0]
+        in {"accounts", "applications", "grants", "allocation", "notifications", "fabriques", "core"}
     }
 
 

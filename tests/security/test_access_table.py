@@ -49,6 +49,7 @@ from django.utils.http import urlsafe_base64_encode
 from django.views import static
 
 from accounts.models import User
+from allocation.services import scenario_compute_request
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
 from applications.services.committee import committee_pdf_request
@@ -319,6 +320,12 @@ TABLE: dict[str, Row] = {
     "notifications:open": GET(LOGIN, REDIRECT, 404, 404, 404, 404, 404),
     "notifications:mark-all-read": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     "accounts:notification-preferences": GET(LOGIN, 200, 200, 200, 200, 200, 200),
+    # Allocation scenarios: the programme admins' (the two forms, a scenario, its comparison).
+    "allocation:scenario-list": ADMIN_ONLY,
+    "allocation:scenario-compute": ADMIN_ONLY,
+    "allocation:scenario-build": ADMIN_ONLY,
+    "allocation:scenario-detail": ADMIN_ONLY,
+    "allocation:scenario-compare": ADMIN_ONLY,
 }
 
 # Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
@@ -552,6 +559,18 @@ class World:
         session.minutes = pdf_document(f"committee:{session.pk}:minutes", "committee-minutes")
         session.save(update_fields=["minutes"])
         return session
+    def scenario_id(self) -> str:
+        scenario = scenario_compute_request(
+            call=self.application.call,
+            wave=None,
+            name="Couverture d'abord",
+            order=["coverage", "priority", "score"],
+            min_score=None,
+            target=None,
+            reducible=False,
+            actor=self.admin,
+        )
+        return str(scenario.pk)
 
     @cached_property
     def pdf_summary(self) -> Document:
@@ -584,6 +603,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "opinion_id": lambda w: w.opinion.pk,
     "session_id": lambda w: w.committee_session.pk,
     "item_id": lambda w: w.committee_session.items.get().pk,
+    "scenario_id": lambda w: w.scenario_id,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -607,7 +627,7 @@ KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
 def footprint() -> dict[str, Any]:
     """Row counts of every model of the project's apps, and the states that actions change."""
     prints: dict[str, Any] = {}
-    for label in ("accounts", "fabriques", "applications", "grants", "notifications"):
+    for label in ("accounts", "fabriques", "applications", "grants", "allocation", "notifications"):
         for model in apps.get_app_config(label).get_models():
             prints[model._meta.label] = model._default_manager.count()
     prints["states"] = (
@@ -836,4 +856,5 @@ def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():
         "applications",
         "grants",
         "notifications",
+        "allocation",
     }
