@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy
 
 from allocation.models import OBJECTIVE_CHOICES
 from applications.models import Application, Call, Wave
+from grants.committee_workflow import AGENDA_EDITABLE
+from grants.models import CommitteeSession
 
 REFERENCE_SEPARATORS = re.compile(r"[\s,;]+")
 
@@ -112,3 +114,32 @@ class ScenarioComputeForm(forms.Form):
 
 class ScenarioBuildForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Nom du scénario"), max_length=150)
+
+
+class ScenarioAgendaForm(forms.Form):
+    """The committee session whose agenda takes the scenario's dossiers (sessions of the scenario's
+    call and wave whose agenda may still change)."""
+
+    session = forms.ModelChoiceField(
+        label=gettext_lazy("Séance du comité de sélection"),
+        queryset=CommitteeSession.objects.none(),
+        empty_label=None,
+        error_messages={
+            "required": gettext_lazy("Choisissez une séance."),
+            "invalid_choice": gettext_lazy("Cette séance n'accepte plus de changement d'ordre du jour."),
+        },
+    )
+    confirm = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, scenario: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        sessions = CommitteeSession.objects.filter(call_id=scenario.call_id, status__in=AGENDA_EDITABLE)
+        if scenario.wave_id:
+            sessions = sessions.filter(wave_id=scenario.wave_id)
+        field = self.fields["session"]
+        if not isinstance(field, forms.ModelChoiceField):  # pragma: no cover - declared above
+            raise TypeError(field)
+        field.queryset = sessions.order_by("starts_at", "pk")
+        field.label_from_instance = lambda session: (
+            f"{session.title} ({session.get_status_display().lower()})"
+        )

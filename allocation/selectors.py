@@ -14,12 +14,14 @@ from typing import Any
 
 from django.db.models import Count, DecimalField, Exists, OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext as _
 
 from allocation import solver
 from allocation.models import Scenario, ScenarioItem
 from applications.models import Application, BudgetYear, Call, EligibilityAnswer, EligibilityCheck, Wave
-from fabriques.models import Departement, Zone
+from fabriques.models import Departement, Region, Zone
 from grants.models import Grant
+from grants.selectors.envelope import sub_envelopes_remaining
 
 PRIORITY_ZONES = (Zone.QPV.value, Zone.RURAL.value)
 MONEY = DecimalField(max_digits=16, decimal_places=2)
@@ -112,8 +114,34 @@ def funded_departements(call: Call) -> frozenset[str]:
 
 
 def budget_groups_for(call: Call) -> tuple[solver.BudgetGroup, ...]:
-    """The call's sub-envelopes as the solver's budget groups (none until they are wired in)."""
-    return ()
+    """The call's sub-envelopes (grants.SubEnvelope) as the solver's budget groups: what is left of
+    each, and the départements whose dossiers draw on it (a dossier of a département with a
+    sub-envelope of its own draws on its région's too)."""
+    rows = sub_envelopes_remaining(call)
+    if not rows:
+        return ()
+    regions = dict(
+        Region.objects.filter(code__in={row.region_code for row in rows}).values_list("code", "name")
+    )
+    departements = dict(
+        Departement.objects.filter(
+            code__in={row.departement_code for row in rows if row.departement_code}
+        ).values_list("code", "name")
+    )
+    return tuple(
+        solver.BudgetGroup(
+            name=(
+                _("l'enveloppe déléguée au département %(name)s")
+                % {"name": departements.get(row.departement_code, row.departement_code)}
+                if row.departement_code
+                else _("l'enveloppe déléguée à la région %(name)s")
+                % {"name": regions.get(row.region_code, row.region_code)}
+            ),
+            departements=frozenset(row.departements),
+            remaining=row.remaining,
+        )
+        for row in rows
+    )
 
 
 def remaining_target(call: Call) -> int:

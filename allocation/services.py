@@ -24,10 +24,17 @@ from accounts.services import audit_record
 from allocation import solver
 from allocation.messages import refusal_messages
 from allocation.models import Scenario, ScenarioItem, ScenarioPin
-from allocation.selectors import budget_groups_for, candidate_rows, problem_for_call, remaining_target
+from allocation.selectors import (
+    budget_groups_for,
+    candidate_rows,
+    problem_for_call,
+    remaining_target,
+    scenario_items,
+)
 from allocation.workflow import transition
 from applications.models import Application, Call, Wave
 from core.formatting import format_money
+from grants.models import CommitteeSession
 
 logger = logging.getLogger(__name__)
 
@@ -389,3 +396,27 @@ __all__ = [
     "scenario_compute_request",
     "scenarios_sweep",
 ]
+
+
+@transaction.atomic
+def scenario_to_agenda(*, scenario: Scenario, session: CommitteeSession, actor: User) -> int:
+    """Put a scenario's dossiers, with its amounts, on a committee session's agenda, in place of
+    what the agenda held (`grants.services.committees.committee_agenda_set`: all or nothing, each
+    refused dossier named). Returns the number of dossiers on the agenda."""
+    from grants.services.committees import committee_agenda_set
+
+    if scenario.status != Scenario.Status.DONE:
+        raise ValidationError(_("Ce scénario n'a pas de sélection à inscrire."), code="not_done")
+    if session.call_id != scenario.call_id or (scenario.wave_id and session.wave_id != scenario.wave_id):
+        raise ValidationError(
+            {"session": _("Choisissez une séance de l'appel et de la vague du scénario.")}, code="other_call"
+        )
+    items = scenario_items(scenario)
+    rows = committee_agenda_set(session=session, items=items, actor=actor)
+    audit_record(
+        actor=actor,
+        action="scenario.to_agenda",
+        target=scenario,
+        data={"session": session.pk, "dossiers": len(rows)},
+    )
+    return len(rows)

@@ -10,4 +10,7 @@ urlpatterns = [
     path("pilotage/appels/<slug:slug>/scenarios/composer/", views.scenario_build_view, name="scenario-build"),
     path("pilotage/scenarios/<uuid:scenario_id>/", views.scenario_detail, name="scenario-detail"),
     path("pilotage/scenarios/<uuid:scenario_id>/comparer/", views.scenario_compare, name="scenario-compare"),
+    path(
+        "pilotage/scenarios/<uuid:scenario_id>/ordre-du-jour/", views.scenario_agenda, name="scenario-agenda"
+    ),
 ]

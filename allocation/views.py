@@ -12,17 +12,19 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+from django.views.decorators.http import require_http_methods
 
 from accounts.forms import MoneyField
 from accounts.permissions import can_use_admin_space, role_required
 from allocation import solver
-from allocation.forms import ScenarioBuildForm, ScenarioComputeForm
+from allocation.forms import ScenarioAgendaForm, ScenarioBuildForm, ScenarioComputeForm
 from allocation.models import Scenario
 from allocation.selectors import (
     budget_groups_for,
@@ -34,7 +36,7 @@ from allocation.selectors import (
     selection_of,
     selection_of_solution,
 )
-from allocation.services import scenario_build, scenario_compute_request, scenario_problem
+from allocation.services import scenario_build, scenario_compute_request, scenario_problem, scenario_to_agenda
 from applications.models import Call, Wave
 from core.formatting import format_money
 from core.page_cache import cached_page
@@ -289,3 +291,56 @@ def scenario_compare(request: HttpRequest, scenario_id: UUID) -> HttpResponse:
         ],
     }
     return render(request, "allocation/scenario_compare.html", context)
+
+
+@role_required(can_use_admin_space)
+@require_http_methods(["GET", "POST"])
+def scenario_agenda(request: HttpRequest, scenario_id: UUID) -> HttpResponse:
+    """« Inscrire à l'ordre du jour d'un comité »: the session chosen, a recap (the dossiers, the
+    total, what the agenda held and loses), then the scenario's dossiers replace the agenda."""
+    scenario = _scenario(scenario_id)
+    done = scenario.status == Scenario.Status.DONE
+    form = ScenarioAgendaForm(request.POST or None, scenario=scenario)
+    items = scenario_items(scenario) if done else []
+    recap = None
+    if request.method == "POST" and done and form.is_valid():
+        session = form.cleaned_data["session"]
+        if form.cleaned_data["confirm"]:
+            try:
+                count = scenario_to_agenda(scenario=scenario, session=session, actor=request.user)  # type: ignore[arg-type]
+            except ValidationError as error:
+                apply_refusal(form, error)
+            else:
+                messages.success(
+                    request,
+                    ngettext(
+                        "L'ordre du jour de « %(session)s » compte désormais %(count)d dossier, "
+                        "celui du scénario.",
+                        "L'ordre du jour de « %(session)s » compte désormais %(count)d dossiers, "
+                        "ceux du scénario.",
+                        count,
+                    )
+                    % {"session": session.title, "count": count},
+                )
+                return redirect("grants:committee-detail", session_id=session.pk)
+        if not form.errors:
+            held = session.items.count()
+            recap = {
+                "session": session,
+                "count": len(items),
+                "total": sum((amount for _application, amount in items), Decimal("0")),
+                "held": held,
+            }
+    return render(
+        request,
+        "allocation/scenario_agenda.html",
+        {
+            "title": _("Inscrire le scénario à l'ordre du jour d'un comité"),
+            "scenario": scenario,
+            "call": scenario.call,
+            "form": form,
+            "recap": recap,
+            "items": items,
+            "done": done,
+        },
+    )

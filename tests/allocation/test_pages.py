@@ -165,3 +165,38 @@ def test_a_scenario_not_proven_optimal_says_its_gap(admin_client, call, candidat
     Scenario.objects.filter(pk=scenario.pk).update(optimal=False, gap=0.0125)
     page = admin_client.get(reverse("allocation:scenario-detail", args=[scenario.pk])).content.decode()
     assert "meilleure sélection trouvée dans le temps imparti (écart à l'optimum au plus 1,25\xa0%)" in page
+
+
+def test_a_scenario_goes_on_a_committee_agenda_after_a_recap(admin_client, admin_user, call, candidates):
+    from django.utils import timezone
+
+    from accounts.models import AuditEvent
+    from allocation.selectors import scenario_items
+    from grants.models import CommitteeItem
+    from grants.services.committees import committee_create
+
+    session = committee_create(
+        call=call, wave=None, title="Comité de mars", starts_at=timezone.now(), place="Paris", actor=admin_user
+    )
+    compute(admin_client, call)
+    scenario = Scenario.objects.get()
+    url = reverse("allocation:scenario-agenda", args=[scenario.pk])
+    page = admin_client.get(url).content.decode()
+    assert "Comité de mars (en préparation)" in page
+    # The recap first: nothing written yet.
+    recap = admin_client.post(url, {"session": session.pk}).content.decode()
+    assert "3 dossiers inscrits à l'ordre du jour de « Comité de mars », pour 450\xa0000\xa0€" in recap
+    assert "L'ordre du jour était vide." in recap
+    assert not CommitteeItem.objects.exists()
+    response = admin_client.post(url, {"session": session.pk, "confirm": "1"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("grants:committee-detail", args=[session.pk])
+    expected = {(application.pk, amount) for application, amount in scenario_items(scenario)}
+    assert set(CommitteeItem.objects.values_list("application_id", "proposed")) == expected
+    assert AuditEvent.objects.filter(action="scenario.to_agenda").count() == 1
+    # A session that no longer takes changes is not offered, and refused if posted.
+    session.status = "held"
+    session.save(update_fields=["status"])
+    refused = admin_client.post(url, {"session": session.pk, "confirm": "1"}).content.decode()
+    assert "Cette séance n&#x27;accepte plus de changement d&#x27;ordre du jour." in refused
+    assert AuditEvent.objects.filter(action="scenario.to_agenda").count() == 1

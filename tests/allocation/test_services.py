@@ -381,3 +381,40 @@ def test_the_sweep_queues_again_what_the_broker_or_a_dead_worker_left(
     assert lost.status == Scenario.Status.QUEUED
     assert tired.status == Scenario.Status.FAILED
     assert tired.error == "Le calcul a été interrompu trop de fois."
+
+
+def test_a_computed_scenario_keeps_within_the_sub_envelopes_of_the_call(candidates, call, admin_user):
+    """The sub-envelopes (grants.SubEnvelope) are the solver's budget groups: Occitanie (the Gers and
+    the Lot) is delegated one award only, so one Occitanie dossier is chosen, with the Landes."""
+    from grants.services.sub_envelopes import sub_envelopes_set
+
+    sub_envelopes_set(call=call, regions={"76": FULL}, departements={}, actor=admin_user)
+    scenario = scenario_compute_request(
+        call=call,
+        wave=None,
+        name="Dans les enveloppes déléguées",
+        order=["coverage", "priority", "score"],
+        min_score=None,
+        target=None,
+        reducible=False,
+        actor=admin_user,
+    )
+    assert scenario.status == Scenario.Status.DONE
+    chosen = {application.pk for application, _amount in scenario_items(scenario)}
+    occitanie = {candidates[name].pk for name in ("gers1", "gers2", "lot")}
+    assert len(chosen & occitanie) == 1
+    assert candidates["landes"].pk in chosen
+    # Two Occitanie dossiers fixed in: impossible, and said with the sub-envelope's name.
+    failed = scenario_compute_request(
+        call=call,
+        wave=None,
+        name="Deux en Occitanie",
+        order=["coverage", "priority", "score"],
+        min_score=None,
+        target=None,
+        reducible=False,
+        pins={candidates["gers1"].pk: "in", candidates["lot"].pk: "in"},
+        actor=admin_user,
+    )
+    assert failed.status == Scenario.Status.FAILED
+    assert "l'enveloppe déléguée à la région Occitanie" in failed.error

@@ -326,6 +326,8 @@ TABLE: dict[str, Row] = {
     "allocation:scenario-build": ADMIN_ONLY,
     "allocation:scenario-detail": ADMIN_ONLY,
     "allocation:scenario-compare": ADMIN_ONLY,
+    # Its dossiers onto a committee session's agenda (a recap first; the scenario of the table failed).
+    "allocation:scenario-agenda": ADMIN_ONLY,
 }
 
 # Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
@@ -559,6 +561,8 @@ class World:
         session.minutes = pdf_document(f"committee:{session.pk}:minutes", "committee-minutes")
         session.save(update_fields=["minutes"])
         return session
+
+    @cached_property
     def scenario_id(self) -> str:
         scenario = scenario_compute_request(
             call=self.application.call,
