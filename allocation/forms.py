@@ -116,11 +116,16 @@ class ScenarioBuildForm(forms.Form):
     name = forms.CharField(label=gettext_lazy("Nom du scénario"), max_length=150)
 
 
+class SessionChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.title} ({obj.get_status_display().lower()})"
+
+
 class ScenarioAgendaForm(forms.Form):
     """The committee session whose agenda takes the scenario's dossiers (sessions of the scenario's
     call and wave whose agenda may still change)."""
 
-    session = forms.ModelChoiceField(
+    session = SessionChoiceField(
         label=gettext_lazy("Séance du comité de sélection"),
         queryset=CommitteeSession.objects.none(),
         empty_label=None,
@@ -140,6 +145,3 @@ class ScenarioAgendaForm(forms.Form):
         if not isinstance(field, forms.ModelChoiceField):  # pragma: no cover - declared above
             raise TypeError(field)
         field.queryset = sessions.order_by("starts_at", "pk")
-        field.label_from_instance = lambda session: (
-            f"{session.title} ({session.get_status_display().lower()})"
-        )

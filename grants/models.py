@@ -608,6 +608,8 @@ class SubEnvelope(models.Model):
     @property
     def remaining_amount(self) -> Decimal:
         return self.amount - self.committed_amount
+
+
 # The committee sessions' models live in their own module; imported here so that Django registers them.
 from grants.models_committees import CommitteeItem as CommitteeItem  # noqa: E402
 from grants.models_committees import CommitteeMember as CommitteeMember  # noqa: E402

@@ -135,6 +135,8 @@ def opinion_notify(*, opinion: Opinion) -> None:
 
 def opinion_requested_notify(*, opinion: Opinion) -> None:
     """An opinion asked: the expert finds it in their centre (the request's e-mail is sent anyway)."""
+    if opinion.expert_id is None:  # only requests migrated already answered have no expert
+        return
     application = Application.objects.get(pk=opinion.application_id)
     notify(
         event=Event(

@@ -176,7 +176,12 @@ def test_a_scenario_goes_on_a_committee_agenda_after_a_recap(admin_client, admin
     from grants.services.committees import committee_create
 
     session = committee_create(
-        call=call, wave=None, title="Comité de mars", starts_at=timezone.now(), place="Paris", actor=admin_user
+        call=call,
+        wave=None,
+        title="Comité de mars",
+        starts_at=timezone.now(),
+        place="Paris",
+        actor=admin_user,
     )
     compute(admin_client, call)
     scenario = Scenario.objects.get()

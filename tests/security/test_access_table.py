@@ -269,7 +269,9 @@ TABLE: dict[str, Row] = {
     "grants:committee-members": POST(LOGIN, 403, 403, 403, 403, 200, 403),  # no member: the form's error
     "grants:committee-attendance": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: in preparation
     "grants:committee-agenda-build": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: no dossier
-    "grants:committee-agenda-add": POST(LOGIN, 403, 403, 403, 403, 200, 403),  # no reference: the form's error
+    "grants:committee-agenda-add": POST(
+        LOGIN, 403, 403, 403, 403, 200, 403
+    ),  # no reference: the form's error
     "grants:committee-item": GET(LOGIN, 403, 403, 200, 404, 200, 403),
     "grants:committee-apply": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),  # refused: not in session
     "grants:committee-minutes": GET(LOGIN, 403, 403, 200, 404, 200, 403),
