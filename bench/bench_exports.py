@@ -307,7 +307,7 @@ def _limit_rows(rows: int) -> None:
     exports._grants = grants  # type: ignore[assignment]
 
 
-def _status_mib(field: str) -> float:
+def status_mib(field: str) -> float:
     """VmRSS (now) or VmHWM (peak) of this process, from /proc/self/status."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
@@ -315,11 +315,11 @@ def _status_mib(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def _reset_peak() -> float:
+def reset_peak() -> float:
     """Start the peak RSS afresh (clear_refs 5: the high-water mark back to the current RSS) and
     return the current RSS: django.setup() and the imports peak above what the build needs."""
     Path("/proc/self/clear_refs").write_text("5")
-    return _status_mib("VmRSS")
+    return status_mib("VmRSS")
 
 
 def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
@@ -342,7 +342,7 @@ def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
     actor = User.objects.order_by("pk").first()
     connection.ensure_connection()
     gc.collect()
-    baseline = _reset_peak()
+    baseline = reset_peak()
     began = time.perf_counter()
     if mode == "xlsx":
         if actor is None:
@@ -362,7 +362,7 @@ def child(mode: str, rows: int, call_id: int) -> dict[str, Any]:
     else:
         raise ValueError(mode)
     elapsed = time.perf_counter() - began
-    peak = _status_mib("VmHWM")
+    peak = status_mib("VmHWM")
     return {
         "mode": mode,
         "rows": rows,
