@@ -1,12 +1,15 @@
 """15. Allocation scenarios: the solver at 1 000, 5 000 and 20 000 candidates, against the greedy.
 
-The candidates come from the bulk data (devtools.bulk.seed_bulk): every dossier of every call that
-`allocation.selectors.candidate_rows` returns (in review, scored, every eligibility condition met),
-with its département, priority zone, score, amount asked and FNT bonus. A size larger than that
-pool is drawn from it with replacement (each copy a new id, its attributes those of a real
-candidate): the départements, zones, scores and amounts keep the bulk data's distribution over the
-101 départements. The envelope, the target, the bounds and the départements funded already are
-those of the programme's open call (`problem_for_call`).
+The candidates come from the bulk data (devtools.bulk.seed_bulk, 100 000 dossiers over the 101
+départements): every dossier of every call that `allocation.selectors.candidate_rows` returns (in
+review, scored, every eligibility condition met), with its département, priority zone, score, amount
+asked and FNT bonus. The bulk data scores few dossiers, so the bench first takes dossiers not yet
+decided (submitted, then awaiting corrections, then drafts) into review with a score (drawn
+uniformly between 40 and 95, seeded) until 20 000 are scored in review, and confirms their
+eligibility: each size is then a sample of real, distinct dossiers. Only if the pool were still
+smaller than a size would it be drawn with replacement (each copy a new id, its attributes those of
+a real candidate); the report says which. The envelope, the target, the bounds and the départements
+funded already are those of the programme's open call (`problem_for_call`).
 
 For each size: the lexicographic solve (départements covered, then dossiers in priority zones,
 then the total score; amounts asked, not reduced; two threads), its time (median of the runs) and
@@ -28,13 +31,41 @@ from bench.common import Context, median
 
 NUMBER = 15
 TITLE = "Allocation scenarios: solver time and coverage against the greedy ranking"
-ORDER = 55  # before bench_scale: 20 000 bulk dossiers are enough
+# After the list pages (their 100 000 dossiers are reused; it changes dossiers' states, so it must
+# not come before them) and before the budget exports add their calls.
+ORDER = 69
 SIZES = (1_000, 5_000, 20_000)
 QUICK_SIZES = (200, 500, 1_000)
-BULK = 20_000
+BULK = 100_000
 QUICK_BULK = 1_000
 LIMIT_SECONDS = 2.0
 LIMIT_SIZE = 5_000
+
+
+def _put_in_review(wanted: int) -> int:
+    """Take dossiers not yet decided (submitted first, then awaiting corrections, then drafts; with a
+    département) into review with a score until `wanted` are scored in review; returns how many
+    were taken. A bulk write in the bench database only, as the bulk data itself is written."""
+    from django.db import connection
+
+    from applications.models import Application
+
+    S = Application.Status
+    have = Application.objects.filter(status=S.IN_REVIEW, score__isnull=False).count()
+    if have >= wanted:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.15)")
+        cursor.execute(
+            "UPDATE applications_application SET status = %s, "
+            "score = round((40 + random() * 55)::numeric, 1), submitted_at = COALESCE(submitted_at, now()) "
+            "WHERE id IN ("
+            "SELECT id FROM applications_application WHERE departement_id IS NOT NULL AND "
+            "(status IN (%s, %s, %s) OR (status = %s AND score IS NULL)) "
+            "ORDER BY status = %s DESC, id LIMIT %s)",
+            [S.IN_REVIEW, S.SUBMITTED, S.CORRECTIONS, S.DRAFT, S.IN_REVIEW, S.SUBMITTED, wanted - have],
+        )
+        return int(cursor.rowcount)
 
 
 def _confirm_eligibility() -> int:
@@ -95,6 +126,7 @@ def run(ctx: Context) -> dict[str, Any]:
     result = ctx.result()
     load_before = os.getloadavg()
     ctx.ensure_bulk(QUICK_BULK if ctx.quick else BULK)
+    taken = _put_in_review(max(QUICK_SIZES if ctx.quick else SIZES))
     confirmed = _confirm_eligibility()
     call, pool = _pool()
     result.check("the bulk data holds candidates", bool(pool), f"{len(pool)} candidates")
@@ -193,6 +225,7 @@ def run(ctx: Context) -> dict[str, Any]:
             "sizes": figures,
             "pool": len(pool),
             "eligibility_confirmed": confirmed,
+            "taken_into_review": taken,
             "pool_departements": departements,
             "builder_seconds": builder_seconds,
             "builder_queries": len(queries),
@@ -201,11 +234,17 @@ def run(ctx: Context) -> dict[str, Any]:
     )
     left = max(call.target_count - call.laureate_count, 0)
     remaining = f"{call.remaining_amount:,.0f}".replace(",", "\u202f")
+    largest = max(QUICK_SIZES if ctx.quick else SIZES)
+    drawn = (
+        "each size is a sample of distinct real dossiers"
+        if len(pool) >= largest
+        else f"the sizes above {len(pool)} are drawn from it with replacement"
+    )
     result.note(
-        f"Pool: {len(pool)} real candidates over {departements} départements in the bulk data (the "
-        f"eligibility of the scored dossiers in review confirmed first: {confirmed} answers); the larger "
-        "sizes are drawn from it with replacement. Envelope, target and funded départements: the open "
-        f"call {call.slug} ({remaining} € and {left} laureates left)."
+        f"Pool: {len(pool)} real candidates over {departements} départements in the bulk data "
+        f"({taken} dossiers not yet decided taken into review with a score, the eligibility of the scored "
+        f"dossiers in review confirmed: {confirmed} answers); {drawn}. Envelope, target and funded "
+        f"départements: the open call {call.slug} ({remaining} € and {left} laureates left)."
     )
     result.note(
         f"Input builder on the open call ({len(own)} candidates): {builder_seconds * 1000:.0f} ms, "
