@@ -17,7 +17,6 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -33,6 +32,7 @@ from allocation.selectors import (
 )
 from allocation.workflow import transition
 from applications.models import Application, Call, Wave
+from core.background_jobs import JobKind
 from core.formatting import format_money
 from grants.models import CommitteeSession
 
@@ -53,7 +53,24 @@ SOLVE_TIME_LIMIT = 60.0
 SWEEP_GRACE = timedelta(minutes=5)
 RUNNING_STALE = timedelta(minutes=10)
 MAX_ATTEMPTS = 3
-BROKER_ERRORS = (BrokerError, ConnectionError, OSError)
+
+
+def _send(job_id: str) -> None:
+    from allocation.tasks import scenario_compute_task  # the task module imports this one
+
+    scenario_compute_task.delay(job_id)
+
+
+JOBS = JobKind(
+    model=Scenario,
+    label="Scenario",
+    queued=S.QUEUED,
+    running=S.RUNNING,
+    grace=SWEEP_GRACE,
+    stale_after=RUNNING_STALE,
+    max_attempts=MAX_ATTEMPTS,
+    send=_send,
+)
 
 
 def _name_check(call: Call, name: str) -> str:
@@ -182,16 +199,9 @@ def scenario_build(
     return scenario
 
 
-def _enqueue(scenario_id: UUID | str) -> bool:
-    from allocation.tasks import scenario_compute_task  # the task module imports this one
-
-    try:
-        scenario_compute_task.delay(str(scenario_id))
-    except BROKER_ERRORS as error:
-        logger.warning("Scenario %s not queued (%r); left to the sweep", scenario_id, error)
-        Scenario.objects.filter(pk=scenario_id, status=S.QUEUED).update(waiting_for_queue=True)
-        return False
-    return True
+def _enqueue(job_id: UUID | str) -> bool:
+    """Hand the scenario's computation to the broker; note on the row when the broker cannot be reached."""
+    return JOBS.enqueue(job_id)
 
 
 @transaction.atomic
@@ -347,45 +357,20 @@ def scenario_compute(*, scenario_id: UUID | str, time_limit: float = SOLVE_TIME_
         )
 
 
+def _scenario_fail_interrupted(scenario: Scenario, moment: datetime) -> None:
+    message = _("Le calcul a été interrompu trop de fois.")
+    transition(scenario=scenario, to_status=S.FAILED, note=message, error=message, finished_at=moment)
+
+
 def scenarios_sweep(*, now: datetime | None = None) -> dict[str, int]:
-    """Queue again the scenarios left queued (broker down) and those whose worker died; fail those
-    started MAX_ATTEMPTS times."""
-    moment = now or timezone.now()
-    queued = list(
-        Scenario.objects.filter(status=S.QUEUED, created_at__lt=moment - SWEEP_GRACE).values_list(
-            "pk", flat=True
-        )
+    """Queue again the jobs left queued (the broker was down, a message lost) and those whose
+    worker died while running; fail those started MAX_ATTEMPTS times (core.background_jobs)."""
+    return JOBS.sweep(
+        requeue=lambda scenario: transition(scenario=scenario, to_status=S.QUEUED, note="sweep: worker lost"),
+        fail=_scenario_fail_interrupted,
+        now=now,
+        enqueue=_enqueue,
     )
-    queued += (
-        Scenario.objects.filter(status=S.QUEUED, waiting_for_queue=True)
-        .exclude(pk__in=queued)
-        .values_list("pk", flat=True)
-    )
-    failed = 0
-    stale = moment - RUNNING_STALE
-    for scenario_id in Scenario.objects.filter(status=S.RUNNING, started_at__lt=stale).values_list(
-        "pk", flat=True
-    ):
-        with transaction.atomic():
-            scenario = Scenario.objects.select_for_update().filter(pk=scenario_id).first()
-            if (
-                scenario is None
-                or scenario.status != S.RUNNING
-                or not scenario.started_at
-                or scenario.started_at >= stale
-            ):
-                continue
-            if scenario.attempts >= MAX_ATTEMPTS:
-                message = _("Le calcul a été interrompu trop de fois.")
-                transition(
-                    scenario=scenario, to_status=S.FAILED, note=message, error=message, finished_at=moment
-                )
-                failed += 1
-            else:
-                transition(scenario=scenario, to_status=S.QUEUED, note="sweep: worker lost")
-                queued.append(scenario.pk)
-    published = sum(1 for scenario_id in queued if _enqueue(scenario_id))
-    return {"queued": published, "failed": failed}
 
 
 __all__ = [

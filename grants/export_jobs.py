@@ -24,12 +24,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
-from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import User
 from applications.models import Call
 from config.db_routers import reading_from_replica
 from core.background_files import build_and_store
+from core.background_jobs import JobKind
 from core.workflow import Machine
 from grants import writers
 from grants.models import ExportJob, ExportJobChange
@@ -58,8 +58,24 @@ SWEEP_GRACE = timedelta(minutes=5)
 # A job running for longer than the task's hard time limit (16 minutes) lost its worker.
 RUNNING_STALE = timedelta(minutes=20)
 MAX_ATTEMPTS = 5
-# What a publication raises when the broker cannot be reached.
-BROKER_ERRORS = (BrokerError, ConnectionError, OSError)
+
+
+def _send(job_id: str) -> None:
+    from grants.tasks.exports import budget_report_build_task  # the task module imports this one
+
+    budget_report_build_task.delay(job_id)
+
+
+JOBS = JobKind(
+    model=ExportJob,
+    label="Export job",
+    queued=S.QUEUED,
+    running=S.RUNNING,
+    grace=SWEEP_GRACE,
+    stale_after=RUNNING_STALE,
+    max_attempts=MAX_ATTEMPTS,
+    send=_send,
+)
 
 
 def transition(
@@ -78,17 +94,9 @@ def export_job_file_name(job_id: UUID | str) -> str:
     return f"{EXPORTS_DIR}/{UUID(str(job_id))}.xlsx"
 
 
-def _enqueue(job_id: UUID) -> bool:
+def _enqueue(job_id: UUID | str) -> bool:
     """Hand the job's task to the broker; note on the row when the broker cannot be reached."""
-    from grants.tasks.exports import budget_report_build_task  # the task module imports this one
-
-    try:
-        budget_report_build_task.delay(str(job_id))
-    except BROKER_ERRORS as error:
-        logger.warning("Export job %s not queued (%r); left to the sweep", job_id, error)
-        ExportJob.objects.filter(pk=job_id, status=S.QUEUED).update(waiting_for_queue=True)
-        return False
-    return True
+    return JOBS.enqueue(job_id)
 
 
 @transaction.atomic
@@ -182,39 +190,12 @@ def export_job_build(*, job_id: UUID | str) -> None:
 
 def export_jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Queue again the jobs left queued (the broker was down, a message lost) and those whose
-    worker died while running; fail those started MAX_ATTEMPTS times."""
-    moment = now or timezone.now()
-    queued = list(
-        ExportJob.objects.filter(status=S.QUEUED, created_at__lt=moment - SWEEP_GRACE).values_list(
-            "pk", flat=True
-        )
+    worker died while running; fail those started MAX_ATTEMPTS times (core.background_jobs)."""
+    return JOBS.sweep(
+        requeue=lambda job: transition(job=job, to_status=S.QUEUED, note="sweep: worker lost"),
+        fail=lambda job, moment: transition(
+            job=job, to_status=S.FAILED, note="sweep: too many attempts", finished_at=moment
+        ),
+        now=now,
+        enqueue=_enqueue,
     )
-    queued += (
-        ExportJob.objects.filter(status=S.QUEUED, waiting_for_queue=True)
-        .exclude(pk__in=queued)
-        .values_list("pk", flat=True)
-    )
-    failed = 0
-    stale = moment - RUNNING_STALE
-    running = ExportJob.objects.filter(status=S.RUNNING, started_at__lt=stale)
-    for job_id in running.values_list("pk", flat=True):
-        with transaction.atomic():
-            # Read again under the lock: the job may have finished (or failed, or been started
-            # again) since the query above; it is then left as it is, and the sweep goes on.
-            job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
-            if job is None or job.status != S.RUNNING or job.started_at is None or job.started_at >= stale:
-                continue
-            if job.attempts >= MAX_ATTEMPTS:
-                transition(job=job, to_status=S.FAILED, note="sweep: too many attempts", finished_at=moment)
-                failed += 1
-            else:
-                transition(job=job, to_status=S.QUEUED, note="sweep: worker lost")
-                queued.append(job.pk)
-    published = 0
-    for job_id in queued:
-        if _enqueue(job_id):
-            published += 1
-            ExportJob.objects.filter(pk=job_id, waiting_for_queue=True).update(waiting_for_queue=False)
-    if queued or failed:
-        logger.info("Export sweep: %s queued again (%s published), %s failed", len(queued), published, failed)
-    return {"queued": published, "failed": failed}

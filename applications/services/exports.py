@@ -24,7 +24,6 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
-from kombu.exceptions import OperationalError as BrokerError
 
 from accounts.models import User
 from accounts.services import audit_record
@@ -32,6 +31,7 @@ from applications import exports
 from applications.models import Application, DossierExport, DossierExportChange
 from config.db_routers import reading_from_replica
 from core.background_files import build_and_store
+from core.background_jobs import JobKind
 from core.workflow import Machine
 
 logger = logging.getLogger(__name__)
@@ -58,7 +58,24 @@ SWEEP_GRACE = timedelta(minutes=5)
 # A job running for longer than the task's hard time limit (16 minutes) lost its worker.
 RUNNING_STALE = timedelta(minutes=20)
 MAX_ATTEMPTS = 5
-BROKER_ERRORS = (BrokerError, ConnectionError, OSError)
+
+
+def _send(job_id: str) -> None:
+    from applications.tasks import dossier_export_build_task  # the task module imports this one
+
+    dossier_export_build_task.delay(job_id)
+
+
+JOBS = JobKind(
+    model=DossierExport,
+    label="Dossier export",
+    queued=S.QUEUED,
+    running=S.RUNNING,
+    grace=SWEEP_GRACE,
+    stale_after=RUNNING_STALE,
+    max_attempts=MAX_ATTEMPTS,
+    send=_send,
+)
 
 
 @transaction.atomic
@@ -90,17 +107,9 @@ def export_file_name(job_id: UUID | str, file_format: str) -> str:
     return f"{EXPORTS_DIR}/{UUID(str(job_id))}.{file_format}"
 
 
-def _enqueue(job_id: UUID) -> bool:
+def _enqueue(job_id: UUID | str) -> bool:
     """Hand the job's task to the broker; note on the row when the broker cannot be reached."""
-    from applications.tasks import dossier_export_build_task  # the task module imports this one
-
-    try:
-        dossier_export_build_task.delay(str(job_id))
-    except BROKER_ERRORS as error:
-        logger.warning("Dossier export %s not queued (%r); left to the sweep", job_id, error)
-        DossierExport.objects.filter(pk=job_id, status=S.QUEUED).update(waiting_for_queue=True)
-        return False
-    return True
+    return JOBS.enqueue(job_id)
 
 
 @transaction.atomic
@@ -212,41 +221,12 @@ def dossier_export_build(*, job_id: UUID | str) -> None:
 
 def dossier_exports_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Queue again the jobs left queued (the broker was down, a message lost) and those whose
-    worker died while running; fail those started MAX_ATTEMPTS times."""
-    moment = now or timezone.now()
-    queued = list(
-        DossierExport.objects.filter(status=S.QUEUED, created_at__lt=moment - SWEEP_GRACE).values_list(
-            "pk", flat=True
-        )
+    worker died while running; fail those started MAX_ATTEMPTS times (core.background_jobs)."""
+    return JOBS.sweep(
+        requeue=lambda job: transition(job=job, to_status=S.QUEUED, note="sweep: worker lost"),
+        fail=lambda job, moment: transition(
+            job=job, to_status=S.FAILED, note="sweep: too many attempts", finished_at=moment
+        ),
+        now=now,
+        enqueue=_enqueue,
     )
-    queued += (
-        DossierExport.objects.filter(status=S.QUEUED, waiting_for_queue=True)
-        .exclude(pk__in=queued)
-        .values_list("pk", flat=True)
-    )
-    failed = 0
-    stale = moment - RUNNING_STALE
-    for job_id in DossierExport.objects.filter(status=S.RUNNING, started_at__lt=stale).values_list(
-        "pk", flat=True
-    ):
-        with transaction.atomic():
-            # Read again under the lock: the job may have finished since the query above.
-            job = DossierExport.objects.select_for_update().filter(pk=job_id).first()
-            if job is None or job.status != S.RUNNING or job.started_at is None or job.started_at >= stale:
-                continue
-            if job.attempts >= MAX_ATTEMPTS:
-                transition(job=job, to_status=S.FAILED, note="sweep: too many attempts", finished_at=moment)
-                failed += 1
-            else:
-                transition(job=job, to_status=S.QUEUED, note="sweep: worker lost")
-                queued.append(job.pk)
-    published = 0
-    for job_id in queued:
-        if _enqueue(job_id):
-            published += 1
-            DossierExport.objects.filter(pk=job_id, waiting_for_queue=True).update(waiting_for_queue=False)
-    if queued or failed:
-        logger.info(
-            "Dossier export sweep: %s queued again (%s published), %s failed", len(queued), published, failed
-        )
-    return {"queued": published, "failed": failed}
