@@ -198,9 +198,7 @@ def _run_tool(argv: list[str], environment: dict[str, str]) -> None:
 def _pg_connect(settings_dict: dict[str, Any], name: str | None = None) -> Any:
     import psycopg2
 
-    options = {
-        key: value for key, value in (settings_dict.get("OPTIONS") or {}).items() if key == "sslmode"
-    }
+    options = {key: value for key, value in (settings_dict.get("OPTIONS") or {}).items() if key == "sslmode"}
     return psycopg2.connect(
         dbname=name or settings_dict["NAME"],
         user=settings_dict.get("USER") or None,
@@ -360,6 +358,9 @@ def backup_create(
         raise BackupError(_("La sauvegarde %(path)s existe déjà.") % {"path": final})
     target = Path(tempfile.mkdtemp(prefix=f"{final.name}.", suffix=".partial", dir=root))
     try:
+        if connections[alias].in_atomic_block:
+            # pg_dump sees only what is committed: counts taken inside a transaction would not match.
+            raise BackupError(_("Une sauvegarde ne se lance pas dans une transaction."))
         vendor = connections[alias].vendor
         if vendor == "postgresql":
             database = _backup_postgresql(alias, target, say)
@@ -539,7 +540,9 @@ def _sqlite_restored_state(path: Path) -> tuple[dict[str, int], dict[str, list[s
         database.close()
 
 
-def _compare(report: RestoreReport, manifest: dict[str, Any], counts: dict[str, int], migrations: Any) -> None:
+def _compare(
+    report: RestoreReport, manifest: dict[str, Any], counts: dict[str, int], migrations: Any
+) -> None:
     expected: dict[str, int] = manifest["row_counts"]
     for table in sorted(set(expected) | set(counts)):
         if expected.get(table) != counts.get(table):
@@ -557,7 +560,10 @@ def _check_bucket(report: RestoreReport, media: dict[str, Any]) -> None:
     bucket = getattr(storages["default"], "bucket", None)
     if bucket is None:
         report.mismatches.append(
-            _("la sauvegarde liste les objets du compartiment %(bucket)s, mais les fichiers ne sont pas sur S3")
+            _(
+                "la sauvegarde liste les objets du compartiment %(bucket)s, "
+                "mais les fichiers ne sont pas sur S3"
+            )
             % {"bucket": media["bucket"]}
         )
         return
@@ -624,7 +630,11 @@ def backup_restore(
     report = RestoreReport(directory=directory, database=str(settings_dict["NAME"]), media_root=str(root))
 
     # Refusals first, all of them, before anything is written.
-    empty = _pg_is_empty(settings_dict) if vendor == "postgresql" else _sqlite_is_empty(Path(settings_dict["NAME"]))
+    empty = (
+        _pg_is_empty(settings_dict)
+        if vendor == "postgresql"
+        else _sqlite_is_empty(Path(settings_dict["NAME"]))
+    )
     refusals = []
     if empty is False and not force:
         refusals.append(_("la base %(name)s n'est pas vide") % {"name": settings_dict["NAME"]})
@@ -632,7 +642,10 @@ def backup_restore(
         refusals.append(_("le dossier des fichiers %(root)s n'est pas vide") % {"root": root})
     if refusals:
         raise BackupError(
-            _("Restauration refusée : %(reasons)s. Restaurez dans une base et un dossier neufs, ou ajoutez --force.")
+            _(
+                "Restauration refusée : %(reasons)s. Restaurez dans une base et un dossier neufs, "
+                "ou ajoutez --force."
+            )
             % {"reasons": " ; ".join(refusals)}
         )
 

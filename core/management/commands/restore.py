@@ -32,7 +32,10 @@ class Command(BaseCommand):
             help=_("base cible, créée si elle n'existe pas (DATABASE_URL par défaut)"),
         )
         parser.add_argument(
-            "--media-root", metavar="DOSSIER", type=Path, help=_("dossier cible des fichiers (MEDIA_ROOT par défaut)")
+            "--media-root",
+            metavar="DOSSIER",
+            type=Path,
+            help=_("dossier cible des fichiers (MEDIA_ROOT par défaut)"),
         )
         parser.add_argument(
             "--force",
@@ -59,7 +62,8 @@ class Command(BaseCommand):
             for line in report.mismatches:
                 self.stderr.write(f"  – {line}")
             raise CommandError(
-                _("Restauration incohérente avec le manifeste, écarts : %(n)d.") % {"n": len(report.mismatches)}
+                _("Restauration incohérente avec le manifeste, écarts : %(n)d.")
+                % {"n": len(report.mismatches)}
             )
         self.stdout.write(
             _(
