@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from applications.models import Application
 from core import backups
+from core.backups import media as backups_media
 from core.formatting import format_money
 from grants.models import Agreement, Grant, Tranche
 from grants.services import application_award, application_refuse
@@ -189,7 +190,7 @@ def test_backup_of_a_bucket_lists_its_objects_and_the_restore_checks_them(tmp_pa
 
     target = tmp_path / "backup"
     target.mkdir()
-    media = backups._backup_media(target, lambda message: None)
+    media = backups_media.media_backup(target, lambda message: None)
 
     assert asked == ["fabriques/"]
     assert media == {
@@ -207,11 +208,11 @@ def test_backup_of_a_bucket_lists_its_objects_and_the_restore_checks_them(tmp_pa
 
     # A restore copies nothing then: it checks that the bucket still holds every object, unchanged.
     report = backups.RestoreReport(directory=tmp_path, database="x", media_root="")
-    backups._check_bucket(report, media)
+    backups_media.bucket_check(report, media)
     assert report.mismatches == [] and report.files == 2
     objects[0] = SimpleNamespace(key="fabriques/pieces/b.pdf", size=21, e_tag='"changed"')
     report = backups.RestoreReport(directory=tmp_path, database="x", media_root="")
-    backups._check_bucket(report, media)
+    backups_media.bucket_check(report, media)
     assert report.mismatches == ["objet absent ou modifié dans le compartiment : fabriques/pieces/b.pdf"]
 
 
@@ -417,4 +418,6 @@ def test_restore_drill_on_postgresql(tmp_path: Path, settings, restore_target, t
     assert result.stdout == envelope.getvalue()
     amounts = (format_money(Decimal("250000")), format_money(Decimal("50000")))
     assert "engagé {}, versé {}, lauréats 2.".format(*amounts) in result.stdout
-    print(f"drill: {out.getvalue().strip()}")  # noqa: T201 -- the recovery time, read with -s
+    # The times of docs/operations.md « Sauvegarde et restauration », read with `pytest -s`.
+    seconds = json.loads((path / "manifest.json").read_text(encoding="utf-8"))["seconds"]
+    print(f"drill: backup in {seconds} s; {out.getvalue().strip()}")  # noqa: T201
