@@ -53,7 +53,10 @@ def copy_hashing(source: Path, target: Path) -> str:
         while chunk := reader.read(CHUNK):
             digest.update(chunk)
             writer.write(chunk)
-    shutil.copystat(source, target)
+    try:
+        shutil.copystat(source, target)
+    except FileNotFoundError:  # deleted once read: the copy is whole, only its dates are not kept
+        pass
     return digest.hexdigest()
 
 

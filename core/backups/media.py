@@ -15,15 +15,28 @@ def media_backup(target: Path, progress: Progress) -> dict[str, Any]:
         root = Path(storage.location)
         progress(_("Copie des fichiers de %(root)s…") % {"root": root})
         files = []
+        vanished = []
+        # A BACKUP_DIR inside MEDIA_ROOT must not back up its own backups.
+        backups_root = target.parent.resolve()
         for path in walk_files(root) if root.is_dir() else iter(()):
+            if backups_root in path.resolve().parents:
+                continue
             relative = path.relative_to(root).as_posix()
-            sha256 = copy_hashing(path, target / MEDIA / relative)
-            files.append({"path": relative, "size": path.stat().st_size, "sha256": sha256})
+            copy = target / MEDIA / relative
+            try:
+                sha256 = copy_hashing(path, copy)
+            except FileNotFoundError:
+                # Deleted since the walk (a replaced draft attachment): nothing left to keep, and a
+                # nightly backup must not fail for it. Listed, for whoever reads the manifest.
+                vanished.append(relative)
+                continue
+            files.append({"path": relative, "size": copy.stat().st_size, "sha256": sha256})
         return {
             "storage": "filesystem",
             "file_count": len(files),
             "total_size": sum(entry["size"] for entry in files),
             "files": files,
+            "vanished": vanished,
         }
     bucket = getattr(storage, "bucket", None)
     if bucket is None:

@@ -185,7 +185,7 @@ def test_backup_of_a_bucket_lists_its_objects_and_the_restore_checks_them(tmp_pa
 
     bucket = SimpleNamespace(name="fabriques-media", objects=SimpleNamespace(filter=filter_))
     monkeypatch.setattr(
-        backups, "storages", {"default": SimpleNamespace(bucket=bucket, location="fabriques/")}
+        backups_media, "storages", {"default": SimpleNamespace(bucket=bucket, location="fabriques/")}
     )
 
     target = tmp_path / "backup"
@@ -214,6 +214,33 @@ def test_backup_of_a_bucket_lists_its_objects_and_the_restore_checks_them(tmp_pa
     report = backups.RestoreReport(directory=tmp_path, database="x", media_root="")
     backups_media.bucket_check(report, media)
     assert report.mismatches == ["objet absent ou modifié dans le compartiment : fabriques/pieces/b.pdf"]
+
+
+def test_media_backup_skips_a_file_deleted_meanwhile_and_its_own_backups(
+    tmp_path: Path, settings, monkeypatch
+):
+    media_root = Path(settings.MEDIA_ROOT)
+    (media_root / "pieces").mkdir()
+    (media_root / "pieces" / "statuts.pdf").write_bytes(b"%PDF-1.4 statuts")
+    # BACKUP_DIR inside MEDIA_ROOT: the backup being written, and older ones, are not media.
+    target = media_root / "sauvegardes" / "2026-12-05T023000Z.partial"
+    (target / "media").mkdir(parents=True)
+    (media_root / "sauvegardes" / "old").mkdir()
+    (media_root / "sauvegardes" / "old" / "database.dump").write_bytes(b"PGDMP")
+    walked = backups_media.walk_files
+
+    def walk_with_a_file_deleted(root: Path) -> Iterator[Path]:
+        yield root / "pieces" / "supprime.pdf"  # listed by the walk, deleted before its copy
+        yield from walked(root)
+
+    monkeypatch.setattr(backups_media, "walk_files", walk_with_a_file_deleted)
+
+    media = backups_media.media_backup(target, lambda message: None)
+
+    assert [entry["path"] for entry in media["files"]] == ["pieces/statuts.pdf"]
+    assert media["files"][0]["sha256"] == hashlib.sha256(b"%PDF-1.4 statuts").hexdigest()
+    assert media["vanished"] == ["pieces/supprime.pdf"]
+    assert media["file_count"] == 1 and media["total_size"] == len(b"%PDF-1.4 statuts")
 
 
 # --- Restore: refusals --------------------------------------------------------------------------
