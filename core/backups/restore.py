@@ -2,7 +2,7 @@
 
 import json
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from django.conf import settings
@@ -55,7 +55,11 @@ def backup_verify(directory: Path, manifest: dict[str, Any]) -> list[str]:
             for entry in manifest["media"]["files"]
         ]
     for path, sha256, size, label in expected:
-        if not path.is_file():
+        relative = PurePosixPath(label)
+        if relative.is_absolute() or ".." in relative.parts:
+            # A manifest edited to write outside the media root: never followed.
+            problems.append(_("chemin refusé : %(name)s") % {"name": label})
+        elif not path.is_file():
             problems.append(_("fichier absent : %(name)s") % {"name": label})
         elif path.stat().st_size != size or file_sha256(path) != sha256:
             problems.append(_("empreinte SHA-256 différente : %(name)s") % {"name": label})

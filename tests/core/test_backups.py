@@ -243,6 +243,14 @@ def test_media_backup_skips_a_file_deleted_meanwhile_and_its_own_backups(
     assert media["file_count"] == 1 and media["total_size"] == len(b"%PDF-1.4 statuts")
 
 
+@pytest.mark.django_db
+def test_backup_refuses_to_run_inside_a_transaction(tmp_path: Path):
+    """pg_dump reads only what is committed: counts taken in an open transaction would lie."""
+    with pytest.raises(backups.BackupError, match="Une sauvegarde ne se lance pas dans une transaction."):
+        backups.backup_create(directory=tmp_path / "backups")
+    assert list((tmp_path / "backups").iterdir()) == [], "nothing left behind"
+
+
 # --- Restore: refusals --------------------------------------------------------------------------
 
 
@@ -277,6 +285,14 @@ def test_restore_checks_the_backup_against_its_manifest(tmp_path: Path, restore_
     assert f"fichier absent : {manifest['media']['files'][1]['path']}" in message
     assert not media_root.exists()
     assert _target_exists(restore_target) is False
+
+    # A manifest naming a file outside the media root: refused too.
+    escaping = json.loads(manifest_path.read_text(encoding="utf-8"))
+    escaping["media"]["files"][0]["path"] = "../../outside.pdf"
+    manifest_path.write_text(json.dumps(escaping), encoding="utf-8")
+    with pytest.raises(CommandError, match=r"chemin refusé : \.\./\.\./outside\.pdf"):
+        call_command(*arguments, stdout=StringIO(), stderr=StringIO())
+    assert not media_root.exists() and _target_exists(restore_target) is False
 
     # A dump that does not hold what the manifest says (the manifest edited here; the SHA-256s
     # match): restored, but the command fails with the tables that differ.
