@@ -12,9 +12,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # WeasyPrint's system libraries: Pango (text layout), HarfBuzz and its subsetter (fonts embedded in
 # the PDFs), the fonts the PDF templates fall back on, the MIME database, and libmagic, which
-# checks uploaded files by their content.
+# checks uploaded files by their content. postgresql-client (version 15 in bookworm, as the db
+# service) gives `manage.py backup` and `restore` their pg_dump and pg_restore.
 RUN apt-get update \
     && apt-get install --yes --no-install-recommends \
+        postgresql-client \
         libpango-1.0-0 \
         libpangoft2-1.0-0 \
         libharfbuzz-subset0 \

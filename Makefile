@@ -1,6 +1,7 @@
 # Two commands set everything up on a machine that has only Python >= 3.11:
 #   make demo   virtualenv, install, migrate, demo data, server on http://127.0.0.1:8000
 #   make test   the whole test suite (services it cannot reach are skipped, unless CI=true)
+#   make backup / make restore BACKUP=backups/<date>   docs/operations.md « Sauvegarde et restauration »
 
 PYTHON ?= python3
 VENV := .venv
@@ -11,7 +12,7 @@ PORT ?= 8000
 # `make demo PORT=8101` sends links to http://127.0.0.1:8101. Set SITE_URL to override.
 SITE_URL ?= http://$(HOST):$(PORT)
 
-.PHONY: demo serve install install-dev migrate seed test lint typecheck bench chaos clean
+.PHONY: demo serve install install-dev migrate seed test lint typecheck bench chaos backup restore clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +65,16 @@ bench: install-dev
 # bench/results/chaos/ and its section of docs/benchmarks.md. Options: CHAOS_ARGS="--short --seed 42"
 chaos: install-dev
 	$(BIN)/python -m bench.chaos $(CHAOS_ARGS)
+
+# The database (pg_dump, or a copy of SQLite) and the media files into BACKUP_DIR/<date>/, with a
+# manifest; prints the directory. Restore it into a fresh database and media root, checked against
+# the manifest: make restore BACKUP=backups/<date> [RESTORE_ARGS="--database-url ... --media-root ..."]
+backup: install
+	$(BIN)/python manage.py backup
+
+restore: install
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=backups/<date> [RESTORE_ARGS=...]" >&2; exit 2; }
+	$(BIN)/python manage.py restore "$(BACKUP)" $(RESTORE_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

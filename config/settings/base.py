@@ -282,6 +282,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # at once; beyond, it is built in the background (a DossierExport row) and downloaded when ready.
 DOSSIER_EXPORT_MAX_ROWS_AT_ONCE = env.int("DOSSIER_EXPORT_MAX_ROWS_AT_ONCE", default=2000)
 
+# --- Backups (core/backups.py, `make backup`, docs/operations.md « Sauvegarde et restauration ») ---
+# Where `manage.py backup` writes its dated directories (dump, media, manifest).
+BACKUP_DIR = env.path("BACKUP_DIR", default=BASE_DIR / "backups")
+# Folder of pg_dump and pg_restore; empty: /usr/lib/postgresql/<server's major>/bin, then the PATH.
+POSTGRES_BIN_DIR = env.str("POSTGRES_BIN_DIR", default="")
+
 # --- E-mail -------------------------------------------------------------------------------------
 # Absent: e-mails are printed on the console. In production, e.g. smtp+tls://user:pass@host:587
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
