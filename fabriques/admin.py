@@ -67,10 +67,10 @@ class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     they hold dossiers, so they are not deleted. The admin only corrects them.
     """
 
-    list_display = ("name", "siret", "legal_category", "departement", "is_demo")
-    list_filter = ("is_demo", "legal_category__family", "departement__region")
+    list_display = ("name", "siret", "legal_category", "departement", "siret_status", "is_demo")
+    list_filter = ("is_demo", "siret_status", "legal_category__family", "departement__region")
     search_fields = ("name", "siret")
-    readonly_fields = ("created_at", "is_demo")
+    readonly_fields = ("created_at", "is_demo", "siret_status", "siret_checked_at")
     # As in the portal's form: an address typed without a scheme is an https one.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 

@@ -12,6 +12,7 @@ from fabriques.validators import (
     format_siret,
     normalise_siret,
     validate_commune_code,
+    validate_naf_code,
     validate_postal_code,
     validate_rna,
     validate_siret,
@@ -137,6 +138,22 @@ class CooperativeKind(models.TextChoices):
     CAE = "cae", _("CAE (coopérative d'activité et d'emploi)")
 
 
+class SiretStatus(models.TextChoices):
+    """What the State's directory (API « Recherche d'entreprises », fabriques/sirene.py) said of the
+    SIRET. TO_VERIFY: it could not be asked when the structure was entered, so a beat task asks
+    again (fabriques.tasks) and clears the flag (VERIFIED) or raises it (CLOSED, NOT_FOUND)."""
+
+    UNCHECKED = "", _("Non vérifié")
+    VERIFIED = "verified", _("Vérifié")
+    TO_VERIFY = "to_verify", _("À vérifier")
+    CLOSED = "closed", _("Établissement fermé")
+    NOT_FOUND = "not_found", _("Introuvable dans l'annuaire")
+
+
+# The states an instructor is shown a warning for.
+SIRET_ALERTS = frozenset({SiretStatus.TO_VERIFY, SiretStatus.CLOSED, SiretStatus.NOT_FOUND})
+
+
 class Organisation(models.Model):
     """A legal person that applies, alone or in a consortium: association, company, authority…"""
 
@@ -177,6 +194,17 @@ class Organisation(models.Model):
     )
     headcount = models.PositiveIntegerField(_("effectif salarié"), default=0)
     website = models.URLField(_("site internet"), blank=True)
+    naf_code = models.CharField(
+        _("activité principale (code NAF)"),
+        max_length=6,
+        blank=True,
+        validators=[validate_naf_code],
+        help_text=_("Par exemple 94.99Z ; pré-rempli depuis l'annuaire des entreprises."),
+    )
+    siret_status = models.CharField(
+        _("vérification du SIRET"), max_length=10, choices=SiretStatus.choices, blank=True, default=""
+    )
+    siret_checked_at = models.DateTimeField(_("SIRET vérifié le"), null=True, blank=True)
     is_demo = models.BooleanField(
         _("donnée de démonstration"),
         default=False,
@@ -203,6 +231,10 @@ class Organisation(models.Model):
                 name="fabriques_org_year_created_plausible",
                 violation_error_message=_("L'année de création doit être comprise entre 1800 et 2100."),
             ),
+            models.CheckConstraint(
+                condition=models.Q(siret_status__in=SiretStatus.values),
+                name="fabriques_org_siret_status_valid",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -219,6 +251,10 @@ class Organisation(models.Model):
     @property
     def siret_display(self) -> str:
         return format_siret(self.siret)
+
+    @property
+    def siret_alert(self) -> bool:
+        return self.siret_status in SIRET_ALERTS
 
     @property
     def siren(self) -> str:

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.db.models import Case, Q, QuerySet, Value, When
+from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from accounts.models import Role, User
-from fabriques.models import Departement, InstructorScope, Organisation, TiersLieu
+from fabriques.models import Departement, InstructorScope, Organisation, SiretStatus, TiersLieu
 from fabriques.search import search_words
 
 
@@ -93,3 +93,12 @@ def census_search(*, query: str, departement: Departement | None = None) -> list
     else:
         places = places.order_by("name", "pk")
     return list(places.select_related("departement")[: CENSUS_RESULTS + 1])
+
+
+def organisations_siret_to_recheck(*, limit: int) -> list[int]:
+    """Structures flagged « à vérifier », the longest waiting first (never checked, then oldest)."""
+    return list(
+        Organisation.objects.filter(siret_status=SiretStatus.TO_VERIFY)
+        .order_by(F("siret_checked_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)[:limit]
+    )

@@ -5,6 +5,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import Role, User
@@ -16,8 +17,10 @@ from fabriques.models import (
     Organisation,
     OrganisationMembership,
     Region,
+    SiretStatus,
     TiersLieu,
 )
+from fabriques.sirene import Lookup, Status
 from fabriques.validators import normalise_siret
 
 
@@ -140,7 +143,51 @@ ORGANISATION_FIELDS = (
     "year_created",
     "headcount",
     "website",
+    "naf_code",
 )
+
+
+# --- the SIRET look-up (fabriques/sirene.py) -------------------------------------------------
+# The caller asks the directory before the transaction (no network call while rows are locked)
+# and hands the answer to the service, which applies the rules: a closed establishment is refused,
+# an answer clears the flag, no answer raises « à vérifier ».
+
+
+def closed_establishment_message(lookup: Lookup) -> str:
+    closed_on = lookup.establishment.closed_on if lookup.establishment else ""
+    if closed_on:
+        day = "/".join(reversed(closed_on.split("-")))
+        return _(
+            "Cet établissement est fermé depuis le %(date)s selon l'annuaire des entreprises : "
+            "indiquez le SIRET d'un établissement en activité."
+        ) % {"date": day}
+    return _(
+        "Cet établissement est fermé selon l'annuaire des entreprises : indiquez le SIRET d'un "
+        "établissement en activité."
+    )
+
+
+def _siret_status(lookup: Lookup | None) -> str:
+    if lookup is None or lookup.status is Status.DISABLED:
+        return SiretStatus.UNCHECKED
+    if lookup.status is Status.FOUND:
+        assert lookup.establishment is not None  # noqa: S101 (FOUND carries its establishment)
+        return SiretStatus.VERIFIED if lookup.establishment.is_active else SiretStatus.CLOSED
+    # Not found (a non-diffusible establishment is not in the open directory) or no answer: the
+    # applicant goes on with what they typed and an instructor checks it.
+    return SiretStatus.TO_VERIFY
+
+
+def _apply_lookup(organisation: Organisation, lookup: Lookup | None) -> None:
+    """Refuse a closed establishment (next to the SIRET); otherwise set the check's state."""
+    status = _siret_status(lookup)
+    if status == SiretStatus.CLOSED:
+        assert lookup is not None  # noqa: S101
+        raise ValidationError({"siret": closed_establishment_message(lookup)}, code="closed")
+    organisation.siret_status = status
+    organisation.siret_checked_at = timezone.now() if status else None
+    if lookup is not None and lookup.establishment is not None and not organisation.naf_code:
+        organisation.naf_code = lookup.establishment.naf_code
 
 
 @transaction.atomic
@@ -149,14 +196,17 @@ def organisation_create(
     actor: User,
     job_title: str = "",
     is_legal_representative: bool = False,
+    establishment: Lookup | None = None,
     **fields: Any,
 ) -> Organisation:
-    """Register a structure; the user who registers it becomes its first member."""
+    """Register a structure; the user who registers it becomes its first member. `establishment`
+    is the directory's answer for its SIRET (None: not asked, as in the demo data)."""
     unknown = set(fields) - set(ORGANISATION_FIELDS) - {"is_demo"}
     if unknown:
         raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
     organisation = Organisation(**fields)
     organisation.siret = normalise_siret(organisation.siret)
+    _apply_lookup(organisation, establishment)
     if Organisation.objects.filter(siret=organisation.siret).exists():
         raise ValidationError(
             {
@@ -178,25 +228,34 @@ def organisation_create(
     membership.full_clean()
     membership.save()
     audit_record(
-        actor=actor, action="organisation.create", target=organisation, data={"siret": organisation.siret}
+        actor=actor,
+        action="organisation.create",
+        target=organisation,
+        data={"siret": organisation.siret, "siret_status": organisation.siret_status},
     )
     return organisation
 
 
 @transaction.atomic
-def organisation_update(*, organisation: Organisation, actor: User, **fields: Any) -> Organisation:
-    """Change a structure's identity. Its SIRET changes only with an audit row saying from what."""
+def organisation_update(
+    *, organisation: Organisation, actor: User, establishment: Lookup | None = None, **fields: Any
+) -> Organisation:
+    """Change a structure's identity. Its SIRET changes only with an audit row saying from what;
+    a new SIRET is checked with `establishment`, the directory's answer for it, when given."""
     unknown = set(fields) - set(ORGANISATION_FIELDS)
     if unknown:
         raise TypeError(f"Unknown organisation fields: {sorted(unknown)}")
     organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
-    before = {name: getattr(organisation, name) for name in fields}
-    snapshot = audit_snapshot(organisation, fields)
+    tracked = [*fields, "siret_status", "siret_checked_at"]
+    before = {name: getattr(organisation, name) for name in tracked}
+    snapshot = audit_snapshot(organisation, tracked)
     for name, value in fields.items():
         setattr(organisation, name, value)
     organisation.siret = normalise_siret(organisation.siret)
+    if organisation.siret != before.get("siret", organisation.siret):
+        _apply_lookup(organisation, establishment)
     organisation.full_clean()
-    changed = [name for name in fields if getattr(organisation, name) != before[name]]
+    changed = [name for name in tracked if getattr(organisation, name) != before[name]]
     if changed:
         organisation.save(update_fields=changed)
         audit_record(
@@ -208,6 +267,36 @@ def organisation_update(*, organisation: Organisation, actor: User, **fields: An
                 "siret_before": before.get("siret", organisation.siret),
             },
         )
+    return organisation
+
+
+@transaction.atomic
+def organisation_siret_recheck(
+    *, organisation: Organisation, establishment: Lookup, actor: User | None = None
+) -> Organisation:
+    """A structure flagged « à vérifier » looked up again: an answer clears the flag (found and
+    active) or raises it (closed, not found); no answer leaves it for the next run. Returns at
+    once for a structure no longer flagged, so a task run twice does nothing twice."""
+    organisation = Organisation.objects.select_for_update().get(pk=organisation.pk)
+    if organisation.siret_status != SiretStatus.TO_VERIFY or not establishment.answered:
+        return organisation
+    before = audit_snapshot(organisation, ["siret_status", "naf_code"])
+    if establishment.establishment is None:
+        organisation.siret_status = SiretStatus.NOT_FOUND
+    elif establishment.establishment.is_active:
+        organisation.siret_status = SiretStatus.VERIFIED
+        organisation.naf_code = organisation.naf_code or establishment.establishment.naf_code
+    else:
+        organisation.siret_status = SiretStatus.CLOSED
+    organisation.siret_checked_at = timezone.now()
+    organisation.full_clean()
+    organisation.save(update_fields=["siret_status", "naf_code", "siret_checked_at"])
+    audit_record(
+        actor=actor,
+        action="organisation.siret_check",
+        target=organisation,
+        data=audit_changes(before, audit_snapshot(organisation, ["siret_status", "naf_code"])),
+    )
     return organisation
 
 

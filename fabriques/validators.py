@@ -10,6 +10,7 @@ from stdnum.fr import siret as stdnum_siret
 COMMUNE_CODE_RE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 POSTAL_CODE_RE = re.compile(r"^\d{5}$")
 RNA_RE = re.compile(r"^W\d{9}$")
+NAF_RE = re.compile(r"^\d{2}\.\d{2}[A-Z]$")
 
 
 def normalise_siret(value: str) -> str:
@@ -67,4 +68,12 @@ def validate_rna(value: str) -> None:
     if value and not RNA_RE.match(value):
         raise ValidationError(
             _("Le numéro RNA commence par W suivi de 9 chiffres (par exemple W321000123)."), code="rna"
+        )
+
+
+def validate_naf_code(value: str) -> None:
+    if value and not NAF_RE.match(value):
+        raise ValidationError(
+            _("Le code NAF s'écrit 2 chiffres, un point, 2 chiffres et une lettre (par exemple 94.99Z)."),
+            code="naf_code",
         )

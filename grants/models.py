@@ -62,6 +62,20 @@ class Grant(models.Model):
         return self.amount + self.bonus
 
 
+class EstablishmentCheck(models.TextChoices):
+    NONE = "", _("Non demandée")
+    OK = "ok", _("Établissement vérifié")
+    CHANGED = "changed", _("Établissement modifié")
+    CLOSED = "closed", _("Établissement fermé")
+    NOT_FOUND = "not_found", _("Établissement introuvable")
+    UNVERIFIED = "unverified", _("Non vérifié")
+
+    @property
+    def is_alert(self) -> bool:
+        cls = type(self)
+        return self in (cls.CHANGED, cls.CLOSED, cls.NOT_FOUND, cls.UNVERIFIED)
+
+
 class Tranche(models.Model):
     """One yearly instalment of a grant: scheduled, requested, validated, paid (or cancelled).
 
@@ -115,6 +129,18 @@ class Tranche(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     cancel_reason = models.TextField(_("motif d'annulation"), blank=True)
+    # The lead structure's establishment looked up again in the State's directory when the tranche
+    # is validated (grants.services.payments.tranche_validate): kept on the tranche so that the
+    # instruction page shows it for as long as the tranche lives, not just once.
+    establishment_check = models.CharField(
+        _("vérification de l'établissement"),
+        max_length=10,
+        choices=EstablishmentCheck.choices,
+        blank=True,
+        default="",
+    )
+    establishment_check_note = models.TextField(_("écarts constatés"), blank=True)
+    establishment_checked_at = models.DateTimeField(_("établissement vérifié le"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("tranche")

@@ -317,6 +317,18 @@ PAGE_CACHE = env.bool("PAGE_CACHE", default=True)
 # How long a kept page may live at most: badges that turn with the hour lag by no more.
 PAGE_CACHE_SECONDS = env.int("PAGE_CACHE_SECONDS", default=60)
 
+# --- SIRET look-up (API « Recherche d'entreprises », fabriques/sirene.py) -----------------------
+# Off when the URL is empty (the default: `make demo` and the tests never reach the internet);
+# production turns it on with the public address. The API takes 7 requests a second (its
+# documentation); the limit is shared by every process through Redis (SIRENE_RATE_LIMIT_URL).
+SIRENE_API_URL = env.str("SIRENE_API_URL", default="").rstrip("/")
+SIRENE_API_TIMEOUT = env.float("SIRENE_API_TIMEOUT", default=3.0)
+SIRENE_API_RETRIES = env.int("SIRENE_API_RETRIES", default=2)
+SIRENE_API_BACKOFF = env.float("SIRENE_API_BACKOFF", default=0.5)
+SIRENE_API_RATE = env.int("SIRENE_API_RATE", default=7)
+SIRENE_CACHE_SECONDS = env.int("SIRENE_CACHE_SECONDS", default=24 * 60 * 60)
+SIRENE_RATE_LIMIT_URL = env.str("SIRENE_RATE_LIMIT_URL", default=CACHE_URL)
+
 # --- Celery -------------------------------------------------------------------------------------
 # Redis and separate worker processes. Only the local settings (`make demo`) run tasks in process
 # when no broker is given; the code takes the same path either way (docs/architecture.md).
@@ -443,6 +455,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=7, minute=30),
     },
     # The daily digest of the notifications, after the day's overdue ones: one e-mail per person.
+    # Structures flagged « à vérifier » (the API was down when they were registered) looked up again.
+    "organisations-siret-recheck": {
+        "task": "fabriques.tasks.organisations_siret_recheck_task",
+        "schedule": crontab(minute=20),
+    },
     "notifications-digests": {
         "task": "notifications.tasks.digests_send_task",
         "schedule": crontab(hour=7, minute=45),

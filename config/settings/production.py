@@ -28,6 +28,9 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 if not env.str("EMAIL_URL", default=""):
     raise ImproperlyConfigured("EMAIL_URL must be set in production.")
 
+# The SIRET look-up asks the State's public API (no key); SIRENE_API_URL= (empty) turns it off.
+SIRENE_API_URL = env.str("SIRENE_API_URL", default="https://recherche-entreprises.api.gouv.fr").rstrip("/")
+
 # HTTPS everywhere, behind a proxy that terminates TLS and sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

@@ -38,3 +38,9 @@ CACHES = {
 # one transaction id: the data version would not move between them); tests/core/test_page_cache.py
 # turns the cache on where it is the subject.
 PAGE_CACHE = False
+
+# The SIRET look-up stays off (no internet in the tests): tests/fabriques/test_sirene*.py point it
+# at a local server replaying recorded answers. Its rate limit is kept in each process unless a
+# test asks for Redis.
+SIRENE_API_URL = ""
+SIRENE_RATE_LIMIT_URL = ""

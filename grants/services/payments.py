@@ -34,6 +34,7 @@ from grants.models import Agreement, Grant, Report, ReportKind, Tranche
 from grants.services.agreements import lead_organisation
 from grants.services.document_contexts import PaymentRequestContext
 from grants.services.envelope import envelope_release, lock_dossier_and_envelope
+from grants.services.establishment_checks import CheckResult, lead_establishment_check
 from grants.services.notify import tranche_paid_notify
 from grants.services.recipients import representative_recipients
 from grants.workflow import agreement_transition, ensure_tranche_can_move, tranche_transition
@@ -319,19 +320,36 @@ def tranche_request(*, tranche: Tranche, iban: str, actor: User) -> Tranche:
     return tranche
 
 
-@transaction.atomic
 def tranche_validate(*, tranche: Tranche, actor: User) -> Tranche:
-    """An instructor of the dossier's territory (or an admin) validates a requested tranche."""
+    """An instructor of the dossier's territory (or an admin) validates a requested tranche.
+
+    The lead structure's establishment is looked up again first, outside the transaction (no
+    network call while the grant is locked), once the user and the tranche's state are known to
+    allow it; what the directory said is kept on the tranche (grants.services.establishment_checks)."""
+    grant = Grant.objects.select_related("application").get(pk=tranche.grant_id)
+    ensure_reviewer(actor, grant.application)
+    ensure_no_conflict(actor, grant.application)
+    ensure_tranche_can_move(Tranche.objects.get(pk=tranche.pk), T.VALIDATED)
+    return _tranche_validate(tranche=tranche, actor=actor, check=lead_establishment_check(grant))
+
+
+@transaction.atomic
+def _tranche_validate(*, tranche: Tranche, actor: User, check: CheckResult) -> Tranche:
     grant, _agreement, tranche = _lock(tranche)
     ensure_reviewer(actor, grant.application)
     ensure_no_conflict(actor, grant.application)
+    now = timezone.now()
     tranche_transition(
         tranche=tranche,
         to_status=T.VALIDATED,
         actor=actor,
         action="tranche.validate",
-        validated_at=timezone.now(),
+        data={"establishment_check": check.status, "establishment_check_note": check.note},
+        validated_at=now,
         validated_by=actor,
+        establishment_check=check.status,
+        establishment_check_note=check.note,
+        establishment_checked_at=now if check.status else None,
     )
     return tranche
 
