@@ -35,6 +35,7 @@ migrate: install
 
 seed: migrate
 	$(BIN)/python manage.py seed_demo
+	$(BIN)/python manage.py publish_open_data
 
 demo: seed
 	@echo ""

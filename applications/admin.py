@@ -60,7 +60,7 @@ class CallAdmin(admin.ModelAdmin[Call]):
     )
     list_filter = ("status",)
     prepopulated_fields = {"slug": ("title",)}
-    readonly_fields = ("committed_amount", "laureate_count")
+    readonly_fields = ("committed_amount", "laureate_count", "open_data_id")
     inlines = (WaveInline, RequiredDocumentInline)
     # Amounts prefilled and read the French way (« 50 000,00 »), not as « 50000.00 ».
     formfield_overrides = {models.DecimalField: {"form_class": MoneyField}}

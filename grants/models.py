@@ -641,3 +641,4 @@ from grants.models_committees import CommitteeItem as CommitteeItem  # noqa: E40
 from grants.models_committees import CommitteeMember as CommitteeMember  # noqa: E402
 from grants.models_committees import CommitteeSession as CommitteeSession  # noqa: E402
 from grants.models_committees import CommitteeStatusChange as CommitteeStatusChange  # noqa: E402
+from grants.models_open_data import OpenDataFile as OpenDataFile  # noqa: E402

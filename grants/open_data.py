@@ -43,6 +43,14 @@ MIN_FRACTION = Decimal(
     str(next(f["constraints"]["minimum"] for f in _SCHEMA["fields"] if f["name"] == "pourcentageSubvention"))
 )
 
+# Agreements whose data is published: in force (signed, under way) or completed (settled); neither
+# one awaiting signature nor one terminated or cancelled.
+PUBLISHED_AGREEMENTS: tuple[str, ...] = (
+    Agreement.Status.SIGNED,
+    Agreement.Status.ACTIVE,
+    Agreement.Status.COMPLETED,
+)
+
 # Above this amount an agreement is mandatory (loi 2000-321, art. 10) and its data published.
 OPEN_DATA_THRESHOLD = Decimal("23000")
 MONEY_PLACES = Decimal("0.01")
@@ -71,7 +79,12 @@ def _open_data_agreements(call: Call) -> QuerySet[Agreement]:
     live_tranche = ~Q(grant__tranches__status=Tranche.Status.CANCELLED)
     money = Grant._meta.get_field("amount")
     return (
-        Agreement.objects.filter(grant__call=call, grant__status=Grant.Status.ACTIVE, signed_at__isnull=False)
+        Agreement.objects.filter(
+            grant__call=call,
+            grant__status=Grant.Status.ACTIVE,
+            status__in=PUBLISHED_AGREEMENTS,
+            signed_at__isnull=False,
+        )
         .annotate(total=ExpressionWrapper(F("grant__amount") + F("grant__bonus"), output_field=money))
         .filter(total__gt=OPEN_DATA_THRESHOLD)
         .annotate(
@@ -185,8 +198,9 @@ def open_data_rows(call: Call) -> Iterator[list[Any]]:
 
     `referenceDecision` is the agreement's number; `rnaBeneficiaire` the association's RNA number
     when it has one; `datesPeriodeVersement` runs from the first to the last due date of the
-    tranches (the agreement's dates, failing those); `dispositifAide` (an identifier in a national
-    register of aid schemes) is left empty: the programme has none to quote.
+    tranches (the agreement's dates, failing those); `dispositifAide` is the call's stable
+    identifier (`Call.open_data_id`), the `id` of the call published as a « dispositif d'aide »
+    (grants.open_data_files). Only agreements in force or completed (PUBLISHED_AGREEMENTS).
     """
     for agreement in _open_data_agreements(call).iterator(chunk_size=2000):
         application = agreement.grant.application
@@ -222,7 +236,7 @@ def open_data_rows(call: Call) -> Iterator[list[Any]]:
                 "",
                 "non",
                 fraction_text(fraction),
-                "",
+                str(call.open_data_id),
             ]
 
 

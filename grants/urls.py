@@ -9,6 +9,7 @@ from grants.views import (
     dashboard,
     decisions,
     exports,
+    open_data,
     payments,
     steering,
     sub_envelopes,
@@ -22,6 +23,8 @@ agreement = "conventions/<str:number>/"
 grant = "mon-espace/dossiers/<str:reference>/subvention/"
 manage = f"{review_dossier}versements/"
 committee = "pilotage/comites/<int:session_id>/"
+
+open_data_call = "donnees-ouvertes/<uuid:open_data_id>/"
 
 urlpatterns = [
     path("pilotage/", steering.admin_home, name="admin-home"),
@@ -55,6 +58,43 @@ urlpatterns = [
     path(f"{committee}dossiers/<int:item_id>/", committees.committee_item, name="committee-item"),
     path(f"{committee}appliquer/", committees.committee_apply_view, name="committee-apply"),
     path(f"{committee}proces-verbal/", committees.committee_minutes, name="committee-minutes"),
+    # The public open data: the page, each call's files at stable addresses, the payments' schema.
+    path("donnees-ouvertes/", open_data.open_data_index, name="open-data"),
+    path(
+        "donnees-ouvertes/schemas/versements.schema.json",
+        open_data.payments_schema,
+        name="open-data-payments-schema",
+    ),
+    path(
+        f"{open_data_call}subventions.csv",
+        open_data.open_data_file,
+        {"kind": "subventions.csv"},
+        name="open-data-subsidies-csv",
+    ),
+    path(
+        f"{open_data_call}subventions.json",
+        open_data.open_data_file,
+        {"kind": "subventions.json"},
+        name="open-data-subsidies-json",
+    ),
+    path(
+        f"{open_data_call}versements.csv",
+        open_data.open_data_file,
+        {"kind": "versements.csv"},
+        name="open-data-payments-csv",
+    ),
+    path(
+        f"{open_data_call}versements.json",
+        open_data.open_data_file,
+        {"kind": "versements.json"},
+        name="open-data-payments-json",
+    ),
+    path(
+        f"{open_data_call}dispositif-aide.json",
+        open_data.open_data_file,
+        {"kind": "dispositif-aide.json"},
+        name="open-data-scheme-json",
+    ),
     # Exports (programme admins) and the public list of laureates.
     path("pilotage/exports/", exports.export_index, name="export-index"),
     path(

@@ -1,5 +1,6 @@
 """Calls (AMI) with their waves and the supporting documents they ask for."""
 
+import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import TypedDict
@@ -164,6 +165,13 @@ class Call(models.Model):
             "Les porteurs d'un brouillon sont relancés ce nombre de jours avant la date limite de la "
             "vague ; 0 : aucun rappel."
         ),
+    )
+    # The call's identifier as a « dispositif d'aide » in the open data (schema-dispositif-aide's
+    # `id`, the SCDL's `dispositifAide`, the public files' addresses): drawn once when the row is
+    # created, never in a form, never changed, so every published file and link keeps pointing at
+    # the same scheme whatever happens to the slug or the title.
+    open_data_id = models.UUIDField(
+        _("identifiant du dispositif d'aide"), default=uuid.uuid4, unique=True, editable=False
     )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 

@@ -454,6 +454,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "grants.tasks.overdue_notifications_task",
         "schedule": crontab(hour=7, minute=30),
     },
+    # The open-data files of every published call, rebuilt and validated before they replace the
+    # served ones (grants.services.open_data).
+    "open-data-publish": {
+        "task": "grants.tasks.open_data_publish_task",
+        "schedule": crontab(hour=5, minute=30),
+    },
     # The daily digest of the notifications, after the day's overdue ones: one e-mail per person.
     # Structures flagged « à vérifier » (the API was down when they were registered) looked up again.
     "organisations-siret-recheck": {

@@ -8,6 +8,7 @@ when the modules were `grants/tasks.py`, `grants/tasks_envelope.py` and `grants/
 
 from grants.tasks.envelope import envelope_check_task, envelope_daily_task
 from grants.tasks.exports import budget_report_build_task, export_jobs_sweep_task
+from grants.tasks.open_data import open_data_publish_task
 from grants.tasks.reminders import overdue_notifications_task, tranches_reminders_task
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "envelope_check_task",
     "envelope_daily_task",
     "export_jobs_sweep_task",
+    "open_data_publish_task",
     "overdue_notifications_task",
     "tranches_reminders_task",
 ]

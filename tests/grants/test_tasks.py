@@ -52,6 +52,7 @@ def test_autodiscovery_alone_registers_every_task_the_beat_and_the_routes_name()
         "grants.tasks_envelope.envelope_check_task",
         "grants.tasks_exports.budget_report_build_task",
         "grants.tasks_exports.export_jobs_sweep_task",
+        "grants.tasks.open_data_publish_task",
     }
     assert named - set(started["tasks"]) == set()
 
@@ -65,4 +66,5 @@ def test_every_grants_task_keeps_the_name_its_messages_carry() -> None:
         "grants.tasks_envelope.envelope_check_task",
         "grants.tasks_exports.budget_report_build_task",
         "grants.tasks_exports.export_jobs_sweep_task",
+        "grants.tasks.open_data_publish_task",
     }

@@ -65,6 +65,7 @@ from grants.models import Agreement, Amendment, CommitteeItem, CommitteeSession,
 from grants.services import application_award
 from grants.services.committees import committee_create, committee_members_set
 from grants.services.exports import pdf_summary_request
+from grants.services.open_data import open_data_publish_all
 from grants.services.payments import tranche_request
 from grants.services.reports import report_upload
 from notifications.models import Document, Notification, Status
@@ -288,6 +289,14 @@ TABLE: dict[str, Row] = {
     "grants:export-pdf-status": ADMIN_ONLY,
     "grants:export-pdf-download": ADMIN_ONLY,
     "grants:export-laureates": EVERYONE_200,
+    # The open data: the page, each call's published files, the payments' schema; public.
+    "grants:open-data": EVERYONE_200,
+    "grants:open-data-payments-schema": EVERYONE_200,
+    "grants:open-data-subsidies-csv": EVERYONE_200,
+    "grants:open-data-subsidies-json": EVERYONE_200,
+    "grants:open-data-payments-csv": EVERYONE_200,
+    "grants:open-data-payments-json": EVERYONE_200,
+    "grants:open-data-scheme-json": EVERYONE_200,
     # The beneficiary's grant page and its forms (no valid data: the page with the form's errors).
     "grants:tranche-grant": A_DOSSIER_PAGE,
     "grants:tranche-request": POST(LOGIN, 200, 404, 403, 403, 403, 403),
@@ -579,6 +588,13 @@ class World:
         return str(scenario.pk)
 
     @cached_property
+    def open_data_id(self) -> str:
+        """The call's open-data files, published (every one valid), under its stable identifier."""
+        call = self.application.call
+        assert open_data_publish_all(actor=None, calls=[call]) == {"published": 5, "refused": 0}
+        return str(call.open_data_id)
+
+    @cached_property
     def pdf_summary(self) -> Document:
         return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
 
@@ -610,6 +626,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "session_id": lambda w: w.committee_session.pk,
     "item_id": lambda w: w.committee_session.items.get().pk,
     "scenario_id": lambda w: w.scenario_id,
+    "open_data_id": lambda w: w.open_data_id,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -798,6 +815,8 @@ LISTINGS: dict[str, Listing] = {
     ),
     # The public summary shows amounts by territory: no dossier, no structure.
     "grants:public-summary": Listing(lambda w: (*_reference(w), *_lead(w)), (), ACTORS),
+    # The open-data page lists calls and files: no dossier, no structure.
+    "grants:open-data": Listing(lambda w: (*_reference(w), *_lead(w)), (), ACTORS),
 }
 
 
