@@ -1,12 +1,24 @@
 from django.urls import path
 
-from accounts import views, views_notifications, views_two_factor
+from accounts import views, views_notifications, views_proconnect, views_two_factor
 
 app_name = "accounts"
 
 urlpatterns = [
     path("connexion/", views.LoginView.as_view(), name="login"),
     path("deconnexion/", views.LogoutView.as_view(), name="logout"),
+    path("connexion/proconnect/", views_proconnect.ProConnectLoginView.as_view(), name="proconnect-login"),
+    path(
+        "connexion/proconnect/retour/",
+        views_proconnect.ProConnectCallbackView.as_view(),
+        name="proconnect-callback",
+    ),
+    path("deconnexion/proconnect/", views_proconnect.proconnect_logout, name="proconnect-logout"),
+    path(
+        "deconnexion/proconnect/retour/",
+        views_proconnect.proconnect_logged_out,
+        name="proconnect-logged-out",
+    ),
     path("inscription/", views.sign_up, name="sign-up"),
     path("inscription/envoyee/", views.sign_up_done, name="sign-up-done"),
     path("confirmer/<uidb64>/<token>/", views.confirm_email, name="confirm-email"),

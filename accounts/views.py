@@ -5,7 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.encoding import force_str
@@ -16,6 +16,14 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import LoginForm, NewPasswordForm, ResetRequestForm, SignUpForm
 from accounts.models import User, normalise_login
+from accounts.proconnect import (
+    METHOD_PASSWORD,
+    METHOD_SESSION_KEY,
+    end_session,
+    is_proconnect_session,
+    proconnect_enabled,
+    user_login_audit,
+)
 from accounts.roles import home_url_for
 from accounts.services import user_confirm_email, user_sign_up
 from accounts.tokens import email_confirmation_token
@@ -31,9 +39,28 @@ class LoginView(auth_views.LoginView):
     def get_default_redirect_url(self) -> str:
         return home_url_for(self.request.user)
 
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["proconnect"] = proconnect_enabled()
+        return context
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        # As the ProConnect login (accounts/proconnect.py): the method on the session, and an
+        # audit row.
+        self.request.session[METHOD_SESSION_KEY] = METHOD_PASSWORD
+        user_login_audit(user=form.get_user(), method=METHOD_PASSWORD, details={}, actor=form.get_user())
+        return response
+
 
 class LogoutView(auth_views.LogoutView):
-    pass
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # A ProConnect session ends at the provider too (accounts/proconnect.py).
+        if is_proconnect_session(request.session, request.user):
+            provider_url = end_session(request)
+            if provider_url:
+                return HttpResponseRedirect(provider_url)
+        return super().post(request, *args, **kwargs)
 
 
 @require_http_methods(["GET", "POST"])

@@ -222,6 +222,62 @@ CONTENT_SECURITY_POLICY = {
     },
 }
 
+# ProConnect, the State's identity federation for its agents (accounts/proconnect.py): OpenID
+# Connect, authorisation code flow with PKCE, nonce and state, ID token signed RS256 and checked
+# against the provider's keys (JWKS). Off unless PROCONNECT_ENABLED and a client id are set; only
+# active instructors and programme admins may use it. The endpoints default to ProConnect's paths
+# under the issuer; each may be set on its own (another provider, the tests' local one).
+PROCONNECT_ENABLED = env.bool("PROCONNECT_ENABLED", default=False)
+PROCONNECT_ISSUER = env.str("PROCONNECT_ISSUER", default="https://proconnect.gouv.fr/api/v2").rstrip("/")
+OIDC_RP_CLIENT_ID = env.str("PROCONNECT_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("PROCONNECT_CLIENT_SECRET", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str(
+    "PROCONNECT_AUTHORIZATION_ENDPOINT", default=f"{PROCONNECT_ISSUER}/authorize"
+)
+OIDC_OP_TOKEN_ENDPOINT = env.str("PROCONNECT_TOKEN_ENDPOINT", default=f"{PROCONNECT_ISSUER}/token")
+OIDC_OP_USER_ENDPOINT = env.str("PROCONNECT_USERINFO_ENDPOINT", default=f"{PROCONNECT_ISSUER}/userinfo")
+OIDC_OP_JWKS_ENDPOINT = env.str("PROCONNECT_JWKS_ENDPOINT", default=f"{PROCONNECT_ISSUER}/jwks")
+PROCONNECT_LOGOUT_ENDPOINT = env.str("PROCONNECT_LOGOUT_ENDPOINT", default=f"{PROCONNECT_ISSUER}/session/end")
+# Whom an agent refused by the portal is told to write to (the programme admins).
+PROGRAMME_CONTACT_EMAIL = env.str("PROGRAMME_CONTACT_EMAIL", default="")
+OIDC_RP_SCOPES = "openid email given_name usual_name"
+OIDC_RP_SIGN_ALGO = "RS256"
+OIDC_USE_PKCE = True
+OIDC_PKCE_CODE_CHALLENGE_METHOD = "S256"
+OIDC_USE_NONCE = True
+# Agents are never created from ProConnect: their accounts exist, with their role and territory.
+OIDC_CREATE_USER = False
+# The ID token is kept for the logout at the provider (`id_token_hint`).
+OIDC_STORE_ID_TOKEN = True
+OIDC_TIMEOUT = env.int("PROCONNECT_TIMEOUT_SECONDS", default=10)
+OIDC_AUTHENTICATION_CALLBACK_URL = "accounts:proconnect-callback"
+# The ID token's `acr` (level of assurance) and `amr` (methods, two factors or not), kept in the
+# login's audit row. ProConnect refuses any parameter of the authorisation request it does not
+# list (`acr_values` included): the claims are asked through `claims`.
+OIDC_AUTH_REQUEST_EXTRA_PARAMS = {
+    "claims": '{"id_token":{"acr":{"essential":true},"amr":{"essential":true}}}'
+}
+AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "accounts.proconnect.ProConnectBackend"]
+# django-otp's middleware, taught that a ProConnect session has given its second factor.
+MIDDLEWARE = [
+    "accounts.proconnect.ProConnectOTPMiddleware" if name == "django_otp.middleware.OTPMiddleware" else name
+    for name in MIDDLEWARE
+]
+# The login button and the logout form lead to the provider (through the portal's redirects,
+# which CSP's form-action also governs).
+if PROCONNECT_ENABLED:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["form-action"] = [
+        SELF,
+        # scheme://host[:port] of each endpoint
+        *sorted(
+            {
+                "/".join(url.split("/", 3)[:3])
+                for url in (OIDC_OP_AUTHORIZATION_ENDPOINT, PROCONNECT_LOGOUT_ENDPOINT)
+            }
+        ),
+    ]
+
+
 # --- Internationalisation -----------------------------------------------------------------------
 LANGUAGE_CODE = "fr"
 LANGUAGES = [("fr", "Français")]

@@ -158,6 +158,12 @@ TABLE: dict[str, Row] = {
     "accounts:two-factor-backup-codes-new": POST(
         LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT
     ),
+    # ProConnect (accounts/proconnect.py), off in these tests as by default: 404 for everyone.
+    # Switched on, tests/accounts/test_proconnect.py checks each address by actor.
+    "accounts:proconnect-login": GET(404, 404, 404, 404, 404, 404, 404),
+    "accounts:proconnect-callback": GET(404, 404, 404, 404, 404, 404, 404),
+    "accounts:proconnect-logout": POST(404, 404, 404, 404, 404, 404, 404),
+    "accounts:proconnect-logged-out": GET(404, 404, 404, 404, 404, 404, 404),
     # Structures (the applicant's space).
     "fabriques:organisation-list": APPLICANTS_ONLY,
     "fabriques:organisation-create": APPLICANTS_ONLY,
