@@ -49,6 +49,7 @@ COPY applications ./applications
 COPY grants ./grants
 COPY allocation ./allocation
 COPY notifications ./notifications
+COPY api ./api
 COPY templates ./templates
 COPY locale ./locale
 COPY static ./static

@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from api import v1 as api_v1
 from config import views
 
 admin.site.site_header = _("Fabriques de territoires — administration technique")
@@ -27,6 +28,9 @@ urlpatterns = [
     path("", include("grants.urls")),
     path("", include("notifications.urls")),
     path("", include("allocation.urls")),
+    # The read API (api/v1.py) and the admin's page of its tokens.
+    path("api/v1/", api_v1.urls()),
+    path("pilotage/jetons-api/", include("api.urls")),
     path(f"{settings.ADMIN_URL}", admin.site.urls),
 ]
 

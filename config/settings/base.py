@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "grants",
     "allocation",
     "notifications",
+    # The read API (django-ninja) and its tokens: on top of every business app.
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -532,3 +534,18 @@ CELERY_BEAT_SCHEDULE = {
 
 # The technical admin site lives at an address set per deployment.
 ADMIN_URL = env.str("DJANGO_ADMIN_URL", default="admin/")
+
+# --- Read API (api/, django-ninja) ---------------------------------------------------------------
+# Calls allowed per token and minute, counted in the default cache (Redis when CACHE_URL or the
+# broker is set, so the count holds across processes; each process's memory otherwise).
+API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=120)
+# The most rows of a page, whatever a client asks (50 when it asks nothing).
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+# The log of calls (api.ApiCall) keeps this many days; a beat task prunes older rows.
+API_CALL_RETENTION_DAYS = env.int("API_CALL_RETENTION_DAYS", default=90)
+# The longest life a programme admin may give a token, in days.
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
+CELERY_BEAT_SCHEDULE["api-calls-prune"] = {
+    "task": "api.tasks.api_calls_prune_task",
+    "schedule": crontab(hour=3, minute=40),
+}

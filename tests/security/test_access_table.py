@@ -50,6 +50,7 @@ from django.views import static
 
 from accounts.models import User
 from allocation.services import scenario_compute_request
+from api.services import api_token_create
 from applications.models import Application, Member, StatusChange
 from applications.services import access_accept, access_invite
 from applications.services.committee import committee_pdf_request
@@ -86,7 +87,7 @@ ACTORS = ("anonymous", "applicant_a", "applicant_b", "instructor_in", "instructo
 
 LOGIN = "login"  # a 302 to the login page
 REDIRECT = "redirect"  # a 302 anywhere else
-REFUSALS = (LOGIN, 403, 404)
+REFUSALS = (LOGIN, 401, 403, 404)
 
 IBAN = "FR76 3000 6000 0112 3456 7890 189"
 
@@ -98,6 +99,9 @@ IBAN = "FR76 3000 6000 0112 3456 7890 189"
 class Row:
     method: str
     codes: tuple[Any, ...]
+    # The read API's rows: each logged-in actor calls with a bearer token issued to them (and no
+    # session), anonymous with none.
+    token: bool = False
 
     def __post_init__(self) -> None:
         assert len(self.codes) == len(ACTORS), f"{self.codes}: one expectation per actor {ACTORS}"
@@ -109,6 +113,10 @@ def GET(*codes: Any) -> Row:  # named as the HTTP verb: the table reads GET(...)
 
 def POST(*codes: Any) -> Row:
     return Row("POST", codes)
+
+
+def API_GET(*codes: Any) -> Row:
+    return Row("GET", codes, token=True)
 
 
 EVERYONE_200 = GET(200, 200, 200, 200, 200, 200, 200)
@@ -345,6 +353,23 @@ TABLE: dict[str, Row] = {
     "allocation:scenario-compare": ADMIN_ONLY,
     # Its dossiers onto a committee session's agenda (a recap first; the scenario of the table failed).
     "allocation:scenario-agenda": ADMIN_ONLY,
+    # The read API (api/v1.py): its root is no page; the schema, its documentation page, the calls
+    # and the laureates are public; the rest answers with a token what its user sees in the portal
+    # (JSON 401 without one; an expert's role reads no dossier there: 403).
+    "api:api-root": GET(404, 404, 404, 404, 404, 404, 404),
+    "api:openapi-json": EVERYONE_200,
+    "api:openapi-view": EVERYONE_200,
+    "api:call-list": API_GET(200, 200, 200, 200, 200, 200, 200),
+    "api:call-detail": API_GET(200, 200, 200, 200, 200, 200, 200),
+    "api:laureate-list": API_GET(200, 200, 200, 200, 200, 200, 200),
+    "api:dossier-list": API_GET(401, 200, 200, 200, 200, 200, 403),
+    "api:dossier-detail": API_GET(401, 200, 404, 200, 404, 200, 403),
+    "api:grant-list": API_GET(401, 200, 200, 200, 200, 200, 403),
+    "api:tranche-list": API_GET(401, 200, 200, 200, 200, 200, 403),
+    "api:payment-list": API_GET(401, 200, 200, 200, 200, 200, 403),
+    # The tokens' page (programme admins); the admin's revocation goes back to it.
+    "api-tokens:token-list": ADMIN_ONLY,
+    "api-tokens:token-revoke": POST(LOGIN, 403, 403, 403, 403, REDIRECT, 403),
 }
 
 # Namespaces that are not the project's own pages. Only "admin" is mounted today; the others are
@@ -601,6 +626,19 @@ class World:
         return str(call.open_data_id)
 
     @cached_property
+    def api_token(self) -> Any:
+        """A token of applicant A's, for the page that revokes it."""
+        return api_token_create(user=self.applicant_a, name="Tableur", days=30, actor=self.admin).token
+
+    def api_client(self, actor: str) -> Client:
+        """A client that calls the read API with a token of the actor's (none for anonymous)."""
+        user = self.user(actor)
+        if user is None:
+            return Client()
+        secret = api_token_create(user=user, name="Accès", days=30, actor=None).secret
+        return Client(headers={"Authorization": f"Bearer {secret}"})
+
+    @cached_property
     def pdf_summary(self) -> Document:
         return produced(pdf_summary_request(call=self.application.call, actor=self.admin))
 
@@ -633,6 +671,7 @@ KWARGS: dict[str, Callable[[World], Any]] = {
     "item_id": lambda w: w.committee_session.items.get().pk,
     "scenario_id": lambda w: w.scenario_id,
     "open_data_id": lambda w: w.open_data_id,
+    "token_id": lambda w: w.api_token.pk,
 }
 KWARGS_BY_URL: dict[tuple[str, str], Callable[[World], Any]] = {
     ("accounts:confirm-email", "uidb64"): lambda w: urlsafe_base64_encode(force_bytes(w.unconfirmed.pk)),
@@ -722,7 +761,7 @@ def url_for(name: str, pattern: Pattern, world: World) -> str:
 
 def check_actor(name: str, row: Row, actor: str, expected: Any, url: str, world: World) -> list[str]:
     problems: list[str] = []
-    client = client_for(world.user(actor))
+    client = world.api_client(actor) if row.token else client_for(world.user(actor))
 
     if row.method == "POST":
         # A POST-only view: a GET never opens it.
@@ -792,6 +831,7 @@ class Listing:
     shown_to: tuple[str, ...]
     hidden_from: tuple[str, ...]
     query: str = ""
+    token: bool = False  # the read API, called with a token of each actor's
 
 
 def _reference(w: World) -> tuple[str, ...]:
@@ -819,6 +859,16 @@ LISTINGS: dict[str, Listing] = {
     "applications:expert-home": Listing(
         _reference, ("expert",), ("instructor_in", "instructor_out", "admin")
     ),
+    # The read API's lists: a token sees what its user sees in the portal.
+    "api:dossier-list": Listing(
+        _reference, ("applicant_a", "instructor_in", "admin"), ("applicant_b", "instructor_out"), token=True
+    ),
+    "api:grant-list": Listing(
+        _reference, ("applicant_a", "instructor_in", "admin"), ("applicant_b", "instructor_out"), token=True
+    ),
+    "api:tranche-list": Listing(
+        _reference, ("applicant_a", "instructor_in", "admin"), ("applicant_b", "instructor_out"), token=True
+    ),
     # The public summary shows amounts by territory: no dossier, no structure.
     "grants:public-summary": Listing(lambda w: (*_reference(w), *_lead(w)), (), ACTORS),
     # The open-data page lists calls and files: no dossier, no structure.
@@ -834,7 +884,8 @@ def test_lists_show_dossier_d_only_to_those_who_may_open_it(name: str) -> None:
     markers = listing.markers(world)
     problems = []
     for actor in (*listing.shown_to, *listing.hidden_from):
-        response = client_for(world.user(actor)).get(url)
+        client = world.api_client(actor) if listing.token else client_for(world.user(actor))
+        response = client.get(url)
         assert response.status_code == 200, f"{name}, {actor}: {describe(response)}"
         seen = [marker for marker in markers if marker in response.content.decode()]
         if actor in listing.shown_to and not seen:
@@ -888,4 +939,6 @@ def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():
         "grants",
         "notifications",
         "allocation",
+        "api",
+        "api-tokens",
     }
