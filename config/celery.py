@@ -14,6 +14,9 @@ app = Celery("fabriques")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
+# The request id from the web process into the task's headers, and into the worker's logs.
+import config.observability.tasks  # noqa: E402, F401
+
 logger = logging.getLogger("config.celery")
 
 # The task whose queue makes a worker a renderer of documents.

@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from api import v1 as api_v1
 from config import views
+from config.observability import health, metrics
 
 admin.site.site_header = _("Fabriques de territoires — administration technique")
 admin.site.site_title = _("Fabriques de territoires")
@@ -22,6 +23,9 @@ core_patterns = (
 urlpatterns = [
     path("", include(core_patterns)),
     path("healthz", views.healthz, name="healthz"),
+    path("healthz/live", health.healthz_live, name="healthz-live"),
+    path("healthz/ready", health.healthz_ready, name="healthz-ready"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("compte/", include("accounts.urls")),
     path("", include("fabriques.urls")),
     path("", include("applications.urls")),

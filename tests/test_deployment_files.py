@@ -378,7 +378,7 @@ def test_web_port_matches_the_image_and_the_healthcheck() -> None:
     port = bind.rsplit(":", 1)[1]
     exposed = [arguments for keyword, arguments in _dockerfile() if keyword == "EXPOSE"]
     assert exposed == [port], f"the Dockerfile must EXPOSE {port}, not {exposed}"
-    assert f"127.0.0.1:{port}/healthz" in _healthcheck_python("web")
+    assert f"127.0.0.1:{port}/healthz/ready" in _healthcheck_python("web")
     published = [str(p) for p in _services()["web"].get("ports", [])]
     assert all(p.endswith(f":{port}") for p in published), published
 
@@ -472,9 +472,10 @@ def test_web_healthcheck_hits_the_health_view() -> None:
     script = _healthcheck_python("web")
     match = re.search(r"http://127\.0\.0\.1:\d+(/[^'\"]*)", script)
     assert match, f"no local URL in the web healthcheck: {script}"
-    from config import views
+    from config.observability import health
 
-    assert resolve(match.group(1)).func is views.healthz
+    # Readiness: the database answers and no migration is pending (liveness would not see either).
+    assert resolve(match.group(1)).func is health.healthz_ready
 
 
 class _FakeHealthz(BaseHTTPRequestHandler):
@@ -482,7 +483,7 @@ class _FakeHealthz(BaseHTTPRequestHandler):
     allowed_host = "fabriques.example.gouv.fr"
 
     def do_GET(self) -> None:  # noqa: N802
-        if self.path != "/healthz" or self.headers.get("Host") != self.allowed_host:
+        if self.path != "/healthz/ready" or self.headers.get("Host") != self.allowed_host:
             code = 400
         else:
             code = type(self).status
@@ -737,3 +738,22 @@ def test_parsers_see_the_files() -> None:
     # Guards the helpers above: an empty parse would make other tests pass vacuously.
     assert len(_dockerfile()) > 10
     assert ast.parse(_healthcheck_python("web")) and ast.parse(_healthcheck_python("beat"))
+
+
+def test_web_keeps_the_metrics_of_its_workers_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Five gunicorn workers: each writes its counters to PROMETHEUS_MULTIPROC_DIR, emptied at start
+    # by config/gunicorn.py's hook, so that a scrape answered by any of them sums them all.
+    import config.gunicorn
+
+    folder = _services()["web"].get("environment", {}).get("PROMETHEUS_MULTIPROC_DIR", "")
+    assert folder.startswith("/dev/shm/"), "the counters' files belong in memory (tmpfs)"  # noqa: S108
+    argv = _command("web")
+    assert _option(argv, "--config", "-c") == "python:config.gunicorn"
+    stale = tmp_path / "prometheus"
+    stale.mkdir()
+    (stale / "counter_1234.db").write_bytes(b"left by the previous run")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(stale))
+    config.gunicorn.on_starting(server=None)
+    assert stale.is_dir() and not any(stale.iterdir())

@@ -65,6 +65,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id and the log context, then the request's count and duration (metrics).
+    "config.observability.middleware.RequestContextMiddleware",
+    "config.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Early, so that every page gets the header, those of the middleware below included.
@@ -434,13 +437,34 @@ if CELERY_BROKER_URL.split("://", 1)[0] in {"redis", "rediss"}:
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
-# --- Logging ------------------------------------------------------------------------------------
+# --- Logging, error tracking, metrics (config/observability/, docs/operations.md) ------------------
 LOG_LEVEL = env.str("DJANGO_LOG_LEVEL", default="INFO")
+# "text": readable lines on a developer's console; "json": one JSON object per line, for a log
+# collector (production's default). Both carry the request id, the user's id and the reference.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"context": {"()": "core.log_context.LogContextFilter"}},
+    "formatters": {
+        "text": {
+            "format": "%(asctime)s %(levelname)s %(name)s "
+            "[req=%(request_id)s user=%(user_id)s ref=%(reference)s task=%(task_id)s] %(message)s"
+        },
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s "
+            "%(request_id)s %(user_id)s %(reference)s %(task)s %(task_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+            "filters": ["context"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "axes": {"level": "WARNING"},
@@ -448,6 +472,24 @@ LOGGING = {
         "fontTools": {"level": "WARNING"},
     },
 }
+
+# Error tracking (Sentry or a compatible service): off unless a DSN is given. Personal data is
+# scrubbed before anything leaves (config/observability/sentry.py).
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    from config.observability.sentry import sentry_init
+
+    sentry_init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        release=env.str("SENTRY_RELEASE", default=""),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
+# /metrics answers a bearer token or a client of these networks (CIDR), a 404 to anyone else;
+# both empty (the default), nobody reads it. Several gunicorn workers: PROMETHEUS_MULTIPROC_DIR.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
 
 # --- Periodic tasks (celery beat) ---------------------------------------------------------------
 CELERY_BEAT_SCHEDULE = {

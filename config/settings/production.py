@@ -3,10 +3,12 @@
 `python manage.py check --deploy --fail-level WARNING` passes with these settings.
 """
 
+from typing import cast
+
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import DATABASES, MEDIA_STORAGE, env
+from .base import DATABASES, LOGGING, MEDIA_STORAGE, env
 
 DEBUG = False
 
@@ -31,10 +33,15 @@ if not env.str("EMAIL_URL", default=""):
 # The SIRET look-up asks the State's public API (no key); SIRENE_API_URL= (empty) turns it off.
 SIRENE_API_URL = env.str("SIRENE_API_URL", default="https://recherche-entreprises.api.gouv.fr").rstrip("/")
 
+# One JSON object per line for the log collector, unless LOG_FORMAT asks for text.
+_handlers = cast(dict[str, dict[str, object]], LOGGING["handlers"])
+_handlers["console"]["formatter"] = "text" if env.str("LOG_FORMAT", default="json") == "text" else "json"
+
 # HTTPS everywhere, behind a proxy that terminates TLS and sets X-Forwarded-Proto.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Health checks and the metrics' scrape come from inside the deployment's network, in plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^healthz/live$", r"^healthz/ready$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

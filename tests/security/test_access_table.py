@@ -138,6 +138,11 @@ TABLE: dict[str, Row] = {
     "core:personal-data": EVERYONE_200,
     "core:accessibility": EVERYONE_200,
     "healthz": EVERYONE_200,
+    "healthz-live": EVERYONE_200,
+    "healthz-ready": EVERYONE_200,
+    # Neither a token nor an allowed network (both empty here): a 404 for everyone, even the admin
+    # (tests/config/test_metrics.py opens it with them).
+    "metrics": GET(404, 404, 404, 404, 404, 404, 404),
     # Accounts.
     "accounts:login": ANONYMOUS_ONLY,
     "accounts:logout": POST(
