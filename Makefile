@@ -46,8 +46,13 @@ demo: seed
 serve: install
 	SITE_URL=$(SITE_URL) $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
+# The suite runs in one process per core (pytest-xdist); TEST_WORKERS=0 runs it in this process.
+# Each worker has its own test database (test_<name>_gw0, ...); the tests that start workers or
+# servers give them queues, ports and folders of their own.
+TEST_WORKERS ?= auto
+
 test: install-dev
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: install-dev
 	$(BIN)/ruff check .
