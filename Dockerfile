@@ -48,6 +48,7 @@ COPY fabriques ./fabriques
 COPY applications ./applications
 COPY grants ./grants
 COPY allocation ./allocation
+COPY retention ./retention
 COPY notifications ./notifications
 COPY api ./api
 COPY templates ./templates

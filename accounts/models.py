@@ -124,7 +124,8 @@ class AuditEvent(models.Model):
     """An append-only record of a sensitive action: who did what to which object, and when.
 
     Rows are written by services in the same transaction as the action they record; the admin
-    shows them read-only and nothing in the portal updates or deletes them.
+    shows them read-only and nothing in the portal updates them. The retention run alone deletes
+    those past the audit rule's time (retention.rules), and records each batch in a new row.
     """
 
     occurred_at = models.DateTimeField(_("date"), default=timezone.now, db_index=True)

@@ -35,6 +35,7 @@ urlpatterns = [
     # The read API (api/v1.py) and the admin's page of its tokens.
     path("api/v1/", api_v1.urls()),
     path("pilotage/jetons-api/", include("api.urls")),
+    path("compte/", include("retention.urls")),
     path(f"{settings.ADMIN_URL}", admin.site.urls),
 ]
 

@@ -27,7 +27,11 @@ def legal_notice(request: HttpRequest) -> HttpResponse:
 
 
 def personal_data(request: HttpRequest) -> HttpResponse:
-    return render(request, "pages/personal_data.html", {"title": _("Données personnelles")})
+    from retention.rules import rules
+
+    # The durations come from the table the monthly run applies: the notice cannot drift from it.
+    context = {"title": _("Données personnelles"), "retention_rules": rules()}
+    return render(request, "pages/personal_data.html", context)
 
 
 def accessibility(request: HttpRequest) -> HttpResponse:

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "applications",
     "grants",
     "allocation",
+    "retention",
     "notifications",
     # The read API (django-ninja) and its tokens: on top of every business app.
     "api",
@@ -570,7 +571,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notifications.tasks.digests_send_task",
         "schedule": crontab(hour=7, minute=45),
     },
+    # The retention table (retention.rules): what has passed its time, anonymised or deleted.
+    "retention-apply": {
+        "task": "retention.tasks.retention_apply_task",
+        "schedule": crontab(day_of_month="1", hour=3, minute=30),
+    },
 }
+
+# Retention (retention.rules, docs/operations.md « Durées de conservation »): the figures no text
+# fixes. Refused, closed, withdrawn dossiers and abandoned drafts: their files kept this many years
+# after the decision (the time of appeals and of a new application in a later wave, with margin).
+RETENTION_REFUSED_DOSSIER_YEARS = env.int("RETENTION_REFUSED_DOSSIER_YEARS", default=5)
+# Accounts with no login for this many years are warned, then deactivated after the notice.
+RETENTION_INACTIVE_ACCOUNT_YEARS = env.int("RETENTION_INACTIVE_ACCOUNT_YEARS", default=3)
+RETENTION_INACTIVITY_NOTICE_DAYS = env.int("RETENTION_INACTIVITY_NOTICE_DAYS", default=30)
 # No CELERY_IMPORTS: autodiscovery imports each app's `tasks` module or package, and
 # grants/tasks/__init__.py imports every module of its package.
 

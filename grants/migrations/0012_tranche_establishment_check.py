@@ -4,25 +4,37 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('grants', '0011_committees'),
+        ("grants", "0011_committees"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='tranche',
-            name='establishment_check',
-            field=models.CharField(blank=True, choices=[('', 'Non demandée'), ('ok', 'Établissement vérifié'), ('changed', 'Établissement modifié'), ('closed', 'Établissement fermé'), ('not_found', 'Établissement introuvable'), ('unverified', 'Non vérifié')], default='', max_length=10, verbose_name="vérification de l'établissement"),
+            model_name="tranche",
+            name="establishment_check",
+            field=models.CharField(
+                blank=True,
+                choices=[
+                    ("", "Non demandée"),
+                    ("ok", "Établissement vérifié"),
+                    ("changed", "Établissement modifié"),
+                    ("closed", "Établissement fermé"),
+                    ("not_found", "Établissement introuvable"),
+                    ("unverified", "Non vérifié"),
+                ],
+                default="",
+                max_length=10,
+                verbose_name="vérification de l'établissement",
+            ),
         ),
         migrations.AddField(
-            model_name='tranche',
-            name='establishment_check_note',
-            field=models.TextField(blank=True, verbose_name='écarts constatés'),
+            model_name="tranche",
+            name="establishment_check_note",
+            field=models.TextField(blank=True, verbose_name="écarts constatés"),
         ),
         migrations.AddField(
-            model_name='tranche',
-            name='establishment_checked_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='établissement vérifié le'),
+            model_name="tranche",
+            name="establishment_checked_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="établissement vérifié le"),
         ),
     ]

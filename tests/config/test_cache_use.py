@@ -5,7 +5,17 @@ from pathlib import Path
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("accounts", "allocation", "api", "applications", "config", "core", "fabriques", "grants", "notifications")
+APPS = (
+    "accounts",
+    "allocation",
+    "api",
+    "applications",
+    "config",
+    "core",
+    "fabriques",
+    "grants",
+    "notifications",
+)
 # The modules that keep in the cache what costs only time to lose: each is read again from its
 # source when the cache is emptied, and nothing is refused or sent twice for it.
 DISPOSABLE = {

@@ -350,6 +350,8 @@ TABLE: dict[str, Row] = {
     "notifications:open": GET(LOGIN, REDIRECT, 404, 404, 404, 404, 404),
     "notifications:mark-all-read": POST(LOGIN, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT, REDIRECT),
     "accounts:notification-preferences": GET(LOGIN, 200, 200, 200, 200, 200, 200),
+    # « Mon compte » : each person downloads their own data (the zip holds nobody else's).
+    "retention:personal-data-download": POST(LOGIN, 200, 200, 200, 200, 200, 200),
     # Allocation scenarios: the programme admins' (the two forms, a scenario, its comparison).
     "allocation:scenario-list": ADMIN_ONLY,
     "allocation:scenario-compute": ADMIN_ONLY,
@@ -946,4 +948,5 @@ def test_the_walk_sees_the_whole_project_and_skips_only_the_listed_namespaces():
         "allocation",
         "api",
         "api-tokens",
+        "retention",
     }
