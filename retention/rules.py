@@ -52,7 +52,10 @@ def rules() -> list[Rule]:
     return [
         Rule(
             key="grant_file",
-            data=_("Dossier d'un lauréat : pièces déposées, messages et leurs pièces jointes, rapports"),
+            data=_(
+                "Dossier d'un lauréat : pièces déposées, messages et leurs pièces jointes, pièces des avis "
+                "d'experts"
+            ),
             keep=_years(10),
             start=_("le dernier versement de la subvention, une fois la convention soldée ou résiliée"),
             action=Action.PURGE_FILES,
@@ -66,7 +69,7 @@ def rules() -> list[Rule]:
             key="closed_dossier",
             data=_(
                 "Dossier refusé, classé sans suite, retiré ou brouillon abandonné : pièces déposées, "
-                "messages et leurs pièces jointes"
+                "messages et leurs pièces jointes, pièces des avis d'experts"
             ),
             keep=_years(refused),
             start=_("la décision de refus, le classement ou le retrait"),

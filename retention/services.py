@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, User
 from accounts.services import audit_record
-from applications.models import Access, Application, Attachment, Message, MessageFile
+from applications.models import Access, Application, Attachment, Message, MessageFile, Opinion
 from core.links import absolute_url
 from grants.models import Agreement, Grant, Tranche
 from notifications.models import EmailStatus, Notification, NotificationPreference, OutgoingEmail
@@ -144,8 +144,21 @@ def application_files_purge(*, application: Application, rule_key: str, actor: U
     file_ids = set(MessageFile.objects.filter(messages__application=application).values_list("pk", flat=True))
     purged.messages = messages.exclude(body="").update(body="")
     Message.files.through.objects.filter(message__application=application).delete()
-    # A broadcast's file is one row for all its dossiers: deleted once no message points to it.
-    for message_file in MessageFile.objects.filter(pk__in=file_ids, messages__isnull=True):
+    # The files sent to and by the experts consulted on the dossier: rows of the messages' files.
+    opinion_links = [
+        Opinion.request_files.through.objects.filter(opinion__application=application),
+        Opinion.answer_files.through.objects.filter(opinion__application=application),
+    ]
+    for links in opinion_links:
+        file_ids |= set(links.values_list("messagefile_id", flat=True))
+        links.delete()
+    # A broadcast's file is one row for all its dossiers: deleted once nothing points to it.
+    still_used = MessageFile.objects.filter(pk__in=file_ids).filter(
+        Q(messages__isnull=False)
+        | Q(pk__in=Opinion.request_files.through.objects.values("messagefile_id"))
+        | Q(pk__in=Opinion.answer_files.through.objects.values("messagefile_id"))
+    )
+    for message_file in MessageFile.objects.filter(pk__in=file_ids).exclude(pk__in=still_used.values("pk")):
         purged.names.append(str(message_file.file.name))
         purged.message_files += 1
         message_file.delete()

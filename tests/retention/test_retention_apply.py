@@ -19,12 +19,13 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent, User
 from accounts.services import audit_record
-from applications.models import Application, Attachment, Message, MessageFile
+from applications.models import Application, Attachment, Message, MessageFile, Opinion
 from applications.services import application_withdraw
 from applications.services.messaging import FileUpload
+from applications.services.opinions import opinion_give, opinion_request
 from applications.services.review import message_post
 from grants.models import Agreement, Grant, Tranche
-from grants.services import application_award
+from grants.services import application_award, application_refuse
 from notifications.models import EmailStatus, Notification, OutgoingEmail
 from retention.models import RetentionAction
 from retention.rules import rules
@@ -119,6 +120,56 @@ def test_closed_dossiers_lose_their_files_after_their_time_and_not_before(django
     # Idempotent: a second run finds nothing more to do.
     assert retention_apply(now=later(keep + DAY))["closed_dossier"] == 0
     assert AuditEvent.objects.filter(action="retention.purge_files").count() == 1
+
+
+def test_a_refused_dossier_loses_the_files_of_its_experts_opinions_and_another_keeps_its_own(
+    django_capture_on_commit_callbacks,
+):
+    refused, reviewer = in_review_application()
+    kept, other_reviewer = in_review_application()
+    opinions = []
+    for application, actor in ((refused, reviewer), (kept, other_reviewer)):
+        opinion = opinion_request(
+            application=application,
+            email="expert@ddt-gers.gouv.fr",
+            organisation_name="DDT du Gers",
+            question="Le lieu est-il bien desservi ?",
+            files=[FileUpload(file=io.BytesIO(PDF_BYTES), name="plan-d-acces.pdf")],
+            actor=actor,
+        )
+        opinion_give(
+            opinion=opinion,
+            verdict="favourable",
+            comment="Desservi par deux lignes de car.",
+            files=[FileUpload(file=io.BytesIO(PDF_BYTES), name="avis-signe.pdf")],
+            actor=opinion.expert,
+        )
+        opinions.append(opinion)
+    refused_files = [*opinions[0].request_files.all(), *opinions[0].answer_files.all()]
+    kept_files = [*opinions[1].request_files.all(), *opinions[1].answer_files.all()]
+    assert len(refused_files) == len(kept_files) == 2
+    assert all(default_storage.exists(file.file.name) for file in refused_files + kept_files)
+    application_refuse(application=refused, reasons="Projet hors du champ de l'appel.", actor=reviewer)
+    keep = timedelta(days=365 * settings.RETENTION_REFUSED_DOSSIER_YEARS)
+
+    assert retention_apply(now=later(keep - DAY))["closed_dossier"] == 0
+    assert opinions[0].request_files.count() == opinions[0].answer_files.count() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert retention_apply(now=later(keep + DAY))["closed_dossier"] == 1
+    assert not MessageFile.objects.filter(pk__in=[file.pk for file in refused_files]).exists()
+    assert not any(default_storage.exists(file.file.name) for file in refused_files)
+    assert (
+        AuditEvent.objects.get(action="retention.purge_files", target_id=str(refused.pk)).data[
+            "message_files"
+        ]
+        == 2
+    )
+    # The opinion itself stays (who was asked, when, the verdict): only its files went.
+    assert Opinion.objects.get(pk=opinions[0].pk).verdict == "favourable"
+    # The dossier still in review keeps its expert's files.
+    assert opinions[1].request_files.count() == opinions[1].answer_files.count() == 1
+    assert all(default_storage.exists(file.file.name) for file in kept_files)
 
 
 def test_a_grant_file_is_purged_ten_years_after_the_last_payment_and_never_while_open():
