@@ -132,7 +132,7 @@ def calls_for(user: User | None) -> QuerySet[Call]:
         .annotate(total=Sum("amount"))
         .values("total")
     )
-    return calls.annotate(paid_amount=Coalesce(Subquery(paid, output_field=MONEY), Value(Decimal("0"))))
+    return calls.annotate(paid_total=Coalesce(Subquery(paid, output_field=MONEY), Value(Decimal("0"))))
 
 
 # --- dossiers -------------------------------------------------------------------------------------

@@ -232,7 +232,7 @@ def _call_out(call: Any) -> dict[str, Any]:
         "closes_at": call.closes_at,
         "envelope": money(call.envelope),
         "committed": money(call.committed_amount),
-        "paid": money(call.paid_amount),
+        "paid": money(call.paid_total),
         "remaining": money(call.remaining_amount),
         "laureates": call.laureate_count,
         "target": call.target_count,

@@ -38,7 +38,7 @@ def accessibility(request: HttpRequest) -> HttpResponse:
     return render(request, "pages/accessibility.html", {"title": _("Accessibilité")})
 
 
-def _check_database() -> str:
+def check_database() -> str:
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -71,7 +71,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     outage loses nothing (notifications are rows, re-queued by the sweep once it is back), so the
     web processes keep serving and the outage is reported in the body ("status": "degraded").
     """
-    checks = {"database": _check_database(), "broker": _check_broker()}
+    checks = {"database": check_database(), "broker": _check_broker()}
     if checks["database"] != "ok":
         status = "error"
     elif checks["broker"] == "error":

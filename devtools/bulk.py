@@ -690,6 +690,9 @@ def _applicants(rng: random.Random, writer: RowWriter, count: int, now: datetime
                 "",
                 True,
                 created,
+                # Never looked up in the directory: no NAF code, not checked.
+                "",
+                "",
             )
         )
         pool.org_ids.append(org_start + index)
@@ -720,6 +723,8 @@ def _applicants(rng: random.Random, writer: RowWriter, count: int, now: datetime
             "website",
             "is_demo",
             "created_at",
+            "naf_code",
+            "siret_status",
         ),
         org_rows,
     )
@@ -1330,6 +1335,9 @@ class Builder:
                         row["reference"],
                         row["paid_by"],
                         "",
+                        # The lead's establishment not looked up again at validation.
+                        "",
+                        "",
                     )
                 )
             if status == A.ACTIVE and paid_all:
@@ -1393,6 +1401,8 @@ class Builder:
                 "payment_reference",
                 "paid_recorded_by_id",
                 "cancel_reason",
+                "establishment_check",
+                "establishment_check_note",
             ),
             tranche_rows,
         )

@@ -14,7 +14,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from config.views import _check_database
+from config.views import check_database
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def healthz_live(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def healthz_ready(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _check_database()}
+    checks = {"database": check_database()}
     checks["migrations"] = _check_migrations() if checks["database"] == "ok" else "unknown"
     ready = checks["database"] == "ok" and checks["migrations"] == "ok"
     return JsonResponse({"status": "ok" if ready else "error", **checks}, status=200 if ready else 503)

@@ -430,6 +430,8 @@ CELERY_TASK_ROUTES = {
     "applications.tasks.dossier_export_build_task": {"queue": f"{QUEUE_PREFIX}reports"},
     # A large allocation scenario: seconds to a minute of solver, CPU-bound like the exports.
     "allocation.tasks.scenario_compute_task": {"queue": f"{QUEUE_PREFIX}reports"},
+    # The monthly retention run: minutes of deletions on a large base, then it hands over.
+    "retention.tasks.retention_apply_task": {"queue": f"{QUEUE_PREFIX}reports"},
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Redis's transport with the fix that keeps a worker alive through a broker outage (config/broker.py).

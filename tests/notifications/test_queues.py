@@ -40,6 +40,10 @@ EXPECTED_QUEUES = {
     "core.tasks.data_changes_prune_task": "default",
     "allocation.tasks.scenario_compute_task": "reports",
     "allocation.tasks.scenarios_sweep_task": "default",
+    "fabriques.tasks.organisations_siret_recheck_task": "default",
+    "grants.tasks.open_data_publish_task": "default",
+    "api.tasks.api_calls_prune_task": "default",
+    "retention.tasks.retention_apply_task": "reports",
 }
 
 
@@ -92,7 +96,17 @@ def project_tasks() -> set[str]:
         name
         for name in app.tasks
         if name.split(".")[0]
-        in {"accounts", "applications", "grants", "allocation", "notifications", "fabriques", "core"}
+        in {
+            "accounts",
+            "applications",
+            "grants",
+            "allocation",
+            "notifications",
+            "fabriques",
+            "core",
+            "api",
+            "retention",
+        }
     }
 
 

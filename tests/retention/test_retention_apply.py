@@ -378,6 +378,34 @@ def test_the_task_applies_the_table():
     assert not Session.objects.exists()
 
 
+def test_a_run_stopped_by_its_time_limit_queues_the_next_which_goes_on(monkeypatch, task_queues):
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    from retention import tasks
+
+    expired = [
+        Session.objects.create(session_key=f"expired-{n}", session_data="", expire_date=timezone.now() - DAY)
+        for n in range(2)
+    ]
+    real_apply = tasks.retention_apply
+    runs: list[int] = []
+
+    def stopped_once(*, now: datetime) -> dict[str, int]:
+        runs.append(1)
+        if len(runs) == 1:  # the first run is cut short by the soft time limit, mid-way
+            Session.objects.filter(pk=expired[0].pk).delete()
+            raise SoftTimeLimitExceeded()
+        return real_apply(now=now)
+
+    monkeypatch.setattr(tasks, "retention_apply", stopped_once)
+    assert tasks.retention_apply_task.delay() is not None
+    runs_done = task_queues.drain()
+    assert [run.message.task for run in runs_done] == [tasks.retention_apply_task.name] * 2
+    assert runs_done[0].result == {"continued": 1}
+    assert runs_done[1].message.queue == "reports" and runs_done[1].result["sessions"] == 1
+    assert not Session.objects.exists()
+
+
 def test_the_rgpd_notice_shows_the_durations_of_the_table(client: Client, settings):
     settings.RETENTION_REFUSED_DOSSIER_YEARS = 4
     response = client.get(reverse("core:personal-data"))
