@@ -35,6 +35,6 @@ def retention_apply_task() -> dict[str, int]:
     try:
         return retention_apply(now=timezone.now())
     except SoftTimeLimitExceeded:
-        logger.warning("Retention run stopped by its time limit; the next one goes on in %s s", CONTINUE_AFTER)
+        logger.warning("Retention run stopped by its time limit; the next goes on in %s s", CONTINUE_AFTER)
         retention_apply_task.apply_async(countdown=CONTINUE_AFTER)
         return {"continued": 1}

@@ -119,7 +119,18 @@ def private_imports(source: str) -> list[str]:
     ]
 
 
-FIRST_PARTY = {"config", "core", "accounts", "fabriques", "applications", "grants", "allocation", "notifications", "api", "retention"}
+FIRST_PARTY = {
+    "config",
+    "core",
+    "accounts",
+    "fabriques",
+    "applications",
+    "grants",
+    "allocation",
+    "notifications",
+    "api",
+    "retention",
+}
 
 
 def test_the_scan_sees_a_private_import():
