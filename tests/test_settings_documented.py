@@ -221,6 +221,7 @@ def test_production_refuses_to_start_without(missing: str) -> None:
         ("DJANGO_SECRET_KEY", "too-short"),
         ("DJANGO_SECRET_KEY", "a" * 60),
         ("DATABASE_URL", "sqlite:////tmp/production.sqlite3"),
+        ("PROCONNECT_ENABLED", "true"),
     ],
 )
 def test_production_refuses_a_weak_configuration(name: str, value: str) -> None:
@@ -228,6 +229,22 @@ def test_production_refuses_a_weak_configuration(name: str, value: str) -> None:
     result = _run([sys.executable, "-c", "import django; django.setup()"], values)
     assert result.returncode != 0, f"production settings started with {name}={value!r}"
     assert "ImproperlyConfigured" in result.stderr, result.stderr
+
+
+def test_production_starts_with_proconnect_and_its_client() -> None:
+    values = {
+        **_production_values(),
+        "PROCONNECT_ENABLED": "true",
+        "PROCONNECT_CLIENT_ID": "fabriques-de-territoires",
+        "PROCONNECT_CLIENT_SECRET": "s" * 12 + "3cr3t-of-the-client",
+    }
+    for name in ("PROCONNECT_CLIENT_ID", "PROCONNECT_CLIENT_SECRET"):
+        result = _run([sys.executable, "-c", "import django; django.setup()"], {**values, name: ""})
+        assert result.returncode != 0 and "PROCONNECT_CLIENT_SECRET" in result.stderr, result.stderr
+    script = "import django; django.setup(); from accounts.proconnect import proconnect_enabled; print(proconnect_enabled())"
+    result = _run([sys.executable, "-c", script], values)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
 
 
 def test_production_passes_check_deploy() -> None:

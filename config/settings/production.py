@@ -29,6 +29,11 @@ for _alias in DATABASES:  # "default", and "replica" when DATABASE_REPLICA_URL i
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL")
 if not env.str("EMAIL_URL", default=""):
     raise ImproperlyConfigured("EMAIL_URL must be set in production.")
+# ProConnect switched on without its client would fail every agent's login at the provider.
+if env.bool("PROCONNECT_ENABLED", default=False) and not (
+    env.str("PROCONNECT_CLIENT_ID", default="") and env.str("PROCONNECT_CLIENT_SECRET", default="")
+):
+    raise ImproperlyConfigured("PROCONNECT_ENABLED needs PROCONNECT_CLIENT_ID and PROCONNECT_CLIENT_SECRET.")
 
 # The SIRET look-up asks the State's public API (no key); SIRENE_API_URL= (empty) turns it off.
 SIRENE_API_URL = env.str("SIRENE_API_URL", default="https://recherche-entreprises.api.gouv.fr").rstrip("/")
