@@ -108,9 +108,10 @@ def test_a_500_is_retried_then_gives_up_as_unavailable_and_is_not_cached(sirene:
 
 
 def test_a_timeout_is_retried_then_unavailable(sirene: SireneApi, settings):
-    settings.SIRENE_API_TIMEOUT = 0.1
+    # Margins wide enough for a loaded machine: the answer comes 3 s after a 1 s timeout.
+    settings.SIRENE_API_TIMEOUT = 1.0
     settings.SIRENE_API_RETRIES = 1
-    sirene.play(FOUND, Answer(fixture="found.json", delay=0.4))
+    sirene.play(FOUND, Answer(fixture="found.json", delay=3.0))
     lookup = lookup_siret(FOUND)
     assert lookup.status is Status.UNAVAILABLE
     assert sirene.count(FOUND) == 2
@@ -118,8 +119,8 @@ def test_a_timeout_is_retried_then_unavailable(sirene: SireneApi, settings):
 
 
 def test_a_timeout_then_an_answer_is_found(sirene: SireneApi, settings):
-    settings.SIRENE_API_TIMEOUT = 0.1
-    sirene.play(FOUND, Answer(fixture="found.json", delay=0.4), Answer(fixture="found.json"))
+    settings.SIRENE_API_TIMEOUT = 1.0
+    sirene.play(FOUND, Answer(fixture="found.json", delay=3.0), Answer(fixture="found.json"))
     assert lookup_siret(FOUND).status is Status.FOUND
 
 
