@@ -376,8 +376,14 @@ class Workers:
         )
 
 
+# How a documents' worker replaces its pool's children, as the worker-pdf service of
+# docker-compose.yml does (tests/test_deployment_files.py holds the two together).
+PDF_WORKER_RECYCLING = ("--max-tasks-per-child=1000", "--max-memory-per-child=350000")
+
+
 def celery_worker_command(name: str, queues: Sequence[str]) -> list[str]:
-    """A `celery worker` on `queues`, prefork with --concurrency=1, named `name@<host>`."""
+    """A `celery worker` on `queues`, prefork with --concurrency=1, named `name@<host>`, its children
+    replaced as the documents' workers are in production."""
     return [
         sys.executable,
         "-m",
@@ -391,7 +397,7 @@ def celery_worker_command(name: str, queues: Sequence[str]) -> list[str]:
         f"{name}@%h",
         "--pool=prefork",
         "--concurrency=1",
-        "--max-tasks-per-child=100",  # as in docker-compose.yml
+        *PDF_WORKER_RECYCLING,
         "--without-heartbeat",
         "--without-gossip",
         "--without-mingle",

@@ -757,3 +757,18 @@ def test_web_keeps_the_metrics_of_its_workers_together(
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(stale))
     config.gunicorn.on_starting(server=None)
     assert stale.is_dir() and not any(stale.iterdir())
+
+
+def test_the_benchmarks_recycle_document_workers_as_production_does() -> None:
+    """bench/ measures the documents' workers with the children's replacement rule of worker-pdf:
+    a child replaced every 100 documents idled its process for up to 3 s each time, a tenth of the
+    pool's throughput (docs/performance.md « Worker pool »)."""
+    from bench.common import PDF_WORKER_RECYCLING
+
+    argv = _command("worker-pdf")
+    recycling = tuple(
+        part for part in argv if part.startswith(("--max-tasks-per-child", "--max-memory-per-child"))
+    )
+    assert recycling == PDF_WORKER_RECYCLING
+    assert _option(argv, "--max-memory-per-child"), "a documents' worker bounds its children's memory"
+    assert int(_option(argv, "--max-tasks-per-child") or 0) >= 1000
