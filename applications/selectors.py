@@ -38,7 +38,7 @@ from applications.models import (
 )
 from applications.rules import budget_errors
 from core.formatting import format_percent, french_sorted
-from fabriques.models import Departement, Region, TiersLieu
+from fabriques.models import Departement, InstructorScope, Region, TiersLieu
 from fabriques.selectors import departements_in_scope, instructors_covering
 
 
@@ -219,17 +219,19 @@ def workspace_instructors(user: User) -> list[tuple[int, str]]:
     territory would show nothing more than the user's own dossiers anyway."""
     if not (has_role(user, Role.INSTRUCTOR) or has_role(user, Role.ADMIN)):
         return []
-    instructors = User.objects.filter(groups__name=Role.INSTRUCTOR.value, is_active=True).exclude(pk=user.pk)
+    # Semi-joins from the small tables (the group's members, the scopes) into the users' primary
+    # key, rather than joins and a DISTINCT over the users: the accounts table holds every
+    # applicant, and the joins' plan read it whole (6 ms at 100 000 dossiers, against 1 ms).
+    members = User.groups.through.objects.filter(group__name=Role.INSTRUCTOR.value).values("user_id")
+    instructors = User.objects.filter(pk__in=members, is_active=True).exclude(pk=user.pk)
     if not has_role(user, Role.ADMIN):
         codes = departements_in_scope(instructor=user).order_by().values("code")
-        instructors = instructors.filter(
-            Q(territorial_scopes__departement__in=codes)
-            | Q(territorial_scopes__region__departements__in=codes)
-        )
-    rows = (
-        instructors.order_by("last_name", "first_name", "email", "pk")
-        .values_list("pk", "first_name", "last_name", "email")
-        .distinct()
+        sharing = InstructorScope.objects.filter(
+            Q(departement__in=codes) | Q(region__departements__in=codes)
+        ).values("instructor_id")
+        instructors = instructors.filter(pk__in=sharing)
+    rows = instructors.order_by("last_name", "first_name", "email", "pk").values_list(
+        "pk", "first_name", "last_name", "email"
     )
     return [(pk, f"{first} {last}".strip() or email) for pk, first, last, email in rows]
 

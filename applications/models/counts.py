@@ -39,6 +39,9 @@ class DossierCount(models.Model):
                 name="applications_dossier_count_full_key",
             )
         ]
+        # An instructor's counts are their départements' rows (a tenth of France for a région):
+        # read through this index rather than the whole table (15 000 rows at 100 000 dossiers).
+        indexes = [models.Index(fields=["departement_code", "status"], name="applications_count_dep")]
 
     def __str__(self) -> str:
         return (
