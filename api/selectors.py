@@ -110,6 +110,31 @@ def _lead(field: str, application: str) -> Subquery:
     )
 
 
+def narrowed(
+    queryset: QuerySet[M],
+    *,
+    to_dossier: str,
+    to_call: str,
+    call: str | None,
+    wave: int | None,
+    status: str | None,
+    departement: str | None,
+) -> QuerySet[M]:
+    """The list filters every scoped list shares: the call (by slug), the wave (by number) and the
+    département of the dossier a row belongs to, and the row's own state. `to_dossier` and
+    `to_call` are the lookups from the row to its dossier and its call ("" and "call__" for a
+    dossier, "application__" and "call__" for a grant)."""
+    if call:
+        queryset = queryset.filter(**{f"{to_call}slug": call})
+    if wave is not None:
+        queryset = queryset.filter(**{f"{to_dossier}wave__number": wave})
+    if status:
+        queryset = queryset.filter(status=status)
+    if departement:
+        queryset = queryset.filter(**{f"{to_dossier}departement_id": departement})
+    return queryset
+
+
 # --- calls ----------------------------------------------------------------------------------------
 
 
@@ -147,15 +172,15 @@ def dossiers_for(
     departement: str | None = None,
     updated_since: datetime | None = None,
 ) -> QuerySet[Application]:
-    dossiers = applications_visible_to(user)
-    if call:
-        dossiers = dossiers.filter(call__slug=call)
-    if wave is not None:
-        dossiers = dossiers.filter(wave__number=wave)
-    if status:
-        dossiers = dossiers.filter(status=status)
-    if departement:
-        dossiers = dossiers.filter(departement_id=departement)
+    dossiers = narrowed(
+        applications_visible_to(user),
+        to_dossier="",
+        to_call="call__",
+        call=call,
+        wave=wave,
+        status=status,
+        departement=departement,
+    )
     if updated_since is not None:
         dossiers = dossiers.filter(updated_at__gte=aware(updated_since))
     return dossiers.select_related("call", "wave").annotate(
@@ -175,15 +200,15 @@ def grants_for(
     departement: str | None = None,
     updated_since: datetime | None = None,
 ) -> QuerySet[Grant]:
-    grants = Grant.objects.filter(visibility_condition(user, "application__"))
-    if call:
-        grants = grants.filter(call__slug=call)
-    if wave is not None:
-        grants = grants.filter(application__wave__number=wave)
-    if status:
-        grants = grants.filter(status=status)
-    if departement:
-        grants = grants.filter(application__departement_id=departement)
+    grants = narrowed(
+        Grant.objects.filter(visibility_condition(user, "application__")),
+        to_dossier="application__",
+        to_call="call__",
+        call=call,
+        wave=wave,
+        status=status,
+        departement=departement,
+    )
     if updated_since is not None:
         # A grant changes by its award, or by an amendment or cancellation (both re-save the dossier).
         grants = grants.filter(application__updated_at__gte=aware(updated_since))
@@ -199,15 +224,15 @@ def tranches_for(
     departement: str | None = None,
     updated_since: datetime | None = None,
 ) -> QuerySet[Tranche]:
-    tranches = Tranche.objects.filter(visibility_condition(user, "grant__application__"))
-    if call:
-        tranches = tranches.filter(grant__call__slug=call)
-    if wave is not None:
-        tranches = tranches.filter(grant__application__wave__number=wave)
-    if status:
-        tranches = tranches.filter(status=status)
-    if departement:
-        tranches = tranches.filter(grant__application__departement_id=departement)
+    tranches = narrowed(
+        Tranche.objects.filter(visibility_condition(user, "grant__application__")),
+        to_dossier="grant__application__",
+        to_call="grant__call__",
+        call=call,
+        wave=wave,
+        status=status,
+        departement=departement,
+    )
     if updated_since is not None:
         # A tranche's every move is logged (grants.TrancheStatusChange).
         moved = TrancheStatusChange.objects.filter(tranche=OuterRef("pk"), at__gte=aware(updated_since))
