@@ -54,13 +54,14 @@ def rules() -> list[Rule]:
             key="grant_file",
             data=_(
                 "Dossier d'un lauréat : pièces déposées, messages et leurs pièces jointes, pièces des avis "
-                "d'experts"
+                "d'experts, notes privées et commentaires de l'instruction"
             ),
             keep=_years(10),
             start=_("le dernier versement de la subvention, une fois la convention soldée ou résiliée"),
             action=Action.PURGE_FILES,
             outcome=_(
-                "fichiers supprimés, messages vidés ; montants, décisions et structures conservés "
+                "fichiers et notes privées supprimés, messages et commentaires (notations, éligibilité, "
+                "avis d'experts) vidés ; montants, notes chiffrées, décisions et structures conservés "
                 "(données essentielles publiées)"
             ),
             shown=_("10 ans"),
@@ -69,12 +70,16 @@ def rules() -> list[Rule]:
             key="closed_dossier",
             data=_(
                 "Dossier refusé, classé sans suite, retiré ou brouillon abandonné : pièces déposées, "
-                "messages et leurs pièces jointes, pièces des avis d'experts"
+                "messages et leurs pièces jointes, pièces des avis d'experts, notes privées et "
+                "commentaires de l'instruction"
             ),
             keep=_years(refused),
             start=_("la décision de refus, le classement ou le retrait"),
             action=Action.PURGE_FILES,
-            outcome=_("fichiers supprimés, messages vidés ; référence, structure et décision conservées"),
+            outcome=_(
+                "fichiers et notes privées supprimés, messages et commentaires (notations, éligibilité, "
+                "avis d'experts) vidés ; référence, structure, notes chiffrées et décision conservées"
+            ),
             shown=_("%(years)s ans") % {"years": refused},
         ),
         Rule(

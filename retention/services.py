@@ -27,7 +27,17 @@ from django.utils.translation import gettext as _
 
 from accounts.models import AuditEvent, User
 from accounts.services import audit_record
-from applications.models import Access, Application, Attachment, Message, MessageFile, Opinion
+from applications.models import (
+    Access,
+    Annotation,
+    Application,
+    Attachment,
+    EligibilityAnswer,
+    Message,
+    MessageFile,
+    Opinion,
+    Score,
+)
 from core.links import absolute_url
 from grants.models import Agreement, Grant, Tranche
 from notifications.models import EmailStatus, Notification, NotificationPreference, OutgoingEmail
@@ -120,6 +130,8 @@ class Purged:
     attachments: int = 0
     messages: int = 0
     message_files: int = 0
+    notes: int = 0
+    comments: int = 0
     names: list[str] = field(default_factory=list)
 
 
@@ -162,6 +174,17 @@ def application_files_purge(*, application: Application, rule_key: str, actor: U
         purged.names.append(str(message_file.file.name))
         purged.message_files += 1
         message_file.delete()
+    # What the instruction wrote about the dossier and its people: the team's private notes
+    # (deleted), the comments of the scores, of the eligibility checks and of the experts' opinions
+    # (emptied). The figures stay: scores, verdicts, eligibility, decisions.
+    purged.notes = Annotation.objects.filter(application=application).delete()[0]
+    purged.comments = (
+        Score.objects.filter(assignment__application=application).exclude(comment="").update(comment="")
+        + EligibilityAnswer.objects.filter(application=application).exclude(note="").update(note="")
+        + Opinion.objects.filter(application=application)
+        .exclude(question="", comment="")
+        .update(question="", comment="")
+    )
     RetentionAction.objects.create(
         rule=rule_key, target_type="applications.application", target_id=str(application.pk)
     )
@@ -174,6 +197,8 @@ def application_files_purge(*, application: Application, rule_key: str, actor: U
             "attachments": purged.attachments,
             "messages": purged.messages,
             "message_files": purged.message_files,
+            "notes": purged.notes,
+            "comments": purged.comments,
         },
     )
     names = list(purged.names)

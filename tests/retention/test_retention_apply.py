@@ -414,3 +414,70 @@ def test_the_rgpd_notice_shows_the_durations_of_the_table(client: Client, settin
         assert str(item.data).replace("'", "&#x27;") in content
     assert "4 ans" in content
     assert "10 ans" in content
+
+
+def test_what_the_instruction_wrote_about_a_refused_dossier_goes_with_its_files_and_its_figures_stay():
+    """The team's private notes are deleted; the comments of the scores, of the eligibility checks
+    and of the experts' opinions are emptied; scores, verdicts and the decision stay. Another
+    dossier, still in review, keeps all of its own."""
+    from applications.models import Annotation, Assignment, EligibilityAnswer, Score
+    from applications.services.review import annotation_add, eligibility_record, scores_save
+
+    dossiers = []
+    for _ in range(2):
+        application, reviewer = in_review_application()
+        eligibility_record(
+            application=application,
+            answers={
+                check.pk: (True, "Mme Durand confirme l'adresse du lieu.")
+                for check in application.call.eligibility_checks.all()
+            },
+            actor=reviewer,
+        )
+        assignment = Assignment.objects.get(application=application, instructor=reviewer)
+        scores_save(
+            assignment=assignment,
+            values={
+                criterion.pk: (3, "La présidente, Mme Durand, porte seule le projet.")
+                for criterion in application.call.criteria.all()
+            },
+            submit=False,
+            actor=reviewer,
+        )
+        annotation_add(application=application, body="Appeler Mme Durand au 06 12 34 56 78.", actor=reviewer)
+        opinion = opinion_request(
+            application=application,
+            email="expert@ddt-gers.gouv.fr",
+            organisation_name="DDT du Gers",
+            question="Mme Durand a-t-elle déjà reçu une aide ?",
+            files=[],
+            actor=reviewer,
+        )
+        opinion_give(opinion=opinion, verdict="reserved", comment="Oui, en 2021.", files=[], actor=opinion.expert)
+        dossiers.append((application, reviewer))
+    (refused, reviewer), (kept, _kept_reviewer) = dossiers
+    application_refuse(application=refused, reasons="Projet hors du champ de l'appel.", actor=reviewer)
+    keep = timedelta(days=365 * settings.RETENTION_REFUSED_DOSSIER_YEARS)
+
+    assert retention_apply(now=later(keep + DAY))["closed_dossier"] == 1
+
+    criteria = refused.call.criteria.count()
+    checks = refused.call.eligibility_checks.count()
+    assert not Annotation.objects.filter(application=refused).exists()
+    assert list(Score.objects.filter(assignment__application=refused).values_list("value", "comment")) == [
+        (3, "")
+    ] * criteria
+    assert list(EligibilityAnswer.objects.filter(application=refused).values_list("satisfied", "note")) == [
+        (True, "")
+    ] * checks
+    assert list(Opinion.objects.filter(application=refused).values_list("verdict", "question", "comment")) == [
+        ("reserved", "", "")
+    ]
+    event = AuditEvent.objects.get(action="retention.purge_files", target_id=str(refused.pk))
+    assert (event.data["notes"], event.data["comments"]) == (1, criteria + checks + 1)
+
+    # The dossier in review keeps everything the instruction wrote.
+    assert Annotation.objects.filter(application=kept).count() == 1
+    assert not Score.objects.filter(assignment__application=kept, comment="").exists()
+    assert not EligibilityAnswer.objects.filter(application=kept, note="").exists()
+    assert Opinion.objects.get(application=kept).comment == "Oui, en 2021."
