@@ -6,7 +6,9 @@ nothing has changed. `cached_page` keeps the HTML a view returned, under a key m
 
 - the data version (core.models): it moves with every write transaction to a table, at commit;
   a page is read under the version taken BEFORE its data, so it can only be newer than its key,
-  never older, and a write anywhere means the next request builds the page again;
+  never older, and a write anywhere means the next request builds the page again. Anywhere but
+  in what no kept page shows and what every login or API call writes (`UNTRACKED_TABLES`, and a
+  login's `last_login`): those would otherwise rebuild every page at each login or API call;
 - the user, whether this session gave its second factor, and a digest of the browser's CSRF
   secret (the forms of the page carry tokens made from it: another browser of the same user gets
   a page of its own, and a page is never one user's to another);
@@ -45,11 +47,24 @@ from django.utils import timezone, translation
 NONCE_MARK = "\x00nonce\x00"
 # Headers a plain rendered page carries; a response with any other is not kept.
 PLAIN_HEADERS = frozenset({"content-type", "x-frame-options", "vary", "content-length"})
-# Tables whose writes no kept page shows, and that change at every request or login.
+# Tables whose writes no kept page shows, and that change at every request, login or API call:
+# the sessions, the login attempts and second factors, the audit log (read only by the admin's and
+# the personal data export, never kept), the read API's tokens and its log of calls (a client
+# polling the API would otherwise rebuild every kept page at each call).
 UNTRACKED_TABLES = frozenset(
-    {"django_session", "django_migrations", "core_datachange", "core_datageneration"}
+    {
+        "django_session",
+        "django_migrations",
+        "core_datachange",
+        "core_datageneration",
+        "accounts_auditevent",
+        "api_apicall",
+        "api_apitoken",
+    }
 )
 UNTRACKED_PREFIXES = ("axes_", "otp_")
+# Columns whose own update moves no version: a login stamps `last_login`, which no page shows.
+UNTRACKED_COLUMNS = {"accounts_user": frozenset({"last_login"})}
 
 PG_FUNCTION = """
 CREATE OR REPLACE FUNCTION core_data_changed() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -77,25 +92,53 @@ def install_data_triggers(using: str = "default", **kwargs: Any) -> list[str]:
 
     conn = connections[using]
     with conn.cursor() as cursor:
-        tables = tracked_tables(conn.introspection.table_names(cursor))
+        names = conn.introspection.table_names(cursor)
+        tables = tracked_tables(names)
+        untracked = sorted(set(names) - set(tables))
         if conn.vendor == "postgresql":
             cursor.execute(PG_FUNCTION)
+            for table in untracked:  # a table untracked since: its trigger goes
+                cursor.execute(f'DROP TRIGGER IF EXISTS core_data_changed ON "{table}"')
             for table in tables:
                 cursor.execute(
                     # Table names from the database's own catalogue, not from input.
                     "CREATE OR REPLACE TRIGGER core_data_changed "
-                    f'AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON "{table}" '  # noqa: S608
+                    f'AFTER INSERT OR {_update_of(conn, cursor, table)} OR DELETE OR TRUNCATE ON "{table}" '  # noqa: S608
                     "FOR EACH STATEMENT EXECUTE FUNCTION core_data_changed()"
                 )
         elif conn.vendor == "sqlite":
+            for table in untracked:
+                for event in ("insert", "update", "delete"):
+                    cursor.execute(f'DROP TRIGGER IF EXISTS "core_data_changed_{table}_{event}"')
             for table in tables:
                 for event in ("INSERT", "UPDATE", "DELETE"):
+                    name = f"core_data_changed_{table}_{event.lower()}"
+                    when = event
+                    if event == "UPDATE" and table in UNTRACKED_COLUMNS:
+                        when = _update_of(conn, cursor, table)
+                        cursor.execute(f'DROP TRIGGER IF EXISTS "{name}"')  # made before the column rule
                     cursor.execute(
-                        f'CREATE TRIGGER IF NOT EXISTS "core_data_changed_{table}_{event.lower()}" '  # noqa: S608
-                        f'AFTER {event} ON "{table}" BEGIN '
+                        f'CREATE TRIGGER IF NOT EXISTS "{name}" '  # noqa: S608
+                        f'AFTER {when} ON "{table}" BEGIN '
                         "UPDATE core_datageneration SET changes = changes + 1 WHERE id = 1; END"
                     )
     return tables
+
+
+def _update_of(conn: Any, cursor: Any, table: str) -> str:
+    """`UPDATE`, or `UPDATE OF <every column but the untracked ones>` for a table that has some:
+    the trigger then ignores an UPDATE that sets only those (Django's `update_last_login` sets
+    `last_login` alone). The columns are read from the catalogue at each install (after each
+    migrate), so a column added later is tracked."""
+    skipped = UNTRACKED_COLUMNS.get(table)
+    if not skipped:
+        return "UPDATE"
+    columns = [
+        column.name
+        for column in conn.introspection.get_table_description(cursor, table)
+        if column.name not in skipped
+    ]
+    return "UPDATE OF " + ", ".join(conn.ops.quote_name(column) for column in columns)
 
 
 def tables_without_trigger() -> list[str]:

@@ -79,6 +79,46 @@ def test_the_version_moves_with_every_write_and_not_with_reads() -> None:
     assert data_version() != version
 
 
+def test_what_no_kept_page_shows_moves_no_version_and_what_they_show_does() -> None:
+    """A login stamps `last_login`, an audited download writes only its audit row, a read API call
+    logs itself and notes its token's use: no kept page shows any of these, so none of them makes
+    every kept page be built again. A change of the same user's name does."""
+    from django.contrib.auth.models import update_last_login
+
+    from accounts.models import User
+    from accounts.services import audit_record
+    from api.services import api_call_record, api_token_create
+
+    reviewer = instructor()
+    admin = programme_admin()
+    issued = api_token_create(user=reviewer, name="Tableau régional", days=30, actor=admin)
+    version = data_version()
+    update_last_login(None, reviewer)
+    audit_record(actor=reviewer, action="export.download", target=reviewer, data={})
+    api_call_record(token=issued.token, method="GET", path="/api/v1/dossiers", status=200)
+    assert User.objects.get(pk=reviewer.pk).last_login is not None
+    assert data_version() == version
+    User.objects.filter(pk=reviewer.pk).update(first_name="Camille")
+    assert data_version() != version
+    version = data_version()
+    # The rule holds whatever else the UPDATE sets along with the login's column.
+    User.objects.filter(pk=reviewer.pk).update(last_login=None, is_active=False)
+    assert data_version() != version
+
+
+def test_a_kept_page_survives_another_persons_login() -> None:
+    application, reviewer = in_review_application()
+    admin = programme_admin()
+    client = Client()
+    client.force_login(reviewer)
+    url = reverse("applications:review-detail", args=[application.reference])
+    client.get(url)
+    _built, built_queries = _get(client, url)
+    Client().force_login(admin)  # a login elsewhere: `last_login` stamped, a session written
+    _kept, kept_queries = _get(client, url)
+    assert kept_queries < built_queries // 2
+
+
 def test_a_kept_page_is_served_until_a_write_and_then_built_again() -> None:
     application, reviewer = in_review_application()
     admin = programme_admin()
