@@ -11,6 +11,7 @@ from datetime import date, datetime
 from functools import wraps
 from typing import Annotated, Any
 
+from axes.helpers import get_client_ip_address
 from django.conf import settings
 from django.db.models import TextChoices
 from django.http import Http404, HttpRequest, HttpResponse
@@ -287,8 +288,11 @@ def laureate_list(request: HttpRequest, slug: CallSlug, filters: Query[LaureateF
 
 
 def _public_rate(request: HttpRequest) -> None:
-    """Public endpoints are limited per address, as the token ones per token."""
-    wait = rate_limit_hit(f"address:{request.META.get('REMOTE_ADDR', '')}")
+    """Public endpoints are limited per client address, as the token ones per token. The address is
+    the one the login's lockout counts (django-axes, through django-ipware): behind
+    `AXES_PROXY_COUNT` reverse proxies, the one they put in X-Forwarded-For; otherwise the peer's,
+    the header then being the client's own word."""
+    wait = rate_limit_hit(f"address:{get_client_ip_address(request) or ''}")
     if wait is not None:
         raise Throttled(wait)
 

@@ -14,6 +14,8 @@ from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
+from core.client_address import ipware_settings
+
 # `admin.ModelAdmin[Call]`, `forms.ModelForm[Application]`… : the type arguments mypy (strict)
 # asks for, accepted at run time too.
 django_stubs_ext.monkeypatch()
@@ -183,11 +185,11 @@ AXES_USERNAME_FORM_FIELD = "username"
 # Failures are counted per normalised address (stripped, lower-cased), the form the login
 # compares: « Someone@Example.org » must not get attempts of its own once « someone@… » is locked.
 AXES_USERNAME_CALLABLE = "accounts.views.lockout_username"
-# Behind N reverse proxies the client's address is the N-th from the right of X-Forwarded-For;
-# with no proxy that header is the client's own word and must be ignored.
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+# Behind N reverse proxies the client's address is the last entry X-Forwarded-For holds but the
+# N - 1 proxies' own (core/client_address.py); with no proxy that header is the client's own word
+# and is ignored. The read API's public rate limit reads the address the same way.
+AXES_IPWARE_PROXY_COUNT, AXES_IPWARE_META_PRECEDENCE_ORDER = ipware_settings(
+    env.int("AXES_PROXY_COUNT", default=0)
 )
 
 SESSION_COOKIE_HTTPONLY = True

@@ -16,6 +16,7 @@ from api.models import ApiCall, ApiToken
 from api.ratelimit import rate_limit_hit
 from api.selectors import secret_hash
 from api.services import api_calls_prune, api_token_create, api_token_revoke
+from core.client_address import ipware_settings
 from tests.factories import applicant, programme_admin
 
 pytestmark = pytest.mark.django_db
@@ -140,6 +141,28 @@ def test_a_token_over_its_rate_gets_429_with_retry_after(settings: Any) -> None:
         429,
         429,
     ]
+
+
+def test_public_endpoints_count_per_client_address_read_as_the_login_lockout_reads_it(settings: Any) -> None:
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    balancer = {"REMOTE_ADDR": "10.9.8.7"}
+
+    def codes(client: Client, forwarded: str, n: int) -> list[int]:
+        return [
+            client.get("/api/v1/calls", HTTP_X_FORWARDED_FOR=forwarded, **balancer).status_code
+            for _ in range(n)
+        ]
+
+    # No proxy declared: X-Forwarded-For is the client's own word, and ignored; the peer counts.
+    settings.AXES_IPWARE_PROXY_COUNT, settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ipware_settings(0)
+    client = Client()
+    assert codes(client, "203.0.113.1", 2) == [200, 200]
+    assert codes(client, "203.0.113.2", 1) == [429]
+    # Behind one declared proxy (the balancer, which writes the client's address in the header):
+    # each client it forwards has its own count.
+    settings.AXES_IPWARE_PROXY_COUNT, settings.AXES_IPWARE_META_PRECEDENCE_ORDER = ipware_settings(1)
+    assert codes(client, "198.51.100.1", 3) == [200, 200, 429]
+    assert codes(client, "198.51.100.2", 1) == [200]
 
 
 def test_the_rate_window_turns_each_minute() -> None:
