@@ -453,7 +453,9 @@ def test_what_the_instruction_wrote_about_a_refused_dossier_goes_with_its_files_
             files=[],
             actor=reviewer,
         )
-        opinion_give(opinion=opinion, verdict="reserved", comment="Oui, en 2021.", files=[], actor=opinion.expert)
+        opinion_give(
+            opinion=opinion, verdict="reserved", comment="Oui, en 2021.", files=[], actor=opinion.expert
+        )
         dossiers.append((application, reviewer))
     (refused, reviewer), (kept, _kept_reviewer) = dossiers
     application_refuse(application=refused, reasons="Projet hors du champ de l'appel.", actor=reviewer)
@@ -464,15 +466,17 @@ def test_what_the_instruction_wrote_about_a_refused_dossier_goes_with_its_files_
     criteria = refused.call.criteria.count()
     checks = refused.call.eligibility_checks.count()
     assert not Annotation.objects.filter(application=refused).exists()
-    assert list(Score.objects.filter(assignment__application=refused).values_list("value", "comment")) == [
-        (3, "")
-    ] * criteria
-    assert list(EligibilityAnswer.objects.filter(application=refused).values_list("satisfied", "note")) == [
-        (True, "")
-    ] * checks
-    assert list(Opinion.objects.filter(application=refused).values_list("verdict", "question", "comment")) == [
-        ("reserved", "", "")
-    ]
+    assert (
+        list(Score.objects.filter(assignment__application=refused).values_list("value", "comment"))
+        == [(3, "")] * criteria
+    )
+    assert (
+        list(EligibilityAnswer.objects.filter(application=refused).values_list("satisfied", "note"))
+        == [(True, "")] * checks
+    )
+    assert list(
+        Opinion.objects.filter(application=refused).values_list("verdict", "question", "comment")
+    ) == [("reserved", "", "")]
     event = AuditEvent.objects.get(action="retention.purge_files", target_id=str(refused.pk))
     assert (event.data["notes"], event.data["comments"]) == (1, criteria + checks + 1)
 
