@@ -1,6 +1,7 @@
 from typing import Any, cast
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseForm
@@ -12,6 +13,7 @@ from fabriques.models import Departement, InstructorScope, LegalCategory, Organi
 from fabriques.services import (
     ORGANISATION_FIELDS,
     TIERS_LIEU_FIELDS,
+    closed_establishment_message,
     instructor_scope_add,
     instructor_scope_change,
     instructor_scope_check,
@@ -19,6 +21,8 @@ from fabriques.services import (
     organisation_update,
     tiers_lieu_update,
 )
+from fabriques.sirene import Lookup, Status, lookup_siret
+from fabriques.validators import normalise_siret
 
 
 class ReadOnlyReferenceAdmin(admin.ModelAdmin[Any]):
@@ -59,6 +63,24 @@ def _changed(form: BaseForm, allowed: tuple[str, ...]) -> dict[str, Any]:
     return {name: form.cleaned_data[name] for name in form.changed_data if name in allowed}
 
 
+class OrganisationAdminForm(ServiceCheckedForm):
+    """A new SIRET is looked up in the directory, as in the portal's form: a closed establishment
+    is refused next to the field, an answer marks it verified, no answer « à vérifier » (the
+    hourly check asks again). Asked here, before the service's transaction: no network call
+    while the row is locked."""
+
+    establishment: Lookup | None = None
+
+    def service_check(self, cleaned_data: dict[str, Any]) -> None:
+        siret = normalise_siret(cleaned_data.get("siret") or "")
+        if not siret or siret == self.instance.siret:  # the instance keeps its values until saved
+            return
+        self.establishment = lookup_siret(siret)
+        establishment = self.establishment.establishment
+        if self.establishment.status is Status.FOUND and establishment and not establishment.is_active:
+            raise ValidationError({"siret": closed_establishment_message(self.establishment)})
+
+
 @admin.register(Organisation)
 class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     """Changes go through organisation_update (audited, before and after).
@@ -71,6 +93,7 @@ class OrganisationAdmin(admin.ModelAdmin[Organisation]):
     list_filter = ("is_demo", "siret_status", "legal_category__family", "departement__region")
     search_fields = ("name", "siret")
     readonly_fields = ("created_at", "is_demo", "siret_status", "siret_checked_at")
+    form = OrganisationAdminForm
     # As in the portal's form: an address typed without a scheme is an https one.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -81,7 +104,12 @@ class OrganisationAdmin(admin.ModelAdmin[Organisation]):
         return False
 
     def save_model(self, request: HttpRequest, obj: Organisation, form: BaseForm, change: bool) -> None:
-        organisation_update(organisation=obj, actor=_actor(request), **_changed(form, ORGANISATION_FIELDS))
+        organisation_update(
+            organisation=obj,
+            actor=_actor(request),
+            establishment=getattr(form, "establishment", None),
+            **_changed(form, ORGANISATION_FIELDS),
+        )
 
 
 @admin.register(TiersLieu)

@@ -254,3 +254,33 @@ def test_changing_the_siret_to_a_closed_establishment_is_refused_and_to_a_known_
     assert (organisation.siret, organisation.siret_status) == (FOUND, SiretStatus.VERIFIED)
     event = AuditEvent.objects.get(action="organisation.update")
     assert event.data["after"]["siret_status"] == "verified"
+
+
+def test_a_siret_corrected_in_the_admin_is_looked_up_as_in_the_portal(client, sirene: SireneApi, settings):
+    """Closed: refused next to the field, nothing written. Known: verified. Directory down: « à
+    vérifier », which the hourly check asks again (it had been left « non vérifié », never asked)."""
+    from accounts.models import User
+    from tests.config.test_admin_writes import change_form_data
+    from tests.factories import UserFactory
+
+    superuser: User = UserFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+    organisation = OrganisationFactory(siret="88011223000011")
+    url = reverse("admin:fabriques_organisation_change", args=[organisation.pk])
+
+    response = client.post(url, change_form_data(client, url, siret=CLOSED))
+    assert response.status_code == 200
+    assert "Cet établissement est fermé" in str(response.context["adminform"].form.errors["siret"])
+    organisation.refresh_from_db()
+    assert organisation.siret == "88011223000011"
+    assert not AuditEvent.objects.filter(action="organisation.update").exists()
+
+    assert client.post(url, change_form_data(client, url, siret=FOUND)).status_code == 302
+    organisation.refresh_from_db()
+    assert (organisation.siret, organisation.siret_status) == (FOUND, SiretStatus.VERIFIED)
+    assert AuditEvent.objects.get(action="organisation.update").data["after"]["siret_status"] == "verified"
+
+    settings.SIRENE_API_URL = "http://127.0.0.1:9"  # nothing answers
+    assert client.post(url, change_form_data(client, url, siret=NOT_FOUND)).status_code == 302
+    organisation.refresh_from_db()
+    assert (organisation.siret, organisation.siret_status) == (NOT_FOUND, SiretStatus.TO_VERIFY)
