@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from axes.helpers import get_client_ip_address
 from django.conf import settings
-from django.db.models import TextChoices
+from django.db.models import QuerySet, TextChoices
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from django.utils import timezone
@@ -224,6 +224,12 @@ def _limit(value: int) -> int:
 # --- public: calls and laureates -------------------------------------------------------------------
 
 
+def _listed(rows: QuerySet[Any], paging: Paging, out: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    """One page of `rows` (keyset on the id) in the list shape every list endpoint answers."""
+    page = page_of(rows, cursor=paging.cursor, limit=_limit(paging.limit))
+    return {"items": [out(row) for row in page.items], "next_cursor": page.next_cursor}
+
+
 def _call_out(call: Any) -> dict[str, Any]:
     return {
         "slug": call.slug,
@@ -244,8 +250,7 @@ def _call_out(call: Any) -> dict[str, Any]:
 def call_list(request: HttpRequest, paging: Query[Paging]) -> dict[str, Any]:
     """Les appels publiés, avec leur enveloppe : engagé, versé, restant (public)."""
     _public_rate(request)
-    page = page_of(calls_for(None), cursor=paging.cursor, limit=_limit(paging.limit))
-    return {"items": [_call_out(call) for call in page.items], "next_cursor": page.next_cursor}
+    return _listed(calls_for(None), paging, _call_out)
 
 
 @api.get("/calls/{slug}", response={200: schemas.CallOut, **ERRORS}, url_name="call-detail", tags=["Public"])
@@ -271,20 +276,18 @@ def laureate_list(request: HttpRequest, slug: CallSlug, filters: Query[LaureateF
     call = public_call(slug)
     if call is None:
         raise Http404
-    grants = laureates_of(call=call, departement=filters.departement)
-    page = page_of(grants, cursor=filters.cursor, limit=_limit(filters.limit))
-    items = [
-        {
+    return _listed(
+        laureates_of(call=call, departement=filters.departement),
+        filters,
+        lambda grant: {
             "id": grant.pk,
             "call": call.slug,
-            "name": grant.lead_name,  # type: ignore[attr-defined]
+            "name": grant.lead_name,
             "departement": grant.application.departement_id,
             "kind": KIND_SHORT.get(grant.application.kind, grant.application.kind),
             "amount": money(grant.amount + grant.bonus),
-        }
-        for grant in page.items
-    ]
-    return {"items": items, "next_cursor": page.next_cursor}
+        },
+    )
 
 
 def _public_rate(request: HttpRequest) -> None:
@@ -336,8 +339,7 @@ def dossier_list(request: HttpRequest, filters: Query[DossierFilters]) -> dict[s
         departement=filters.departement,
         updated_since=_since(filters.updated_since),
     )
-    page = page_of(dossiers, cursor=filters.cursor, limit=_limit(filters.limit))
-    return {"items": [_dossier_out(dossier) for dossier in page.items], "next_cursor": page.next_cursor}
+    return _listed(dossiers, filters, _dossier_out)
 
 
 @api.get(
@@ -372,9 +374,10 @@ def grant_list(request: HttpRequest, filters: Query[GrantFilters]) -> dict[str, 
         departement=filters.departement,
         updated_since=_since(filters.updated_since),
     )
-    page = page_of(grants, cursor=filters.cursor, limit=_limit(filters.limit))
-    items = [
-        {
+    return _listed(
+        grants,
+        filters,
+        lambda grant: {
             "id": grant.pk,
             "dossier": grant.application.reference,
             "call": grant.call.slug,
@@ -383,11 +386,9 @@ def grant_list(request: HttpRequest, filters: Query[GrantFilters]) -> dict[str, 
             "committed": money(grant.amount + grant.bonus),
             "status": grant.status,
             "awarded_at": grant.awarded_at,
-            "agreement": grant.agreement_number,  # type: ignore[attr-defined]
-        }
-        for grant in page.items
-    ]
-    return {"items": items, "next_cursor": page.next_cursor}
+            "agreement": grant.agreement_number,
+        },
+    )
 
 
 @api.get(
@@ -407,9 +408,10 @@ def tranche_list(request: HttpRequest, filters: Query[TrancheFilters]) -> dict[s
         departement=filters.departement,
         updated_since=_since(filters.updated_since),
     )
-    page = page_of(tranches, cursor=filters.cursor, limit=_limit(filters.limit))
-    items = [
-        {
+    return _listed(
+        tranches,
+        filters,
+        lambda tranche: {
             "id": tranche.pk,
             "grant": tranche.grant_id,
             "dossier": tranche.grant.application.reference,
@@ -421,10 +423,8 @@ def tranche_list(request: HttpRequest, filters: Query[TrancheFilters]) -> dict[s
             "requested_at": tranche.requested_at,
             "validated_at": tranche.validated_at,
             "paid_on": tranche.paid_on,
-        }
-        for tranche in page.items
-    ]
-    return {"items": items, "next_cursor": page.next_cursor}
+        },
+    )
 
 
 @api.get(
@@ -443,21 +443,20 @@ def payment_list(request: HttpRequest, filters: Query[PaymentFilters]) -> dict[s
         departement=filters.departement,
         paid_since=_paid_since(filters.paid_since),
     )
-    page = page_of(payments, cursor=filters.cursor, limit=_limit(filters.limit))
-    items = [
-        {
+    return _listed(
+        payments,
+        filters,
+        lambda tranche: {
             "tranche": tranche.pk,
             "dossier": tranche.grant.application.reference,
             "call": tranche.grant.call.slug,
-            "agreement": tranche.agreement_number,  # type: ignore[attr-defined]
-            "beneficiary_siret": tranche.beneficiary_siret,  # type: ignore[attr-defined]
+            "agreement": tranche.agreement_number,
+            "beneficiary_siret": tranche.beneficiary_siret,
             "paid_on": tranche.paid_on,
             "amount": money(tranche.amount),
             "reference": tranche.payment_reference,
-        }
-        for tranche in page.items
-    ]
-    return {"items": items, "next_cursor": page.next_cursor}
+        },
+    )
 
 
 # --- every call logged against its token ---------------------------------------------------------

@@ -1,7 +1,6 @@
 from typing import Any, cast
 
 from django.contrib import admin
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import QuerySet
 from django.forms import BaseForm
@@ -13,7 +12,7 @@ from fabriques.models import Departement, InstructorScope, LegalCategory, Organi
 from fabriques.services import (
     ORGANISATION_FIELDS,
     TIERS_LIEU_FIELDS,
-    closed_establishment_message,
+    establishment_check,
     instructor_scope_add,
     instructor_scope_change,
     instructor_scope_check,
@@ -21,7 +20,7 @@ from fabriques.services import (
     organisation_update,
     tiers_lieu_update,
 )
-from fabriques.sirene import Lookup, Status, lookup_siret
+from fabriques.sirene import Lookup, lookup_siret
 from fabriques.validators import normalise_siret
 
 
@@ -76,9 +75,7 @@ class OrganisationAdminForm(ServiceCheckedForm):
         if not siret or siret == self.instance.siret:  # the instance keeps its values until saved
             return
         self.establishment = lookup_siret(siret)
-        establishment = self.establishment.establishment
-        if self.establishment.status is Status.FOUND and establishment and not establishment.is_active:
-            raise ValidationError({"siret": closed_establishment_message(self.establishment)})
+        establishment_check(self.establishment)
 
 
 @admin.register(Organisation)

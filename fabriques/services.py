@@ -178,12 +178,19 @@ def _siret_status(lookup: Lookup | None) -> str:
     return SiretStatus.TO_VERIFY
 
 
-def _apply_lookup(organisation: Organisation, lookup: Lookup | None) -> None:
-    """Refuse a closed establishment (next to the SIRET); otherwise set the check's state."""
+def establishment_check(lookup: Lookup | None) -> str:
+    """The SIRET check's state for the directory's answer; a closed establishment is refused next
+    to the SIRET. Also asked by the admin's form before it saves (fabriques.admin)."""
     status = _siret_status(lookup)
     if status == SiretStatus.CLOSED:
         assert lookup is not None  # noqa: S101
         raise ValidationError({"siret": closed_establishment_message(lookup)}, code="closed")
+    return status
+
+
+def _apply_lookup(organisation: Organisation, lookup: Lookup | None) -> None:
+    """Refuse a closed establishment (next to the SIRET); otherwise set the check's state."""
+    status = establishment_check(lookup)
     organisation.siret_status = status
     organisation.siret_checked_at = timezone.now() if status else None
     if lookup is not None and lookup.establishment is not None and not organisation.naf_code:
